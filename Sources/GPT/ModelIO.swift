@@ -1,0 +1,104 @@
+// Hugging Face model directories: config.json + model.safetensors (+ index for sharded files),
+// generation_config.json and tokenizer files. Tensor names follow GPT2LMHeadModel's state dict;
+// files written by `save_pretrained` of GPT2Model (no "transformer." prefix) and of older
+// checkpoints with the causal-mask buffers `attn.bias` / `attn.masked_bias` load too.
+
+import Foundation
+import Kernels
+import SafeTensors
+import Tokenizer
+
+extension GPT {
+    /// Reads `config.json` of a model directory.
+    public static func loadConfig(directory: String) throws -> GPTConfig {
+        let path = directory + "/config.json"
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw GPTError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: directory) ? "no such file" : "no such model directory")
+        }
+        let cfg: GPTConfig
+        do { cfg = try JSONDecoder().decode(GPTConfig.self, from: d) } catch {
+            throw GPTError.invalidConfig(path: path, reason: describe(error))
+        }
+        try cfg.validate(path: path)
+        return cfg
+    }
+
+    /// Loads a model directory in the HF layout. Every parameter must be present with the shape
+    /// the config implies; any tensor that is not a GPT-2 parameter is an error.
+    public static func load(directory: String) throws -> GPT {
+        let cfg = try loadConfig(directory: directory)
+        let model = GPT(config: cfg)
+        let files = try weightFiles(directory)
+        var loaded = Set<String>()
+        var head: (SafeTensorsFile, String)?
+        for path in files {
+            let f = try SafeTensorsFile(path: path)
+            for name in f.names {
+                let key = canonicalName(name)
+                if key.hasSuffix(".attn.bias") || key.hasSuffix(".attn.masked_bias") { continue }  // mask buffers
+                if key == "lm_head.weight" { head = (f, name); continue }
+                guard let e = model.table[key] else { throw GPTError.unexpectedTensor(path: path, name: name) }
+                let info = try f.info(name)
+                guard info.shape == e.shape else { throw GPTError.shapeMismatch(path: path, name: name, expected: e.shape, actual: info.shape) }
+                try f.readFloats(name, into: model.params.ptr + e.offset)
+                loaded.insert(key)
+            }
+        }
+        for e in model.table.entries where !loaded.contains(e.name) {
+            throw GPTError.missingTensor(path: files.joined(separator: ", "), name: e.name)
+        }
+        if let (f, name) = head {
+            // A tied head saved explicitly must equal the embedding.
+            let info = try f.info(name)
+            let wte = model.table["transformer.wte.weight"]!
+            guard info.shape == wte.shape else { throw GPTError.shapeMismatch(path: f.path, name: name, expected: wte.shape, actual: info.shape) }
+            let h = try f.floats(name)
+            for i in 0..<h.count where h[i] != model.params.ptr[wte.offset + i] { throw GPTError.untiedHead(path: f.path) }
+        }
+        return model
+    }
+
+    static func canonicalName(_ n: String) -> String {
+        if n.hasPrefix("transformer.") || n.hasPrefix("lm_head.") { return n }
+        return "transformer." + n
+    }
+
+    static func weightFiles(_ dir: String) throws -> [String] {
+        let single = dir + "/model.safetensors"
+        if FileManager.default.fileExists(atPath: single) { return [single] }
+        let indexPath = dir + "/model.safetensors.index.json"
+        guard let d = FileManager.default.contents(atPath: indexPath) else { throw GPTError.noWeights(directory: dir) }
+        struct Index: Decodable { let weight_map: [String: String] }
+        guard let idx = try? JSONDecoder().decode(Index.self, from: d) else {
+            throw GPTError.invalidConfig(path: indexPath, reason: "no weight_map object")
+        }
+        return Set(idx.weight_map.values).sorted().map { dir + "/" + $0 }
+    }
+
+    /// Writes config.json, generation_config.json and model.safetensors (tied head omitted, as
+    /// `save_pretrained` does). Each file is written atomically.
+    public func save(directory: String, metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let blobs = table.entries.map { e in
+            TensorBlob(name: e.name, shape: e.shape, floats: UnsafeBufferPointer(start: params.ptr + e.offset, count: e.count))
+        }
+        var meta = metadata
+        meta["format"] = "pt"
+        try SafeTensorsWriter.write(blobs, metadata: meta, to: directory + "/model.safetensors")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try atomicWrite(enc.encode(config), to: directory + "/config.json")
+        let gen: [String: Int?] = ["bos_token_id": config.bosTokenId, "eos_token_id": config.eosTokenId]
+        try atomicWrite(enc.encode(gen), to: directory + "/generation_config.json")
+    }
+}
+
+func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let k, _): return "missing key \"\(k.stringValue)\""
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+        return "wrong type at \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\": \(c.debugDescription)"
+    case DecodingError.dataCorrupted(let c): return c.debugDescription + (c.underlyingError.map { " (\($0.localizedDescription))" } ?? "")
+    default: return "\(error)"
+    }
+}

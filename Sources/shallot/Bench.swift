@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import GPT
+import Kernels
+import Training
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure GEMM, training, scoring and generation speed on random weights.",
+        discussion: """
+        Shapes follow the peer measurement (Scripts/bench_peer.py runs PyTorch + transformers on the
+        same ones): train 4×128 for gpt2-small and 8×128 for tiny with dropout 0.1; score 16×128;
+        generate 32-token prompts, 64 new tokens, greedy, --batch 1 or 16.
+        """)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case gemm, train, score, generate }
+    enum Preset: String, ExpressibleByArgument, CaseIterable { case tiny, gpt2Small = "gpt2-small" }
+
+    @Argument(help: "gemm | train | score | generate") var kind: Kind
+    @Option(help: "Model shape: tiny (4 layers, 256 wide, vocab 8192) or gpt2-small (124M).") var preset: Preset = .gpt2Small
+    @Option(help: "Batch size (default: the peer's shape for this benchmark).") var batch: Int?
+    @Option(help: "Sequence length for train/score.") var context = 128
+    @Option(help: "Timed iterations (default depends on the benchmark).") var iterations: Int?
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct Result: Encodable {
+        var benchmark: String
+        var preset: String
+        var shape: String
+        var blas: String
+        var threads: Int
+        var tokens_per_s: Double
+        var gflops: Double
+        var mfu: Double?
+        var peak_gflops: Double?
+        var seconds: Double
+        var iterations: Int
+        var peak_rss_bytes: Int
+    }
+
+    var config: GPTConfig {
+        switch preset {
+        case .gpt2Small: return .gpt2Small
+        case .tiny: return GPTConfig(vocabSize: 8192, nPositions: 1024, nEmbd: 256, nLayer: 4, nHead: 4, eosTokenId: 8191)
+        }
+    }
+
+    func run() throws {
+        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        let info = reporting { try BLAS.info() }
+        let nthreads = threads ?? Parallel.threads
+        var r: Result
+        switch kind {
+        case .gemm: r = gemm(info)
+        case .train: r = try train(info)
+        case .score: r = try score(info)
+        case .generate: r = try generate(info)
+        }
+        r.threads = nthreads
+        r.peak_rss_bytes = peakRSS()
+        if json { printJSON(r); return }
+        print("\(r.benchmark) [\(r.preset), \(r.shape)] on \(r.blas), \(nthreads) threads")
+        if r.benchmark != "gemm" { print(String(format: "  %.1f tokens/s", r.tokens_per_s)) }
+        print(String(format: "  %.1f GFLOP/s%@", r.gflops, r.mfu.map { String(format: " (%.0f%% of the %.0f GFLOP/s GEMM peak measured now)", $0 * 100, r.peak_gflops!) } ?? ""))
+        print(String(format: "  %.3f s for %d iterations; peak RSS %.2f GiB", r.seconds, r.iterations, Double(r.peak_rss_bytes) / 1_073_741_824))
+    }
+
+    /// Square SGEMM through Shallot's wrapper.
+    func gemmRate(n: Int, reps: Int) -> (Double, Double) {
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        for i in 0..<(n * n) { a.ptr[i] = Float(i % 7) * 0.1; b.ptr[i] = Float(i % 5) * 0.1 }
+        BLAS.sgemm(.none, .none, m: n, n: n, k: n, a: a.ptr, lda: n, b: b.ptr, ldb: n, beta: 0, c: c.ptr, ldc: n)
+        let t = Date()
+        for _ in 0..<reps { BLAS.sgemm(.none, .none, m: n, n: n, k: n, a: a.ptr, lda: n, b: b.ptr, ldb: n, beta: 0, c: c.ptr, ldc: n) }
+        let s = Date().timeIntervalSince(t)
+        return (2 * Double(n * n * n) * Double(reps) / s / 1e9, s)
+    }
+
+    func gemm(_ info: BLASInfo) -> Result {
+        let reps = iterations ?? 10
+        let (g, s) = gemmRate(n: 2048, reps: reps)
+        return Result(benchmark: "gemm", preset: "-", shape: "2048x2048x2048", blas: info.description, threads: 0,
+                      tokens_per_s: 0, gflops: g, mfu: nil, peak_gflops: nil, seconds: s, iterations: reps, peak_rss_bytes: 0)
+    }
+
+    /// Forward FLOPs per token: every weight matmul (2 per weight) and causal attention.
+    func forwardFlopsPerToken(_ c: GPTConfig, T: Int) -> Double {
+        let C = Double(c.nEmbd), L = Double(c.nLayer), F = Double(c.mlpWidth)
+        let matmul = 2 * (L * (C * 3 * C + C * C + 2 * C * F) + Double(c.vocabSize) * C)
+        let attention = 2 * 2 * L * C * Double(T) / 2
+        return matmul + attention
+    }
+
+    func randomTokens(_ n: Int, _ V: Int, seed: UInt64) -> [Int32] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in Int32(rng.next() % UInt64(V)) }
+    }
+
+    func train(_ info: BLASInfo) throws -> Result {
+        let c = config
+        let B = batch ?? (preset == .gpt2Small ? 4 : 8), T = context
+        let iters = iterations ?? (preset == .gpt2Small ? 5 : 20)
+        let model = GPT(config: c, seed: 1)
+        let graph = try TrainingGraph(model: model, B: B, T: T)
+        let opt = Optimizer(table: model.table, hp: AdamWParameters(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1))
+        func step(_ i: Int) throws {
+            let x = randomTokens(B * T, c.vocabSize, seed: UInt64(i)), y = randomTokens(B * T, c.vocabSize, seed: UInt64(i + 1000))
+            graph.zeroGrad()
+            try graph.forward(inputs: x, targets: y, training: true, dropoutSeed: UInt64(i))
+            graph.backward()
+            opt.update(params: model.params, grads: graph.grads, lr: 1e-4, clip: 1.0)
+        }
+        try step(-1)  // warm-up
+        let t = Date()
+        for i in 0..<iters { try step(i) }
+        let s = Date().timeIntervalSince(t)
+        let tokens = Double(B * T * iters)
+        let gflops = 3 * forwardFlopsPerToken(c, T: T) * tokens / s / 1e9
+        let peak = gemmRate(n: 2048, reps: 3).0
+        return Result(benchmark: "train", preset: preset.rawValue, shape: "\(B)x\(T)", blas: info.description, threads: 0,
+                      tokens_per_s: tokens / s, gflops: gflops, mfu: gflops / peak, peak_gflops: peak, seconds: s, iterations: iters, peak_rss_bytes: 0)
+    }
+
+    func score(_ info: BLASInfo) throws -> Result {
+        let c = config
+        let B = batch ?? 16, T = context
+        let iters = iterations ?? (preset == .gpt2Small ? 3 : 20)
+        let model = GPT(config: c, seed: 1)
+        let scorer = Scorer(model: model, batchTokens: B * T)
+        let seqs = (0..<B).map { randomTokens(T, c.vocabSize, seed: UInt64($0)) }
+        _ = try scorer.score(seqs)
+        let t = Date()
+        for _ in 0..<iters { _ = try scorer.score(seqs) }
+        let s = Date().timeIntervalSince(t)
+        let tokens = Double(B * T * iters)
+        let gflops = forwardFlopsPerToken(c, T: T) * tokens / s / 1e9
+        let peak = gemmRate(n: 2048, reps: 3).0
+        return Result(benchmark: "score", preset: preset.rawValue, shape: "\(B)x\(T)", blas: info.description, threads: 0,
+                      tokens_per_s: tokens / s, gflops: gflops, mfu: gflops / peak, peak_gflops: peak, seconds: s, iterations: iters, peak_rss_bytes: 0)
+    }
+
+    func generate(_ info: BLASInfo) throws -> Result {
+        let c = config
+        let B = batch ?? 1, P = 32, newTokens = 64
+        let iters = iterations ?? (B == 1 ? 2 : 1)
+        let model = GPT(config: c, seed: 1)
+        let gen = Generator(model: model)
+        let prompts = (0..<B).map { randomTokens(P, c.vocabSize, seed: UInt64($0)) }
+        var p = SamplingParameters.greedy(newTokens)
+        p.stopAtEndOfText = false
+        _ = try gen.generate(prompts: prompts, SamplingParameters.greedy(4), endOfText: nil)
+        let t = Date()
+        var produced = 0
+        for _ in 0..<iters { produced += try gen.generate(prompts: prompts, p, endOfText: nil).reduce(0) { $0 + $1.count } }
+        let s = Date().timeIntervalSince(t)
+        let gflops = forwardFlopsPerToken(c, T: P + newTokens / 2) * Double(produced + B * P * iters) / s / 1e9
+        return Result(benchmark: "generate", preset: preset.rawValue, shape: "batch \(B), prompt \(P), \(newTokens) new, greedy", blas: info.description,
+                      threads: 0, tokens_per_s: Double(produced) / s, gflops: gflops, mfu: nil, peak_gflops: nil, seconds: s, iterations: iters, peak_rss_bytes: 0)
+    }
+}
+
+func peakRSS() -> Int {
+    var u = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    #else
+    getrusage(RUSAGE_SELF, &u)
+    #endif
+    #if os(Linux)
+    return Int(u.ru_maxrss) * 1024
+    #else
+    return Int(u.ru_maxrss)
+    #endif
+}
