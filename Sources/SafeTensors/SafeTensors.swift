@@ -269,14 +269,15 @@ public struct TensorBlob: Sendable {
 }
 
 public enum SafeTensorsWriter {
-    /// Serialises tensors in the given order (header keys sorted, as the reference writer does)
-    /// with the header padded by spaces to 8 bytes.
+    /// Serialises tensors sorted by name, with the header padded by spaces to 8 bytes.
     public static func serialize(_ tensors: [TensorBlob], metadata: [String: String] = [:]) throws -> Data {
         var seen = Set<String>()
         var entries: [String] = []
         var offset = 0
         var layout: [(TensorBlob, Int)] = []
-        for t in tensors {
+        // Data laid out in name order, the order of the header (as the reference writer does
+        // for same-dtype tensors), so that reading and re-writing a file reproduces it.
+        for t in tensors.sorted(by: { $0.name < $1.name }) {
             guard seen.insert(t.name).inserted else { throw SafeTensorsError.duplicateTensor(path: "<writer>", name: t.name) }
             precondition(t.shape.reduce(1, *) * t.dtype.size == t.bytes.count, "tensor \(t.name): bytes do not match shape")
             layout.append((t, offset))
@@ -286,7 +287,7 @@ public enum SafeTensorsWriter {
             let kv = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             entries.append("\"__metadata__\":{\(kv.joined(separator: ","))}")
         }
-        for (t, off) in layout.sorted(by: { $0.0.name < $1.0.name }) {
+        for (t, off) in layout {
             entries.append("\(jsonString(t.name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(off),\(off + t.bytes.count)]}")
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)

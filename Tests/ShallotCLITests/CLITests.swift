@@ -1,0 +1,123 @@
+// Runs the real `shallot` binary in temporary directories and checks what it wrote.
+
+import Foundation
+import Testing
+import SafeTensors
+
+func shallotBinary() -> URL {
+    var candidates: [URL] = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL,
+                             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    candidates += [root.appendingPathComponent(".build/debug"), root.appendingPathComponent(".build/release")]
+    for c in candidates {
+        let u = c.appendingPathComponent("shallot")
+        if FileManager.default.isExecutableFile(atPath: u.path) { return u }
+    }
+    fatalError("shallot binary not found near \(candidates)")
+}
+
+struct RunResult { let status: Int32; let stdout: String; let stderr: String }
+
+@discardableResult
+func shallot(_ args: [String], cwd: String? = nil) throws -> RunResult {
+    let p = Process()
+    p.executableURL = shallotBinary()
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func tmp() throws -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "64", "--batch", "8", "--lr", "3e-3", "--seed", "11"]
+
+@Suite(.serialized) struct CLITests {
+    @Test func trainGenerateScoreRoundTrip() throws {
+        let d = try tmp()
+        let data = d + "/data.jsonl"
+        let lines = (0..<40).map { #"{"id": "r-\#($0)", "text": "Please call Dana at (555) 010-22\#($0 % 10)\#($0 % 7) about the pipeline."}"# }
+        try lines.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let r = try shallot(["train", "--data", data, "--out", d + "/m", "--steps", "40", "--json"] + trainArgs)
+        #expect(r.status == 0, "\(r.stderr)")
+        for f in ["config.json", "model.safetensors", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.json", "shallot.json"] {
+            #expect(FileManager.default.fileExists(atPath: d + "/m/" + f), "\(f)")
+        }
+        let prov = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/m/shallot.json"))) as! [String: Any]
+        #expect(prov["schema"] as? String == "shallot.model/1")
+        #expect((prov["corpus"] as? [String: Any])?["records"] as? Int == 40)
+        #expect((prov["weights_sha256"] as? String)?.count == 64)
+        // The last JSON line is the summary; loss fell from ln(257) ≈ 5.55.
+        let summary = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        #expect((summary["finalLoss"] as! Double) < 4.0)
+
+        let g = try shallot(["generate", "--model", d + "/m", "--prompt", "Please call", "--max-new", "12", "--greedy", "--json"])
+        #expect(g.status == 0, "\(g.stderr)")
+        let gj = try JSONSerialization.jsonObject(with: Data(g.stdout.utf8)) as! [String: Any]
+        #expect((gj["tokens"] as! [Int]).count == 12)
+        let g2 = try shallot(["generate", "--model", d + "/m", "--prompt", "Please call", "--max-new", "12", "--greedy", "--json"])
+        #expect(g2.stdout == g.stdout)
+
+        let s = try shallot(["score", "--model", d + "/m", "--data", data, "--tokens", "--json"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let rows = s.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(rows.count == 40)
+        let first = rows[0]
+        #expect(first["id"] as? String == "r-0")
+        let lp = first["logprobs"] as! [Double]
+        #expect(lp.count == (first["tokens"] as! Int) - 1)
+        #expect(abs(-lp.reduce(0, +) / Double(lp.count) - (first["loss"] as! Double)) < 1e-4)
+    }
+
+    @Test func resumeAfterSIGKILLEqualsUninterruptedRun() throws {
+        let d = try tmp()
+        let data = d + "/data.txt"
+        let text = (0..<300).map { "Record \($0): the meeting with account \($0 * 7 % 31) moved to Friday.\n" }.joined()
+        try text.write(toFile: data, atomically: true, encoding: .utf8)
+        let args = ["train", "--data", data, "--steps", "120", "--checkpoint-every", "10", "--json"] + trainArgs
+        let ref = try shallot(args + ["--out", d + "/full"])
+        #expect(ref.status == 0, "\(ref.stderr)")
+
+        // Start the same run, kill it with SIGKILL once a checkpoint exists, then resume.
+        let p = Process()
+        p.executableURL = shallotBinary()
+        p.arguments = args + ["--out", d + "/killed"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let cp = d + "/killed/checkpoint/train_state.safetensors"
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: cp) && Date() < deadline && p.isRunning { usleep(2000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: d + "/killed/model.safetensors"))
+        let resumed = try shallot(args + ["--out", d + "/killed", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try SafeTensorsFile(path: d + "/full/model.safetensors"), b = try SafeTensorsFile(path: d + "/killed/model.safetensors")
+        for n in a.names { #expect(try a.bytes(n) == b.bytes(n), "\(n)") }
+        #expect(!FileManager.default.fileExists(atPath: cp))  // removed once the run completes
+    }
+
+    @Test func badInputGivesAClearError() throws {
+        let d = try tmp()
+        var r = try shallot(["train", "--data", d + "/missing.jsonl", "--out", d + "/m"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("missing.jsonl") && r.stderr.contains("no such file"))
+        try "{\"text\": \"ok\"}\nnot json\n".write(toFile: d + "/bad.jsonl", atomically: true, encoding: .utf8)
+        r = try shallot(["train", "--data", d + "/bad.jsonl", "--out", d + "/m"])
+        #expect(r.stderr.contains("bad.jsonl:2: not a JSON object"))
+        try FileManager.default.createDirectory(atPath: d + "/broken", withIntermediateDirectories: true)
+        try "{\"model_type\": \"gpt2\", \"vocab_size\": 257, \"n_embd\": 8, \"n_layer\": 1, \"n_head\": 2, \"n_positions\": 8}".write(toFile: d + "/broken/config.json", atomically: true, encoding: .utf8)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: d + "/broken/model.safetensors"))
+        r = try shallot(["generate", "--model", d + "/broken", "--prompt", "x"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("broken/model.safetensors") && r.stderr.contains("too small"))
+    }
+}
