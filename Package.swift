@@ -24,7 +24,8 @@ let package = Package(
         // (see Kernels/BLAS.swift) so that OpenBLAS's CPU kernel can be chosen first.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
-        .target(name: "Kernels", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Kernels", dependencies: ["CKernels", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
                 swiftSettings: fast,
                 linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS])),
                                  .linkedLibrary("dl", .when(platforms: [.linux]))]),

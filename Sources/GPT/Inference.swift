@@ -125,8 +125,7 @@ public final class InferenceSession: @unchecked Sendable {
                             row[t] = v
                             if v > maxv { maxv = v }
                         }
-                        var sum: Float = 0
-                        for t in 0...p { let e = expf(row[t] - maxv); row[t] = e; sum += e }
+                        let sum = vexpScaled(row, row, p + 1, minus: maxv, times: 1)
                         let inv = 1 / sum
                         let o = out + n * C + h * hs
                         o.update(repeating: 0, count: hs)

@@ -84,12 +84,7 @@ public final class Scorer: @unchecked Sendable {
                                     let lse = CrossEntropy.logSumExp(x, V)
                                     out.value.0[r] = x[Int(tb.value[r])] - lse
                                     if distribution {
-                                        var m: Double = 0, m2: Double = 0
-                                        for v in 0..<V {
-                                            let l = x[v] - lse
-                                            let p = Double(expf(l))
-                                            m += p * Double(l); m2 += p * Double(l) * Double(l)
-                                        }
+                                        let (m, m2) = logSoftmaxMoments(x, V, lse: lse)
                                         out.value.1![r] = Float(m)
                                         out.value.2![r] = Float(max(0, m2 - m * m).squareRoot())
                                     }

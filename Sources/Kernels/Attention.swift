@@ -24,8 +24,7 @@ public enum Attention {
                     row[t2] = s
                     if s > maxv { maxv = s }
                 }
-                var sum: Float = 0
-                for t2 in 0...t { let e = expf(row[t2] - maxv); row[t2] = e; sum += e }
+                let sum = vexpScaled(row, row, t + 1, minus: maxv, times: 1)
                 let inv = 1 / sum
                 for t2 in 0...t { row[t2] *= inv }
                 for t2 in (t + 1)..<T { row[t2] = 0 }

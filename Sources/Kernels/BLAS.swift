@@ -98,6 +98,7 @@ public enum BLAS {
         let setT = dlsym(h, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreadsFn.self) }
         let getT = dlsym(h, "openblas_get_num_threads").map { unsafeBitCast($0, to: GetThreadsFn.self) }
         let kernel = core.flatMap { $0() }.map { String(cString: $0) } ?? "unknown"
+        setT?(1)  // Shallot splits GEMMs across its own workers (see `sgemm`).
         let info = BLASInfo(library: "OpenBLAS (\(used))", kernel: kernel, threads: Int(getT?() ?? 1), choice: choice)
         return .success(Loaded(sgemm: sgemm, sgemv: sgemv, setThreads: setT, getThreads: getT, info: info))
     }
@@ -116,22 +117,63 @@ public enum BLAS {
         return BLASInfo(library: "Accelerate", kernel: "Accelerate", threads: ProcessInfo.processInfo.activeProcessorCount, choice: "system")
         #else
         var i = try loaded.get().info
-        i.threads = Int(fns.getThreads?() ?? 1)
+        i.threads = Parallel.threads
         return i
         #endif
     }
 
-    /// Sets the BLAS thread count (OpenBLAS only; Accelerate manages its own).
+    /// Sets the number of workers GEMMs are split across (the BLAS itself stays single-threaded).
     public static func setThreads(_ n: Int) {
-        #if !canImport(Accelerate)
-        fns.setThreads?(Int32(n))
-        #endif
+        Parallel.threads = n
     }
 
     /// Row-major C(M×N) = alpha · op(A)(M×K) · op(B)(K×N) + beta · C.
     /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
-    @inline(__always)
+    ///
+    /// The product is split into one block of rows (or columns) per worker of `Parallel`, each
+    /// computed by a single-threaded BLAS call. OpenBLAS's own thread pool spins (sched_yield)
+    /// after every call, and on a 2-core machine those spinning threads fight the kernels' worker
+    /// threads for the cores; with one pool for everything there is nothing to fight over.
     public static func sgemm(_ ta: Transpose, _ tb: Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let parts = Parallel.threads
+        let work = m * n * max(k, 1)
+        if parts <= 1 || work < 1 << 18 {
+            sgemmSerial(ta, tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let (A, B, C) = (UncheckedSendable(a), UncheckedSendable(b), UncheckedSendable(c))
+        if m >= n || m >= 256 {
+            // Blocks of rows of C (and of op(A)), rounded to 16 rows.
+            let blocks = min(parts, (m + 15) / 16)
+            Parallel.forRanges(blocks) { r in
+                for i in r {
+                    let lo = (m * i / blocks) & ~15, hi = i == blocks - 1 ? m : (m * (i + 1) / blocks) & ~15
+                    if hi <= lo { continue }
+                    let aOff = ta == .none ? lo * lda : lo
+                    sgemmSerial(ta, tb, m: hi - lo, n: n, k: k, alpha: alpha, a: A.value + aOff, lda: lda, b: B.value, ldb: ldb,
+                                beta: beta, c: C.value + lo * ldc, ldc: ldc)
+                }
+            }
+        } else {
+            // Blocks of columns of C (and of op(B)), rounded to 16 columns.
+            let blocks = min(parts, (n + 15) / 16)
+            Parallel.forRanges(blocks) { r in
+                for i in r {
+                    let lo = (n * i / blocks) & ~15, hi = i == blocks - 1 ? n : (n * (i + 1) / blocks) & ~15
+                    if hi <= lo { continue }
+                    let bOff = tb == .none ? lo : lo * ldb
+                    sgemmSerial(ta, tb, m: m, n: hi - lo, k: k, alpha: alpha, a: A.value, lda: lda, b: B.value + bOff, ldb: ldb,
+                                beta: beta, c: C.value + lo, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// One BLAS call on the calling thread (the BLAS library itself runs single-threaded).
+    @inline(__always)
+    static func sgemmSerial(_ ta: Transpose, _ tb: Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }

@@ -8,11 +8,8 @@ public enum CrossEntropy {
     /// log Σ_v exp(x_v), stable.
     @inline(__always)
     public static func logSumExp(_ x: UnsafePointer<Float>, _ V: Int) -> Float {
-        var maxv = -Float.infinity
-        for i in 0..<V where x[i] > maxv { maxv = x[i] }
-        var s: Float = 0
-        for i in 0..<V { s += expf(x[i] - maxv) }
-        return maxv + logf(s)
+        let maxv = vmax(x, V)
+        return maxv + logf(vexpSum(x, V, minus: maxv))
     }
 
     /// losses[n] = lse[n] − logits[n, target[n]] (0 where the target is ignored).
@@ -40,7 +37,7 @@ public enum CrossEntropy {
                 let t = Int(targets[n])
                 if t < 0 { d.update(repeating: 0, count: V); continue }
                 let l = lse[n], g = dloss[n]
-                for v in 0..<V { d[v] = expf(x[v] - l) * g }
+                vexpScaled(d, x, V, minus: l, times: g)
                 d[t] -= g
             }
         }

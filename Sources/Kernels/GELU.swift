@@ -1,32 +1,24 @@
 // GELU, tanh approximation (HF `gelu_new`, torch.nn.functional.gelu(approximate="tanh")).
-// inp, out: (N)
-
 import Foundation
+// inp, out: (N). The element loops are sh_gelu_* in CKernels.
+
+import CKernels
 
 public enum GELU {
-    static let s: Float = (2 / Float.pi).squareRoot()
-
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, N: Int) {
-        Parallel.forRanges(N, grain: 16384) { r in
-            for i in r {
-                let x = inp[i]
-                out[i] = 0.5 * x * (1 + tanhf(s * (x + 0.044715 * x * x * x)))
-            }
-        }
+        Parallel.forRanges(N, grain: 16384) { r in sh_gelu_forward(out + r.lowerBound, inp + r.lowerBound, r.count) }
     }
 
     /// dinp += GELU'(inp) · dout
     public static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                 dout: UnsafePointer<Float>, N: Int) {
         Parallel.forRanges(N, grain: 16384) { r in
-            for i in r {
-                let x = inp[i]
-                let u = s * (x + 0.044715 * x * x * x)
-                let t = tanhf(u)
-                let sech2 = 1 - t * t
-                let g = 0.5 * (1 + t) + 0.5 * x * sech2 * s * (1 + 3 * 0.044715 * x * x)
-                dinp[i] += g * dout[i]
-            }
+            sh_gelu_backward(dinp + r.lowerBound, inp + r.lowerBound, dout + r.lowerBound, r.count)
         }
+    }
+
+    /// Scalar reference (libm tanh), which the fast version is tested against.
+    public static func reference(_ x: Float) -> Float {
+        0.5 * x * (1 + Float(tanh(Double((2 / Float.pi).squareRoot() * (x + 0.044715 * x * x * x)))))
     }
 }

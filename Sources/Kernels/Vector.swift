@@ -1,57 +1,40 @@
-// Small vector helpers the kernels share: SIMD dot product, scaled add, sums.
+// Vector helpers the kernels share. The loops themselves are in C (CKernels), where clang
+// vectorises them for the running CPU; these wrappers give them Swift names.
+
+import CKernels
 
 @inline(__always)
-public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-    var i = 0
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    while i + 32 <= n {
-        acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        acc1 += ra.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self) * rb.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self)
-        i += 32
-    }
-    while i + 16 <= n {
-        acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
-    }
-    var s = (acc0 + acc1).sum()
-    while i < n { s += a[i] * b[i]; i += 1 }
-    return s
-}
+public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { sh_dot(a, b, n) }
 
 /// y[i] += alpha * x[i]
 @inline(__always)
-public func vaxpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    let ry = UnsafeMutableRawPointer(y), rx = UnsafeRawPointer(x)
-    let va = SIMD16<Float>(repeating: alpha)
-    while i + 16 <= n {
-        let v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) + va * rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        ry.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < n { y[i] += alpha * x[i]; i += 1 }
-}
+public func vaxpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int) { sh_axpy(y, alpha, x, n) }
 
 /// y[i] += x[i]
 @inline(__always)
-public func vadd(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] += x[i] }
+public func vadd(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) { sh_axpy(y, 1, x, n) }
+
+/// max_i x[i]
+@inline(__always)
+public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float { sh_max(x, n) }
+
+/// Σ_i exp(x[i] − shift)
+@inline(__always)
+public func vexpSum(_ x: UnsafePointer<Float>, _ n: Int, minus shift: Float) -> Float { sh_expsum(x, n, shift) }
+
+/// out[i] = exp(x[i] − shift) · scale (out may alias x); returns Σ exp(x[i] − shift).
+@inline(__always)
+@discardableResult
+public func vexpScaled(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, minus shift: Float, times scale: Float) -> Float {
+    sh_expscaled(out, x, n, shift, scale)
 }
 
-/// Sum of squares in Double, for norms that must not lose precision.
-public func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
-    var acc = SIMD16<Float>()
-    var total = 0.0
-    var i = 0
-    let rx = UnsafeRawPointer(x)
-    while i + 16 <= n {
-        let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        acc += v * v
-        i += 16
-        if i % 4096 == 0 { total += Double(acc.sum()); acc = SIMD16<Float>() }
-    }
-    total += Double(acc.sum())
-    while i < n { total += Double(x[i]) * Double(x[i]); i += 1 }
-    return total
+/// E_p[l] and E_p[l²] for l = x − lse (the log-probabilities of a row) under p = e^l.
+public func logSoftmaxMoments(_ x: UnsafePointer<Float>, _ n: Int, lse: Float) -> (Double, Double) {
+    var m = 0.0, m2 = 0.0
+    sh_logsoftmax_moments(x, n, lse, &m, &m2)
+    return (m, m2)
 }
+
+/// Σ x² in Double (partial sums per 4096 elements), for norms that must not lose precision.
+public func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double { sh_sumsq(x, n) }

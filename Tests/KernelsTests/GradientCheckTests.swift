@@ -1,3 +1,4 @@
+import Foundation
 // Finite-difference checks of every backward op on tiny shapes, and the fast kernels against
 // their naive references.
 
@@ -175,5 +176,32 @@ func gradCheck(_ name: String, x: Buf, eps: Float = 1e-2, tol: Float = 1e-3,
     @Test func blasReportsItsKernel() throws {
         let info = try BLAS.info()
         #expect(!info.kernel.isEmpty && info.kernel != "unknown")
+    }
+}
+
+@Suite struct VectorisedMath {
+    @Test func fastExpAndGeluMatchLibm() {
+        let xs: [Float] = (0..<2001).map { Float($0 - 1000) * 0.05 }  // [-50, 50]
+        var out = [Float](repeating: 0, count: xs.count)
+        let sum = xs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { vexpScaled($0.baseAddress!, x.baseAddress!, xs.count, minus: 0, times: 1) } }
+        var ref = 0.0
+        for (x, e) in zip(xs, out) {
+            let r = Foundation.exp(Double(x))
+            ref += r
+            #expect(abs(Double(e) - r) <= 3e-7 * r + 1e-37, "exp(\(x))")
+        }
+        #expect(abs(Double(sum) - ref) <= 1e-5 * ref)
+        var g = [Float](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { x in g.withUnsafeMutableBufferPointer { GELU.forward(out: $0.baseAddress!, inp: x.baseAddress!, N: xs.count) } }
+        for (x, y) in zip(xs, g) { #expect(abs(y - GELU.reference(x)) <= 1e-6 * max(1, abs(x)), "gelu(\(x))") }
+    }
+
+    @Test func reductionsAgreeWithScalarSums() {
+        let a = Buf(1037, seed: 21), b = Buf(1037, seed: 22)
+        var d = 0.0, s = 0.0, m = -Float.infinity
+        for i in 0..<1037 { d += Double(a.a[i]) * Double(b.a[i]); s += Double(a.a[i]) * Double(a.a[i]); m = max(m, a.a[i]) }
+        #expect(abs(Double(vdot(a.p, b.p, 1037)) - d) < 1e-4)
+        #expect(abs(sumOfSquares(a.p, 1037) - s) < 1e-4)
+        #expect(vmax(a.p, 1037) == m)
     }
 }
