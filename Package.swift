@@ -41,6 +41,7 @@ let package = Package(
         ], swiftSettings: fast),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "Kernels", "SafeTensors", "Training"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),

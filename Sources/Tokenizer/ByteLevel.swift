@@ -95,55 +95,130 @@ public struct ByteTokenizer: TextTokenizer {
         var vocab: [String: Int] = [:]
         for b in 0..<256 { vocab[String(ByteLevel.byteToUnicode[b])] = b }
         vocab["<|endoftext|>"] = 256
-        try TokenizerFiles.write(vocab: vocab, merges: [], directory: directory)
+        try TokenizerFiles.write(vocab: vocab, merges: [], specials: ["<|endoftext|>": 256], directory: directory)
     }
 }
 
 public enum TokenizerFiles {
-    /// Writes vocab.json, merges.txt and a HF tokenizer.json for a byte-level BPE.
-    public static func write(vocab: [String: Int], merges: [(String, String)], directory: String) throws {
+    /// Writes vocab.json, merges.txt, tokenizer.json and tokenizer_config.json for a byte-level
+    /// BPE, in the forms HF `tokenizers`/`transformers` and tiktoken-style loaders read.
+    public static func write(vocab: [String: Int], merges: [(String, String)], specials: [String: Int] = ["<|endoftext|>": -1],
+                             directory: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var vocab = vocab
+        var specials = specials
+        for (s, id) in specials where id < 0 { let nid = vocab[s] ?? (vocab.values.max() ?? -1) + 1; specials[s] = nid }
+        for (s, id) in specials { vocab[s] = id }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let vocabData = try enc.encode(vocab)
-        try vocabData.write(to: URL(fileURLWithPath: directory + "/vocab.json"), options: .atomic)
+        try atomicWriteFile(vocabData, directory + "/vocab.json")
         var m = "#version: 0.2\n"
         for (a, b) in merges { m += "\(a) \(b)\n" }
-        try Data(m.utf8).write(to: URL(fileURLWithPath: directory + "/merges.txt"), options: .atomic)
-        let eot = vocab["<|endoftext|>"] ?? vocab.count
+        try atomicWriteFile(Data(m.utf8), directory + "/merges.txt")
         let vocabJSON = String(decoding: vocabData, as: UTF8.self)
-        let mergesJSON = try String(decoding: enc.encode(merges.map { [$0.0, $0.1] }), as: UTF8.self)
+        let mergesJSON = String(decoding: try enc.encode(merges.map { [$0.0, $0.1] }), as: UTF8.self)
+        let added = specials.sorted { $0.value < $1.value }.map { s, id in
+            #"{"id":\#(id),"content":\#(String(decoding: try! enc.encode(s), as: UTF8.self)),"single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}"#
+        }.joined(separator: ",")
         let tj = """
-        {"version":"1.0","truncation":null,"padding":null,\
-        "added_tokens":[{"id":\(eot),"content":"<|endoftext|>","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":true}],\
-        "normalizer":null,\
+        {"version":"1.0","truncation":null,"padding":null,"added_tokens":[\(added)],"normalizer":null,\
         "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},\
         "post_processor":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,"use_regex":true},\
         "decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},\
         "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":"","end_of_word_suffix":"",\
         "fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":\(vocabJSON),"merges":\(mergesJSON)}}
         """
-        try Data(tj.utf8).write(to: URL(fileURLWithPath: directory + "/tokenizer.json"), options: .atomic)
+        try atomicWriteFile(Data(tj.utf8), directory + "/tokenizer.json")
         let cfg = #"{"model_max_length":1024,"tokenizer_class":"GPT2Tokenizer","bos_token":"<|endoftext|>","eos_token":"<|endoftext|>","unk_token":"<|endoftext|>","add_prefix_space":false}"#
-        try Data(cfg.utf8).write(to: URL(fileURLWithPath: directory + "/tokenizer_config.json"), options: .atomic)
+        try atomicWriteFile(Data(cfg.utf8), directory + "/tokenizer_config.json")
     }
 
-    /// Loads the tokenizer stored in a directory (a model directory or a tokenizer directory).
-    /// Until BPE merges are supported (issue 3), only merge-free byte-level vocabularies load.
+    static func atomicWriteFile(_ d: Data, _ path: String) throws {
+        do { try d.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Loads the tokenizer stored in a directory (a model directory or a tokenizer directory):
+    /// vocab.json + merges.txt, or tokenizer.json when those are absent.
     public static func load(directory: String) throws -> any TextTokenizer {
-        let vp = directory + "/vocab.json", mp = directory + "/merges.txt"
-        guard let vd = FileManager.default.contents(atPath: vp) else {
-            throw TokenizerError.unreadable(path: vp, reason: "no such file")
+        let fm = FileManager.default
+        let vp = directory + "/vocab.json", mp = directory + "/merges.txt", tp = directory + "/tokenizer.json"
+        if fm.fileExists(atPath: vp) {
+            guard let vd = fm.contents(atPath: vp) else { throw TokenizerError.unreadable(path: vp, reason: "permission denied") }
+            let vocab: [String: Int]
+            do { vocab = try JSONDecoder().decode([String: Int].self, from: vd) } catch {
+                throw TokenizerError.malformed(path: vp, line: nil, reason: "not a JSON object of token → id (\(error.localizedDescription))")
+            }
+            guard let md = fm.contents(atPath: mp) else { throw TokenizerError.unreadable(path: mp, reason: "no such file (vocab.json needs merges.txt beside it)") }
+            var merges: [(String, String)] = [], lines: [Int] = []
+            for (i, raw) in String(decoding: md, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+                if line.isEmpty || (i == 0 && line.hasPrefix("#version")) { continue }
+                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw TokenizerError.malformed(path: mp, line: i + 1, reason: "expected two tokens separated by one space, got \(String(line).debugDescription)")
+                }
+                merges.append((String(parts[0]), String(parts[1]))); lines.append(i + 1)
+            }
+            let specials = vocab["<|endoftext|>"].map { ["<|endoftext|>": $0] } ?? [:]
+            if merges.isEmpty && isByteVocabulary(vocab) { return ByteTokenizer() }
+            return try BPETokenizer(vocab: vocab, merges: merges, specials: specials, source: vp + " / " + mp, mergeLines: lines)
         }
-        guard let vocab = try? JSONDecoder().decode([String: Int].self, from: vd) else {
-            throw TokenizerError.malformed(path: vp, line: nil, reason: "not a JSON object of token → id")
+        if fm.fileExists(atPath: tp) { return try loadTokenizerJSON(tp) }
+        throw TokenizerError.unreadable(path: directory, reason: "no vocab.json + merges.txt or tokenizer.json here")
+    }
+
+    static func isByteVocabulary(_ vocab: [String: Int]) -> Bool {
+        vocab.count == 257 && (0..<256).allSatisfy { vocab[String(ByteLevel.byteToUnicode[$0])] == $0 } && vocab["<|endoftext|>"] == 256
+    }
+
+    /// HF tokenizers' tokenizer.json: a BPE model with a ByteLevel pre-tokenizer and decoder.
+    public static func loadTokenizerJSON(_ path: String) throws -> any TextTokenizer {
+        guard let d = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "no such file") }
+        guard let root = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+            throw TokenizerError.malformed(path: path, line: nil, reason: "not a JSON object")
         }
-        let merges = (FileManager.default.contents(atPath: mp).map { String(decoding: $0, as: UTF8.self) } ?? "")
-            .split(separator: "\n").filter { !$0.hasPrefix("#version") && !$0.isEmpty }
-        let isByteVocab = vocab.count == 257 && (0..<256).allSatisfy { vocab[String(ByteLevel.byteToUnicode[$0])] == $0 } && vocab["<|endoftext|>"] == 256
-        if merges.isEmpty && isByteVocab { return ByteTokenizer() }
-        throw TokenizerError.malformed(path: mp, line: nil,
-            reason: "BPE vocabularies with merges are not supported by this build yet; only the byte-level vocabulary (256 bytes + <|endoftext|>) loads")
+        guard let model = root["model"] as? [String: Any], (model["type"] as? String) == "BPE" else {
+            throw TokenizerError.malformed(path: path, line: nil, reason: "model.type must be \"BPE\"")
+        }
+        func hasByteLevel(_ v: Any?) -> Bool {
+            guard let o = v as? [String: Any] else { return false }
+            if (o["type"] as? String) == "ByteLevel" { return true }
+            return ((o["pretokenizers"] as? [Any]) ?? (o["decoders"] as? [Any]) ?? []).contains { hasByteLevel($0) }
+        }
+        guard hasByteLevel(root["pre_tokenizer"]) else {
+            throw TokenizerError.malformed(path: path, line: nil, reason: "pre_tokenizer must be ByteLevel (GPT-2 style)")
+        }
+        if let pre = root["pre_tokenizer"] as? [String: Any], (pre["add_prefix_space"] as? Bool) == true {
+            throw TokenizerError.malformed(path: path, line: nil, reason: "add_prefix_space=true is not supported")
+        }
+        guard let vocabAny = model["vocab"] as? [String: Any] else { throw TokenizerError.malformed(path: path, line: nil, reason: "model.vocab is not an object") }
+        var vocab: [String: Int] = [:]
+        for (k, v) in vocabAny {
+            guard let i = v as? Int else { throw TokenizerError.malformed(path: path, line: nil, reason: "model.vocab[\(k.debugDescription)] is not an integer") }
+            vocab[k] = i
+        }
+        var merges: [(String, String)] = []
+        for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
+            if let s = m as? String {
+                let p = s.split(separator: " ", omittingEmptySubsequences: false)
+                guard p.count == 2 else { throw TokenizerError.malformed(path: path, line: nil, reason: "model.merges[\(i)] \(s.debugDescription) is not two tokens") }
+                merges.append((String(p[0]), String(p[1])))
+            } else if let a = m as? [String], a.count == 2 {
+                merges.append((a[0], a[1]))
+            } else {
+                throw TokenizerError.malformed(path: path, line: nil, reason: "model.merges[\(i)] is neither \"a b\" nor [a, b]")
+            }
+        }
+        var specials: [String: Int] = [:]
+        for t in (root["added_tokens"] as? [[String: Any]]) ?? [] {
+            guard let c = t["content"] as? String, let id = t["id"] as? Int else { continue }
+            specials[c] = id
+        }
+        if merges.isEmpty && isByteVocabulary(vocab.merging(specials) { a, _ in a }) { return ByteTokenizer() }
+        return try BPETokenizer(vocab: vocab, merges: merges, specials: specials, source: path)
     }
 }
