@@ -1,0 +1,89 @@
+// Encoding many texts on several threads, and token files for training.
+
+import Dispatch
+import Foundation
+
+extension TextTokenizer {
+    /// Encodes texts in parallel (`threads` workers, each with its own BPE cache); the result is
+    /// in input order and identical to encoding one by one. `progress` gets texts done.
+    public func encodeBatch(_ texts: [String], threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                            progress: (@Sendable (Int) -> Void)? = nil) -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: texts.count)
+        let parts = max(1, min(threads, texts.count))
+        let chunk = 256
+        let nChunks = (texts.count + chunk - 1) / chunk
+        let nextChunk = ManagedAtomicCounter()
+        out.withUnsafeMutableBufferPointer { ob in
+            let ob = UnsafeSendableBox(ob.baseAddress!)
+            let me = self
+            DispatchQueue.concurrentPerform(iterations: parts) { _ in
+                var enc = (me as? BPETokenizer).map { BPETokenizer.Encoder($0) }
+                while true {
+                    let c = nextChunk.next()
+                    if c >= nChunks { break }
+                    for i in (c * chunk)..<min(texts.count, (c + 1) * chunk) {
+                        if enc != nil {
+                            var ids: [Int32] = []
+                            var bytes = Array(texts[i].utf8)
+                            bytes.withUnsafeMutableBufferPointer { enc!.encodeOrdinary(UnsafeBufferPointer($0), into: &ids) }
+                            (ob.value + i).pointee = ids
+                        } else {
+                            (ob.value + i).pointee = me.encode(texts[i])
+                        }
+                    }
+                    progress?(min(texts.count, (c + 1) * chunk))
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// A lock-protected counter handing out work items.
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
+}
+
+/// Token files: "SHTK", version 1, element width (2 or 4 bytes), vocabulary size, token count,
+/// then the ids little-endian — uint16 when the vocabulary fits, else uint32.
+public enum TokenFile {
+    public static func write(_ tokens: [Int32], vocabSize: Int, to path: String) throws {
+        let width = vocabSize <= 65536 ? 2 : 4
+        var d = Data("SHTK".utf8)
+        for v in [UInt32(1), UInt32(width), UInt32(vocabSize)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        withUnsafeBytes(of: UInt64(tokens.count).littleEndian) { d.append(contentsOf: $0) }
+        d.reserveCapacity(d.count + tokens.count * width)
+        if width == 2 {
+            let u = tokens.map { UInt16(truncatingIfNeeded: $0).littleEndian }
+            u.withUnsafeBytes { d.append(contentsOf: $0) }
+        } else {
+            let u = tokens.map { UInt32(bitPattern: $0).littleEndian }
+            u.withUnsafeBytes { d.append(contentsOf: $0) }
+        }
+        do { try d.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    public static func read(_ path: String) throws -> (tokens: [Int32], vocabSize: Int) {
+        guard let d = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "no such file") }
+        guard d.count >= 24, d.prefix(4) == Data("SHTK".utf8) else { throw TokenizerError.malformed(path: path, line: nil, reason: "not a Shallot token file (no SHTK header)") }
+        return try d.withUnsafeBytes { raw in
+            let version = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            let width = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+            let vocab = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+            let count = Int(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+            guard version == 1, width == 2 || width == 4 else { throw TokenizerError.malformed(path: path, line: nil, reason: "unsupported version \(version) or width \(width)") }
+            guard d.count == 24 + count * width else { throw TokenizerError.malformed(path: path, line: nil, reason: "header says \(count) tokens but the file holds \((d.count - 24) / width)") }
+            var t = [Int32](repeating: 0, count: count)
+            for i in 0..<count {
+                t[i] = width == 2 ? Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 24 + 2 * i, as: UInt16.self)))
+                                  : Int32(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 24 + 4 * i, as: UInt32.self)))
+                guard t[i] >= 0 && Int(t[i]) < vocab else { throw TokenizerError.malformed(path: path, line: nil, reason: "token \(i) = \(t[i]) is outside the vocabulary (\(vocab))") }
+            }
+            return (t, vocab)
+        }
+    }
+}
