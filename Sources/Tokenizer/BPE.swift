@@ -3,6 +3,9 @@
 // encoder.py, tiktoken and HF tokenizers do. Results are cached per pre-token.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Open-addressing map from a pair of token ids to (rank, merged id).
 struct PairTable: Sendable {
@@ -10,6 +13,14 @@ struct PairTable: Sendable {
     private var values: [UInt64]  // rank << 32 | merged id
     private let mask: Int
     static let empty = UInt64.max
+
+    /// A copy that shares no storage (so that threads do not contend on reference counts).
+    func deepCopy() -> PairTable {
+        var t = self
+        t.keys = keys.map { $0 }
+        t.values = values.map { $0 }
+        return t
+    }
 
     init(capacity: Int) {
         var size = 16
@@ -162,12 +173,16 @@ public struct BPETokenizer: TextTokenizer {
 
     /// Reusable encoding state with a cache of pre-token → ids (one per thread).
     public struct Encoder {
-        let tok: BPETokenizer
-        var cache: [Int: [(bytes: ArraySlice<UInt8>, ids: [Int32])]] = [:]
-        var cached = 0
+        // Private copies: threads sharing one array buffer would contend on its reference count.
+        let byteIds: [Int32]
+        let pairs: PairTable
+        var cache = WordCache()
         var work: [Int32] = []
 
-        public init(_ tok: BPETokenizer) { self.tok = tok }
+        public init(_ tok: BPETokenizer) {
+            byteIds = tok.byteIds.map { $0 }
+            pairs = tok.pairs.deepCopy()
+        }
 
         public mutating func encodeOrdinary(_ b: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
             PreTokenizer.split(b) { s, e in self.encodeWord(UnsafeBufferPointer(rebasing: b[s..<e]), into: &out) }
@@ -175,24 +190,19 @@ public struct BPETokenizer: TextTokenizer {
 
         @inline(__always)
         mutating func encodeWord(_ w: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-            if w.count == 1 { out.append(tok.byteIds[Int(w[0])]); return }
+            if w.count == 1 { out.append(byteIds[Int(w[0])]); return }
             var h: UInt64 = 0xCBF2_9CE4_8422_2325
             for c in w { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
-            let key = Int(truncatingIfNeeded: h)
-            if let bucket = cache[key] {
-                for entry in bucket where entry.bytes.elementsEqual(w) { out.append(contentsOf: entry.ids); return }
-            }
-            let ids = tok.bpe(w, work: &work)
+            if cache.append(w, hash: h, to: &out) { return }
+            let ids = BPETokenizer.bpe(w, byteIds: byteIds, pairs: pairs, work: &work)
             out.append(contentsOf: ids)
-            if cached > 200_000 { cache.removeAll(keepingCapacity: true); cached = 0 }
-            cache[key, default: []].append((ArraySlice(w), ids))
-            cached += 1
+            cache.insert(w, hash: h, ids: ids)
         }
     }
 
     /// Applies the merges to one pre-token: repeatedly merge the adjacent pair with the lowest
     /// rank (leftmost on ties).
-    func bpe(_ w: UnsafeBufferPointer<UInt8>, work syms: inout [Int32]) -> [Int32] {
+    static func bpe(_ w: UnsafeBufferPointer<UInt8>, byteIds: [Int32], pairs: PairTable, work syms: inout [Int32]) -> [Int32] {
         syms.removeAll(keepingCapacity: true)
         for c in w { syms.append(byteIds[Int(c)]) }
         while syms.count > 1 {
@@ -232,5 +242,53 @@ public struct BPETokenizer: TextTokenizer {
         for (id, s) in symbols.enumerated() where !s.isEmpty { vocab[s] = id }
         try TokenizerFiles.write(vocab: vocab, merges: merges.map { (symbols[Int($0.0)], symbols[Int($0.1)]) },
                                  specials: specials.mapValues(Int.init), directory: directory)
+    }
+}
+
+/// Pre-token → ids, open addressing over flat arenas (no per-entry objects, so lookups do no
+/// reference counting). Cleared when full.
+struct WordCache {
+    var hashes: [UInt64], keyOff: [Int32], keyLen: [Int32], valOff: [Int32], valLen: [Int32]
+    var keys: [UInt8] = [], vals: [Int32] = []
+    var used = 0
+    let mask: Int
+    static let capacity = 1 << 18
+
+    init() {
+        let n = WordCache.capacity
+        hashes = .init(repeating: 0, count: n); keyOff = .init(repeating: -1, count: n); keyLen = .init(repeating: 0, count: n)
+        valOff = .init(repeating: 0, count: n); valLen = .init(repeating: 0, count: n)
+        mask = n - 1
+    }
+
+    /// Appends the cached ids of `w` to `out`; false when `w` is not cached.
+    @inline(__always)
+    func append(_ w: UnsafeBufferPointer<UInt8>, hash h: UInt64, to out: inout [Int32]) -> Bool {
+        var i = Int(truncatingIfNeeded: h >> 24) & mask
+        while keyOff[i] >= 0 {
+            if hashes[i] == h && Int(keyLen[i]) == w.count {
+                let ko = Int(keyOff[i])
+                let same = keys.withUnsafeBufferPointer { memcmp($0.baseAddress! + ko, w.baseAddress!, w.count) == 0 }
+                if same {
+                    let vo = Int(valOff[i]), vl = Int(valLen[i])
+                    vals.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[vo..<(vo + vl)])) }
+                    return true
+                }
+            }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
+    mutating func insert(_ w: UnsafeBufferPointer<UInt8>, hash h: UInt64, ids: [Int32]) {
+        if used * 2 >= WordCache.capacity || keys.count + w.count >= Int(Int32.max) / 2 { self = WordCache() }
+        var i = Int(truncatingIfNeeded: h >> 24) & mask
+        while keyOff[i] >= 0 { i = (i + 1) & mask }
+        hashes[i] = h
+        keyOff[i] = Int32(keys.count); keyLen[i] = Int32(w.count)
+        valOff[i] = Int32(vals.count); valLen[i] = Int32(ids.count)
+        keys.append(contentsOf: w)
+        vals.append(contentsOf: ids)
+        used += 1
     }
 }

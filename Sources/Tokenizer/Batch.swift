@@ -24,8 +24,8 @@ extension TextTokenizer {
                     for i in (c * chunk)..<min(texts.count, (c + 1) * chunk) {
                         if enc != nil {
                             var ids: [Int32] = []
-                            var bytes = Array(texts[i].utf8)
-                            bytes.withUnsafeMutableBufferPointer { enc!.encodeOrdinary(UnsafeBufferPointer($0), into: &ids) }
+                            var text = texts[i]
+                            text.withUTF8 { enc!.encodeOrdinary($0, into: &ids) }
                             (ob.value + i).pointee = ids
                         } else {
                             (ob.value + i).pointee = me.encode(texts[i])

@@ -71,8 +71,8 @@ public struct TokenDataset: Sendable {
     public init(path: String, tokenizer: any TextTokenizer, textField: String = "text") throws {
         let records = try RecordReader.read(path: path, textField: textField)
         var toks: [Int32] = []
-        for r in records {
-            toks.append(contentsOf: tokenizer.encode(r.text))
+        for ids in tokenizer.encodeBatch(records.map(\.text)) {
+            toks.append(contentsOf: ids)
             toks.append(tokenizer.endOfText)
         }
         self.init(tokens: toks, recordCount: records.count, fileSHA256: try sha256(file: path),

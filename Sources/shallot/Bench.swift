@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT
 import Kernels
+import Tokenizer
 import Training
 
 struct Bench: ParsableCommand {
@@ -13,15 +14,18 @@ struct Bench: ParsableCommand {
         generate 32-token prompts, 64 new tokens, greedy, --batch 1 or 16.
         """)
 
-    enum Kind: String, ExpressibleByArgument, CaseIterable { case gemm, train, score, generate }
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case gemm, train, score, generate, tokenize }
     enum Preset: String, ExpressibleByArgument, CaseIterable { case tiny, gpt2Small = "gpt2-small" }
 
-    @Argument(help: "gemm | train | score | generate") var kind: Kind
+    @Argument(help: "gemm | train | score | generate | tokenize") var kind: Kind
     @Option(help: "Model shape: tiny (4 layers, 256 wide, vocab 8192) or gpt2-small (124M).") var preset: Preset = .gpt2Small
     @Option(help: "Batch size (default: the peer's shape for this benchmark).") var batch: Int?
     @Option(help: "Sequence length for train/score.") var context = 128
     @Option(help: "Timed iterations (default depends on the benchmark).") var iterations: Int?
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "tokenize: tokenizer directory.") var tokenizer: String?
+    @Option(help: "tokenize: text file (documents separated by blank lines).") var file: String?
+    @Option(help: "tokenize: also time BPE training of this vocabulary size on the file (0 = skip).") var trainVocab = 8192
     @Flag(help: "Print one JSON object.") var json = false
 
     struct Result: Encodable {
@@ -56,6 +60,7 @@ struct Bench: ParsableCommand {
         case .train: r = try train(info)
         case .score: r = try score(info)
         case .generate: r = try generate(info)
+        case .tokenize: try tokenize(); return
         }
         r.threads = nthreads
         r.peak_rss_bytes = peakRSS()
@@ -157,6 +162,43 @@ struct Bench: ParsableCommand {
         let gflops = forwardFlopsPerToken(c, T: P + newTokens / 2) * Double(produced + B * P * iters) / s / 1e9
         return Result(benchmark: "generate", preset: preset.rawValue, shape: "batch \(B), prompt \(P), \(newTokens) new, greedy", blas: info.description,
                       threads: 0, tokens_per_s: Double(produced) / s, gflops: gflops, mfu: nil, peak_gflops: nil, seconds: s, iterations: iters, peak_rss_bytes: 0)
+    }
+}
+
+extension Bench {
+    func tokenize() throws {
+        guard let tokenizer, let file else { throw ValidationError("bench tokenize needs --tokenizer DIR and --file TEXT") }
+        let tok = reporting { try TokenizerFiles.load(directory: tokenizer) }
+        guard let data = FileManager.default.contents(atPath: file) else { fail("\(file): cannot read") }
+        let text = String(decoding: data, as: UTF8.self)
+        let docs = text.components(separatedBy: "\n\n")
+        let mb = Double(data.count) / 1e6
+        _ = tok.encodeBatch(Array(docs.prefix(2000)), threads: 1)  // warm-up
+        var t = Date()
+        let single = tok.encodeBatch(docs, threads: 1)
+        let s1 = Date().timeIntervalSince(t)
+        let n = threads ?? Parallel.threads
+        t = Date()
+        let multi = tok.encodeBatch(docs, threads: n)
+        let s2 = Date().timeIntervalSince(t)
+        guard single == multi else { fail("batch encoding differs from single-thread encoding") }
+        var trainSeconds: Double?
+        if trainVocab > 0 {
+            t = Date()
+            _ = try BPETrainer.train(texts: docs, vocabSize: trainVocab, threads: n)
+            trainSeconds = Date().timeIntervalSince(t)
+        }
+        struct R: Encodable {
+            let benchmark = "tokenize"; let megabytes: Double; let documents: Int; let tokens: Int
+            let single_thread_mb_per_s: Double; let threads: Int; let batch_mb_per_s: Double
+            let train_vocab: Int; let train_seconds: Double?; let peak_rss_bytes: Int
+        }
+        let r = R(megabytes: mb, documents: docs.count, tokens: single.reduce(0) { $0 + $1.count }, single_thread_mb_per_s: mb / s1,
+                  threads: n, batch_mb_per_s: mb / s2, train_vocab: trainVocab, train_seconds: trainSeconds, peak_rss_bytes: peakRSS())
+        if json { printJSON(r); return }
+        print(String(format: "tokenize %.1f MB (%d documents, %d tokens)", mb, r.documents, r.tokens))
+        print(String(format: "  1 thread: %.2f MB/s; %d threads: %.2f MB/s (%.2f×)", r.single_thread_mb_per_s, n, r.batch_mb_per_s, r.batch_mb_per_s / r.single_thread_mb_per_s))
+        if let ts = trainSeconds { print(String(format: "  BPE training, %d tokens: %.2f s", trainVocab, ts)) }
     }
 }
 

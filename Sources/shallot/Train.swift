@@ -37,6 +37,7 @@ struct Train: ParsableCommand {
     @Option(help: "Random seed (initialisation, data order, dropout).") var seed: UInt64 = 1337
     @Option(help: "Checkpoint every N steps (0 = never).") var checkpointEvery = 100
     @Option(help: "Tokenizer directory (a model directory works).") var tokenizer: String?
+    @Option(help: "Train a BPE tokenizer of this many tokens on the data first (a new model only).") var vocabSize: Int?
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Continue from OUT/checkpoint if it exists.") var resume = false
     @Flag(help: "Print JSON lines instead of a progress bar.") var json = false
@@ -53,8 +54,16 @@ struct Train: ParsableCommand {
         } else {
             throw ValidationError("give --data FILE (or --embedded-sample)")
         }
+        if vocabSize != nil && (tokenizer != nil || self.`init` != nil) {
+            throw ValidationError("--vocab-size trains a new tokenizer; it cannot be combined with --tokenizer or --init")
+        }
         let tok: any TextTokenizer = reporting {
             if let t = tokenizer { return try TokenizerFiles.load(directory: t) }
+            if let n = vocabSize {
+                let records = try RecordReader.read(path: dataPath)
+                if !json { FileHandle.standardError.write(Data("training a \(n)-token BPE vocabulary on \(records.count) records\n".utf8)) }
+                return try BPETrainer.train(texts: records.map(\.text), vocabSize: n).tokenizer
+            }
             if let i = self.`init`, FileManager.default.fileExists(atPath: i + "/vocab.json") { return try TokenizerFiles.load(directory: i) }
             return ByteTokenizer()
         }
@@ -115,7 +124,7 @@ struct Train: ParsableCommand {
                 parent: self.`init`.map { Provenance.ParentModel(path: $0, weightsSHA256: parentHash ?? "") },
                 corpus: Provenance.Corpus(path: dataPath, fileSHA256: dataset.fileSHA256, records: dataset.recordCount,
                                           tokens: dataset.tokens.count, manifestSHA256: dataset.manifestSHA256),
-                tokenizer: tok is ByteTokenizer ? "byte-level (256 + <|endoftext|>)" : "gpt2-bpe",
+                tokenizer: tok is ByteTokenizer ? "byte-level (256 + <|endoftext|>)" : "byte-level BPE, \(tok.vocabSize) tokens",
                 training: p, summary: summary)
             try prov.write(directory: out)
             try? FileManager.default.removeItem(atPath: out + "/checkpoint")
