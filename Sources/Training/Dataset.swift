@@ -69,6 +69,16 @@ public struct TokenDataset: Sendable {
     public let path: String
 
     public init(path: String, tokenizer: any TextTokenizer, textField: String = "text") throws {
+        if path.hasSuffix(".tok") {
+            // Already tokenised (shallot tokenizer encode --out / train --encode-to).
+            let (toks, vocab) = try TokenFile.read(path)
+            guard vocab <= tokenizer.vocabSize else {
+                throw TrainingError.badRecord(path: path, line: 0, reason: "token file vocabulary (\(vocab)) is larger than the tokenizer's (\(tokenizer.vocabSize))")
+            }
+            self.init(tokens: toks, recordCount: toks.reduce(0) { $0 + ($1 == tokenizer.endOfText ? 1 : 0) },
+                      fileSHA256: try sha256(file: path), manifestSHA256: "", path: path)
+            return
+        }
         let records = try RecordReader.read(path: path, textField: textField)
         var toks: [Int32] = []
         for ids in tokenizer.encodeBatch(records.map(\.text)) {

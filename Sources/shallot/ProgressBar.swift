@@ -39,3 +39,11 @@ func formatDuration(_ s: Double) -> String {
     if t >= 60 { return "\(t / 60)m\(String(format: "%02d", t % 60))s" }
     return "\(t)s"
 }
+
+/// A progress bar that worker threads may update.
+final class SharedProgressBar: @unchecked Sendable {
+    private var bar: ProgressBar
+    private let lock = NSLock()
+    init(total: Int, label: String, unit: String) { bar = ProgressBar(total: total, label: label, unit: unit) }
+    func update(_ done: Int) { lock.lock(); bar.update(done); lock.unlock() }
+}

@@ -48,9 +48,22 @@ struct Encode: ParsableCommand {
     @Option(help: "Tokenizer directory (a model directory works).") var tokenizer: String
     @Flag(help: "JSON lines in and out.") var jsonl = false
     @Flag(help: "Recognise <|endoftext|> in the input as the special token.") var allowSpecial = false
+    @Option(help: "Encode this corpus (.jsonl or text) instead of standard input, on all cores...") var data: String?
+    @Option(help: "...into this token file (records joined by <|endoftext|>; uint16 ids when they fit).") var out: String?
 
     func run() throws {
         let tok = reporting { try TokenizerFiles.load(directory: tokenizer) }
+        if data != nil || out != nil {
+            guard let data, let out else { throw ValidationError("--data and --out go together") }
+            let records = reporting { try RecordReader.read(path: data) }
+            let bar = SharedProgressBar(total: records.count, label: "encode", unit: "records")
+            let ids = tok.encodeBatch(records.map(\.text)) { bar.update($0) }
+            var all: [Int32] = []
+            for r in ids { all.append(contentsOf: r); all.append(tok.endOfText) }
+            reporting { try TokenFile.write(all, vocabSize: tok.vocabSize, to: out) }
+            printJSON(["records": records.count, "tokens": all.count, "width_bytes": tok.vocabSize <= 65536 ? 2 : 4])
+            return
+        }
         func enc(_ s: String) -> [Int32] {
             if allowSpecial, let bpe = tok as? BPETokenizer { return bpe.encode(s, allowedSpecial: ["<|endoftext|>"]) }
             if allowSpecial { return s.components(separatedBy: "<|endoftext|>").map { tok.encode($0) }.joined(separator: [tok.endOfText]).map { $0 } }

@@ -121,3 +121,53 @@ let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "6
         #expect(r.stderr.contains("broken/model.safetensors") && r.stderr.contains("too small"))
     }
 }
+
+func shallot(_ args: [String], stdin: String) throws -> RunResult {
+    let p = Process()
+    p.executableURL = shallotBinary()
+    p.arguments = args
+    let inp = Pipe(), out = Pipe(), err = Pipe()
+    p.standardInput = inp; p.standardOutput = out; p.standardError = err
+    try p.run()
+    inp.fileHandleForWriting.write(Data(stdin.utf8))
+    try inp.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@Suite(.serialized) struct TokenizerCLITests {
+    @Test func trainEncodeDecodeAndTrainAModelOnIt() throws {
+        let d = try tmp()
+        let data = d + "/c.jsonl"
+        let lines = (0..<200).map { #"{"text": "Meeting \#($0 % 13) with the trading desk about pipeline capacity, don't forget the \#($0 % 5) reports."}"# }
+        try lines.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        var r = try shallot(["tokenizer", "train", "--data", data, "--vocab-size", "300", "--out", d + "/tok", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for f in ["vocab.json", "merges.txt", "tokenizer.json"] { #expect(FileManager.default.fileExists(atPath: d + "/tok/" + f)) }
+        let text = "Meeting 7 with the trading desk, don't forget 😀"
+        r = try shallot(["tokenizer", "encode", "--tokenizer", d + "/tok"], stdin: text)
+        let ids = try JSONDecoder().decode([Int].self, from: Data(r.stdout.utf8))
+        #expect(ids.count < text.utf8.count / 2 && ids.contains { $0 >= 256 })
+        r = try shallot(["tokenizer", "decode", "--tokenizer", d + "/tok"], stdin: r.stdout)
+        #expect(r.stdout == text)
+        r = try shallot(["tokenizer", "encode", "--tokenizer", d + "/tok", "--jsonl"], stdin: "{\"text\": \"a<|endoftext|>b\"}\n")
+        #expect(!r.stdout.contains("299"))  // special token text stays text unless allowed
+        r = try shallot(["tokenizer", "encode", "--tokenizer", d + "/tok", "--jsonl", "--allow-special"], stdin: "{\"text\": \"a<|endoftext|>b\"}\n")
+        #expect(r.stdout.contains("299"))
+        // A model trained with that tokenizer carries it.
+        r = try shallot(["train", "--data", data, "--tokenizer", d + "/tok", "--out", d + "/m", "--steps", "5"] + trainArgs)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try shallot(["tokenizer", "encode", "--tokenizer", d + "/m"], stdin: text)
+        #expect(try JSONDecoder().decode([Int].self, from: Data(r.stdout.utf8)) == ids)
+    }
+
+    @Test func badTokenizerFilesGiveClearErrors() throws {
+        let d = try tmp()
+        try "{\"a\": 0}".write(toFile: d + "/vocab.json", atomically: true, encoding: .utf8)
+        try "#version: 0.2\n".write(toFile: d + "/merges.txt", atomically: true, encoding: .utf8)
+        let r = try shallot(["tokenizer", "encode", "--tokenizer", d], stdin: "x")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("vocab.json") && r.stderr.contains("byte symbol"))
+    }
+}
