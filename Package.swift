@@ -31,12 +31,13 @@ let package = Package(
                                  .linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "SafeTensors"),
         .target(name: "Tokenizer", swiftSettings: fast),
+        .target(name: "PII", swiftSettings: fast),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
         .executableTarget(name: "shallot", dependencies: [
-            "GPT", "Training", "Kernels", "Tokenizer",
+            "GPT", "Training", "Kernels", "Tokenizer", "PII",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "Kernels", "SafeTensors", "Training"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PIITests", dependencies: ["PII"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),
     ]

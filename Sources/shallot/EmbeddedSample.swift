@@ -18,7 +18,7 @@ enum EmbeddedSample {
     Thanks,
     Dana Whitfield
     Scheduling Manager
-    (555) 010-2231
+    (713) 555-0142
 
     From: Marcus Lee <marcus.lee@example.com>
     To: Dana Whitfield <dana.whitfield@example.com>
@@ -46,7 +46,7 @@ enum EmbeddedSample {
     Regards,
     Priya Raman
     Senior Credit Analyst
-    priya.raman@example.com | (555) 010-7784
+    priya.raman@example.com | (713) 555-0178
 
     From: Tom Okafor <tom.okafor@example.com>
     To: Priya Raman <priya.raman@example.com>
@@ -68,7 +68,7 @@ enum EmbeddedSample {
     The move to the new building starts next week. Each team will receive boxes and labels on
     Monday. Pack your desk by Thursday evening; the movers will come on Friday and your new desk
     will be ready on Monday morning. Phones and network will work from the first day. If you
-    need help, call the facilities desk at (555) 010-4410 or write to facilities@example.com.
+    need help, call the facilities desk at (713) 555-0110 or write to facilities@example.com.
 
     Elena Brooks
     Facilities
@@ -86,7 +86,7 @@ enum EmbeddedSample {
     Thanks,
     Marcus Lee
     Account Manager
-    (555) 010-9902
+    (713) 555-0199
 
     From: Dana Whitfield <dana.whitfield@example.com>
     To: Marcus Lee <marcus.lee@example.com>

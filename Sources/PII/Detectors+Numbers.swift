@@ -1,0 +1,258 @@
+// Card numbers, SSNs, IBANs, IP addresses and phone numbers.
+
+extension Detectors {
+    /// A run of digit groups joined by single separators from `seps`, starting at `i`.
+    /// Returns the end and the group lengths.
+    static func digitGroups(_ u: UnsafeBufferPointer<UInt32>, _ i: Int, seps: Set<UInt32>, maxGroups: Int) -> (end: Int, groups: [Int], sep: [UInt32]) {
+        var e = i, groups: [Int] = [], sepsUsed: [UInt32] = []
+        let n = u.count
+        while e < n && isDigit(u[e]) && groups.count < maxGroups {
+            var k = e
+            while k < n && isDigit(u[k]) { k += 1 }
+            groups.append(k - e)
+            e = k
+            if e + 1 < n && seps.contains(u[e]) && isDigit(u[e + 1]) && groups.count < maxGroups { sepsUsed.append(u[e]); e += 1 } else { break }
+        }
+        return (e, groups, sepsUsed)
+    }
+
+    /// Not glued to a word or to more digits on either side.
+    @inline(__always) static func boundary(_ u: UnsafeBufferPointer<UInt32>, _ s: Int, _ e: Int) -> Bool {
+        if s > 0 {
+            let p = u[s - 1]
+            if isWordChar(p) { return false }
+            if (p == ch(".") || p == ch("-") || p == ch(",") || p == ch("/")) && s > 1 && isDigit(u[s - 2]) { return false }
+        }
+        if e < u.count {
+            let x = u[e]
+            if isWordChar(x) { return false }
+            if (x == ch(".") || x == ch("-") || x == ch(",") || x == ch("/")) && e + 1 < u.count && isDigit(u[e + 1]) { return false }
+        }
+        return true
+    }
+
+    static func digits(_ u: UnsafeBufferPointer<UInt32>, _ s: Int, _ e: Int) -> [Int] {
+        (s..<e).compactMap { isDigit(u[$0]) ? Int(u[$0] - 0x30) : nil }
+    }
+
+    public static func luhn(_ d: [Int]) -> Bool {
+        var sum = 0
+        for (k, x) in d.reversed().enumerated() { sum += k % 2 == 1 ? (x * 2 > 9 ? x * 2 - 9 : x * 2) : x }
+        return sum % 10 == 0
+    }
+
+    /// Issuer prefixes and lengths of the major networks.
+    static func cardNetwork(_ d: [Int]) -> Bool {
+        let n = d.count
+        func p(_ k: Int) -> Int { d.prefix(k).reduce(0) { $0 * 10 + $1 } }
+        if d[0] == 4 { return [13, 16, 19].contains(n) }                                  // Visa
+        if (51...55).contains(p(2)) || (2221...2720).contains(p(4)) { return n == 16 }     // Mastercard
+        if p(2) == 34 || p(2) == 37 { return n == 15 }                                    // Amex
+        if p(4) == 6011 || p(2) == 65 || (644...649).contains(p(3)) { return (16...19).contains(n) }  // Discover
+        if (3528...3589).contains(p(4)) { return (16...19).contains(n) }                  // JCB
+        if p(2) == 36 || p(2) == 38 || (300...305).contains(p(3)) { return n == 14 || n == 16 }     // Diners
+        if p(2) == 62 { return (16...19).contains(n) }                                    // UnionPay
+        return false
+    }
+
+    static func creditCards(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
+        let n = u.count
+        var i = 0
+        while i < n {
+            guard isDigit(u[i]), i == 0 || !isDigit(u[i - 1]) else { i += 1; continue }
+            let (e, groups, seps) = digitGroups(u, i, seps: [ch(" "), ch("-")], maxGroups: 5)
+            let total = groups.reduce(0, +)
+            let consistent = Set(seps).count <= 1
+            let shaped = groups.count == 1 || groups.dropLast().allSatisfy { $0 == 4 } || groups == [4, 6, 5] || groups == [4, 6, 4]
+            if (13...19).contains(total), consistent, shaped, boundary(u, i, e) {
+                let d = digits(u, i, e)
+                if luhn(d) && cardNetwork(d) && Set(d).count > 1 { out.append((i, e, 1.0)) }
+            }
+            i = e
+        }
+    }
+
+    /// SSA rules: area 001–899 except 666, group 01–99, serial 0001–9999; well-known sample
+    /// numbers rejected. Separated forms only (bare nine digits are too often something else).
+    public static func validSSN(_ d: [Int]) -> Bool {
+        guard d.count == 9 else { return false }
+        let area = d[0] * 100 + d[1] * 10 + d[2], group = d[3] * 10 + d[4], serial = d[5...].reduce(0) { $0 * 10 + $1 }
+        guard area != 0, area != 666, area < 900, group != 0, serial != 0 else { return false }
+        let s = d.map(String.init).joined()
+        if ["078051120", "219099999", "123456789", "987654320"].contains(s) { return false }
+        return Set(d).count > 1
+    }
+
+    static func ssns(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
+        let n = u.count
+        var i = 0
+        while i < n {
+            guard isDigit(u[i]), i == 0 || !isDigit(u[i - 1]) else { i += 1; continue }
+            let (e, groups, seps) = digitGroups(u, i, seps: [ch("-"), ch(" ")], maxGroups: 4)
+            if groups == [3, 2, 4], seps.count == 2, seps[0] == seps[1], boundary(u, i, e), validSSN(digits(u, i, e)) {
+                out.append((i, e, seps[0] == ch("-") ? 0.85 : 0.6))
+            }
+            i = e
+        }
+    }
+
+    /// IBAN lengths by country (ISO 13616 registry).
+    static let ibanLength: [String: Int] = [
+        "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
+        "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
+        "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+        "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
+        "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
+        "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19,
+        "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    ]
+
+    /// ISO 7064 mod 97-10 over the rearranged IBAN (letters A=10 … Z=35).
+    public static func ibanChecksumValid(_ s: [UInt32]) -> Bool {
+        guard s.count > 4 else { return false }
+        var r = 0
+        for c in s[4...] + s[..<4] {
+            if isDigit(c) { r = (r * 10 + Int(c - 0x30)) % 97 }
+            else if isUpper(c) { r = (r * 100 + Int(c - 0x41 + 10)) % 97 }
+            else { return false }
+        }
+        return r == 1
+    }
+
+    static func ibans(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
+        let n = u.count
+        var i = 0
+        while i + 15 <= n {
+            guard isUpper(u[i]), isUpper(u[i + 1]), isDigit(u[i + 2]), isDigit(u[i + 3]), i == 0 || !isWordChar(u[i - 1]) else { i += 1; continue }
+            let cc = String(String.UnicodeScalarView([Unicode.Scalar(u[i])!, Unicode.Scalar(u[i + 1])!]))
+            guard let len = ibanLength[cc] else { i += 1; continue }
+            var chars: [UInt32] = [], e = i
+            while e < n && chars.count < len {
+                let c = u[e]
+                if isUpper(c) || isDigit(c) { chars.append(c); e += 1 }
+                else if c == ch(" ") && e + 1 < n && (isUpper(u[e + 1]) || isDigit(u[e + 1])) && chars.count % 4 == 0 { e += 1 }
+                else { break }
+            }
+            if chars.count == len, e == n || !isAlnum(u[e]), ibanChecksumValid(chars) { out.append((i, e, 1.0)); i = e } else { i += 1 }
+        }
+    }
+
+    static func ips(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
+        let n = u.count
+        var i = 0
+        // IPv4: four octets 0–255, not part of a longer dotted number, not after "v"/"version".
+        while i < n {
+            guard isDigit(u[i]), i == 0 || (!isDigit(u[i - 1]) && u[i - 1] != ch(".")) else { i += 1; continue }
+            let (e, groups, seps) = digitGroups(u, i, seps: [ch(".")], maxGroups: 5)
+            defer { i = max(e, i + 1) }
+            guard groups.count == 4, seps.count == 3, groups.allSatisfy({ $0 <= 3 }), boundary(u, i, e) else { continue }
+            var octets: [Int] = [], cur = 0
+            for k in i..<e { if isDigit(u[k]) { cur = cur * 10 + Int(u[k] - 0x30) } else { octets.append(cur); cur = 0 } }
+            octets.append(cur)
+            guard octets.allSatisfy({ $0 <= 255 }) else { continue }
+            if i > 0 && (u[i - 1] | 0x20) == ch("v") { continue }
+            if precededByWord(u, i, ["version", "ver", "v", "release", "build"]) { continue }
+            out.append((i, e, 0.6))
+        }
+        // IPv6: hex groups with colons, "::" at most once, optional IPv4 tail.
+        i = 0
+        while i < n {
+            guard isHex(u[i]) || u[i] == ch(":"), i == 0 || !(isWordChar(u[i - 1]) || u[i - 1] == ch(":")) else { i += 1; continue }
+            var e = i
+            while e < n && (isHex(u[e]) || u[e] == ch(":") || u[e] == ch(".")) { e += 1 }
+            while e > i && u[e - 1] == ch(".") { e -= 1 }
+            if e - i >= 3, e == n || !isWordChar(u[e]), validIPv6(Array(UnsafeBufferPointer(rebasing: u[i..<e]))) { out.append((i, e, 0.6)) }
+            i = e + 1
+        }
+    }
+
+    static func validIPv6(_ s: [UInt32]) -> Bool {
+        let str = String(String.UnicodeScalarView(s.compactMap(Unicode.Scalar.init)))
+        guard str.contains(":"), str.filter({ $0 == ":" }).count >= 2 else { return false }
+        let halves = str.components(separatedBy: "::")
+        guard halves.count <= 2 else { return false }
+        func groups(_ h: String) -> [Substring]? { h.isEmpty ? [] : h.split(separator: ":", omittingEmptySubsequences: false) }
+        guard var left = groups(halves[0]) else { return false }
+        var right = halves.count == 2 ? (groups(halves[1]) ?? []) : []
+        var count = 0
+        // an IPv4 tail counts as two groups
+        var all = left + right
+        if let last = all.last, last.contains(".") {
+            let o = last.split(separator: ".", omittingEmptySubsequences: false)
+            guard o.count == 4, o.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 }) else { return false }
+            count += 2
+            if !right.isEmpty { right.removeLast() } else { left.removeLast() }
+            all = left + right
+        }
+        guard all.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }) else { return false }
+        count += all.count
+        if halves.count == 2 { return count <= 7 && str.contains(where: \.isNumber) || str == "::" }
+        return count == 8
+    }
+
+    /// True when one of `words` (lower case) ends just before position `s` (after spaces).
+    static func precededByWord(_ u: UnsafeBufferPointer<UInt32>, _ s: Int, _ words: [String]) -> Bool {
+        var k = s
+        while k > 0 && (u[k - 1] == ch(" ") || u[k - 1] == ch(":") || u[k - 1] == ch("#")) { k -= 1 }
+        var b = k
+        while b > 0 && isAlpha(u[b - 1]) { b -= 1 }
+        guard b < k, k - b <= 12 else { return false }
+        let w = String(String.UnicodeScalarView((b..<k).map { Unicode.Scalar(u[$0] | 0x20)! }))
+        return words.contains(w)
+    }
+
+    static let phoneContext = ["phone", "tel", "telephone", "cell", "mobile", "fax", "call", "ph", "direct", "office", "home", "work", "number"]
+
+    /// NANP numbers written 3-3-4 (area code in parentheses or not, optional +1/1), ten digits
+    /// after a phone word, and international numbers written with "+" (8–15 digits, E.164).
+    static func phones(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
+        let n = u.count
+        var i = 0
+        while i < n {
+            let c = u[i]
+            let startsHere = (c == ch("+") && i + 1 < n && isDigit(u[i + 1])) || (c == ch("(") && i + 1 < n && isDigit(u[i + 1])) || isDigit(c)
+            guard startsHere, i == 0 || !(isWordChar(u[i - 1]) || u[i - 1] == ch("+") || ((u[i - 1] == ch(".") || u[i - 1] == ch("-")) && i > 1 && isDigit(u[i - 2]))) else { i += 1; continue }
+            // consume digits and separators: single space, '-', '.', '(', ')'
+            var e = i, groups: [Int] = [], run = 0, lastSep = false, parens = 0, seps = Set<UInt32>()
+            while e < n {
+                let x = u[e]
+                if isDigit(x) { run += 1; lastSep = false }
+                else if x == ch("+") && e == i { }
+                else if x == ch("(") && !lastSep || x == ch("(") && u[e - 1] == ch(" ") { if run > 0 { groups.append(run); run = 0 }; parens += 1; lastSep = true }
+                else if x == ch(")") && parens > 0 && run > 0 { groups.append(run); run = 0; parens -= 1; lastSep = true; if e + 1 < n && u[e + 1] == ch(" ") { e += 1 } }
+                else if (x == ch(" ") || x == ch("-") || x == ch(".")) && run > 0 && e + 1 < n && (isDigit(u[e + 1]) || u[e + 1] == ch("(")) { groups.append(run); run = 0; lastSep = true; seps.insert(x) }
+                else { break }
+                e += 1
+            }
+            if run > 0 { groups.append(run) }
+            while e > i && !isDigit(u[e - 1]) { e -= 1 }
+            defer { i = max(e, i + 1) }
+            guard e > i, boundary(u, i, e) else { continue }
+            let d = digits(u, i, e)
+            let plus = u[i] == ch("+")
+            var score = 0.0
+            var gs = groups
+            if plus {
+                // "+1 713 853 7107" is NANP; other country codes: E.164 length, groups of ≥ 2 digits after the first
+                if d.first == 1 && d.count == 11 { gs.removeFirst() }
+                else if (8...15).contains(d.count) && gs.count >= 2 && gs.dropFirst().allSatisfy({ $0 >= 2 && $0 <= 8 }) || (d.count >= 8 && d.count <= 15 && gs.count == 1) {
+                    score = 0.75
+                }
+            } else if gs.first == 1 && d.first == 1 && d.count == 11 { gs.removeFirst() }
+            if score == 0 {
+                if gs == [3, 3, 4] && !seps.contains(ch(".")) || gs == [3, 3, 4] && seps == [ch(".")] {
+                    let area = d.suffix(10)
+                    if area.first! >= 2 && area.dropFirst(3).first! >= 2 { score = 0.75 }
+                } else if gs == [10] || (gs == [11] && d.first == 1) {
+                    if precededByWord(u, i, phoneContext) { score = 0.6 }
+                } else if gs == [3, 4] && precededByWord(u, i, phoneContext) && (d.first ?? 0) >= 2 {
+                    score = 0.4  // local 7-digit number after a phone word
+                }
+            }
+            if score > 0 {
+                if precededByWord(u, i, phoneContext) { score = min(1, score + 0.15) }
+                out.append((i, e, score))
+            }
+        }
+    }
+}

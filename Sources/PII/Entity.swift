@@ -1,0 +1,42 @@
+// What a detector reports, with Microsoft Presidio's type names, and how one real value maps to
+// one key (normalisation) so that the index and the audits can match what a model emits.
+
+import Foundation
+
+public enum PIIType: String, Codable, Sendable, CaseIterable, Comparable {
+    case email = "EMAIL_ADDRESS", phone = "PHONE_NUMBER", creditCard = "CREDIT_CARD", ssn = "US_SSN"
+    case iban = "IBAN_CODE", ip = "IP_ADDRESS", url = "URL", person = "PERSON"
+    public static func < (a: PIIType, b: PIIType) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One detected value. `start`/`end` are Unicode scalar offsets (what Python's `str` indexes),
+/// end exclusive.
+public struct PIIEntity: Codable, Sendable, Equatable {
+    public var type: PIIType
+    public var start: Int
+    public var end: Int
+    public var text: String
+    public var score: Double
+    /// The key that identifies the value (e-mail case-folded, phone as +digits, card digits...).
+    public var normalized: String
+
+    public init(type: PIIType, start: Int, end: Int, text: String, score: Double, normalized: String) {
+        self.type = type; self.start = start; self.end = end; self.text = text; self.score = score; self.normalized = normalized
+    }
+}
+
+public enum PIINormalize {
+    /// E-mail: case-folded (the local part too: real mail systems treat it case-insensitively).
+    public static func email(_ s: String) -> String { s.lowercased() }
+
+    /// Phone: "+" then digits with the country code; numbers without one are taken as NANP (+1).
+    public static func phone(_ s: String) -> String {
+        let digits = s.unicodeScalars.filter { ("0"..."9").contains($0) }.map(String.init).joined()
+        if s.trimmingCharacters(in: .whitespaces).hasPrefix("+") { return "+" + digits }
+        if s.trimmingCharacters(in: .whitespaces).hasPrefix("00") { return "+" + digits.dropFirst(2) }
+        if digits.count == 11 && digits.hasPrefix("1") { return "+" + digits }
+        return "+1" + digits
+    }
+
+    public static func digitsOnly(_ s: String) -> String { String(s.unicodeScalars.filter { ("0"..."9").contains($0) }.map(Character.init)) }
+}

@@ -1,0 +1,94 @@
+// The PII scanner: hand-written detectors over the text's Unicode scalars (so offsets are scalar
+// offsets), each with the validators that separate real values from look-alikes: Luhn for cards,
+// SSA rules for SSNs, mod-97 and country lengths for IBANs, octet ranges for IPv4, NANP rules
+// and grouping for phone numbers, URL context for e-mail-like strings. Detectors run in a fixed
+// priority order and a later one never claims characters an earlier one took.
+
+import Foundation
+
+public struct PIIScanner: Sendable {
+    public var types: Set<PIIType>
+
+    public init(types: Set<PIIType> = Set(PIIType.allCases)) { self.types = types }
+
+    /// Entities in `text`, sorted by start offset.
+    public func scan(_ text: String) -> [PIIEntity] {
+        let u = Array(text.unicodeScalars.lazy.map(\.value))
+        return u.withUnsafeBufferPointer { scan(scalars: $0) }
+    }
+
+    /// Detector order = priority when spans overlap.
+    static let order: [PIIType] = [.email, .url, .creditCard, .iban, .ssn, .ip, .phone, .person]
+
+    public func scan(scalars u: UnsafeBufferPointer<UInt32>) -> [PIIEntity] {
+        var found: [(PIIType, Int, Int, Double)] = []
+        var taken = IndexSetLite()
+        for t in PIIScanner.order where types.contains(t) {
+            var spans: [(Int, Int, Double)] = []
+            switch t {
+            case .email: Detectors.emails(u, &spans)
+            case .url: Detectors.urls(u, &spans)
+            case .creditCard: Detectors.creditCards(u, &spans)
+            case .iban: Detectors.ibans(u, &spans)
+            case .ssn: Detectors.ssns(u, &spans)
+            case .ip: Detectors.ips(u, &spans)
+            case .phone: Detectors.phones(u, &spans)
+            case .person: Detectors.persons(u, &spans)
+            }
+            for (s, e, score) in spans where !taken.overlaps(s, e) {
+                taken.insert(s, e)
+                found.append((t, s, e, score))
+            }
+        }
+        found.sort { ($0.1, $0.2) < ($1.1, $1.2) }
+        return found.map { t, s, e, score in
+            var str = String.UnicodeScalarView()
+            for i in s..<e { str.append(Unicode.Scalar(u[i]) ?? "\u{FFFD}") }
+            let text = String(str)
+            let norm: String
+            switch t {
+            case .email, .url: norm = t == .email ? PIINormalize.email(text) : text
+            case .phone: norm = PIINormalize.phone(text)
+            case .creditCard, .ssn: norm = PIINormalize.digitsOnly(text)
+            case .iban: norm = text.replacingOccurrences(of: " ", with: "").uppercased()
+            case .ip: norm = text.lowercased()
+            case .person: norm = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ").lowercased()
+            }
+            return PIIEntity(type: t, start: s, end: e, text: text, score: score, normalized: norm)
+        }
+    }
+}
+
+/// Sorted, non-overlapping spans.
+struct IndexSetLite {
+    var spans: [(Int, Int)] = []
+    func overlaps(_ s: Int, _ e: Int) -> Bool {
+        var lo = 0, hi = spans.count
+        while lo < hi { let m = (lo + hi) / 2; if spans[m].1 <= s { lo = m + 1 } else { hi = m } }
+        return lo < spans.count && spans[lo].0 < e
+    }
+    mutating func insert(_ s: Int, _ e: Int) {
+        var lo = 0, hi = spans.count
+        while lo < hi { let m = (lo + hi) / 2; if spans[m].0 < s { lo = m + 1 } else { hi = m } }
+        spans.insert((s, e), at: lo)
+    }
+}
+
+// MARK: character classes (ASCII; the detectors' values are ASCII)
+
+@inline(__always) func isDigit(_ c: UInt32) -> Bool { c >= 0x30 && c <= 0x39 }
+@inline(__always) func isUpper(_ c: UInt32) -> Bool { c >= 0x41 && c <= 0x5A }
+@inline(__always) func isLower(_ c: UInt32) -> Bool { c >= 0x61 && c <= 0x7A }
+@inline(__always) func isAlpha(_ c: UInt32) -> Bool { isUpper(c) || isLower(c) }
+@inline(__always) func isAlnum(_ c: UInt32) -> Bool { isDigit(c) || isAlpha(c) }
+@inline(__always) func isHex(_ c: UInt32) -> Bool { isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) }
+@inline(__always) func isSpace(_ c: UInt32) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0C || c == 0x0B || c == 0xA0 }
+/// Letters and digits of any script (a word continues through them).
+@inline(__always) func isWordChar(_ c: UInt32) -> Bool {
+    if c < 0x80 { return isAlnum(c) || c == 0x5F }
+    guard let s = Unicode.Scalar(c) else { return false }
+    return s.properties.isAlphabetic || s.properties.numericType != nil
+}
+@inline(__always) func ch(_ s: Unicode.Scalar) -> UInt32 { s.value }
+
+enum Detectors {}
