@@ -161,7 +161,9 @@ extension Detectors {
             var e = i
             while e < n && (isHex(u[e]) || u[e] == ch(":") || u[e] == ch(".")) { e += 1 }
             while e > i && u[e - 1] == ch(".") { e -= 1 }
-            if e - i >= 3, e == n || !isWordChar(u[e]), validIPv6(Array(UnsafeBufferPointer(rebasing: u[i..<e]))) { out.append((i, e, 0.6)) }
+            var colons = 0
+            for k in i..<max(i, e) where u[k] == ch(":") { colons += 1 }
+            if e - i >= 3, colons >= 2, e == n || !isWordChar(u[e]), validIPv6(Array(UnsafeBufferPointer(rebasing: u[i..<e]))) { out.append((i, e, 0.6)) }
             i = e + 1
         }
     }

@@ -11,6 +11,17 @@ extension Detectors {
                                           "inc", "llc", "corp", "committee", "the", "and", "list", "board", "admin", "info", "sales", "operations",
                                           "facilities", "credit", "trading", "everyone", "re", "fw", "fwd", "subject", "mr", "mrs", "ms", "dr"]
 
+    /// FNV hash of the ASCII-lower-cased letters of u[s..<e] (punctuation skipped).
+    @inline(__always) static func lowerHash(_ u: UnsafeBufferPointer<UInt32>, _ s: Int, _ e: Int) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for k in s..<e where isAlpha(u[k]) || u[k] > 0x7F { h = (h ^ UInt64(isUpper(u[k]) ? u[k] | 0x20 : u[k])) &* 0x100_0000_01B3 }
+        return h
+    }
+    static let groupWordHashes: Set<UInt64> = Set(groupWords.map { w in
+        let a = w.unicodeScalars.map(\.value)
+        return a.withUnsafeBufferPointer { lowerHash($0, 0, a.count) }
+    })
+
     /// Length of a name starting at `i` (capitalised words, initials, "Last, First M."), or 0.
     static func nameLength(_ u: UnsafeBufferPointer<UInt32>, _ i: Int, end: Int, allowComma: Bool) -> (Int, Int) {
         var k = i, words = 0, lastGood = i, usedComma = false
@@ -20,8 +31,7 @@ extension Detectors {
             while w < end && (isLower(u[w]) || u[w] == ch("'") || u[w] == ch("-") || (u[w] > 0x7F && (Unicode.Scalar(u[w])?.properties.isLowercase ?? false))) { w += 1 }
             let initial = w == k + 1
             if initial { if w < end && u[w] == ch(".") { w += 1 } else if words == 0 { break } }
-            let word = String(String.UnicodeScalarView((k..<w).compactMap { Unicode.Scalar(u[$0]) })).lowercased().trimmingCharacters(in: .punctuationCharacters)
-            if groupWords.contains(word) { return (0, 0) }
+            if groupWordHashes.contains(lowerHash(u, k, w)) { return (0, 0) }
             words += 1
             lastGood = w
             k = w
@@ -46,12 +56,11 @@ extension Detectors {
     static func persons(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
         let n = u.count
         var lineStart = 0
-        var prevLine = ""
+        var prevIsClosing = false
         while lineStart <= n {
             let le = lineEnd(u, lineStart)
             var s = lineStart
             while s < le && (u[s] == ch(" ") || u[s] == ch("\t")) { s += 1 }
-            let lineText = String(String.UnicodeScalarView((s..<le).compactMap { Unicode.Scalar(u[$0]) }))
             var handled = false
             // 1. headers
             for h in headerNames where startsWith(u, s, h) {
@@ -85,11 +94,16 @@ extension Detectors {
                 }
             }
             // 3. signature line after a closing
-            if !handled, closings.contains(prevLine.lowercased().trimmingCharacters(in: .whitespaces)) {
+            if !handled, prevIsClosing {
                 let (len, _) = nameLength(u, s, end: le, allowComma: false)
                 if len > 0 && s + len == le - (le > s + len && u[le - 1] == ch(" ") ? 1 : 0) { out.append((s, s + len, 0.7)) }
             }
-            if !lineText.trimmingCharacters(in: .whitespaces).isEmpty || prevLine.isEmpty { prevLine = lineText }
+            // Only short lines can be closings; build their text only then.
+            var te = le
+            while te > s && (u[te - 1] == ch(" ") || u[te - 1] == ch("\t")) { te -= 1 }
+            if te > s {
+                prevIsClosing = te - s <= 16 && closings.contains(String(String.UnicodeScalarView((s..<te).compactMap { Unicode.Scalar(isUpper(u[$0]) ? u[$0] | 0x20 : u[$0]) })))
+            }
             lineStart = le + 1
         }
         // 4. "Name <address>" anywhere (not already taken by a header)

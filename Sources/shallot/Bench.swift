@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPT
 import Kernels
+import PII
 import Tokenizer
 import Training
 
@@ -14,10 +15,10 @@ struct Bench: ParsableCommand {
         generate 32-token prompts, 64 new tokens, greedy, --batch 1 or 16.
         """)
 
-    enum Kind: String, ExpressibleByArgument, CaseIterable { case gemm, train, score, generate, tokenize }
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case gemm, train, score, generate, tokenize, pii }
     enum Preset: String, ExpressibleByArgument, CaseIterable { case tiny, gpt2Small = "gpt2-small" }
 
-    @Argument(help: "gemm | train | score | generate | tokenize") var kind: Kind
+    @Argument(help: "gemm | train | score | generate | tokenize | pii") var kind: Kind
     @Option(help: "Model shape: tiny (4 layers, 256 wide, vocab 8192) or gpt2-small (124M).") var preset: Preset = .gpt2Small
     @Option(help: "Batch size (default: the peer's shape for this benchmark).") var batch: Int?
     @Option(help: "Sequence length for train/score.") var context = 128
@@ -61,6 +62,7 @@ struct Bench: ParsableCommand {
         case .score: r = try score(info)
         case .generate: r = try generate(info)
         case .tokenize: try tokenize(); return
+        case .pii: try pii(); return
         }
         r.threads = nthreads
         r.peak_rss_bytes = peakRSS()
@@ -199,6 +201,40 @@ extension Bench {
         print(String(format: "tokenize %.1f MB (%d documents, %d tokens)", mb, r.documents, r.tokens))
         print(String(format: "  1 thread: %.2f MB/s; %d threads: %.2f MB/s (%.2f×)", r.single_thread_mb_per_s, n, r.batch_mb_per_s, r.batch_mb_per_s / r.single_thread_mb_per_s))
         if let ts = trainSeconds { print(String(format: "  BPE training, %d tokens: %.2f s", trainVocab, ts)) }
+    }
+}
+
+extension Bench {
+    /// PII scan throughput on a text file: e-mail + phone (the peer's recognisers) and all types,
+    /// on one thread and on all workers.
+    func pii() throws {
+        guard let file else { throw ValidationError("bench pii needs --file TEXT") }
+        guard let data = FileManager.default.contents(atPath: file) else { fail("\(file): cannot read") }
+        let text = String(decoding: data, as: UTF8.self)
+        let mb = Double(data.count) / 1e6
+        let n = threads ?? Parallel.threads
+        func time(_ types: Set<PIIType>, _ t: Int) -> (Double, Int) {
+            let s = PIIScanner(types: types)
+            _ = s.scanDocument(String(text.prefix(100_000)), threads: t)
+            let t0 = Date()
+            let found = s.scanDocument(text, threads: t).count
+            return (mb / Date().timeIntervalSince(t0), found)
+        }
+        let (e1, c1) = time([.email, .phone], 1)
+        let (e2, _) = time([.email, .phone], n)
+        let (a1, c2) = time(Set(PIIType.allCases), 1)
+        let (a2, _) = time(Set(PIIType.allCases), n)
+        struct R: Encodable {
+            let benchmark = "pii"; let megabytes: Double; let threads: Int
+            let email_phone_mb_per_s: Double; let email_phone_mb_per_s_all_threads: Double; let email_phone_entities: Int
+            let all_types_mb_per_s: Double; let all_types_mb_per_s_all_threads: Double; let all_types_entities: Int
+        }
+        let r = R(megabytes: mb, threads: n, email_phone_mb_per_s: e1, email_phone_mb_per_s_all_threads: e2, email_phone_entities: c1,
+                  all_types_mb_per_s: a1, all_types_mb_per_s_all_threads: a2, all_types_entities: c2)
+        if json { printJSON(r); return }
+        print(String(format: "pii scan of %.1f MB", mb))
+        print(String(format: "  e-mail + phone: %.1f MB/s on 1 thread, %.1f MB/s on %d (%d entities)", e1, e2, n, c1))
+        print(String(format: "  all types:      %.1f MB/s on 1 thread, %.1f MB/s on %d (%d entities)", a1, a2, n, c2))
     }
 }
 

@@ -38,9 +38,8 @@ struct Scan: ParsableCommand {
         }
         let scanner = PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types))
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        // Units scanned in parallel and re-assembled in order: JSONL records, or for plain text
-        // blocks of ~64 KB ending at a blank line (signature and header detection look at the
-        // previous line, and no detector crosses a blank line).
+        // JSONL records are scanned in parallel; plain text goes through scanDocument (blocks
+        // that end at blank lines, in parallel).
         var texts: [String] = []
         var invalid = 0
         if jsonl {
@@ -51,21 +50,16 @@ struct Scan: ParsableCommand {
                 texts.append(t)
             }
         } else {
-            var block: [String] = [], size = 0
-            for l in lines {
-                if String(validating: l, as: UTF8.self) == nil { invalid += 1 }
-                block.append(String(decoding: l, as: UTF8.self))
-                size += l.count + 1
-                if size > 65536 && l.isEmpty { texts.append(block.joined(separator: "\n")); block = []; size = 0 }
-            }
-            texts.append(block.joined(separator: "\n"))
+            for l in lines where String(validating: l, as: UTF8.self) == nil { invalid += 1 }
         }
         var results = [[PIIEntity]](repeating: [], count: texts.count)
-        results.withUnsafeMutableBufferPointer { rb in
-            let rb = UncheckedBox(rb.baseAddress!), tx = UncheckedBox(texts)
-            let parts = max(1, min(threads, texts.count))
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { rb.value[i] = scanner.scan(tx.value[i]) }
+        if jsonl {
+            results.withUnsafeMutableBufferPointer { rb in
+                let rb = UncheckedBox(rb.baseAddress!), tx = UncheckedBox(texts)
+                let parts = max(1, min(threads, texts.count))
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { rb.value[i] = scanner.scan(tx.value[i]) }
+                }
             }
         }
         if jsonl {
@@ -74,13 +68,7 @@ struct Scan: ParsableCommand {
             }
             return
         }
-        // Whole-text offsets: add the scalar length of the preceding blocks (+1 per newline).
-        var offset = 0
-        var all: [PIIEntity] = []
-        for (i, t) in texts.enumerated() {
-            for var e in results[i] { e.start += offset; e.end += offset; all.append(e) }
-            offset += t.unicodeScalars.count + 1
-        }
+        let all = scanner.scanDocument(String(decoding: data, as: UTF8.self), threads: threads)
         if json {
             struct Doc: Encodable { let entities: [Out]; let invalid_utf8_lines: Int }
             printJSON(Doc(entities: all.map { Out(type: $0.type.rawValue, start: $0.start, end: $0.end, text: $0.text, score: $0.score) }, invalid_utf8_lines: invalid))
