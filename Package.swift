@@ -32,12 +32,13 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "Tokenizer", swiftSettings: fast),
         .target(name: "PII", swiftSettings: fast),
+        .target(name: "Corpus", dependencies: ["PII"]),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
         .executableTarget(name: "shallot", dependencies: [
-            "GPT", "Training", "Kernels", "Tokenizer", "PII",
+            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "GPTTests", dependencies: ["GPT", "Kernels", "SafeTensors", "Training"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PIITests", dependencies: ["PII"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),
     ]

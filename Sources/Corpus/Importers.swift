@@ -1,0 +1,221 @@
+// Importers: maildir trees (the Enron layout user/folder/N.), mbox, CSV with an RFC 822 message
+// column (the shared emails.csv: file,message), JSONL with configurable fields, and plain-text
+// directories. Each streams records to a callback (constant memory in the corpus size);
+// malformed messages are skipped, counted and the first few reported, never fatal.
+
+import Foundation
+
+public enum SubjectRule: Sendable, Equatable {
+    /// The sender's normalised address (From, else X-From / Sender).
+    case sender
+    /// The top-level folder of the record inside the imported directory (Enron: the mailbox owner).
+    case folder
+    /// The value of a header (normalised address when it holds one).
+    case header(String)
+}
+
+public struct ImportOptions: Sendable {
+    public var subject: SubjectRule = .sender
+    public var textField = "text", idField = "id", subjectField = "subject"
+    /// CSV column names.
+    public var messageColumn = "message", fileColumn = "file"
+    public init() {}
+}
+
+public struct ImportReport: Codable, Sendable {
+    public var imported = 0
+    public var skipped = 0
+    /// The first problems, each naming the input and what was wrong.
+    public var problems: [String] = []
+    mutating func skip(_ what: String) { skipped += 1; if problems.count < 20 { problems.append(what) } }
+}
+
+public enum Importer {
+    public typealias Emit = (Record) throws -> Void
+
+    /// One message → one record, or a reason to skip it.
+    public static func record(message bytes: [UInt8], id: String, source: String, folder: String?, options: ImportOptions) -> Result<Record, EmailMessage.ParseError> {
+        let m: EmailMessage
+        do { m = try EmailMessage.parse(bytes) } catch let e as EmailMessage.ParseError { return .failure(e) } catch { return .failure(.init(reason: "\(error)")) }
+        let sender = m.header("From").flatMap(EmailMessage.address) ?? m.header("Sender").flatMap(EmailMessage.address)
+        let subject: String?
+        switch options.subject {
+        case .sender: subject = sender ?? m.header("X-From").map { $0.lowercased() }
+        case .folder: subject = folder
+        case .header(let h): subject = m.header(h).map { EmailMessage.address($0) ?? $0.trimmingCharacters(in: .whitespaces) }
+        }
+        guard let subj = subject, !subj.isEmpty else { return .failure(.init(reason: "no sender (From) to take the subject from")) }
+        var text = ""
+        for h in ["From", "To", "Cc", "Subject"] { if let v = m.header(h), !v.isEmpty { text += "\(h): \(v)\n" } }
+        text += "\n" + m.body.trimmingCharacters(in: .newlines)
+        var meta: [String: String] = [:]
+        for (k, h) in [("message_id", "Message-ID"), ("date", "Date"), ("x_from", "X-From"), ("x_to", "X-To"), ("x_folder", "X-Folder")] {
+            if let v = m.header(h) { meta[k] = v }
+        }
+        let to = (m.header("To").map(EmailMessage.addresses) ?? []) + (m.header("Cc").map(EmailMessage.addresses) ?? [])
+        if !to.isEmpty { meta["recipients"] = to.joined(separator: ",") }
+        if let sender { meta["sender"] = sender }
+        if let folder { meta["folder"] = folder }
+        return .success(Record(id: id, subject: subj, text: text, source: source, meta: meta))
+    }
+
+    /// Every regular file under `root` is a message (maildir: cur/new/tmp or Enron's folders).
+    public static func maildir(_ root: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
+        var report = ImportReport()
+        let base = URL(fileURLWithPath: root).standardizedFileURL
+        guard let en = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else {
+            throw CorpusError.unreadable(path: root, reason: "not a directory")
+        }
+        var files: [String] = []
+        for case let u as URL in en where (try? u.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            files.append(String(u.standardizedFileURL.path.dropFirst(base.path.count + 1)))
+        }
+        // Natural order (1., 2., 10.) so that ids follow the mailbox.
+        files.sort { $0.compare($1, options: .numeric) == .orderedAscending }
+        for rel in files {
+            guard let d = FileManager.default.contents(atPath: base.path + "/" + rel) else { report.skip("\(rel): unreadable"); continue }
+            let folder = rel.split(separator: "/").first.map(String.init)
+            switch record(message: Array(d), id: "maildir:" + rel, source: "maildir:" + rel, folder: folder, options: options) {
+            case .success(let r): try emit(r); report.imported += 1
+            case .failure(let e): report.skip("\(rel): \(e.reason)")
+            }
+        }
+        return report
+    }
+
+    /// mbox (mboxo/mboxrd): messages start at "From " lines; ">From " lines are unescaped.
+    public static func mbox(_ path: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
+        guard let lines = LineReader(path: path) else { throw CorpusError.unreadable(path: path, reason: "no such file") }
+        var report = ImportReport()
+        var current: [UInt8] = [], n = 0, startLine = 0, lineNo = 0, prevBlank = true
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        func flush() throws {
+            guard !current.isEmpty else { return }
+            n += 1
+            switch record(message: current, id: "mbox:\(name):\(n)", source: "mbox:\(name):\(startLine)", folder: name, options: options) {
+            case .success(let r): try emit(r); report.imported += 1
+            case .failure(let e): report.skip("\(path):\(startLine): \(e.reason)")
+            }
+            current = []
+        }
+        for var line in lines {
+            lineNo += 1
+            if line.last == 0x0D { line.removeLast() }
+            if prevBlank && line.starts(with: Array("From ".utf8)) {
+                try flush(); startLine = lineNo; prevBlank = false; continue
+            }
+            if line.first == UInt8(ascii: ">") {
+                var k = 0
+                while k < line.count && line[k] == UInt8(ascii: ">") { k += 1 }
+                if line[k...].starts(with: Array("From ".utf8)) { line.removeFirst() }
+            }
+            prevBlank = line.isEmpty
+            if startLine == 0 && lineNo == 1 { startLine = 1 }
+            current.append(contentsOf: line); current.append(0x0A)
+        }
+        try flush()
+        return report
+    }
+
+    /// CSV (RFC 4180: quoted fields, "" escapes, newlines inside quotes) with a message column.
+    public static func emailCSV(_ path: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
+        guard let rows = CSVReader(path: path) else { throw CorpusError.unreadable(path: path, reason: "no such file") }
+        var report = ImportReport()
+        var header: [String]?
+        var mi = -1, fi = -1, rowNo = 0
+        for row in rows {
+            rowNo += 1
+            guard let h = header else {
+                header = row.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased() }
+                mi = header!.firstIndex(of: options.messageColumn.lowercased()) ?? -1
+                fi = header!.firstIndex(of: options.fileColumn.lowercased()) ?? -1
+                guard mi >= 0 else { throw CorpusError.badLine(path: path, line: 1, reason: "no \"\(options.messageColumn)\" column (columns: \(header!.joined(separator: ", ")))") }
+                continue
+            }
+            _ = h
+            guard mi < row.count else { report.skip("\(path): row \(rowNo): \(row.count) fields, no message"); continue }
+            let file = fi >= 0 && fi < row.count ? String(decoding: row[fi], as: UTF8.self) : "row-\(rowNo)"
+            let folder = file.split(separator: "/").first.map(String.init)
+            switch record(message: row[mi], id: "csv:" + file, source: "email-csv:\(file)", folder: folder, options: options) {
+            case .success(let r): try emit(r); report.imported += 1
+            case .failure(let e): report.skip("\(path): row \(rowNo) (\(file)): \(e.reason)")
+            }
+        }
+        return report
+    }
+
+    /// A corpus JSONL with configurable field names (`subject` optional: else the id).
+    public static func jsonl(_ path: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
+        var report = ImportReport()
+        var reader = RecordReaderJSONL(path: path)
+        reader.textField = options.textField; reader.idField = options.idField; reader.subjectField = options.subjectField
+        for r in reader {
+            switch r {
+            case .success(var rec):
+                if rec.subject.isEmpty { rec.subject = rec.id }
+                try emit(rec); report.imported += 1
+            case .failure(.unreadable(let p, let why)): throw CorpusError.unreadable(path: p, reason: why)
+            case .failure(let e): report.skip(e.description)
+            }
+        }
+        return report
+    }
+
+    /// Every file under a directory is one record; the subject is its top-level folder (or the
+    /// file name for files at the top).
+    public static func textDirectory(_ root: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
+        var report = ImportReport()
+        let base = URL(fileURLWithPath: root).standardizedFileURL
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: base.path, isDirectory: &isDir) else { throw CorpusError.unreadable(path: root, reason: "no such file or directory") }
+        let files: [String]
+        if isDir.boolValue {
+            let en = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])!
+            files = en.compactMap { ($0 as? URL).flatMap { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true ? String($0.standardizedFileURL.path.dropFirst(base.path.count + 1)) : nil } }
+                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+        } else { files = [""] }
+        for rel in files {
+            let p = rel.isEmpty ? base.path : base.path + "/" + rel
+            guard let d = FileManager.default.contents(atPath: p) else { report.skip("\(p): unreadable"); continue }
+            let name = rel.isEmpty ? base.lastPathComponent : rel
+            let comps = name.split(separator: "/")
+            let subject = comps.count > 1 ? String(comps[0]) : String(name.split(separator: ".").first ?? Substring(name))
+            try emit(Record(id: "text:" + name, subject: subject, text: String(decoding: d, as: UTF8.self), source: "text:" + name))
+            report.imported += 1
+        }
+        return report
+    }
+}
+
+/// Streaming RFC 4180 CSV rows (fields as bytes).
+public struct CSVReader: Sequence {
+    let lines: LineReader
+    public init?(path: String) { guard let l = LineReader(path: path) else { return nil }; lines = l }
+    public func makeIterator() -> AnyIterator<[[UInt8]]> {
+        var it = lines.makeIterator()
+        return AnyIterator {
+            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false
+            while let line = it.next() {
+                sawAny = true
+                var i = 0
+                while i < line.count {
+                    let c = line[i]
+                    if inQuotes {
+                        if c == UInt8(ascii: "\"") {
+                            if i + 1 < line.count && line[i + 1] == UInt8(ascii: "\"") { field.append(c); i += 2; continue }
+                            inQuotes = false
+                        } else { field.append(c) }
+                    } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true }
+                    else if c == UInt8(ascii: ",") { fields.append(field); field = [] }
+                    else if !(c == 0x0D && i == line.count - 1) { field.append(c) }
+                    i += 1
+                }
+                if inQuotes { field.append(0x0A); continue }  // newline inside a quoted field
+                fields.append(field)
+                return fields
+            }
+            if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return fields }
+            return nil
+        }
+    }
+}
