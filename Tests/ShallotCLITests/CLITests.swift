@@ -171,3 +171,30 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         #expect(r.stderr.contains("vocab.json") && r.stderr.contains("byte symbol"))
     }
 }
+
+@Suite(.serialized) struct CorpusCLITests {
+    @Test func importStatsSplitAndScan() throws {
+        let d = try tmp()
+        try FileManager.default.createDirectory(atPath: d + "/mail/jdoe/inbox", withIntermediateDirectories: true)
+        for i in 1...3 {
+            try "From: John Doe <John.Doe@Example.com>\nTo: ann@example.org\nSubject: note \(i)\n\nCall me at (713) 853-7107.\n\nThanks,\nJohn Doe\n"
+                .write(toFile: d + "/mail/jdoe/inbox/\(i).", atomically: true, encoding: .utf8)
+        }
+        try "garbage".write(toFile: d + "/mail/jdoe/inbox/4.", atomically: true, encoding: .utf8)
+        var r = try shallot(["corpus", "import", "--format", "maildir", d + "/mail", "--out", d + "/c.jsonl", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rep = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(rep["imported"] as? Int == 3 && rep["skipped"] as? Int == 1)
+        r = try shallot(["corpus", "stats", d + "/c.jsonl", "--json"])
+        let st = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(st["subjects"] as? Int == 1)
+        #expect((st["pii_occurrences"] as! [String: Int])["PHONE_NUMBER"] == 3)
+        // john's address, ann's and the phone occur 3×; the name 6× (header and signature)
+        #expect((st["duplication"] as! [String: Int]) == ["1": 0, "2-5": 3, "6-20": 1, ">20": 0])
+        r = try shallot(["pii", "scan", d + "/c.jsonl", "--types", "EMAIL_ADDRESS", "PHONE_NUMBER"])
+        #expect(r.stdout.contains("J*******@E******.com") && !r.stdout.contains("John.Doe@Example.com"))  // masked by default
+        r = try shallot(["corpus", "import", "--format", "mbox", d + "/missing.mbox", "--out", d + "/x.jsonl"])
+        #expect(r.status == 1 && r.stderr.contains("missing.mbox"))
+        #expect(!FileManager.default.fileExists(atPath: d + "/x.jsonl"))
+    }
+}

@@ -1,0 +1,88 @@
+// Corpus statistics and subject-level splits.
+
+import Foundation
+import PII
+
+public struct CorpusStats: Codable, Sendable {
+    public var records = 0
+    public var subjects = 0
+    public var bytes = 0
+    public var tokens: Int?
+    /// Occurrences of each PII type.
+    public var piiOccurrences: [String: Int] = [:]
+    /// Distinct values of each PII type.
+    public var piiValues: [String: Int] = [:]
+    /// How many distinct PII values occur 1, 2–5, 6–20 and more than 20 times.
+    public var duplication: [String: Int] = ["1": 0, "2-5": 0, "6-20": 0, ">20": 0]
+    /// Records per subject: the largest and the median.
+    public var maxRecordsPerSubject = 0
+    public var medianRecordsPerSubject = 0
+
+    enum CodingKeys: String, CodingKey {
+        case records, subjects, bytes, tokens, duplication
+        case piiOccurrences = "pii_occurrences", piiValues = "pii_values"
+        case maxRecordsPerSubject = "max_records_per_subject", medianRecordsPerSubject = "median_records_per_subject"
+    }
+
+    /// Scans every record (PII detection on all cores, record by record).
+    public static func compute(records: [Record], scanner: PIIScanner = PIIScanner(), tokenCount: (([String]) -> Int)? = nil) -> CorpusStats {
+        var s = CorpusStats()
+        s.records = records.count
+        var perSubject: [String: Int] = [:]
+        for r in records { perSubject[r.subject, default: 0] += 1; s.bytes += r.text.utf8.count }
+        s.subjects = perSubject.count
+        let counts = perSubject.values.sorted()
+        s.maxRecordsPerSubject = counts.last ?? 0
+        s.medianRecordsPerSubject = counts.isEmpty ? 0 : counts[counts.count / 2]
+        let found = scanAll(records.map(\.text), scanner)
+        var valueCount: [String: Int] = [:]
+        var types: [String: Set<String>] = [:]
+        for ents in found {
+            for e in ents {
+                s.piiOccurrences[e.type.rawValue, default: 0] += 1
+                valueCount[e.type.rawValue + "\u{1F}" + e.normalized, default: 0] += 1
+                types[e.type.rawValue, default: []].insert(e.normalized)
+            }
+        }
+        s.piiValues = types.mapValues(\.count)
+        for (_, c) in valueCount {
+            let k = c == 1 ? "1" : c <= 5 ? "2-5" : c <= 20 ? "6-20" : ">20"
+            s.duplication[k, default: 0] += 1
+        }
+        s.tokens = tokenCount?(records.map(\.text))
+        return s
+    }
+
+    public static func scanAll(_ texts: [String], _ scanner: PIIScanner) -> [[PIIEntity]] {
+        var out = [[PIIEntity]](repeating: [], count: texts.count)
+        out.withUnsafeMutableBufferPointer { ob in
+            let ob = Box(ob.baseAddress!), tx = Box(texts)
+            let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count))
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { ob.value[i] = scanner.scan(tx.value[i]) }
+            }
+        }
+        return out
+    }
+}
+
+struct Box<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+public enum CorpusSplit {
+    /// Splits subjects (never a subject's records) into two sets with a seeded shuffle; `fraction`
+    /// of the subjects go to the first. Returns the subject lists.
+    public static func bySubject(_ subjects: [String], fraction: Double, seed: UInt64) -> (a: Set<String>, b: Set<String>) {
+        var s = Array(Set(subjects)).sorted()
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for i in stride(from: s.count - 1, to: 0, by: -1) { s.swapAt(i, Int(next() % UInt64(i + 1))) }
+        let k = Int((Double(s.count) * fraction).rounded())
+        return (Set(s.prefix(k)), Set(s.dropFirst(k)))
+    }
+}
