@@ -6,7 +6,7 @@ import Tokenizer
 
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Import, describe and split corpora of data subjects' records.",
-                                                    subcommands: [Import.self, Stats.self, Split.self])
+                                                    subcommands: [Synth.self, Import.self, Stats.self, Split.self])
 }
 
 func readCorpus(_ path: String) -> [Record] {
@@ -110,4 +110,52 @@ struct Split: ParsableCommand {
         }
         printJSON(["a_records": wa.count, "b_records": wb.count, "a_subjects": a.count, "b_subjects": Set(records.map(\.subject)).count - a.count])
     }
+}
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a deterministic synthetic corpus of corporate mail with PII (the study's default corpus).",
+        discussion: """
+        Subjects have heavy-tailed activity, so PII duplication spans one to hundreds of
+        occurrences. --population 1 gives subjects, companies, addresses and phone numbers
+        disjoint from population 0 (a pre-training corpus beside a fine-tuning one). Canaries
+        (--canary-repeats 1,5,25) are random secrets inserted that many times each; they are
+        listed in OUT.canaries.json.
+        """)
+    @Option(help: "Number of data subjects.") var subjects = 300
+    @Option(help: "Number of records (messages).") var records = 3000
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Population (0 or 1), disjoint from each other.") var population = 0
+    @Option(help: "Zipf exponent of activity.") var zipf = 1.1
+    @Option(help: "Fraction of subjects with international phone numbers.") var internationalPhones = 0.15
+    @Option(help: "Comma-separated canary repeat counts, e.g. 1,5,25 (none by default).") var canaryRepeats = ""
+    @Option(help: "Canaries per repeat count.") var canariesPerRepeat = 5
+    @Option(help: "Output JSONL.") var out: String
+
+    func run() throws {
+        var p = SynthParameters()
+        p.subjects = subjects; p.records = records; p.seed = seed; p.population = population; p.zipf = zipf
+        p.internationalPhones = internationalPhones; p.canariesPerRepeat = canariesPerRepeat
+        p.canaryRepeats = try canaryRepeats.split(separator: ",").map {
+            guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else { throw ValidationError("--canary-repeats takes positive integers, e.g. 1,5,25") }
+            return n
+        }
+        let c = reporting { try SynthGenerator.generate(p) }
+        reporting {
+            let w = try RecordWriter(path: out)
+            for r in c.records { try w.write(r) }
+            try w.close()
+            if !c.canaries.isEmpty {
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(["settings": AnyEncodable(p), "canaries": AnyEncodable(c.canaries)]).write(to: URL(fileURLWithPath: out + ".canaries.json"), options: .atomic)
+            }
+        }
+        print("wrote \(c.records.count) records of \(Set(c.records.map(\.subject)).count) subjects\(c.canaries.isEmpty ? "" : " and \(c.canaries.count) canaries") → \(out)")
+    }
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ v: any Encodable) { value = v }
+    func encode(to encoder: Encoder) throws { try value.encode(to: encoder) }
 }

@@ -1,0 +1,273 @@
+// The synthetic corporate mail generator (`shallot corpus synth`): deterministic from a seed, a
+// population of subjects with heavy-tailed activity (Zipf), mail with headers, greetings,
+// topical bodies, replies quoting the earlier message, signature blocks (name, title, company,
+// phone, e-mail) and mentions of colleagues' contacts, so that PII duplication spans one to
+// hundreds of occurrences as in real mail. Populations 0 and 1 share no companies, addresses or
+// numbers (a pre-training and a fine-tuning corpus). Canaries (secret-sharer style) can be
+// inserted a chosen number of times and are recorded.
+
+import Foundation
+
+public struct SynthParameters: Codable, Sendable, Equatable {
+    public var subjects = 300
+    public var records = 3000
+    public var seed: UInt64 = 0
+    /// 0 or 1: disjoint populations (companies, addresses, phone numbers).
+    public var population = 0
+    /// Zipf exponent of activity (higher = heavier senders dominate).
+    public var zipf = 1.1
+    /// Fraction of subjects with international (non-NANP) phone numbers.
+    public var internationalPhones = 0.15
+    /// Probability that a message carries the sender's signature block.
+    public var signatureRate = 0.75
+    /// Probability that a message mentions a colleague's phone or address.
+    public var referralRate = 0.2
+    /// Canaries: each repeat count gets `canariesPerRepeat` secrets inserted that many times.
+    public var canaryRepeats: [Int] = []
+    public var canariesPerRepeat = 5
+    public init() {}
+}
+
+public struct Canary: Codable, Sendable {
+    public var secret: String
+    public var sentence: String
+    public var subject: String
+    public var repeats: Int
+    public var records: [String]
+}
+
+public struct SynthPerson: Sendable {
+    public var first: String, last: String, email: String, phone: String, title: String, department: String, company: String
+    public var name: String { "\(first) \(last)" }
+}
+
+public struct SynthCorpus: Sendable {
+    public var records: [Record]
+    public var people: [SynthPerson]
+    public var canaries: [Canary]
+}
+
+struct SynthRNG {
+    var s: UInt64
+    init(_ seed: UInt64) { s = seed &* 0x2545_F491_4F6C_DD1D &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        s &+= 0x9E37_79B9_7F4A_7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+    mutating func double() -> Double { Double(next() >> 11) / 9_007_199_254_740_992 }
+    mutating func pick<T>(_ a: [T]) -> T { a[int(a.count)] }
+    mutating func chance(_ p: Double) -> Bool { double() < p }
+}
+
+public enum SynthGenerator {
+    public static func generate(_ p: SynthParameters) throws -> SynthCorpus {
+        guard p.subjects >= 2, p.records >= 1, p.population == 0 || p.population == 1 else {
+            throw CorpusError.invalidArgument("synth needs at least 2 subjects and 1 record, population 0 or 1")
+        }
+        var rng = SynthRNG(p.seed ^ (UInt64(p.population) << 56))
+        let people = makePeople(p, &rng)
+        // Heavy-tailed activity: subject k sends with weight 1/(k+1)^zipf (k in a shuffled order).
+        let order = (0..<people.count).shuffledDeterministic(&rng)
+        var cum: [Double] = [], total = 0.0
+        for k in 0..<people.count { total += 1 / pow(Double(k + 1), p.zipf); cum.append(total) }
+        func sender() -> Int {
+            let u = rng.double() * total
+            var lo = 0, hi = cum.count - 1
+            while lo < hi { let m = (lo + hi) / 2; if cum[m] < u { lo = m + 1 } else { hi = m } }
+            return order[lo]
+        }
+        // Each person writes mostly to a few contacts.
+        let contacts = people.indices.map { _ in (0..<5).map { _ in rng.int(people.count) } }
+        var records: [Record] = []
+        var threads: [(subject: String, from: Int, to: [Int], body: String, date: String)] = []
+        for i in 0..<p.records {
+            let s = sender()
+            var to = [contacts[s][rng.int(5)]]
+            if rng.chance(0.3) { to.append(rng.int(people.count)) }
+            to = to.filter { $0 != s }
+            if to.isEmpty { to = [(s + 1) % people.count] }
+            let date = makeDate(&rng, i, p.records)
+            var subjectLine: String, body: String
+            var quoted: (subject: String, from: Int, to: [Int], body: String, date: String)?
+            if !threads.isEmpty && rng.chance(0.3) {
+                quoted = threads[threads.count - 1 - rng.int(min(threads.count, 40))]
+                subjectLine = "RE: " + quoted!.subject.replacingOccurrences(of: "RE: ", with: "")
+                to = [quoted!.from]
+                if to[0] == s { to = [(s + 1) % people.count] }
+            } else {
+                subjectLine = ""
+            }
+            let topic = rng.pick(SynthVocabulary.topics)
+            if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
+            body = makeBody(topic.sentences, sender: people[s], to: people[to[0]], people: people, p: p, &rng)
+            var text = "From: \(people[s].name) <\(people[s].email)>\n"
+            text += "To: " + to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ") + "\n"
+            text += "Date: \(date)\nSubject: \(subjectLine)\n\n\(body)"
+            if let q = quoted {
+                text += "\n\n-----Original Message-----\nFrom: \(people[q.from].name) [mailto:\(people[q.from].email)]\nSent: \(q.date)\n"
+                text += "To: " + q.to.map { people[$0].name }.joined(separator: "; ") + "\nSubject: \(q.subject)\n\n" + q.body
+            }
+            threads.append((subjectLine, s, to, body, date))
+            if threads.count > 200 { threads.removeFirst(threads.count - 200) }
+            let id = String(format: "p%d-%06d", p.population, i)
+            records.append(Record(id: id, subject: people[s].email, text: text, source: "synth:seed=\(p.seed):population=\(p.population)",
+                                  meta: ["sender": people[s].email, "recipients": to.map { people[$0].email }.joined(separator: ","), "date": date]))
+        }
+        let canaries = insertCanaries(&records, p, &rng)
+        return SynthCorpus(records: records, people: people, canaries: canaries)
+    }
+
+    static func makePeople(_ p: SynthParameters, _ rng: inout SynthRNG) -> [SynthPerson] {
+        let stems = SynthVocabulary.companyStems[p.population]
+        let companies = (0..<max(3, p.subjects / 25)).map { k -> (String, String) in
+            let name = "\(stems[k % stems.count]) \(SynthVocabulary.companySuffixes[(k / stems.count + k) % SynthVocabulary.companySuffixes.count])"
+            let domain = name.lowercased().replacingOccurrences(of: " ", with: "-") + "." + SynthVocabulary.tlds[k % SynthVocabulary.tlds.count]
+            return (name, domain)
+        }
+        var used = Set<String>(), usedPhones = Set<String>()
+        var out: [SynthPerson] = []
+        var attempt = 0
+        while out.count < p.subjects {
+            attempt += 1
+            let first = rng.pick(SynthVocabulary.firstNames), last = rng.pick(SynthVocabulary.lastNames)
+            let (company, domain) = companies[min(companies.count - 1, Int(Double(companies.count) * pow(rng.double(), 1.5)))]
+            let ascii = { (s: String) in s.folding(options: .diacriticInsensitive, locale: nil).lowercased().filter { $0.isLetter } }
+            let style = rng.int(4)
+            let local = style == 0 ? "\(ascii(first)).\(ascii(last))" : style == 1 ? "\(ascii(first).prefix(1))\(ascii(last))"
+                : style == 2 ? "\(ascii(first))_\(ascii(last))" : "\(ascii(last)).\(ascii(first))"
+            let email = attempt > 10 * p.subjects ? "\(local)\(attempt)@\(domain)" : "\(local)@\(domain)"
+            guard used.insert(email).inserted else { continue }
+            var phone = makePhone(p, &rng)
+            while !usedPhones.insert(PIIKey.digits(phone)).inserted { phone = makePhone(p, &rng) }
+            out.append(SynthPerson(first: first, last: last, email: email, phone: phone, title: rng.pick(SynthVocabulary.titles),
+                                   department: rng.pick(SynthVocabulary.departments), company: company))
+        }
+        return out
+    }
+
+    /// NANP numbers in the formats mail uses, or international ones (+44, +49, +33, +81, +61).
+    /// Population 1 uses other area codes and country codes than population 0.
+    static func makePhone(_ p: SynthParameters, _ rng: inout SynthRNG) -> String {
+        let areas = p.population == 0 ? [713, 281, 832, 503, 212, 312, 415] : [214, 972, 303, 617, 404, 206, 602]
+        if rng.chance(p.internationalPhones) {
+            let line = 1000 + rng.int(9000)
+            switch (rng.int(3), p.population) {
+            case (0, 0): return "+44 20 \(7000 + rng.int(1000)) \(line)"
+            case (1, 0): return "+49 69 \(100 + rng.int(900)) \(line)"
+            case (_, 0): return "+33 1 \(10 + rng.int(90)) \(10 + rng.int(90)) \(10 + rng.int(90)) \(10 + rng.int(90))"
+            case (0, _): return "+81 3 \(1000 + rng.int(9000)) \(line)"
+            case (1, _): return "+61 2 \(1000 + rng.int(9000)) \(line)"
+            default: return "+31 20 \(100 + rng.int(900)) \(line)"
+            }
+        }
+        let a = rng.pick(areas), x = 200 + rng.int(800), l = rng.int(10000)
+        switch rng.int(5) {
+        case 0: return String(format: "(%d) %d-%04d", a, x, l)
+        case 1: return String(format: "%d-%d-%04d", a, x, l)
+        case 2: return String(format: "%d.%d.%04d", a, x, l)
+        case 3: return String(format: "+1 %d %d %04d", a, x, l)
+        default: return String(format: "(%d) %d-%04d", a, x, l)
+        }
+    }
+
+    static func makeDate(_ rng: inout SynthRNG, _ i: Int, _ n: Int) -> String {
+        let day = 1 + (i * 700 / max(n, 1)) % 28, month = (i * 24 / max(n, 1)) % 12
+        return "\(SynthVocabulary.days[rng.int(5)]), \(SynthVocabulary.months[month]) \(day), \(2000 + (i * 2 / max(n, 1))) \(1 + rng.int(12)):\(String(format: "%02d", rng.int(60))) \(rng.chance(0.5) ? "AM" : "PM")"
+    }
+
+    static func fill(_ t: String, _ rng: inout SynthRNG, _ to: SynthPerson) -> String {
+        var s = t
+        for k in ["{first}", "{project}", "{thing}", "{day}", "{place}", "{month}", "{n}", "{time}", "{pct}"] {
+            while let r = s.range(of: k) {
+                let v: String
+                switch k {
+                case "{first}": v = to.first
+                case "{project}": v = rng.pick(SynthVocabulary.projects)
+                case "{thing}": v = rng.pick(SynthVocabulary.things)
+                case "{day}": v = rng.pick(SynthVocabulary.days)
+                case "{place}": v = rng.pick(SynthVocabulary.places)
+                case "{month}": v = rng.pick(SynthVocabulary.months)
+                case "{n}": v = String(10 + rng.int(490))
+                case "{time}": v = "\(1 + rng.int(11)):\(rng.chance(0.5) ? "00" : "30") \(rng.chance(0.5) ? "am" : "pm")"
+                default: v = String(2 + rng.int(30))
+                }
+                s.replaceSubrange(r, with: v)
+            }
+        }
+        return s
+    }
+
+    static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters, _ rng: inout SynthRNG) -> String {
+        var lines: [String] = []
+        let g = rng.pick(SynthVocabulary.greetings)
+        lines.append(fill(g, &rng, to))
+        lines.append("")
+        var para: [String] = []
+        let n = 2 + rng.int(4)
+        var idx = Array(sentences.indices).shuffledDeterministic(&rng).prefix(n)
+        if idx.isEmpty { idx = [0] }
+        for (k, i) in idx.enumerated() {
+            var s = fill(sentences[i], &rng, to)
+            if k == 0 { let o = rng.pick(SynthVocabulary.openers); if !o.isEmpty { s = o + s.prefix(1).lowercased() + s.dropFirst() } }
+            para.append(s)
+        }
+        if rng.chance(p.referralRate) {
+            let other = people[rng.int(people.count)]
+            let r = rng.pick(SynthVocabulary.referrals)
+            para.append(r.replacingOccurrences(of: "{name}", with: other.name).replacingOccurrences(of: "{phone}", with: other.phone)
+                .replacingOccurrences(of: "{email}", with: other.email))
+        }
+        lines.append(para.joined(separator: " "))
+        let closing = rng.pick(SynthVocabulary.closings)
+        if !closing.isEmpty { lines.append(""); lines.append(closing) } else { lines.append("") }
+        if rng.chance(p.signatureRate) {
+            lines.append(sender.name)
+            lines.append("\(sender.title), \(sender.department)")
+            lines.append(sender.company)
+            lines.append(rng.chance(0.7) ? sender.phone : "\(sender.phone) | \(sender.email)")
+        } else {
+            lines.append(sender.first)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Secret-sharer canaries: "my access code is 482913" style sentences appended to records of
+    /// one subject, each inserted `repeats` times.
+    static func insertCanaries(_ records: inout [Record], _ p: SynthParameters, _ rng: inout SynthRNG) -> [Canary] {
+        var out: [Canary] = []
+        var bySubject: [String: [Int]] = [:]
+        for (i, r) in records.enumerated() { bySubject[r.subject, default: []].append(i) }
+        let subjects = bySubject.keys.sorted()
+        for rep in p.canaryRepeats where rep > 0 {
+            for _ in 0..<p.canariesPerRepeat {
+                let subject = subjects[rng.int(subjects.count)]
+                let secret = String(format: "%06d", rng.int(1_000_000))
+                let sentence = "My access code for the \(rng.pick(["vault", "server room", "voicemail", "expense system"])) is \(secret)."
+                var ids: [String] = []
+                let pool = bySubject[subject]!
+                for k in 0..<rep {
+                    let ri = pool[(k * 7919 + rng.int(pool.count)) % pool.count]
+                    records[ri].text += "\n\n" + sentence
+                    records[ri].meta["canary"] = secret
+                    ids.append(records[ri].id)
+                }
+                out.append(Canary(secret: secret, sentence: sentence, subject: subject, repeats: rep, records: ids))
+            }
+        }
+        return out
+    }
+}
+
+enum PIIKey { static func digits(_ s: String) -> String { s.filter(\.isNumber) } }
+
+extension Collection {
+    func shuffledDeterministic(_ rng: inout SynthRNG) -> [Element] {
+        var a = Array(self)
+        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, rng.int(i + 1)) }
+        return a
+    }
+}
