@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "Tokenizer", swiftSettings: fast),
         .target(name: "PII", swiftSettings: fast),
-        .target(name: "Corpus", dependencies: ["PII"]),
+        .target(name: "Corpus", dependencies: ["PII", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],

@@ -67,8 +67,8 @@ extension Detectors {
                 var v = s + h.count
                 while v < le && (u[v] == ch(" ") || u[v] == ch("\t")) { v += 1 }
                 var lt = v
-                while lt < le && u[lt] != ch("<") && u[lt] != ch("@") { lt += 1 }
-                if lt == le || u[lt] == ch("<") {
+                while lt < le && u[lt] != ch("<") && u[lt] != ch("[") && u[lt] != ch("(") && u[lt] != ch("@") { lt += 1 }
+                if lt == le || u[lt] != ch("@") {  // "Name <addr>", "Name [mailto:addr]", "Name (addr)" or a bare name
                     // "Name <addr>" or a bare name (X-From: Phillip K Allen / Allen, Phillip K.)
                     var q = v
                     if q < le && u[q] == ch("\"") { q += 1 }

@@ -38,5 +38,25 @@ public enum PIINormalize {
         return "+1" + digits
     }
 
+    /// The normalised key of a value of a type.
+    public static func key(_ t: PIIType, _ text: String) -> String {
+        switch t {
+        case .email: return email(text)
+        case .url: return text
+        case .phone: return phone(text)
+        case .creditCard, .ssn: return digitsOnly(text)
+        case .iban: return text.replacingOccurrences(of: " ", with: "").uppercased()
+        case .ip: return text.lowercased()
+        case .person: return text.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ").lowercased()
+        }
+    }
+
     public static func digitsOnly(_ s: String) -> String { String(s.unicodeScalars.filter { ("0"..."9").contains($0) }.map(Character.init)) }
+}
+
+/// The validators the detectors use, for code that makes or checks values (scrubbing, tests).
+public enum PIIValidators {
+    public static func luhn(_ digits: [Int]) -> Bool { Detectors.luhn(digits) }
+    public static func validSSN(_ digits: [Int]) -> Bool { Detectors.validSSN(digits) }
+    public static func ibanChecksumValid(_ iban: String) -> Bool { Detectors.ibanChecksumValid(iban.unicodeScalars.map(\.value)) }
 }

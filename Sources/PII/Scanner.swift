@@ -45,15 +45,7 @@ public struct PIIScanner: Sendable {
             var str = String.UnicodeScalarView()
             for i in s..<e { str.append(Unicode.Scalar(u[i]) ?? "\u{FFFD}") }
             let text = String(str)
-            let norm: String
-            switch t {
-            case .email, .url: norm = t == .email ? PIINormalize.email(text) : text
-            case .phone: norm = PIINormalize.phone(text)
-            case .creditCard, .ssn: norm = PIINormalize.digitsOnly(text)
-            case .iban: norm = text.replacingOccurrences(of: " ", with: "").uppercased()
-            case .ip: norm = text.lowercased()
-            case .person: norm = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ").lowercased()
-            }
+            let norm = PIINormalize.key(t, text)
             return PIIEntity(type: t, start: s, end: e, text: text, score: score, normalized: norm)
         }
     }

@@ -2,9 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PII
+import Corpus
 
 struct PIICommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pii", abstract: "Find personal data in text.", subcommands: [Scan.self])
+    static let configuration = CommandConfiguration(commandName: "pii", abstract: "Find personal data in text.", subcommands: [Scan.self, Index.self, Scrub.self])
 }
 
 extension PIIType: ExpressibleByArgument {}
@@ -81,3 +82,58 @@ struct Scan: ParsableCommand {
 }
 
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+struct Index: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build the PII index of a corpus: value → type, owner, subjects, occurrences with left context (JSONL).",
+        discussion: "The index holds raw PII (it is derived from the corpus): store it like the corpus.")
+    @Argument(help: "Corpus JSONL.") var corpus: String
+    @Option(help: "Output index (JSONL, one value a line).") var out: String
+    @Option(parsing: .upToNextOption, help: "Types to index (default: all).") var types: [PIIType] = []
+    @Option(help: "Characters of left context kept per occurrence.") var context = 400
+
+    func run() throws {
+        let records = readCorpus(corpus)
+        let idx = PIIIndex.build(records: records, scanner: PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types)), contextLength: context)
+        reporting { try idx.write(to: out) }
+        var byType: [String: Int] = [:]
+        for e in idx.entries { byType[e.type.rawValue, default: 0] += 1 }
+        printJSON(["values": byType, "occurrences": ["total": idx.entries.reduce(0) { $0 + $1.occurrences }]])
+    }
+}
+
+struct Scrub: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove PII from a corpus: redact to a type tag, mask, or replace with consistent pseudonyms.",
+        discussion: """
+        Pseudonyms are format-preserving and consistent (one value, one fake) under a secret key
+        read from --secret-file or the SHALLOT_SCRUB_SECRET environment variable (never from the
+        command line, where other users can see it). A second detection pass over the output is
+        reported as "residual".
+        """)
+    @Argument(help: "Corpus JSONL.") var corpus: String
+    @Option(help: "Output JSONL.") var out: String
+    @Option(help: "redact | mask | pseudonymize") var mode: ScrubMode = .redact
+    @Option(parsing: .upToNextOption, help: "Types to scrub (default: all).") var types: [PIIType] = []
+    @Option(help: "File holding the pseudonymisation secret.") var secretFile: String?
+
+    func run() throws {
+        var secret = ProcessInfo.processInfo.environment["SHALLOT_SCRUB_SECRET"] ?? ""
+        if let f = secretFile {
+            guard let d = FileManager.default.contents(atPath: f) else { fail("\(f): cannot read the secret") }
+            secret = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if mode == .pseudonymize && secret.isEmpty { fail("pseudonymisation needs a secret: --secret-file FILE or SHALLOT_SCRUB_SECRET") }
+        let records = readCorpus(corpus)
+        let s = Scrubber(mode: mode, types: types.isEmpty ? Set(PIIType.allCases) : Set(types), secret: secret)
+        let (outRecs, report) = s.scrub(records: records)
+        reporting {
+            let w = try RecordWriter(path: out)
+            for r in outRecs { try w.write(r) }
+            try w.close()
+        }
+        printJSON(report)
+    }
+}
+
+extension ScrubMode: ExpressibleByArgument {}

@@ -132,3 +132,11 @@ func found(_ text: String, _ type: PIIType) -> [String] {
         #expect(PIIType.allCases.map(\.rawValue).sorted() == ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PERSON", "PHONE_NUMBER", "URL", "US_SSN"])
     }
 }
+
+@Suite struct PersonHeaderForms {
+    @Test func outlookQuotedHeaders() {
+        #expect(found("-----Original Message-----\nFrom: Rachel Wright [mailto:rw@x.com]\nSent: Monday", .person) == ["Rachel Wright"])
+        #expect(found("From: Rachel Wright (rw@x.com)", .person) == ["Rachel Wright"])
+        #expect(found("From: rw@x.com", .person).isEmpty)
+    }
+}

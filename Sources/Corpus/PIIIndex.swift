@@ -1,0 +1,98 @@
+// The PII index of a corpus: every distinct value (by type and normalised key) with its
+// occurrences, the subjects whose records hold it, an owner, and where it occurs with its left
+// context. Audits build prompts from the contexts and match what a model emits against the keys.
+
+import Foundation
+import PII
+
+public struct PIIOccurrence: Codable, Sendable, Equatable {
+    public var record: String
+    /// Unicode scalar offsets in the record's text, end exclusive.
+    public var start: Int
+    public var end: Int
+    /// Up to `contextLength` scalars before the value (the natural extraction prompt).
+    public var left: String
+    /// The value as written at this occurrence.
+    public var text: String
+}
+
+public struct PIIIndexEntry: Codable, Sendable {
+    public var type: PIIType
+    /// The normalised key (one real value, one key).
+    public var value: String
+    public var occurrences: Int
+    /// Record subjects holding the value, with counts.
+    public var subjects: [String: Int]
+    /// The data subject the value most likely belongs to: the subject whose id it is (an
+    /// address), else the subject with the most occurrences (ties: the smallest id).
+    public var owner: String
+    public var places: [PIIOccurrence]
+}
+
+public struct PIIIndex: Sendable {
+    public var entries: [PIIIndexEntry]
+
+    public static func build(records: [Record], scanner: PIIScanner = PIIScanner(), contextLength: Int = 400) -> PIIIndex {
+        let found = CorpusStats.scanAll(records.map(\.text), scanner)
+        var byKey: [String: PIIIndexEntry] = [:]
+        let subjects = Set(records.map(\.subject))
+        for (r, ents) in zip(records, found) {
+            guard !ents.isEmpty else { continue }
+            let scalars = Array(r.text.unicodeScalars)
+            for e in ents {
+                let k = e.type.rawValue + "\u{1F}" + e.normalized
+                let ls = max(0, e.start - contextLength)
+                var left = String.UnicodeScalarView(); left.append(contentsOf: scalars[ls..<e.start])
+                let occ = PIIOccurrence(record: r.id, start: e.start, end: e.end, left: String(left), text: e.text)
+                if byKey[k] == nil { byKey[k] = PIIIndexEntry(type: e.type, value: e.normalized, occurrences: 0, subjects: [:], owner: "", places: []) }
+                byKey[k]!.occurrences += 1
+                byKey[k]!.subjects[r.subject, default: 0] += 1
+                byKey[k]!.places.append(occ)
+            }
+        }
+        var entries = Array(byKey.values)
+        for i in entries.indices {
+            let e = entries[i]
+            if e.type == .email && subjects.contains(e.value) { entries[i].owner = e.value; continue }
+            entries[i].owner = e.subjects.max { a, b in a.value < b.value || (a.value == b.value && a.key > b.key) }!.key
+        }
+        entries.sort { ($0.type.rawValue, $0.value) < ($1.type.rawValue, $1.value) }
+        return PIIIndex(entries: entries)
+    }
+
+    /// One JSON object per value, written atomically.
+    public func write(to path: String) throws {
+        let w = try RecordLinesWriter(path: path)
+        for e in entries { try w.write(e) }
+        try w.close()
+    }
+
+    public static func read(_ path: String) throws -> PIIIndex {
+        guard let lines = LineReader(path: path) else { throw CorpusError.unreadable(path: path, reason: "no such file") }
+        var out: [PIIIndexEntry] = []
+        var n = 0
+        for l in lines where !l.isEmpty {
+            n += 1
+            do { out.append(try JSONDecoder().decode(PIIIndexEntry.self, from: Data(l))) } catch {
+                throw CorpusError.badLine(path: path, line: n, reason: "not a PII index entry")
+            }
+        }
+        return PIIIndex(entries: out)
+    }
+}
+
+/// Writes any Encodable values as JSON lines through a temporary file.
+public final class RecordLinesWriter {
+    let path: String, tmp: String
+    var data = Data()
+    let enc = JSONEncoder()
+    public init(path: String) throws {
+        self.path = path; tmp = path + ".tmp-\(getpid())"
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+    public func write(_ v: some Encodable) throws { data.append(try enc.encode(v)); data.append(0x0A) }
+    public func close() throws {
+        do { try data.write(to: URL(fileURLWithPath: tmp)) } catch { throw CorpusError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)") }
+        if rename(tmp, path) != 0 { throw CorpusError.unreadable(path: path, reason: "cannot rename: \(String(cString: strerror(errno)))") }
+    }
+}
