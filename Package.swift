@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "Kernels", "SafeTensors", "Training"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PIITests", dependencies: ["PII"]),
+        .testTarget(name: "PIITests", dependencies: ["PII"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),

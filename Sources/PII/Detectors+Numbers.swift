@@ -26,6 +26,8 @@ extension Detectors {
         if e < u.count {
             let x = u[e]
             if isWordChar(x) { return false }
+            // "555-0199-A", "4417/B": a hyphen or slash joining more of the same token
+            if (x == ch("-") || x == ch("/")) && e + 1 < u.count && isWordChar(u[e + 1]) { return false }
             if (x == ch(".") || x == ch("-") || x == ch(",") || x == ch("/")) && e + 1 < u.count && isDigit(u[e + 1]) { return false }
         }
         return true
@@ -237,7 +239,7 @@ extension Detectors {
             if plus {
                 // "+1 713 853 7107" is NANP; other country codes: E.164 length, groups of ≥ 2 digits after the first
                 if d.first == 1 && d.count == 11 { gs.removeFirst() }
-                else if (8...15).contains(d.count) && gs.count >= 2 && gs.dropFirst().allSatisfy({ $0 >= 2 && $0 <= 8 }) || (d.count >= 8 && d.count <= 15 && gs.count == 1) {
+                else if (8...15).contains(d.count) && gs.count >= 2 && (1...4).contains(gs[1]) && gs.dropFirst(2).allSatisfy({ $0 >= 2 && $0 <= 8 }) || (d.count >= 8 && d.count <= 15 && gs.count == 1) {
                     score = 0.75
                 }
             } else if gs.first == 1 && d.first == 1 && d.count == 11 { gs.removeFirst() }

@@ -4,7 +4,7 @@
 
 extension Detectors {
     static let headerNames: [[UInt32]] = ["from:", "to:", "cc:", "bcc:", "x-from:", "x-to:", "x-cc:", "x-bcc:", "reply-to:", "sender:"].map { $0.unicodeScalars.map(\.value) }
-    static let greetings: [[UInt32]] = ["hi ", "hello ", "dear ", "hey ", "thanks ", "thank you ", "good morning ", "good afternoon "].map { $0.unicodeScalars.map(\.value) }
+    static let greetings: [[UInt32]] = ["hi ", "hello ", "dear ", "hey ", "thanks ", "thank you ", "good morning ", "good afternoon ", "forwarded by "].map { $0.unicodeScalars.map(\.value) }
     static let closings: Set<String> = ["thanks,", "thanks!", "thank you,", "regards,", "best,", "best regards,", "kind regards,", "sincerely,",
                                         "cheers,", "many thanks,", "thanks again,", "warm regards,", "all the best,", "yours,", "-", "--"]
     static let groupWords: Set<String> = ["team", "group", "desk", "all", "employees", "department", "support", "staff", "office", "services",
@@ -17,6 +17,11 @@ extension Detectors {
         for k in s..<e where isAlpha(u[k]) || u[k] > 0x7F { h = (h ^ UInt64(isUpper(u[k]) ? u[k] | 0x20 : u[k])) &* 0x100_0000_01B3 }
         return h
     }
+    static let leadWords = ["contact", "email", "please", "call", "send", "cc", "ask", "write", "reach", "attention", "attn", "for", "to", "from", "and", "or", "with"]
+    static let leadWordHashes: Set<UInt64> = Set(leadWords.map { w in
+        let a = w.unicodeScalars.map(\.value)
+        return a.withUnsafeBufferPointer { lowerHash($0, 0, a.count) }
+    })
     static let groupWordHashes: Set<UInt64> = Set(groupWords.map { w in
         let a = w.unicodeScalars.map(\.value)
         return a.withUnsafeBufferPointer { lowerHash($0, 0, a.count) }
@@ -69,11 +74,25 @@ extension Detectors {
                 var lt = v
                 while lt < le && u[lt] != ch("<") && u[lt] != ch("[") && u[lt] != ch("(") && u[lt] != ch("@") { lt += 1 }
                 if lt == le || u[lt] != ch("@") {  // "Name <addr>", "Name [mailto:addr]", "Name (addr)" or a bare name
-                    // "Name <addr>" or a bare name (X-From: Phillip K Allen / Allen, Phillip K.)
                     var q = v
                     if q < le && u[q] == ch("\"") { q += 1 }
-                    let (len, words) = nameLength(u, q, end: le, allowComma: true)
-                    if len > 0 && (words >= 2 || lt < le) { out.append((q, q + len, 0.85)) }
+                    // A list of full names ("Susan J Mara, Paul Kaufman") rather than "Last, First M."
+                    var parts: [(Int, Int)] = [], ps = q, allMulti = true
+                    for k in q...lt where k == lt || (u[k] == ch(",") && k + 1 < lt && u[k + 1] == ch(" ")) {
+                        var words = 1
+                        for m in ps..<k where u[m] == ch(" ") { words += 1 }
+                        if words < 2 { allMulti = false }
+                        parts.append((ps, k)); ps = k + 2
+                    }
+                    if lt == le && parts.count >= 2 && allMulti {
+                        for (a, b) in parts {
+                            let (len, _) = nameLength(u, a, end: b, allowComma: false)
+                            if len == b - a { out.append((a, b, 0.85)) }
+                        }
+                    } else {
+                        let (len, words) = nameLength(u, q, end: le, allowComma: true)
+                        if len > 0 && (words >= 2 || lt < le) { out.append((q, q + len, 0.85)) }
+                    }
                 }
                 handled = true
                 break
@@ -85,7 +104,7 @@ extension Detectors {
                     let (len, _) = nameLength(u, q, end: le, allowComma: false)
                     if len > 0 {
                         let after = q + len
-                        if after == le || u[after] == ch(",") || u[after] == ch("!") || u[after] == ch(":") || u[after] == ch(" ") && after + 1 < le && u[after + 1] == ch("-") {
+                        if after == le || u[after] == ch(",") || u[after] == ch("!") || u[after] == ch(":") || u[after] == ch("/") || u[after] == ch(" ") && after + 1 < le && u[after + 1] == ch("-") {
                             out.append((q, after, 0.6))
                         }
                     }
@@ -126,6 +145,10 @@ extension Detectors {
                     }
                     var start = b
                     while start < i && (u[start] == ch(" ") || u[start] == ch("\"")) { start += 1 }
+                    // a sentence-initial verb or label is not part of the name ("Contact Sara Lee <...>")
+                    var w0 = start
+                    while w0 < i && isAlpha(u[w0]) { w0 += 1 }
+                    if leadWordHashes.contains(lowerHash(u, start, w0)) && w0 < i - 1 { start = w0 + 1 }
                     if words > 0 && start < i - 1 {
                         let (len, _) = nameLength(u, start, end: i - 1, allowComma: false)
                         if len == i - 1 - start { out.append((start, start + len, 0.85)) }

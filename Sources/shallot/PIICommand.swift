@@ -5,7 +5,7 @@ import PII
 import Corpus
 
 struct PIICommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pii", abstract: "Find personal data in text.", subcommands: [Scan.self, Index.self, Scrub.self])
+    static let configuration = CommandConfiguration(commandName: "pii", abstract: "Find personal data in text.", subcommands: [Scan.self, Index.self, Scrub.self, Eval.self])
 }
 
 extension PIIType: ExpressibleByArgument {}
@@ -137,3 +137,30 @@ struct Scrub: ParsableCommand {
 }
 
 extension ScrubMode: ExpressibleByArgument {}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Precision and recall per type on labelled JSONL ({\"text\", \"entities\": [{\"type\",\"start\",\"end\"}]}, scalar offsets).")
+    @Argument(help: "Labelled JSONL.") var file: String
+    @Flag(help: "JSON output.") var json = false
+    @Flag(help: "List the disagreements (they contain PII).") var showMisses = false
+
+    func run() throws {
+        guard let d = FileManager.default.contents(atPath: file) else { fail("\(file): cannot read") }
+        var set: [LabelledText] = []
+        for (i, l) in d.split(separator: UInt8(ascii: "\n")).enumerated() {
+            guard let x = try? JSONDecoder().decode(LabelledText.self, from: Data(l)) else { fail("\(file):\(i + 1): not a labelled record") }
+            set.append(x)
+        }
+        let (scores, misses) = PIIEvaluation.evaluate(set)
+        if json { printJSON(scores.mapValues { ["precision": $0.precision, "recall": $0.recall, "tp": Double($0.truePositives), "fp": Double($0.falsePositives), "fn": Double($0.falseNegatives)] }); return }
+        print("| type | labelled | precision | recall |\n|---|---|---|---|")
+        for t in scores.keys.sorted() where t != "ALL" {
+            let s = scores[t]!
+            print(String(format: "| %@ | %d | %.3f | %.3f |", t, s.truePositives + s.falseNegatives, s.precision, s.recall))
+        }
+        let a = scores["ALL"]!
+        print(String(format: "| all | %d | %.3f | %.3f |", a.truePositives + a.falseNegatives, a.precision, a.recall))
+        if showMisses { for m in misses { print("  " + m) } }
+    }
+}
