@@ -119,6 +119,53 @@ Please update [[PERSON|Dana]]'s address in the system.
 ---
 """
 
+# Written after the detectors were tuned on SNIPPETS and never used to change them: the
+# held-out estimate reported in BENCHMARKS.md.
+HELDOUT = r"""
+From: [[PERSON|Rebecca Cantrell]] <[[EMAIL_ADDRESS|rebecca.cantrell@enron.com]]>
+Sent: Wednesday, June 13, 2001 8:12 AM
+To: [[PERSON|Steven J Kean]]; [[PERSON|Richard Shapiro]]
+---
+Please remit to account [[IBAN_CODE|FR14 2004 1010 0505 0001 3M02 606]] before 06/30.
+---
+Best regards,
+[[PERSON|Tana Jones]]
+Senior Legal Specialist
+[[PHONE_NUMBER|713-853-3399]]
+---
+Hi [[PERSON|Sally]] - the new org chart is attached. Extension 3-5517 is the fastest way to reach me.
+---
+The VPN gateway is [[IP_ADDRESS|203.0.113.45]]; the subnet mask 255.255.255.0 stays.
+---
+Tel. [[PHONE_NUMBER|+81 3 5555 1234]] (Tokyo), fax [[PHONE_NUMBER|+61 2 9374 4000]] (Sydney).
+---
+Re: Contract 96-4417-B dated 1999-12-01, amendment 3.2.1
+---
+Reply to [[EMAIL_ADDRESS|d.hyvl@enron.com]] and cc [[EMAIL_ADDRESS|legal-dept@example.org]], or see [[URL|https://www.example.org/legal/contacts]].
+---
+Her SSN is [[US_SSN|412 68 9021]]; the form shows 987-65-4320 as an example.
+---
+Visa [[CREDIT_CARD|4012 8888 8888 1881]] charged $450.00 on 10/02/2000.
+---
+Thanks,
+[[PERSON|Jeff]]
+---
+Dear [[PERSON|Mr. Skilling]],
+
+Your assistant [[PERSON|Sherri Sera]] <[[EMAIL_ADDRESS|sherri.sera@enron.com]]> forwarded the agenda.
+---
+Call [[PHONE_NUMBER|(281) 555-0123]] between 9 and 5, or [[PHONE_NUMBER|1 800 273 8255]] after hours.
+---
+Build 2001.04.17 and release 5.1.2600 are installed on host db-07.
+---
+Forwarded by [[PERSON|Vince J Kaminski]]/HOU/ECT on 02/26/2001 09:14 AM
+---
+Hello [[PERSON|Shirley]],
+
+The tickets for the Astros game are in my office.
+---
+"""
+
 def parse(raw):
     text, ents = "", []
     pos = 0
@@ -141,3 +188,9 @@ with open(out, "w", encoding="utf-8") as f:
         f.write(json.dumps({"text": text, "entities": ents}, ensure_ascii=False) + "\n")
         n += 1
 print(f"wrote {n} snippets")
+out2 = out.replace("pii_eval.jsonl", "pii_heldout.jsonl")
+with open(out2, "w", encoding="utf-8") as f:
+    for block in HELDOUT.strip().split("\n---\n"):
+        text, ents = parse(block.strip("\n"))
+        f.write(json.dumps({"text": text, "entities": ents}, ensure_ascii=False) + "\n")
+print("wrote the held-out set")
