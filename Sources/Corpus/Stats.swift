@@ -72,16 +72,8 @@ public enum CorpusSplit {
     /// Splits subjects (never a subject's records) into two sets with a seeded shuffle; `fraction`
     /// of the subjects go to the first. Returns the subject lists.
     public static func bySubject(_ subjects: [String], fraction: Double, seed: UInt64) -> (a: Set<String>, b: Set<String>) {
-        var s = Array(Set(subjects)).sorted()
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        for i in stride(from: s.count - 1, to: 0, by: -1) { s.swapAt(i, Int(next() % UInt64(i + 1))) }
+        var rng = SynthRNG(seed)
+        let s = Array(Set(subjects)).sorted().shuffledDeterministic(&rng)
         let k = Int((Double(s.count) * fraction).rounded())
         return (Set(s.prefix(k)), Set(s.dropFirst(k)))
     }

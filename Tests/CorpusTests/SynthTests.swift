@@ -52,3 +52,13 @@ import PII
         }
     }
 }
+
+@Suite struct SplitTests {
+    @Test func subjectsAreNeverSplitAndTheSeedDecides() throws {
+        let subjects = (0..<100).flatMap { i in Array(repeating: "s\(i)", count: 1 + i % 4) }
+        let (a, b) = CorpusSplit.bySubject(subjects, fraction: 0.3, seed: 5)
+        #expect(a.count == 30 && b.count == 70 && a.isDisjoint(with: b))
+        #expect(CorpusSplit.bySubject(subjects, fraction: 0.3, seed: 5).a == a)
+        #expect(CorpusSplit.bySubject(subjects, fraction: 0.3, seed: 6).a != a)
+    }
+}
