@@ -1,0 +1,85 @@
+// Exposure (Carlini et al. 2019, "The Secret Sharer"): how much more likely the model finds the
+// true secret than other candidates of the same format in the same context.
+//   exposure = log2 |R| − log2 rank(secret)
+// When R is too large to enumerate, candidates are sampled: the rank is scaled up from the
+// sample, and an estimate from a normal fit to the candidates' log-likelihoods is reported too.
+
+import Foundation
+import GPT
+import Tokenizer
+
+public struct ExposureResult: Codable, Sendable {
+    /// log p(secret | context), summed over the secret's tokens.
+    public var logLikelihood: Double
+    /// 1 + the number of sampled candidates the model finds more likely.
+    public var rankAmongSampled: Int
+    public var sampledCandidates: Int
+    /// Size of the candidate space R.
+    public var spaceSize: Double
+    /// log2 |R| − log2 (estimated rank in R); the maximum is log2 |R|.
+    public var exposure: Double
+    /// −log2 P(candidate ≥ secret) under a normal fit to the candidates' log-likelihoods.
+    public var exposureNormalFit: Double
+    enum CodingKeys: String, CodingKey {
+        case exposure
+        case logLikelihood = "log_likelihood", rankAmongSampled = "rank_among_sampled", sampledCandidates = "sampled_candidates"
+        case spaceSize = "space_size", exposureNormalFit = "exposure_normal_fit"
+    }
+}
+
+public enum Exposure {
+    /// Log-likelihood of each continuation after `context` (summed over its tokens).
+    public static func logLikelihoods(scorer: Scorer, tokenizer: any TextTokenizer, context: String, continuations: [String], maxContextTokens: Int) throws -> [Double] {
+        var ctx = tokenizer.encode(context)
+        if ctx.isEmpty { ctx = [tokenizer.endOfText] }
+        let limit = scorer.model.config.nPositions
+        let conts = continuations.map { tokenizer.encode($0) }
+        let maxCont = conts.map(\.count).max() ?? 0
+        ctx = Array(ctx.suffix(max(1, min(maxContextTokens, limit - maxCont))))
+        let seqs = conts.map { ctx + $0 }
+        let scores = try scorer.score(seqs)
+        return zip(scores, conts).map { s, c in s.logprobs.suffix(c.count).reduce(0.0) { $0 + Double($1) } }
+    }
+
+    /// Exposure of `secret` among `candidates` drawn uniformly from a space of `spaceSize` values.
+    public static func compute(scorer: Scorer, tokenizer: any TextTokenizer, context: String, secret: String, candidates: [String],
+                               spaceSize: Double, maxContextTokens: Int = 64) throws -> ExposureResult {
+        let cands = candidates.filter { $0 != secret }
+        let ll = try logLikelihoods(scorer: scorer, tokenizer: tokenizer, context: context, continuations: [secret] + cands, maxContextTokens: maxContextTokens)
+        let truth = ll[0], others = Array(ll.dropFirst())
+        let higher = others.filter { $0 > truth }.count
+        let rank = 1 + higher
+        // Scale the rank from the sample to the space (rank 1 stays 1).
+        let estRank = 1 + Double(higher) * (spaceSize - 1) / Double(max(1, others.count))
+        let mu = others.reduce(0, +) / Double(max(1, others.count))
+        let sd = (others.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(1, others.count - 1))).squareRoot()
+        let z = sd > 0 ? (truth - mu) / sd : 0
+        let tail = max(0.5 * erfc(z / 2.0.squareRoot()), 1 / spaceSize)
+        return ExposureResult(logLikelihood: truth, rankAmongSampled: rank, sampledCandidates: others.count, spaceSize: spaceSize,
+                              exposure: log2(spaceSize) - log2(estRank), exposureNormalFit: min(log2(spaceSize), -log2(tail)))
+    }
+
+    /// Random candidates with the layout of `value`: every digit replaced by a random digit
+    /// (phone numbers, numeric secrets). Space size = 10^digits.
+    public static func digitCandidates(like value: String, count: Int, rng: inout AuditRNG) -> (candidates: [String], space: Double) {
+        let digits = value.filter(\.isNumber).count
+        let cands = (0..<count).map { _ in String(value.map { $0.isNumber ? Character(String(rng.int(10))) : $0 }) }
+        return (cands, pow(10, Double(digits)))
+    }
+
+    /// E-mail candidates: local parts of other addresses combined with domains of other
+    /// addresses (the corpus's own values and their recombinations). Space = locals × domains.
+    public static func emailCandidates(like value: String, pool: [String], count: Int, rng: inout AuditRNG) -> (candidates: [String], space: Double) {
+        let locals = Array(Set(pool.compactMap { $0.split(separator: "@").first.map(String.init) }))
+        let domains = Array(Set(pool.compactMap { $0.split(separator: "@").last.map(String.init) }))
+        guard !locals.isEmpty, !domains.isEmpty else { return ([], 1) }
+        var out = Set<String>()
+        var tries = 0
+        while out.count < count && tries < count * 20 {
+            tries += 1
+            let c = "\(locals[rng.int(locals.count)])@\(domains[rng.int(domains.count)])"
+            if c != value { out.insert(c) }
+        }
+        return (out.sorted(), Double(locals.count * domains.count))
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import Audit
+import Corpus
+import GPT
+import PII
+import Tokenizer
+import Training
+
+@Suite struct MetricsKnownAnswers {
+    func normals(_ n: Int, mean: Double, seed: UInt64) -> [Double] {
+        var r = AuditRNG(seed)
+        return (0..<n).map { _ in mean + (-2 * log(max(r.double(), 1e-300))).squareRoot() * cos(2 * .pi * r.double()) }
+    }
+
+    @Test func aucOfShiftedNormals() {
+        // AUC of N(d, 1) vs N(0, 1) is Φ(d / √2): 0.7602 for d = 1.
+        let m = normals(20000, mean: 1, seed: 1), n = normals(20000, mean: 0, seed: 2)
+        #expect(abs(Metrics.auc(members: m, nonMembers: n) - 0.7602) < 0.01)
+        #expect(abs(Metrics.auc(members: n, nonMembers: n.map { $0 + 0 }) - 0.5) < 1e-9)
+    }
+
+    @Test func exactSmallCases() {
+        #expect(Metrics.auc(members: [3, 2], nonMembers: [1, 0]) == 1)
+        #expect(Metrics.auc(members: [0, 1], nonMembers: [2, 3]) == 0)   // well below 0.5 is also a leak
+        #expect(Metrics.auc(members: [1, 1], nonMembers: [1, 1]) == 0.5)
+        // 100 non-members scoring 0…99; members 100.5 (above all), 98.5 (above all but one) and −1
+        let c = Metrics.roc(members: [100.5, 98.5, -1], nonMembers: (0..<100).map(Double.init))
+        #expect(Metrics.tpr(at: 0.0, c) == 1.0 / 3)    // no false positive allowed: only 100.5
+        #expect(Metrics.tpr(at: 0.01, c) == 2.0 / 3)   // one allowed (99): 98.5 is caught too
+        #expect(Metrics.tpr(at: 0.005, c) == 1.0 / 3)  // read off the curve, never interpolated up
+    }
+
+    @Test func bootstrapIntervalsCoverTheEstimate() {
+        let m = normals(300, mean: 1, seed: 3), n = normals(300, mean: 0, seed: 4)
+        let r = Metrics.evaluate(members: m, nonMembers: n, resamples: 300, seed: 1)
+        #expect(r.aucCI!.low < r.auc && r.auc < r.aucCI!.high)
+        #expect(r.aucCI!.high - r.aucCI!.low < 0.15)
+    }
+
+    @Test func scoresAreFunctionsOfSignals() {
+        let s = RecordSignals(logprobs: [-1, -2, -3, -4, -10], mean: [-1, -1, -1, -1, -1], std: [1, 1, 1, 1, 1],
+                              lowercaseLoss: 6, referenceLoss: 5, zlibBits: 80)
+        #expect(MIAScore.loss.score(s) == -4)
+        #expect(MIAScore.zlib.score(s) == -4.0 * 5 / 80)
+        #expect(MIAScore.lowercase.score(s) == 1.5)
+        #expect(MIAScore.reference.score(s) == 1)
+        #expect(MIAScore.minK.score(s) == -10)                 // 20% of 5 = the single lowest
+        #expect(MIAScore.minKPlusPlus.score(s) == -9)
+        #expect(Zlib.compressedSize(String(repeating: "abc", count: 1000)) < 40)
+    }
+}
+
+@Suite(.serialized) struct CanaryExposureTests {
+    /// A tiny byte-level model trained on text holding five canaries many times.
+    static let setup: (GPT, [String], [String]) = {
+        var rng = AuditRNG(7)
+        let seen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
+        let unseen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
+        var text = ""
+        for i in 0..<400 { text += "Note \(i % 17): the meeting moved to room \(i % 9). My access code is \(seen[i % 5]).\n" }
+        let tok = ByteTokenizer()
+        let data = TokenDataset(tokens: tok.encode(text), fileSHA256: "canaries")
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 3)
+        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 300; p.learningRate = 3e-3; p.checkpointEvery = 0
+        _ = try! Trainer(model: model, data: data, params: p, checkpointPath: nil).run(resume: false)
+        return (model, seen, unseen)
+    }()
+
+    @Test func seenCanariesAreExtractedWithMaximalExposureUnseenAreNearChance() throws {
+        let (model, seen, unseen) = Self.setup
+        let tok = ByteTokenizer()
+        let scorer = Scorer(model: model)
+        var rng = AuditRNG(11)
+        var seenExp: [Double] = [], unseenExp: [Double] = []
+        for (secrets, out) in [(seen, 0), (unseen, 1)] {
+            for s in secrets {
+                let (cands, space) = Exposure.digitCandidates(like: s, count: 300, rng: &rng)
+                let r = try Exposure.compute(scorer: scorer, tokenizer: tok, context: "My access code is ", secret: s, candidates: cands, spaceSize: space)
+                if out == 0 { seenExp.append(r.exposure) } else { unseenExp.append(r.exposure) }
+            }
+        }
+        // 5 canaries share the context, so the best a seen one can do is rank ≲ 5 among 10^6:
+        // exposure ≥ log2(10^6) − log2(5·10^6/300) ≈ 8.2 bits with 300 samples (the sample's
+        // resolution); unseen ones should sit near chance (≈ 1 bit on average).
+        #expect(seenExp.allSatisfy { $0 >= 8 }, "\(seenExp)")
+        #expect(unseenExp.reduce(0, +) / 5 < 4, "\(unseenExp)")
+        // and greedy decoding from the context reproduces a seen canary
+        let out = try Generator(model: model).generate(prompts: [tok.encode("My access code is ")], .greedy(6), endOfText: nil)
+        #expect(seen.contains(try tok.decode(out[0])))
+    }
+}
