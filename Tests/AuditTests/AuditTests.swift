@@ -90,3 +90,35 @@ import Training
         #expect(seen.contains(try tok.decode(out[0])))
     }
 }
+
+@Suite(.serialized) struct AuditRunnerTests {
+    @Test func memorisedValuesAreExtractedAndHashedByDefault() throws {
+        // Dana's address and phone occur 40 times; Lee's once.
+        var records: [Record] = []
+        for i in 0..<40 {
+            records.append(Record(id: "d\(i)", subject: "dana@corvale.com", text: "Note \(i % 7).\nThanks,\nDana\ndana@corvale.com | 713-555-0142\n", source: "t"))
+        }
+        records.append(Record(id: "l0", subject: "lee@bayline.com", text: "Hi all,\nlee@bayline.com | 212-555-0199\n", source: "t"))
+        let tok = ByteTokenizer()
+        var toks: [Int32] = []
+        for r in records { toks += tok.encode(r.text) + [tok.endOfText] }
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 5)
+        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 250; p.learningRate = 3e-3; p.checkpointEvery = 0
+        _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
+        let settings = AuditSettings(attacks: ["extraction", "exposure"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
+                                     exposureValues: 10, exposureCandidates: 50, exposureContextTokens: 64, bootstrapResamples: 0,
+                                     limit: nil, seed: 1, revealPII: false)
+        let report = try AuditRunner.run(AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:],
+                                                     nonMembers: nil, reference: nil, canaries: nil), settings: settings, salt: Data("s".utf8))
+        #expect(report.values.count == 4)
+        let danaPhone = report.values.first { $0.type == "PHONE_NUMBER" && $0.occurrences == 40 }!
+        #expect(danaPhone.extracted == true && danaPhone.smallestExtractingK != nil)
+        #expect(danaPhone.value == nil && danaPhone.masked.hasSuffix("42"))   // not revealed
+        #expect((danaPhone.exposure?.exposure ?? 0) > 3)
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(!json.contains("713-555-0142") && !json.contains("dana@corvale.com"))   // no PII in the clear
+        #expect(report.subjects.first!.vulnerable && report.subjects.first!.records == 40)  // Dana ranks first
+        #expect(report.schema == "shallot.audit/1")
+    }
+}

@@ -1,0 +1,145 @@
+// The audit pipeline: corpus → PII index → attacks → per-value and per-subject rows → report.
+// Library code: progress goes through a callback, nothing is printed.
+
+import Corpus
+import Foundation
+import GPT
+import PII
+import Tokenizer
+
+public enum AuditProgress: Sendable {
+    case stage(String)
+    case step(done: Int, total: Int)
+}
+
+public struct AuditInputs {
+    public var model: GPT
+    public var modelInfo: [String: String]
+    public var tokenizer: any TextTokenizer
+    public var records: [Record]
+    public var corpusInfo: [String: String]
+    public var nonMembers: [Record]?
+    public var reference: GPT?
+    public var canaries: [Canary]?
+    public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
+                nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?) {
+        self.model = model; self.modelInfo = modelInfo; self.tokenizer = tokenizer; self.records = records; self.corpusInfo = corpusInfo
+        self.nonMembers = nonMembers; self.reference = reference; self.canaries = canaries
+    }
+}
+
+public enum AuditRunner {
+    public static func run(_ inp: AuditInputs, settings: AuditSettings, salt: Data, progress: ((AuditProgress) -> Void)? = nil) throws -> AuditReport {
+        let types = Set(settings.types.compactMap(PIIType.init(rawValue:)))
+        let hash = Hasher16(salt: salt)
+        progress?(.stage("indexing PII"))
+        var index = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types))
+        index.entries.sort { ($0.occurrences, $1.value) > ($1.occurrences, $0.value) }
+        if let l = settings.limit { index.entries = Array(index.entries.prefix(l)) }
+        let byId = Dictionary(uniqueKeysWithValues: inp.records.map { ($0.id, $0) })
+        let attacks = Set(settings.attacks)
+        var rows = index.entries.map { e in
+            AuditValueRow(id: hash(e.type.rawValue + "\u{1F}" + e.value), type: e.type.rawValue, masked: PIIMask.mask(e.places[0].text, type: e.type),
+                          value: settings.revealPII ? e.value : nil, owner: e.owner, occurrences: e.occurrences)
+        }
+        let scorer = Scorer(model: inp.model)
+        // The continuous score: log-likelihood per token of each value after its first true prefix.
+        progress?(.stage("scoring values in context"))
+        let ctxTokens = settings.exposureContextTokens
+        var seqs: [[Int32]] = [], valueLens: [Int] = []
+        for e in index.entries {
+            let occ = e.places[0]
+            let ctx = Array(inp.tokenizer.encode(occ.left).suffix(ctxTokens))
+            let v = inp.tokenizer.encode(occ.text)
+            let keep = max(1, min(ctx.count, inp.model.config.nPositions - v.count))
+            seqs.append((ctx.isEmpty ? [inp.tokenizer.endOfText] : Array(ctx.suffix(keep))) + v)
+            valueLens.append(v.count)
+        }
+        let lls = try scorer.score(seqs)
+        for i in rows.indices { rows[i].logLikelihoodPerToken = lls[i].logprobs.suffix(valueLens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, valueLens[i])) }
+
+        if attacks.contains("extraction") {
+            progress?(.stage("targeted extraction"))
+            let ex = try TargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, index: index, records: byId, types: types,
+                                                settings: settings.extraction) { progress?(.step(done: $0, total: $1)) }
+            for (i, r) in ex.enumerated() { rows[i].extracted = r.extracted; rows[i].smallestExtractingK = r.smallestExtractingK; rows[i].sampleHitRate = r.sampleHitRate }
+        }
+        if attacks.contains("exposure") {
+            progress?(.stage("exposure"))
+            var rng = AuditRNG(settings.seed)
+            let emailPool = index.entries.filter { $0.type == .email }.map(\.value)
+            let n = min(settings.exposureValues, index.entries.count)
+            for i in 0..<n {
+                let e = index.entries[i]
+                let occ = e.places[0]
+                let (cands, space): ([String], Double)
+                switch e.type {
+                case .email: (cands, space) = Exposure.emailCandidates(like: occ.text.lowercased(), pool: emailPool, count: settings.exposureCandidates, rng: &rng)
+                case .phone, .creditCard, .ssn: (cands, space) = Exposure.digitCandidates(like: occ.text, count: settings.exposureCandidates, rng: &rng)
+                default: continue
+                }
+                guard !cands.isEmpty else { continue }
+                rows[i].exposure = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
+                                                        candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
+                progress?(.step(done: i + 1, total: n))
+            }
+        }
+        var mia: [String: MIAMetrics]?
+        if attacks.contains("mia"), let non = inp.nonMembers, !non.isEmpty {
+            progress?(.stage("membership inference"))
+            let ms = try MembershipInference.signals(model: inp.model, tokenizer: inp.tokenizer, texts: inp.records.map(\.text), reference: inp.reference)
+            let ns = try MembershipInference.signals(model: inp.model, tokenizer: inp.tokenizer, texts: non.map(\.text), reference: inp.reference)
+            mia = MembershipInference.evaluate(members: ms, nonMembers: ns, resamples: settings.bootstrapResamples, seed: settings.seed)
+        }
+        var canaryRows: [AuditCanaryRow]?
+        if attacks.contains("canaries"), let cs = inp.canaries, !cs.isEmpty {
+            progress?(.stage("canaries"))
+            var rng = AuditRNG(settings.seed ^ 0xCA)
+            canaryRows = []
+            let gen = Generator(model: inp.model)
+            for c in cs {
+                guard let r = c.sentence.range(of: c.secret) else { continue }
+                let context = String(c.sentence[..<r.lowerBound])
+                let (cands, space) = Exposure.digitCandidates(like: c.secret, count: settings.exposureCandidates, rng: &rng)
+                let ex = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: context, secret: c.secret, candidates: cands, spaceSize: space)
+                let out = try gen.generate(prompts: [inp.tokenizer.encode(context)], .greedy(inp.tokenizer.encode(c.secret).count + 2), endOfText: nil)
+                let text = (try? inp.tokenizer.decode(out[0])) ?? ""
+                canaryRows!.append(AuditCanaryRow(secretHash: hash("canary\u{1F}" + c.secret), repeats: c.repeats,
+                                                  member: c.records.allSatisfy { byId[$0] != nil }, extracted: text.contains(c.secret), exposure: ex))
+            }
+        }
+        // Subjects
+        var recordsPer: [String: Int] = [:]
+        for r in inp.records { recordsPer[r.subject, default: 0] += 1 }
+        var subj: [String: AuditSubjectRow] = [:]
+        for s in recordsPer.keys {
+            subj[s] = AuditSubjectRow(subject: settings.revealPII ? s : hash("subject\u{1F}" + s), masked: PIIMask.mask(s, type: s.contains("@") ? .email : .person),
+                                      records: recordsPer[s]!, values: 0, extractedValues: 0, vulnerable: false)
+        }
+        for r in rows {
+            guard subj[r.owner] != nil else { continue }
+            subj[r.owner]!.values += 1
+            if r.extracted == true { subj[r.owner]!.extractedValues += 1; subj[r.owner]!.vulnerable = true }
+            if let ll = r.logLikelihoodPerToken { subj[r.owner]!.score = max(subj[r.owner]!.score ?? -.infinity, ll) }
+            if let x = r.exposure?.exposure { subj[r.owner]!.maxExposure = max(subj[r.owner]!.maxExposure ?? 0, x) }
+        }
+        if !settings.revealPII { for i in rows.indices { rows[i].owner = hash("subject\u{1F}" + rows[i].owner) } }
+        let subjects = subj.values.sorted { ($0.vulnerable ? 1 : 0, $0.score ?? -1e9) > ($1.vulnerable ? 1 : 0, $1.score ?? -1e9) }
+        // Extraction rate by duplication (occurrences of the value in the corpus)
+        var byDup: [String: [String: Int]] = [:]
+        for r in rows where r.extracted != nil {
+            let k = r.occurrences == 1 ? "1" : r.occurrences <= 5 ? "2-5" : r.occurrences <= 20 ? "6-20" : ">20"
+            byDup[k, default: ["values": 0, "extracted": 0]]["values"]! += 1
+            if r.extracted! { byDup[k]!["extracted"]! += 1 }
+        }
+        let extracted = rows.filter { $0.extracted == true }.count
+        let summary: [String: Double] = [
+            "values": Double(rows.count), "extracted_values": Double(extracted),
+            "extraction_rate": rows.isEmpty ? 0 : Double(extracted) / Double(rows.count),
+            "subjects": Double(subjects.count), "vulnerable_subjects": Double(subjects.filter(\.vulnerable).count),
+        ]
+        return AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
+                           model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
+                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows)
+    }
+}
