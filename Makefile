@@ -5,10 +5,15 @@ RUN_DIR ?= runs/demo
 
 .PHONY: run test deps build bench reference clean
 
-## The main job. Until `shallot study` lands: train a small GPT on the embedded sample, then sample from it.
+## The main job. Until `shallot study` lands: synthetic corpus → members/non-members → a small
+## GPT-2 with its own BPE vocabulary → an audit of what it leaks (runs/demo/audit/audit.json).
+SHALLOT := .build/release/shallot
 run: deps build
-	.build/release/shallot train --embedded-sample --out $(RUN_DIR) --layers 2 --heads 4 --dim 128 --context 128 --batch 8 --steps 300 --lr 1e-3
-	.build/release/shallot generate --model $(RUN_DIR) --prompt "From: Dana Whitfield" --max-new 200 --temperature 0.7 --top-k 40 --seed 1
+	mkdir -p $(RUN_DIR)
+	$(SHALLOT) corpus synth --subjects 80 --records 800 --seed 1 --canary-repeats 1,20 --canaries-per-repeat 2 --out $(RUN_DIR)/corpus.jsonl
+	$(SHALLOT) corpus split $(RUN_DIR)/corpus.jsonl --fraction 0.8 --seed 1 --out-a $(RUN_DIR)/members.jsonl --out-b $(RUN_DIR)/nonmembers.jsonl
+	$(SHALLOT) train --data $(RUN_DIR)/members.jsonl --vocab-size 1024 --out $(RUN_DIR)/model --layers 2 --heads 4 --dim 128 --context 128 --batch 8 --epochs 6 --lr 2e-3 --dropout 0
+	$(SHALLOT) audit --model $(RUN_DIR)/model --data $(RUN_DIR)/members.jsonl --nonmembers $(RUN_DIR)/nonmembers.jsonl --canaries $(RUN_DIR)/corpus.jsonl.canaries.json --bootstrap 200 --out $(RUN_DIR)/audit
 
 ## The test suite (offline; fixtures are committed).
 test: deps

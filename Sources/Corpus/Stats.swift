@@ -56,7 +56,7 @@ public struct CorpusStats: Codable, Sendable {
     public static func scanAll(_ texts: [String], _ scanner: PIIScanner) -> [[PIIEntity]] {
         var out = [[PIIEntity]](repeating: [], count: texts.count)
         out.withUnsafeMutableBufferPointer { ob in
-            let ob = Box(ob.baseAddress!), tx = Box(texts)
+            let ob = SendableBox(ob.baseAddress!), tx = SendableBox(texts)
             let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count))
             DispatchQueue.concurrentPerform(iterations: parts) { p in
                 for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { ob.value[i] = scanner.scan(tx.value[i]) }
@@ -66,7 +66,6 @@ public struct CorpusStats: Codable, Sendable {
     }
 }
 
-struct Box<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 public enum CorpusSplit {
     /// Splits subjects (never a subject's records) into two sets with a seeded shuffle; `fraction`

@@ -56,11 +56,11 @@ public final class Scorer: @unchecked Sendable {
                                            maxLength: max(maxLen, session?.maxLength ?? 0), maxTokens: 512)
         }
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = []
-        var want: [Int] = [], targets: [Int32] = [], owner: [(Int, Int)] = []
+        var want: [Int] = [], targets: [Int32] = []
         for (slot, s) in range.enumerated() {
             for (p, t) in seqs[s].enumerated() {
                 if p + 1 < seqs[s].count {
-                    want.append(tokens.count); targets.append(seqs[s][p + 1]); owner.append((s, p))
+                    want.append(tokens.count); targets.append(seqs[s][p + 1])
                 }
                 tokens.append(t); slotOf.append(slot); positions.append(p)
             }
@@ -103,6 +103,5 @@ public final class Scorer: @unchecked Sendable {
                                        std: distribution ? Array(sd[k..<(k + n)]) : nil)
             k += n
         }
-        _ = owner
     }
 }

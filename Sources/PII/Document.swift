@@ -40,4 +40,5 @@ extension PIIScanner {
     }
 }
 
-struct SendableBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+/// Shares a value (or a pointer written at disjoint indices) with worker threads.
+public struct SendableBox<T>: @unchecked Sendable { public let value: T; public init(_ v: T) { value = v } }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Kernels
 import PII
 import Corpus
 
@@ -56,7 +57,7 @@ struct Scan: ParsableCommand {
         var results = [[PIIEntity]](repeating: [], count: texts.count)
         if jsonl {
             results.withUnsafeMutableBufferPointer { rb in
-                let rb = UncheckedBox(rb.baseAddress!), tx = UncheckedBox(texts)
+                let rb = UncheckedSendable(rb.baseAddress!), tx = UncheckedSendable(texts)
                 let parts = max(1, min(threads, texts.count))
                 DispatchQueue.concurrentPerform(iterations: parts) { p in
                     for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { rb.value[i] = scanner.scan(tx.value[i]) }
@@ -81,7 +82,6 @@ struct Scan: ParsableCommand {
     }
 }
 
-struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 struct Index: ParsableCommand {
     static let configuration = CommandConfiguration(
