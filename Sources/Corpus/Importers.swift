@@ -192,7 +192,7 @@ public struct CSVReader: Sequence {
     let lines: LineReader
     public init?(path: String) { guard let l = LineReader(path: path) else { return nil }; lines = l }
     public func makeIterator() -> AnyIterator<[[UInt8]]> {
-        var it = lines.makeIterator()
+        let it = lines.makeIterator()
         return AnyIterator {
             var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false
             while let line = it.next() {

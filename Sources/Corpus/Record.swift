@@ -90,7 +90,7 @@ public struct RecordReaderJSONL: Sequence {
             var done = false
             return AnyIterator { if done { return nil }; done = true; return .failure(.unreadable(path: path, reason: "no such file")) }
         }
-        var it = lines.makeIterator()
+        let it = lines.makeIterator()
         var n = 0
         let (tf, idf, sf) = (textField, idField, subjectField)
         return AnyIterator {

@@ -64,7 +64,7 @@ struct Import: ParsableCommand {
             try w.close()
         } catch {
             w.discard()
-            fail((error as? CustomStringConvertible)?.description ?? "\(error)")
+            fail("\(error)")
         }
         if json { printJSON(report); return }
         print("imported \(report.imported) records, skipped \(report.skipped) → \(out)")
