@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Tokenizer", swiftSettings: fast),
         .target(name: "PII", swiftSettings: fast),
         .target(name: "Corpus", dependencies: ["PII", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Audit", dependencies: ["GPT", "Tokenizer", "PII", "Corpus", "CZlib", "Training",
+        .target(name: "Audit", dependencies: ["GPT", "Kernels", "Tokenizer", "PII", "Corpus", "CZlib", "Training",
                                               .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
@@ -51,7 +51,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PIITests", dependencies: ["PII"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "GPT", "Corpus", "Training", "Tokenizer", "PII"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Kernels", "GPT", "Corpus", "Training", "Tokenizer", "PII"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),
     ]

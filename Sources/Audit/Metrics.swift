@@ -3,6 +3,7 @@
 // (higher score = more likely a member).
 
 import Foundation
+import Kernels
 
 public struct ROCCurve: Codable, Sendable {
     public var fpr: [Double]
@@ -95,17 +96,12 @@ public enum Metrics {
     }
 }
 
-/// SplitMix64, the audit's seeded source of randomness.
-public struct AuditRNG: Sendable {
-    var s: UInt64
-    public init(_ seed: UInt64) { s = seed ^ 0xA0D1_75EE_D000_0001 }
-    public mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The audit's seeded source of randomness: Kernels' SplitMix64.
+public typealias AuditRNG = SplitMix64
+
+extension SplitMix64 {
+    public init(_ seed: UInt64) { self.init(seed: seed ^ 0xA0D1_75EE_D000_0001) }
+    /// Uniform in 0..<n.
     public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    public mutating func double() -> Double { Double(next() >> 11) / 9_007_199_254_740_992 }
+    public mutating func double() -> Double { nextDouble() }
 }

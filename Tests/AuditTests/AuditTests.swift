@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Audit
+import Kernels
 import Corpus
 import GPT
 import PII
