@@ -10,6 +10,7 @@ public struct AuditSettings: Codable, Sendable {
     public var attacks: [String]
     public var types: [String]
     public var extraction: ExtractionSettings
+    public var untargeted = UntargetedSettings()
     public var exposureValues: Int
     public var exposureCandidates: Int
     public var exposureContextTokens: Int
@@ -18,7 +19,7 @@ public struct AuditSettings: Codable, Sendable {
     public var seed: UInt64
     public var revealPII: Bool
     enum CodingKeys: String, CodingKey {
-        case attacks, types, extraction, limit, seed
+        case attacks, types, extraction, untargeted, limit, seed
         case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates", exposureContextTokens = "exposure_context_tokens"
         case bootstrapResamples = "bootstrap_resamples", revealPII = "reveal_pii"
     }
@@ -88,8 +89,9 @@ public struct AuditReport: Codable, Sendable {
     public var subjects: [AuditSubjectRow]
     public var membershipInference: [String: MIAMetrics]?
     public var canaries: [AuditCanaryRow]?
+    public var untargeted: UntargetedResult?
     enum CodingKeys: String, CodingKey {
-        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries
+        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted
         case extractionByDuplication = "extraction_by_duplication", membershipInference = "membership_inference"
     }
 }

@@ -21,8 +21,13 @@ public struct AuditInputs {
     public var nonMembers: [Record]?
     public var reference: GPT?
     public var canaries: [Canary]?
+    /// The base model's pre-training corpus, for lineage attribution of untargeted leaks.
+    public var pretrainingRecords: [Record]?
+    /// Public text whose windows prompt the untargeted attack (built-in openers without it).
+    public var promptText: String?
     public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
-                nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?) {
+                nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?, pretrainingRecords: [Record]? = nil, promptText: String? = nil) {
+        self.pretrainingRecords = pretrainingRecords; self.promptText = promptText
         self.model = model; self.modelInfo = modelInfo; self.tokenizer = tokenizer; self.records = records; self.corpusInfo = corpusInfo
         self.nonMembers = nonMembers; self.reference = reference; self.canaries = canaries
     }
@@ -108,6 +113,15 @@ public enum AuditRunner {
                                                   member: c.records.allSatisfy { byId[$0] != nil }, extracted: text.contains(c.secret), exposure: ex))
             }
         }
+        var untargeted: UntargetedResult?
+        if attacks.contains("untargeted") {
+            progress?(.stage("untargeted extraction"))
+            let trainingKeys = Set(PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value })
+            let preKeys = inp.pretrainingRecords.map { Set(PIIIndex.build(records: $0, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value }) }
+            untargeted = try UntargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, trainingKeys: trainingKeys, pretrainingKeys: preKeys,
+                                                      reference: inp.reference, promptText: inp.promptText, types: types, settings: settings.untargeted,
+                                                      hash: hash, reveal: settings.revealPII) { progress?(.step(done: $0, total: $1)) }
+        }
         // Subjects
         var recordsPer: [String: Int] = [:]
         for r in inp.records { recordsPer[r.subject, default: 0] += 1 }
@@ -140,6 +154,6 @@ public enum AuditRunner {
         ]
         return AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
                            model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
-                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows)
+                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted)
     }
 }

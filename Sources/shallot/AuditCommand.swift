@@ -25,7 +25,11 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Held-out records for membership inference.") var nonmembers: String?
     @Option(help: "Reference model directory (for the reference-model MIA score).") var reference: String?
     @Option(help: "Canary file written by `corpus synth --canary-repeats` (FILE.canaries.json).") var canaries: String?
-    @Option(help: "Comma-separated attacks.") var attacks = "extraction,exposure,mia,canaries"
+    @Option(help: "Comma-separated attacks: extraction, untargeted, exposure, mia, canaries.") var attacks = "extraction,untargeted,exposure,mia,canaries"
+    @Option(help: "untargeted: the base model's pre-training corpus, to attribute leaks (pre-training / fine-tuning / both / neither).") var pretrainingData: String?
+    @Option(help: "untargeted: public text whose 10-token windows are the prompts (built-in openers without it).") var prompts: String?
+    @Option(help: "untargeted: number of prompts.") var untargetedPrompts = 64
+    @Option(help: "untargeted: top-k samples per prompt besides greedy.") var untargetedSamples = 4
     @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
     @Option(help: "Comma-separated prefix lengths in tokens.") var k = "10,50"
     @Option(help: "Top-k samples per prompt besides greedy decoding.") var samples = 0
@@ -57,6 +61,10 @@ struct AuditCommand: ParsableCommand {
         let settings = AuditSettings(attacks: attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, types: types.map(\.rawValue),
                                      extraction: ex, exposureValues: exposureValues, exposureCandidates: candidates, exposureContextTokens: 64,
                                      bootstrapResamples: bootstrap, limit: limit, seed: seed, revealPII: revealPii)
+        var settingsU = settings
+        settingsU.untargeted.prompts = untargetedPrompts
+        settingsU.untargeted.samplesPerPrompt = untargetedSamples
+        settingsU.untargeted.seed = seed
         var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         if let s = saltFile {
             guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
@@ -69,7 +77,9 @@ struct AuditCommand: ParsableCommand {
         var bar: ProgressBar?
         let report = reporting {
             try AuditRunner.run(AuditInputs(model: m, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
-                                            nonMembers: non, reference: ref, canaries: cans), settings: settings, salt: salt) { ev in
+                                            nonMembers: non, reference: ref, canaries: cans, pretrainingRecords: pretrainingData.map(readCorpus),
+                                            promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() }),
+                                settings: settingsU, salt: salt) { ev in
                 switch ev {
                 case .stage(let s):
                     bar = nil
@@ -97,6 +107,11 @@ struct AuditCommand: ParsableCommand {
                      Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
         if let mia = report.membershipInference {
             for k in mia.keys.sorted() { print(String(format: "  MIA %@: AUC %.3f, TPR@1%%FPR %.3f", k, mia[k]!.auc, mia[k]!.tprAt1pctFPR)) }
+        }
+        if let u = report.untargeted {
+            print("  untargeted: \(u.generations) generations, \(u.distinctValues) distinct values, \(u.distinctTrainingValues) in the training data")
+            for (k, v) in u.precisionAtM.sorted(by: { $0.key < $1.key }) { print("    precision by \(k): " + v.sorted { Int($0.key)! < Int($1.key)! }.map { "top-\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")) }
+            if let a = u.attribution { print("    attribution: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         }
         for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.extracted ? ", extracted" : "")) }
     }

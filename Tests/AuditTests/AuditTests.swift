@@ -123,3 +123,26 @@ import Training
         #expect(report.schema == "shallot.audit/1")
     }
 }
+
+@Suite(.serialized) struct UntargetedLineageTests {
+    @Test func leakedValuesAreAttributedToTheCorpusTheyCameFrom() throws {
+        // One model that memorised two numbers; the audit is told one came from fine-tuning data
+        // (D) and the other from pre-training data (P), and that a third value is in neither.
+        var text = ""
+        for _ in 0..<60 { text += "Call me at 713-555-0142.\nYou can reach 212-555-0199.\n" }
+        let tok = ByteTokenizer()
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 9)
+        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 200; p.learningRate = 3e-3; p.checkpointEvery = 0
+        _ = try Trainer(model: model, data: TokenDataset(tokens: tok.encode(text), fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        let key = { (v: String) in "PHONE_NUMBER\u{1F}" + PIINormalize.phone(v) }
+        var s = UntargetedSettings(); s.prompts = UntargetedExtraction.builtInOpeners.count; s.samplesPerPrompt = 0; s.newTokens = 24
+        let r = try UntargetedExtraction.run(model: model, tokenizer: tok, trainingKeys: [key("713-555-0142")], pretrainingKeys: [key("212-555-0199")],
+                                             reference: nil, promptText: nil, types: [.phone], settings: s, hash: Hasher16(salt: Data("k".utf8)), reveal: true)
+        let byValue = Dictionary(r.values.map { ($0.value!, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byValue["+17135550142"]?.attribution == "finetuning")
+        #expect(byValue["+12125550199"]?.attribution == "pretraining")
+        #expect(byValue["+17135550142"]?.inTraining == true && byValue["+12125550199"]?.inTraining == false)
+        #expect(r.attribution!["finetuning"]! >= 1 && r.attribution!["pretraining"]! >= 1)
+        #expect((r.precisionAtM["perplexity"]?["10"] ?? -1) >= 0)
+    }
+}
