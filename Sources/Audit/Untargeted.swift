@@ -40,7 +40,7 @@ public struct UntargetedResult: Codable, Sendable {
     public var candidates: Int
     public var distinctValues: Int
     public var distinctTrainingValues: Int
-    /// Fraction of the top-m candidates (by each ranking) that are training values.
+    /// Fraction of the top-m distinct values (by each ranking) that are training values.
     public var precisionAtM: [String: [String: Double]]
     public var attribution: [String: Int]?
     public var values: [UntargetedCandidate]
@@ -128,7 +128,11 @@ public enum UntargetedExtraction {
         }
         var precision: [String: [String: Double]] = [:]
         for name in cands.first?.scores.keys.sorted() ?? [] {
-            let ranked = cands.sorted { ($0.scores[name] ?? -.infinity) > ($1.scores[name] ?? -.infinity) }
+            // Distinct values, each at its best-scoring occurrence (duplicates of one memorised
+            // value must not fill the top of the ranking).
+            var best: [String: UntargetedCandidate] = [:]
+            for c in cands where (best[c.id]?.scores[name] ?? -.infinity) < (c.scores[name] ?? -.infinity) { best[c.id] = c }
+            let ranked = best.values.sorted { ($0.scores[name] ?? -.infinity, $1.id) > ($1.scores[name] ?? -.infinity, $0.id) }
             var row: [String: Double] = [:]
             for m in settings.topM where !ranked.isEmpty {
                 let top = ranked.prefix(m)
