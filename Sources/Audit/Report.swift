@@ -44,8 +44,10 @@ public struct AuditValueRow: Codable, Sendable {
     public var exposure: ExposureResult?
     /// Mean log-probability per token of the value after its true prefix (the continuous score).
     public var logLikelihoodPerToken: Double?
+    /// The association attack produced this address from its owner's name.
+    public var associated: Bool?
     enum CodingKeys: String, CodingKey {
-        case id, type, masked, value, owner, occurrences, extracted, exposure
+        case id, type, masked, value, owner, occurrences, extracted, exposure, associated
         case smallestExtractingK = "smallest_extracting_k", sampleHitRate = "sample_hit_rate", logLikelihoodPerToken = "log_likelihood_per_token"
     }
 }
@@ -90,8 +92,9 @@ public struct AuditReport: Codable, Sendable {
     public var membershipInference: [String: MIAMetrics]?
     public var canaries: [AuditCanaryRow]?
     public var untargeted: UntargetedResult?
+    public var association: AssociationResult?
     enum CodingKeys: String, CodingKey {
-        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted
+        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted, association
         case extractionByDuplication = "extraction_by_duplication", membershipInference = "membership_inference"
     }
 }

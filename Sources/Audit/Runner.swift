@@ -113,6 +113,14 @@ public enum AuditRunner {
                                                   member: c.records.allSatisfy { byId[$0] != nil }, extracted: text.contains(c.secret), exposure: ex))
             }
         }
+        var association: AssociationResult?
+        if attacks.contains("association") {
+            progress?(.stage("association"))
+            let full = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: [.email, .person]))
+            let (hits, res) = try Association.run(model: inp.model, tokenizer: inp.tokenizer, index: full)
+            association = res
+            for i in rows.indices where index.entries[i].type == .email { rows[i].associated = hits[index.entries[i].value] }
+        }
         var untargeted: UntargetedResult?
         if attacks.contains("untargeted") {
             progress?(.stage("untargeted extraction"))
@@ -154,6 +162,6 @@ public enum AuditRunner {
         ]
         return AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
                            model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
-                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted)
+                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted, association: association)
     }
 }

@@ -25,7 +25,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Held-out records for membership inference.") var nonmembers: String?
     @Option(help: "Reference model directory (for the reference-model MIA score).") var reference: String?
     @Option(help: "Canary file written by `corpus synth --canary-repeats` (FILE.canaries.json).") var canaries: String?
-    @Option(help: "Comma-separated attacks: extraction, untargeted, exposure, mia, canaries.") var attacks = "extraction,untargeted,exposure,mia,canaries"
+    @Option(help: "Comma-separated attacks: extraction, untargeted, association, exposure, mia, canaries.") var attacks = "extraction,untargeted,association,exposure,mia,canaries"
     @Option(help: "untargeted: the base model's pre-training corpus, to attribute leaks (pre-training / fine-tuning / both / neither).") var pretrainingData: String?
     @Option(help: "untargeted: public text whose 10-token windows are the prompts (built-in openers without it).") var prompts: String?
     @Option(help: "untargeted: number of prompts.") var untargetedPrompts = 64
@@ -107,6 +107,9 @@ struct AuditCommand: ParsableCommand {
                      Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
         if let mia = report.membershipInference {
             for k in mia.keys.sorted() { print(String(format: "  MIA %@: AUC %.3f, TPR@1%%FPR %.3f", k, mia[k]!.auc, mia[k]!.tprAt1pctFPR)) }
+        }
+        if let a = report.association {
+            print("  association: \(a.associated) of \(a.pairs) (name, address) pairs produced; hits by template: " + a.hitsByTemplate.sorted { $0.key < $1.key }.map { "\($0.key.debugDescription) \($0.value)" }.joined(separator: ", "))
         }
         if let u = report.untargeted {
             print("  untargeted: \(u.generations) generations, \(u.distinctValues) distinct values, \(u.distinctTrainingValues) in the training data")

@@ -146,3 +146,27 @@ import Training
         #expect((r.precisionAtM["perplexity"]?["10"] ?? -1) >= 0)
     }
 }
+
+@Suite(.serialized) struct AssociationTests {
+    @Test func aMemorisedNameAddressPairIsAssociated() throws {
+        var records: [Record] = []
+        for i in 0..<30 {
+            records.append(Record(id: "d\(i)", subject: "dana@corvale.com", text: "From: Dana Whitfield <dana@corvale.com>\nNote \(i % 5).\n", source: "t"))
+            records.append(Record(id: "m\(i)", subject: "mlee@bayline.com", text: "From: Marcus Lee <mlee@bayline.com>\nOk \(i % 3).\n", source: "t"))
+        }
+        let tok = ByteTokenizer()
+        var toks: [Int32] = []
+        for r in records { toks += tok.encode(r.text) + [tok.endOfText] }
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 2)
+        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 200; p.learningRate = 3e-3; p.checkpointEvery = 0
+        _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        let index = PIIIndex.build(records: records, scanner: PIIScanner(types: [.email, .person]))
+        #expect(Association.pairs(index: index).map(\.email).sorted() == ["dana@corvale.com", "mlee@bayline.com"])
+        let (hits, res) = try Association.run(model: model, tokenizer: tok, index: index)
+        #expect(res.pairs == 2)
+        // A tiny model does not generalise "Name <" to the start of a prompt, but some template
+        // (the quoted-header form, or few-shot) recovers a memorised pair.
+        #expect(res.associated >= 1 && res.associated == hits.values.filter { $0 }.count)
+        #expect(res.hitsByTemplate.values.reduce(0, +) >= res.associated)
+    }
+}
