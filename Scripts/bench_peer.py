@@ -17,6 +17,14 @@ PRESETS = {
 }
 
 
+def timed(fn, iters, warmup=None):
+    """Seconds for `iters` calls of fn after one warm-up call (of `warmup`, default fn)."""
+    (warmup or fn)()
+    t = time.perf_counter()
+    for _ in range(iters): fn()
+    return time.perf_counter() - t
+
+
 def torch_bench(kind, preset, batch, iters, threads):
     import torch, transformers
     torch.set_num_threads(threads)
@@ -27,10 +35,7 @@ def torch_bench(kind, preset, batch, iters, threads):
     res = {}
     if kind == "gemm":
         a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        a @ b
-        t = time.perf_counter()
-        for _ in range(iters): a @ b
-        s = time.perf_counter() - t
+        s = timed(lambda: a @ b, iters)
         res = dict(gflops=2 * 2048 ** 3 * iters / s / 1e9, seconds=s)
     elif kind == "train":
         model.train()
@@ -44,10 +49,7 @@ def torch_bench(kind, preset, batch, iters, threads):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-        step()
-        t = time.perf_counter()
-        for _ in range(iters): step()
-        s = time.perf_counter() - t
+        s = timed(step, iters)
         res = dict(tokens_per_s=batch * T * iters / s, seconds=s)
     elif kind == "score":
         model.eval()
@@ -56,20 +58,14 @@ def torch_bench(kind, preset, batch, iters, threads):
             with torch.no_grad():
                 lp = torch.log_softmax(model(x).logits[:, :-1].float(), -1)
                 return lp.gather(-1, x[:, 1:, None])
-        run()
-        t = time.perf_counter()
-        for _ in range(iters): run()
-        s = time.perf_counter() - t
+        s = timed(run, iters)
         res = dict(tokens_per_s=batch * T * iters / s, seconds=s)
     elif kind == "generate":
         model.eval()
         x = torch.randint(0, V, (batch, 32))
         kw = dict(max_new_tokens=64, min_new_tokens=64, do_sample=False, pad_token_id=0, attention_mask=torch.ones_like(x))
         with torch.no_grad():
-            model.generate(x, **{**kw, "max_new_tokens": 4, "min_new_tokens": 4})
-            t = time.perf_counter()
-            for _ in range(iters): model.generate(x, **kw)
-            s = time.perf_counter() - t
+            s = timed(lambda: model.generate(x, **kw), iters, warmup=lambda: model.generate(x, **{**kw, "max_new_tokens": 4, "min_new_tokens": 4}))
         res = dict(tokens_per_s=batch * 64 * iters / s, seconds=s)
     res["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     res["torch"] = torch.__version__

@@ -33,7 +33,7 @@ public struct PIIIndex: Sendable {
     public var entries: [PIIIndexEntry]
 
     public static func build(records: [Record], scanner: PIIScanner = PIIScanner(), contextLength: Int = 400) -> PIIIndex {
-        let found = CorpusStats.scanAll(records.map(\.text), scanner)
+        let found = scanner.scan(all: records.map(\.text))
         var byKey: [String: PIIIndexEntry] = [:]
         let subjects = Set(records.map(\.subject))
         for (r, ents) in zip(records, found) {

@@ -128,10 +128,10 @@ public struct Scrubber: Sendable {
     public func scrub(records: [Record]) -> ([Record], ScrubReport) {
         var rep = ScrubReport()
         var out = records
-        let originals = Set(CorpusStats.scanAll(records.map(\.text), scanner).flatMap { $0.map { $0.type.rawValue + "\u{1F}" + $0.normalized } })
+        let originals = Set(scanner.scan(all: records.map(\.text)).flatMap { $0.map { $0.type.rawValue + "\u{1F}" + $0.normalized } })
         for i in out.indices { out[i].text = scrub(out[i].text, counts: &rep.replaced, avoid: mode == .pseudonymize ? originals : []) }
         rep.records = out.count
-        for ents in CorpusStats.scanAll(out.map(\.text), scanner) {
+        for ents in scanner.scan(all: out.map(\.text)) {
             for e in ents where mode != .pseudonymize || originals.contains(e.type.rawValue + "\u{1F}" + e.normalized) {
                 rep.residual[e.type.rawValue, default: 0] += 1
             }

@@ -34,7 +34,7 @@ public struct CorpusStats: Codable, Sendable {
         let counts = perSubject.values.sorted()
         s.maxRecordsPerSubject = counts.last ?? 0
         s.medianRecordsPerSubject = counts.isEmpty ? 0 : counts[counts.count / 2]
-        let found = scanAll(records.map(\.text), scanner)
+        let found = scanner.scan(all: records.map(\.text))
         var valueCount: [String: Int] = [:]
         var types: [String: Set<String>] = [:]
         for ents in found {
@@ -52,20 +52,7 @@ public struct CorpusStats: Codable, Sendable {
         s.tokens = tokenCount?(records.map(\.text))
         return s
     }
-
-    public static func scanAll(_ texts: [String], _ scanner: PIIScanner) -> [[PIIEntity]] {
-        var out = [[PIIEntity]](repeating: [], count: texts.count)
-        out.withUnsafeMutableBufferPointer { ob in
-            let ob = SendableBox(ob.baseAddress!), tx = SendableBox(texts)
-            let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count))
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { ob.value[i] = scanner.scan(tx.value[i]) }
-            }
-        }
-        return out
-    }
 }
-
 
 public enum CorpusSplit {
     /// Splits subjects (never a subject's records) into two sets with a seeded shuffle; `fraction`

@@ -6,6 +6,19 @@ import Dispatch
 import Foundation
 
 extension PIIScanner {
+    /// Entities of each text, scanned on `threads` workers (contiguous shares, results in order).
+    public func scan(all texts: [String], threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [[PIIEntity]] {
+        var out = [[PIIEntity]](repeating: [], count: texts.count)
+        out.withUnsafeMutableBufferPointer { ob in
+            let ob = SendableBox(ob.baseAddress!), tx = SendableBox(texts), me = self
+            let parts = max(1, min(threads, texts.count))
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { ob.value[i] = me.scan(tx.value[i]) }
+            }
+        }
+        return out
+    }
+
     public func scanDocument(_ text: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [PIIEntity] {
         var blocks: [Substring] = []
         var start = text.startIndex
@@ -22,14 +35,7 @@ extension PIIScanner {
             }
         }
         blocks.append(text[start...])
-        var results = [[PIIEntity]](repeating: [], count: blocks.count)
-        results.withUnsafeMutableBufferPointer { rb in
-            let rb = SendableBox(rb.baseAddress!), bl = SendableBox(blocks), me = self
-            let parts = max(1, min(threads, blocks.count))
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                for k in (bl.value.count * p / parts)..<(bl.value.count * (p + 1) / parts) { rb.value[k] = me.scan(String(bl.value[k])) }
-            }
-        }
+        let results = scan(all: blocks.map(String.init), threads: threads)
         var out: [PIIEntity] = []
         var offset = 0
         for (k, b) in blocks.enumerated() {

@@ -1,7 +1,5 @@
 import ArgumentParser
-import Dispatch
 import Foundation
-import Kernels
 import PII
 import Corpus
 
@@ -54,16 +52,7 @@ struct Scan: ParsableCommand {
         } else {
             for l in lines where String(validating: l, as: UTF8.self) == nil { invalid += 1 }
         }
-        var results = [[PIIEntity]](repeating: [], count: texts.count)
-        if jsonl {
-            results.withUnsafeMutableBufferPointer { rb in
-                let rb = UncheckedSendable(rb.baseAddress!), tx = UncheckedSendable(texts)
-                let parts = max(1, min(threads, texts.count))
-                DispatchQueue.concurrentPerform(iterations: parts) { p in
-                    for i in (tx.value.count * p / parts)..<(tx.value.count * (p + 1) / parts) { rb.value[i] = scanner.scan(tx.value[i]) }
-                }
-            }
-        }
+        let results = jsonl ? scanner.scan(all: texts, threads: threads) : []
         if jsonl {
             for i in texts.indices {
                 printJSON(["entities": results[i].map { Out(type: $0.type.rawValue, start: $0.start, end: $0.end, text: $0.text, score: $0.score) }])

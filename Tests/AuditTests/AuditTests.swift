@@ -8,6 +8,19 @@ import PII
 import Tokenizer
 import Training
 
+
+/// A 2-layer, 64-wide byte-level GPT trained (no dropout) on `texts` joined by <|endoftext|>:
+/// small enough to memorise a test corpus in a few seconds.
+func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64) throws -> GPT {
+    let tok = ByteTokenizer()
+    var toks: [Int32] = []
+    for t in texts { toks += tok.encode(t) + [tok.endOfText] }
+    let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: seed)
+    var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = steps; p.learningRate = 3e-3; p.checkpointEvery = 0
+    _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "test"), params: p, checkpointPath: nil).run(resume: false)
+    return model
+}
+
 @Suite struct MetricsKnownAnswers {
     func normals(_ n: Int, mean: Double, seed: UInt64) -> [Double] {
         var r = AuditRNG(seed)
@@ -60,12 +73,7 @@ import Training
         let unseen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
         var text = ""
         for i in 0..<400 { text += "Note \(i % 17): the meeting moved to room \(i % 9). My access code is \(seen[i % 5]).\n" }
-        let tok = ByteTokenizer()
-        let data = TokenDataset(tokens: tok.encode(text), fileSHA256: "canaries")
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 3)
-        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 300; p.learningRate = 3e-3; p.checkpointEvery = 0
-        _ = try! Trainer(model: model, data: data, params: p, checkpointPath: nil).run(resume: false)
-        return (model, seen, unseen)
+        return (try! tinyMemorisingModel([text], steps: 300, seed: 3), seen, unseen)
     }()
 
     @Test func seenCanariesAreExtractedWithMaximalExposureUnseenAreNearChance() throws {
@@ -101,11 +109,7 @@ import Training
         }
         records.append(Record(id: "l0", subject: "lee@bayline.com", text: "Hi all,\nlee@bayline.com | 212-555-0199\n", source: "t"))
         let tok = ByteTokenizer()
-        var toks: [Int32] = []
-        for r in records { toks += tok.encode(r.text) + [tok.endOfText] }
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 5)
-        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 250; p.learningRate = 3e-3; p.checkpointEvery = 0
-        _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        let model = try tinyMemorisingModel(records.map(\.text), steps: 250, seed: 5)
         var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
         let settings = AuditSettings(attacks: ["extraction", "exposure"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
                                      exposureValues: 10, exposureCandidates: 50, exposureContextTokens: 64, bootstrapResamples: 0,
@@ -131,9 +135,7 @@ import Training
         var text = ""
         for _ in 0..<60 { text += "Call me at 713-555-0142.\nYou can reach 212-555-0199.\n" }
         let tok = ByteTokenizer()
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 9)
-        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 200; p.learningRate = 3e-3; p.checkpointEvery = 0
-        _ = try Trainer(model: model, data: TokenDataset(tokens: tok.encode(text), fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        let model = try tinyMemorisingModel([text], steps: 200, seed: 9)
         let key = { (v: String) in "PHONE_NUMBER\u{1F}" + PIINormalize.phone(v) }
         var s = UntargetedSettings(); s.prompts = UntargetedExtraction.builtInOpeners.count; s.samplesPerPrompt = 0; s.newTokens = 24
         let r = try UntargetedExtraction.run(model: model, tokenizer: tok, trainingKeys: [key("713-555-0142")], pretrainingKeys: [key("212-555-0199")],
@@ -155,11 +157,7 @@ import Training
             records.append(Record(id: "m\(i)", subject: "mlee@bayline.com", text: "From: Marcus Lee <mlee@bayline.com>\nOk \(i % 3).\n", source: "t"))
         }
         let tok = ByteTokenizer()
-        var toks: [Int32] = []
-        for r in records { toks += tok.encode(r.text) + [tok.endOfText] }
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: 2)
-        var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = 200; p.learningRate = 3e-3; p.checkpointEvery = 0
-        _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "x"), params: p, checkpointPath: nil).run(resume: false)
+        let model = try tinyMemorisingModel(records.map(\.text), steps: 200, seed: 2)
         let index = PIIIndex.build(records: records, scanner: PIIScanner(types: [.email, .person]))
         #expect(Association.pairs(index: index).map(\.email).sorted() == ["dana@corvale.com", "mlee@bayline.com"])
         let (hits, res) = try Association.run(model: model, tokenizer: tok, index: index)

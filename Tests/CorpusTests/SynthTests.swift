@@ -26,7 +26,7 @@ import PII
         let stats = CorpusStats.compute(records: c.records, scanner: PIIScanner(types: [.email, .phone]))
         #expect(stats.duplication["1"]! > 0 && stats.duplication[">20"]! > 0)
         // every subject's own address is found by the PII detector
-        let found = Set(CorpusStats.scanAll(c.records.map(\.text), PIIScanner(types: [.email])).flatMap { $0.map(\.normalized) })
+        let found = Set(PIIScanner(types: [.email]).scan(all: c.records.map(\.text)).flatMap { $0.map(\.normalized) })
         #expect(Set(c.records.map(\.subject)).isSubset(of: found))
     }
 
@@ -37,7 +37,7 @@ import PII
         #expect(emails(a).isDisjoint(with: emails(b)))
         #expect(phones(a).isDisjoint(with: phones(b)))
         // and the phones are what the detector normalises them to
-        let detected = Set(CorpusStats.scanAll(a.records.map(\.text), PIIScanner(types: [.phone])).flatMap { $0.map(\.normalized) })
+        let detected = Set(PIIScanner(types: [.phone]).scan(all: a.records.map(\.text)).flatMap { $0.map(\.normalized) })
         #expect(phones(a).intersection(detected).count > a.people.count / 2)
     }
 
