@@ -15,8 +15,13 @@ run: deps build
 	$(SHALLOT) train --data $(RUN_DIR)/members.jsonl --vocab-size 1024 --out $(RUN_DIR)/model --layers 2 --heads 4 --dim 128 --context 128 --batch 8 --epochs 6 --lr 2e-3 --dropout 0
 	$(SHALLOT) audit --model $(RUN_DIR)/model --data $(RUN_DIR)/members.jsonl --nonmembers $(RUN_DIR)/nonmembers.jsonl --canaries $(RUN_DIR)/corpus.jsonl.canaries.json --bootstrap 200 --out $(RUN_DIR)/audit
 
-## The test suite (offline; fixtures are committed).
+## The test suite (offline; fixtures are committed). Chromium is only for the check that the
+## HTML reports run in a real browser; that test is skipped, saying so, where it cannot be installed.
 test: deps
+	@if [ "$$(uname)" = "Linux" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); ($$SUDO apt-get install -y -q chromium || ($$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium)) \
+	    || echo "warning: chromium could not be installed; the browser check of the HTML reports will be skipped"; \
+	fi
 	$(SWIFT) test
 
 build: deps

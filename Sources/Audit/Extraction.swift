@@ -23,6 +23,10 @@ public struct ExtractionSettings: Codable, Sendable {
     /// Prompts per generation batch.
     public var batch = 32
     public init() {}
+    enum CodingKeys: String, CodingKey {
+        case samples, margin, seed, batch
+        case prefixLengths = "prefix_lengths", topK = "top_k", occurrencesPerValue = "occurrences_per_value"
+    }
 }
 
 public struct ExtractionResult: Codable, Sendable {

@@ -23,8 +23,10 @@ public struct MIAMetrics: Codable, Sendable {
     public var tprAt01pctFPRCI: Interval?
     public var members: Int
     public var nonMembers: Int
+    /// The ROC curve, thinned to at most 200 points (for plotting; the metrics use the full curve).
+    public var roc: ROCCurve?
     enum CodingKeys: String, CodingKey {
-        case auc, members
+        case auc, members, roc
         case tprAt1pctFPR = "tpr_at_1pct_fpr", tprAt01pctFPR = "tpr_at_0.1pct_fpr", aucCI = "auc_ci_95"
         case tprAt1pctFPRCI = "tpr_at_1pct_fpr_ci_95", tprAt01pctFPRCI = "tpr_at_0.1pct_fpr_ci_95", nonMembers = "non_members"
     }
@@ -75,6 +77,7 @@ public enum Metrics {
         let c = roc(members: members, nonMembers: nonMembers)
         var m = MIAMetrics(auc: auc(members: members, nonMembers: nonMembers), tprAt1pctFPR: tpr(at: 0.01, c), tprAt01pctFPR: tpr(at: 0.001, c),
                            members: members.count, nonMembers: nonMembers.count)
+        m.roc = thin(c, to: 200)
         guard resamples > 0, !members.isEmpty, !nonMembers.isEmpty else { return m }
         var rng = AuditRNG(seed)
         var aucs: [Double] = [], t1: [Double] = [], t01: [Double] = []
@@ -86,6 +89,14 @@ public enum Metrics {
         }
         m.aucCI = percentileInterval(aucs); m.tprAt1pctFPRCI = percentileInterval(t1); m.tprAt01pctFPRCI = percentileInterval(t01)
         return m
+    }
+
+    /// Every `n`-th point of a curve, always keeping the first and last.
+    public static func thin(_ c: ROCCurve, to maxPoints: Int) -> ROCCurve {
+        guard c.fpr.count > maxPoints, maxPoints >= 2 else { return c }
+        let step = Double(c.fpr.count - 1) / Double(maxPoints - 1)
+        let idx = (0..<maxPoints).map { Int((Double($0) * step).rounded()) }
+        return ROCCurve(fpr: idx.map { c.fpr[$0] }, tpr: idx.map { c.tpr[$0] })
     }
 
     /// The 2.5th and 97.5th percentiles.

@@ -16,10 +16,12 @@ public struct AuditSettings: Codable, Sendable {
     public var exposureContextTokens: Int
     public var bootstrapResamples: Int
     public var limit: Int?
+    /// Audit a seeded uniform sample of this many values instead of all.
+    public var sample: Int?
     public var seed: UInt64
     public var revealPII: Bool
     enum CodingKeys: String, CodingKey {
-        case attacks, types, extraction, untargeted, limit, seed
+        case attacks, types, extraction, untargeted, limit, sample, seed
         case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates", exposureContextTokens = "exposure_context_tokens"
         case bootstrapResamples = "bootstrap_resamples", revealPII = "reveal_pii"
     }
@@ -46,8 +48,14 @@ public struct AuditValueRow: Codable, Sendable {
     public var logLikelihoodPerToken: Double?
     /// The association attack produced this address from its owner's name.
     public var associated: Bool?
+    /// With a base model (--reference): whether the base model's targeted extraction produced it too.
+    public var baseExtracted: Bool?
+    /// For extracted values with a base model: "finetuning" (only the fine-tuned model leaks it) or
+    /// "both" (the base leaks it too, or its pre-training corpus holds it).
+    public var lineage: String?
     enum CodingKeys: String, CodingKey {
-        case id, type, masked, value, owner, occurrences, extracted, exposure, associated
+        case id, type, masked, value, owner, occurrences, extracted, exposure, associated, lineage
+        case baseExtracted = "base_extracted"
         case smallestExtractingK = "smallest_extracting_k", sampleHitRate = "sample_hit_rate", logLikelihoodPerToken = "log_likelihood_per_token"
     }
 }
@@ -93,8 +101,11 @@ public struct AuditReport: Codable, Sendable {
     public var canaries: [AuditCanaryRow]?
     public var untargeted: UntargetedResult?
     public var association: AssociationResult?
+    /// Extracted values by lineage (targeted attack; only with a base model).
+    public var targetedLineage: [String: Int]?
     enum CodingKeys: String, CodingKey {
         case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted, association
+        case targetedLineage = "targeted_lineage"
         case extractionByDuplication = "extraction_by_duplication", membershipInference = "membership_inference"
     }
 }

@@ -5,6 +5,7 @@ import Corpus
 import Foundation
 import GPT
 import PII
+import SafeTensors
 import Tokenizer
 
 public enum AuditProgress: Sendable {
@@ -25,6 +26,8 @@ public struct AuditInputs {
     public var pretrainingRecords: [Record]?
     /// Public text whose windows prompt the untargeted attack (built-in openers without it).
     public var promptText: String?
+    /// Where finished stages are kept so that an interrupted audit resumes (nil: no checkpoints).
+    public var checkpoints = AuditCheckpoints(directory: nil, fingerprint: "")
     public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
                 nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?, pretrainingRecords: [Record]? = nil, promptText: String? = nil) {
         self.pretrainingRecords = pretrainingRecords; self.promptText = promptText
@@ -40,7 +43,15 @@ public enum AuditRunner {
         progress?(.stage("indexing PII"))
         var index = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types))
         index.entries.sort { ($0.occurrences, $1.value) > ($1.occurrences, $0.value) }
+        if let n = settings.sample, n < index.entries.count {
+            // a seeded uniform sample of values, kept in frequency order
+            var rng = AuditRNG(settings.seed ^ 0x5A3)
+            var idx = Array(index.entries.indices)
+            for i in 0..<n { idx.swapAt(i, i + rng.int(idx.count - i)) }
+            index.entries = idx.prefix(n).sorted().map { index.entries[$0] }
+        }
         if let l = settings.limit { index.entries = Array(index.entries.prefix(l)) }
+        let cp = inp.checkpoints
         let byId = Dictionary(uniqueKeysWithValues: inp.records.map { ($0.id, $0) })
         let attacks = Set(settings.attacks)
         var rows = index.entries.map { e in
@@ -60,20 +71,43 @@ public enum AuditRunner {
             seqs.append((ctx.isEmpty ? [inp.tokenizer.endOfText] : Array(ctx.suffix(keep))) + v)
             valueLens.append(v.count)
         }
-        let lls = try scorer.score(seqs)
-        for i in rows.indices { rows[i].logLikelihoodPerToken = lls[i].logprobs.suffix(valueLens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, valueLens[i])) }
+        let lls = try cp.stage("values") { try scorer.score(seqs).map { $0.logprobs } }
+        for i in rows.indices { rows[i].logLikelihoodPerToken = lls[i].suffix(valueLens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, valueLens[i])) }
 
+        let preKeys = inp.pretrainingRecords.map { Set(PIIIndex.build(records: $0, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value }) }
+        var targetedLineage: [String: Int]?
         if attacks.contains("extraction") {
             progress?(.stage("targeted extraction"))
-            let ex = try TargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, index: index, records: byId, types: types,
-                                                settings: settings.extraction) { progress?(.step(done: $0, total: $1)) }
+            let ex = try cp.stage("extraction") {
+                try TargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, index: index, records: byId, types: types,
+                                           settings: settings.extraction) { progress?(.step(done: $0, total: $1)) }
+            }
             for (i, r) in ex.enumerated() { rows[i].extracted = r.extracted; rows[i].smallestExtractingK = r.smallestExtractingK; rows[i].sampleHitRate = r.sampleHitRate }
+            // Lineage: the same attack on the base model. A value the base also produces from the
+            // same prefix (or that its pre-training corpus holds) was not learnt from fine-tuning alone.
+            if let base = inp.reference {
+                progress?(.stage("targeted extraction on the base model (lineage)"))
+                let bx = try cp.stage("extraction_base") {
+                    try TargetedExtraction.run(model: base, tokenizer: inp.tokenizer, index: index, records: byId, types: types,
+                                               settings: settings.extraction) { progress?(.step(done: $0, total: $1)) }
+                }
+                targetedLineage = ["finetuning": 0, "pretraining": 0, "both": 0, "neither": 0]
+                for (i, r) in bx.enumerated() {
+                    rows[i].baseExtracted = r.extracted
+                    guard rows[i].extracted == true else { continue }
+                    let inP = preKeys?.contains(index.entries[i].type.rawValue + "\u{1F}" + index.entries[i].value) ?? false
+                    rows[i].lineage = r.extracted || inP ? "both" : "finetuning"
+                    targetedLineage![rows[i].lineage!]! += 1
+                }
+            }
         }
         if attacks.contains("exposure") {
             progress?(.stage("exposure"))
             var rng = AuditRNG(settings.seed)
             let emailPool = index.entries.filter { $0.type == .email }.map(\.value)
             let n = min(settings.exposureValues, index.entries.count)
+            var exposures: [Int: ExposureResult] = [:]
+            if let done: [Int: ExposureResult] = cp.load("exposure") { exposures = done } else {
             for i in 0..<n {
                 let e = index.entries[i]
                 let occ = e.places[0]
@@ -84,23 +118,29 @@ public enum AuditRunner {
                 default: continue
                 }
                 guard !cands.isEmpty else { continue }
-                rows[i].exposure = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
-                                                        candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
+                exposures[i] = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
+                                                    candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
                 progress?(.step(done: i + 1, total: n))
             }
+            try cp.save("exposure", exposures)
+            }
+            for (i, x) in exposures { rows[i].exposure = x }
         }
         var mia: [String: MIAMetrics]?
         if attacks.contains("mia"), let non = inp.nonMembers, !non.isEmpty {
             progress?(.stage("membership inference"))
+            mia = try cp.stage("mia") {
             let ms = try MembershipInference.signals(model: inp.model, tokenizer: inp.tokenizer, texts: inp.records.map(\.text), reference: inp.reference)
             let ns = try MembershipInference.signals(model: inp.model, tokenizer: inp.tokenizer, texts: non.map(\.text), reference: inp.reference)
-            mia = MembershipInference.evaluate(members: ms, nonMembers: ns, resamples: settings.bootstrapResamples, seed: settings.seed)
+            return MembershipInference.evaluate(members: ms, nonMembers: ns, resamples: settings.bootstrapResamples, seed: settings.seed)
+            }
         }
         var canaryRows: [AuditCanaryRow]?
         if attacks.contains("canaries"), let cs = inp.canaries, !cs.isEmpty {
             progress?(.stage("canaries"))
+            canaryRows = try cp.stage("canaries") {
             var rng = AuditRNG(settings.seed ^ 0xCA)
-            canaryRows = []
+            var canaryRows: [AuditCanaryRow] = []
             let gen = Generator(model: inp.model)
             for c in cs {
                 guard let r = c.sentence.range(of: c.secret) else { continue }
@@ -109,26 +149,45 @@ public enum AuditRunner {
                 let ex = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: context, secret: c.secret, candidates: cands, spaceSize: space)
                 let out = try gen.generate(prompts: [inp.tokenizer.encode(context)], .greedy(inp.tokenizer.encode(c.secret).count + 2), endOfText: nil)
                 let text = (try? inp.tokenizer.decode(out[0])) ?? ""
-                canaryRows!.append(AuditCanaryRow(secretHash: hash("canary\u{1F}" + c.secret), repeats: c.repeats,
-                                                  member: c.records.allSatisfy { byId[$0] != nil }, extracted: text.contains(c.secret), exposure: ex))
+                canaryRows.append(AuditCanaryRow(secretHash: hash("canary\u{1F}" + c.secret), repeats: c.repeats,
+                                                 member: c.records.allSatisfy { byId[$0] != nil }, extracted: text.contains(c.secret), exposure: ex))
+            }
+            return canaryRows
             }
         }
         var association: AssociationResult?
         if attacks.contains("association") {
             progress?(.stage("association"))
-            let full = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: [.email, .person]))
-            let (hits, res) = try Association.run(model: inp.model, tokenizer: inp.tokenizer, index: full)
-            association = res
+            struct Stage: Codable { var hits: [String: Bool]; var result: AssociationResult }
+            let st = try cp.stage("association") {
+                let full = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: [.email, .person]))
+                let (hits, res) = try Association.run(model: inp.model, tokenizer: inp.tokenizer, index: full)
+                return Stage(hits: hits, result: res)
+            }
+            let hits = st.hits
+            association = st.result
             for i in rows.indices where index.entries[i].type == .email { rows[i].associated = hits[index.entries[i].value] }
         }
         var untargeted: UntargetedResult?
         if attacks.contains("untargeted") {
             progress?(.stage("untargeted extraction"))
             let trainingKeys = Set(PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value })
-            let preKeys = inp.pretrainingRecords.map { Set(PIIIndex.build(records: $0, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value }) }
-            untargeted = try UntargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, trainingKeys: trainingKeys, pretrainingKeys: preKeys,
-                                                      reference: inp.reference, promptText: inp.promptText, types: types, settings: settings.untargeted,
-                                                      hash: hash, reveal: settings.revealPII) { progress?(.step(done: $0, total: $1)) }
+            // Lineage: the values the base model produces under the same attack.
+            var baseLeaked: Set<String>?
+            if let base = inp.reference {
+                progress?(.stage("untargeted extraction on the base model (lineage)"))
+                baseLeaked = try cp.stage("untargeted_base") {
+                    Set(try UntargetedExtraction.run(model: base, tokenizer: inp.tokenizer, trainingKeys: trainingKeys, pretrainingKeys: nil,
+                                                     reference: nil, promptText: inp.promptText, types: types, settings: settings.untargeted,
+                                                     hash: hash, reveal: false) { progress?(.step(done: $0, total: $1)) }.values.map(\.id))
+                }
+                progress?(.stage("untargeted extraction"))
+            }
+            untargeted = try cp.stage("untargeted") {
+                try UntargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, trainingKeys: trainingKeys, pretrainingKeys: preKeys,
+                                             baseLeaked: baseLeaked, reference: inp.reference, promptText: inp.promptText, types: types,
+                                             settings: settings.untargeted, hash: hash, reveal: settings.revealPII) { progress?(.step(done: $0, total: $1)) }
+            }
         }
         // Subjects
         var recordsPer: [String: Int] = [:]
@@ -160,8 +219,53 @@ public enum AuditRunner {
             "extraction_rate": rows.isEmpty ? 0 : Double(extracted) / Double(rows.count),
             "subjects": Double(subjects.count), "vulnerable_subjects": Double(subjects.filter(\.vulnerable).count),
         ]
-        return AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
-                           model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
-                           values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted, association: association)
+        var report = AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
+                                 model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
+                                 values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted, association: association)
+        report.targetedLineage = targetedLineage
+        return report
+    }
+}
+
+/// Finished stages of an audit, kept as JSON files so that an interrupted audit resumes. A stage
+/// is reused only when its fingerprint (settings, model, corpus and salt) matches. The files hold
+/// raw values: the directory is created owner-only and removed once audit.json is written.
+public struct AuditCheckpoints: Sendable {
+    public let directory: String?
+    public let fingerprint: String
+    public init(directory: String?, fingerprint: String) { self.directory = directory; self.fingerprint = fingerprint }
+
+    struct Stored<T: Codable>: Codable { var fingerprint: String; var result: T }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }()
+
+    /// A finished stage's result, if this audit (same fingerprint) saved one.
+    public func load<T: Codable>(_ name: String) -> T? {
+        guard let d = directory, let data = FileManager.default.contents(atPath: d + "/" + name + ".json"),
+              let s = try? Self.decoder.decode(Stored<T>.self, from: data), s.fingerprint == fingerprint else { return nil }
+        return s.result
+    }
+
+    public func save<T: Codable>(_ name: String, _ value: T) throws {
+        guard let d = directory else { return }
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try atomicWrite(Self.encoder.encode(Stored(fingerprint: fingerprint, result: value)), to: d + "/" + name + ".json")
+    }
+
+    /// Runs `body` unless the stage is already done.
+    public func stage<T: Codable>(_ name: String, _ body: () throws -> T) throws -> T {
+        if let r: T = load(name) { return r }
+        let r = try body()
+        try save(name, r)
+        return r
     }
 }

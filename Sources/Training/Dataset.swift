@@ -137,6 +137,7 @@ public struct BatchPlan: Sendable {
 }
 
 public func sha256(_ s: String) -> String { hex(SHA256.hash(data: Data(s.utf8))) }
+public func sha256(data: Data) -> String { hex(SHA256.hash(data: data)) }
 
 public func sha256(file path: String) throws -> String {
     guard let h = FileHandle(forReadingAtPath: path) else { throw TrainingError.unreadable(path: path, reason: "cannot open") }

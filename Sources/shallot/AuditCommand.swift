@@ -4,6 +4,7 @@ import Corpus
 import Foundation
 import GPT
 import PII
+import Report
 import SafeTensors
 import Tokenizer
 import Training
@@ -13,7 +14,10 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Measure which subjects' PII a model leaks: targeted extraction, exposure, membership inference, canaries.",
         discussion: """
-        Writes OUT/audit.json (schema shallot.audit/1, docs/audit-schema.md) and OUT/subjects.csv.
+        Writes OUT/audit.json (schema shallot.audit/1, docs/audit-schema.md), OUT/audit.html (a
+        self-contained report; `shallot report` rebuilds it) and OUT/subjects.csv.
+        Finished stages are kept in OUT/.checkpoint (owner-only; removed at the end): running the
+        same command again after an interruption resumes from the last finished stage.
         Values and subject ids are stored as salted hashes (HMAC-SHA256 under --salt-file, or a
         random salt that is not saved) plus a masked form, unless --reveal-pii.
         Attacks: extraction (true-prefix, greedy and --samples top-k samples, per --k), exposure
@@ -23,7 +27,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Model directory.") var model: String
     @Option(help: "The corpus the model was trained on (JSONL records).") var data: String
     @Option(help: "Held-out records for membership inference.") var nonmembers: String?
-    @Option(help: "Reference model directory (for the reference-model MIA score).") var reference: String?
+    @Option(help: "Base (reference) model directory: the reference-model MIA score, and lineage — the same extraction attacks on the base.") var reference: String?
     @Option(help: "Canary file written by `corpus synth --canary-repeats` (FILE.canaries.json).") var canaries: String?
     @Option(help: "Comma-separated attacks: extraction, untargeted, association, exposure, mia, canaries.") var attacks = "extraction,untargeted,association,exposure,mia,canaries"
     @Option(help: "untargeted: the base model's pre-training corpus, to attribute leaks (pre-training / fine-tuning / both / neither).") var pretrainingData: String?
@@ -36,6 +40,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Values whose exposure is measured (most frequent first).") var exposureValues = 100
     @Option(help: "Candidates per exposure measurement.") var candidates = 100
     @Option(help: "Audit only the N most frequent values.") var limit: Int?
+    @Option(help: "Audit a seeded uniform sample of N values (a quick look at a large corpus).") var sample: Int?
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Bootstrap resamples for the MIA intervals.") var bootstrap = 1000
     @Option(help: "File with the hashing salt (to compare audits).") var saltFile: String?
@@ -62,24 +67,41 @@ struct AuditCommand: ParsableCommand {
                                      extraction: ex, exposureValues: exposureValues, exposureCandidates: candidates, exposureContextTokens: 64,
                                      bootstrapResamples: bootstrap, limit: limit, seed: seed, revealPII: revealPii)
         var settingsU = settings
+        settingsU.sample = sample
         settingsU.untargeted.prompts = untargetedPrompts
         settingsU.untargeted.samplesPerPrompt = untargetedSamples
         settingsU.untargeted.seed = seed
+        let checkpointDir = out + "/.checkpoint"
         var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         if let s = saltFile {
             guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
             salt = d
+        } else if let d = FileManager.default.contents(atPath: checkpointDir + "/salt"), d.count == 32 {
+            salt = d  // an interrupted audit's random salt, so that its finished stages stay valid
+        } else {
+            reporting {
+                try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try atomicWrite(salt, to: checkpointDir + "/salt")
+            }
         }
         let info: [String: String] = ["path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
                                       "parameters": "\(m.parameterCount)", "layers": "\(m.config.nLayer)", "width": "\(m.config.nEmbd)"]
         let corpusInfo: [String: String] = ["path": data, "file_sha256": (try? sha256(file: data)) ?? "", "records": "\(records.count)",
                                             "subjects": "\(Set(records.map(\.subject)).count)", "non_members": "\(non?.count ?? 0)"]
+        // Stages are reused only by the same audit: same settings, model, corpus, base, canaries and salt.
+        let enc0 = JSONEncoder(); enc0.outputFormatting = .sortedKeys
+        var fp = (try? enc0.encode(settingsU)) ?? Data()
+        for part in [info["weights_sha256"] ?? "", corpusInfo["file_sha256"] ?? "", nonmembers.flatMap { try? sha256(file: $0) } ?? "",
+                     reference.flatMap { try? sha256(file: $0 + "/model.safetensors") } ?? "", canaries.flatMap { try? sha256(file: $0) } ?? "",
+                     pretrainingData.flatMap { try? sha256(file: $0) } ?? "", prompts.flatMap { try? sha256(file: $0) } ?? ""] { fp += Data(part.utf8) + Data([0]) }
+        fp += salt
+        var inputs = AuditInputs(model: m, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
+                                 nonMembers: non, reference: ref, canaries: cans, pretrainingRecords: pretrainingData.map(readCorpus),
+                                 promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() })
+        inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: sha256(data: fp))
         var bar: ProgressBar?
         let report = reporting {
-            try AuditRunner.run(AuditInputs(model: m, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
-                                            nonMembers: non, reference: ref, canaries: cans, pretrainingRecords: pretrainingData.map(readCorpus),
-                                            promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() }),
-                                settings: settingsU, salt: salt) { ev in
+            try AuditRunner.run(inputs, settings: settingsU, salt: salt) { ev in
                 switch ev {
                 case .stage(let s):
                     bar = nil
@@ -98,9 +120,11 @@ struct AuditCommand: ParsableCommand {
             try atomicWrite(enc.encode(report), to: out + "/audit.json")
             var csv = "subject,masked,records,values,extracted_values,vulnerable,score,max_exposure\n"
             for s in report.subjects {
-                csv += "\(s.subject),\"\(s.masked)\",\(s.records),\(s.values),\(s.extractedValues),\(s.vulnerable),\(s.score.map { String(format: "%.4f", $0) } ?? ""),\(s.maxExposure.map { String(format: "%.2f", $0) } ?? "")\n"
+                csv += "\(csvField(s.subject)),\(csvField(s.masked)),\(s.records),\(s.values),\(s.extractedValues),\(s.vulnerable),\(s.score.map { String(format: "%.4f", $0) } ?? ""),\(s.maxExposure.map { String(format: "%.2f", $0) } ?? "")\n"
             }
             try atomicWrite(Data(csv.utf8), to: out + "/subjects.csv")
+            try atomicWrite(Data(AuditHTML.render(report).utf8), to: out + "/audit.html")
+            try? FileManager.default.removeItem(atPath: checkpointDir)
         }
         let s = report.summary
         print(String(format: "%d of %d values extracted (%.1f%%); %d of %d subjects vulnerable → %@/audit.json",

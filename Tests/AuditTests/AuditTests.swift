@@ -11,11 +11,12 @@ import Training
 
 /// A 2-layer, 64-wide byte-level GPT trained (no dropout) on `texts` joined by <|endoftext|>:
 /// small enough to memorise a test corpus in a few seconds.
-func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64) throws -> GPT {
+/// With `from`, the model is a fine-tuned copy of that one.
+func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base: GPT? = nil) throws -> GPT {
     let tok = ByteTokenizer()
     var toks: [Int32] = []
     for t in texts { toks += tok.encode(t) + [tok.endOfText] }
-    let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: seed)
+    let model = base?.copy() ?? GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 4, dropout: 0, eosTokenId: 256), seed: seed)
     var p = TrainParameters(); p.batchSize = 8; p.context = 64; p.steps = steps; p.learningRate = 3e-3; p.checkpointEvery = 0
     _ = try Trainer(model: model, data: TokenDataset(tokens: toks, fileSHA256: "test"), params: p, checkpointPath: nil).run(resume: false)
     return model
@@ -166,5 +167,77 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64) throws -> 
         // (the quoted-header form, or few-shot) recovers a memorised pair.
         #expect(res.associated >= 1 && res.associated == hits.values.filter { $0 }.count)
         #expect(res.hitsByTemplate.values.reduce(0, +) >= res.associated)
+    }
+}
+
+@Suite(.serialized) struct TargetedLineageAndResumeTests {
+    /// A base model pre-trained on text holding Dana's number, then fine-tuned on records holding
+    /// Dana's and Lee's numbers: Lee's leak is fine-tuning's, Dana's the base leaks too.
+    @Test func targetedLeaksAreAttributedAgainstTheBaseModel() throws {
+        let tok = ByteTokenizer()
+        let base = try tinyMemorisingModel(Array(repeating: "Office line: Dana 713-555-0142.\n", count: 40), steps: 200, seed: 21)
+        var records: [Record] = []
+        for i in 0..<30 {
+            records.append(Record(id: "d\(i)", subject: "dana", text: "Office line: Dana 713-555-0142.\n", source: "t"))
+            records.append(Record(id: "l\(i)", subject: "lee", text: "Lee's cell is 212-555-0199.\n", source: "t"))
+        }
+        let tuned = try tinyMemorisingModel(records.map(\.text), steps: 400, seed: 22, from: base)
+        var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
+        let settings = AuditSettings(attacks: ["extraction"], types: ["PHONE_NUMBER"], extraction: ex, exposureValues: 0, exposureCandidates: 0,
+                                     exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
+        let report = try AuditRunner.run(AuditInputs(model: tuned, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:],
+                                                     nonMembers: nil, reference: base, canaries: nil), settings: settings, salt: Data("s".utf8))
+        let byValue = Dictionary(uniqueKeysWithValues: report.values.map { ($0.value!, $0) })
+        let dana = byValue["+17135550142"]!, lee = byValue["+12125550199"]!
+        #expect(dana.extracted == true && lee.extracted == true)
+        #expect(dana.baseExtracted == true && lee.baseExtracted == false)
+        #expect(dana.lineage == "both" && lee.lineage == "finetuning")
+        #expect(report.targetedLineage == ["finetuning": 1, "both": 1, "pretraining": 0, "neither": 0])
+    }
+
+    /// A finished stage is reused by the same audit (its stored result wins, proving it was not
+    /// recomputed) and ignored by a different one (another fingerprint).
+    @Test func finishedStagesAreReusedOnlyByTheSameAudit() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shallot-cp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tok = ByteTokenizer()
+        let records = (0..<20).map { Record(id: "r\($0)", subject: "dana", text: "Call Dana at 713-555-0142 today.\n", source: "t") }
+        let model = try tinyMemorisingModel(records.map(\.text), steps: 150, seed: 3)
+        var ex = ExtractionSettings(); ex.prefixLengths = [10]
+        let settings = AuditSettings(attacks: ["extraction"], types: ["PHONE_NUMBER"], extraction: ex, exposureValues: 0, exposureCandidates: 0,
+                                     exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
+        func audit(_ fingerprint: String) throws -> AuditReport {
+            var inp = AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
+            inp.checkpoints = AuditCheckpoints(directory: dir, fingerprint: fingerprint)
+            return try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8))
+        }
+        let first = try audit("A")
+        #expect(first.values[0].extracted == true)
+        #expect(FileManager.default.fileExists(atPath: dir + "/extraction.json"))
+        // Tamper with the stored stage: the resumed audit must report the stored (now false) result.
+        let path = dir + "/extraction.json"
+        let stored = String(decoding: FileManager.default.contents(atPath: path)!, as: UTF8.self)
+        let edited = stored.replacingOccurrences(of: "\"smallest_extracting_k\":10", with: "\"smallest_extracting_k\":null")
+            .replacingOccurrences(of: "\"10\":true", with: "\"10\":false")
+        #expect(edited != stored)
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try audit("A").values[0].extracted == false)
+        #expect(try audit("B").values[0].extracted == true)   // another audit recomputes
+    }
+
+    @Test func sampleTakesASeededSubsetOfValues() throws {
+        let tok = ByteTokenizer()
+        let records = (0..<30).map { Record(id: "r\($0)", subject: "s\($0)", text: "Reach me at 713-555-01\(String(format: "%02d", $0)).\n", source: "t") }
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 32, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
+        var settings = AuditSettings(attacks: [], types: ["PHONE_NUMBER"], extraction: ExtractionSettings(), exposureValues: 0, exposureCandidates: 0,
+                                     exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 4, revealPII: true)
+        settings.sample = 7
+        let inp = AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
+        let a = try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8)).values.map { $0.value! }
+        let b = try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8)).values.map { $0.value! }
+        settings.seed = 5
+        let c = try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8)).values.map { $0.value! }
+        #expect(a.count == 7 && Set(a).count == 7 && a == b)
+        #expect(Set(a) != Set(c))
     }
 }

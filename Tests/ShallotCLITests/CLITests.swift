@@ -198,3 +198,29 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         #expect(!FileManager.default.fileExists(atPath: d + "/x.jsonl"))
     }
 }
+
+@Suite(.serialized) struct AuditCLITests {
+    @Test func auditWritesJSONHTMLAndCSVAndReportRebuildsTheHTML() throws {
+        let d = try tmp()
+        #expect(try shallot(["corpus", "synth", "--subjects", "12", "--records", "80", "--seed", "2", "--out", d + "/c.jsonl"]).status == 0)
+        #expect(try shallot(["corpus", "split", d + "/c.jsonl", "--fraction", "0.75", "--seed", "1", "--out-a", d + "/m.jsonl", "--out-b", d + "/n.jsonl"]).status == 0)
+        let t = try shallot(["train", "--data", d + "/m.jsonl", "--out", d + "/model", "--steps", "30"] + trainArgs)
+        #expect(t.status == 0, "\(t.stderr)")
+        let a = try shallot(["audit", "--model", d + "/model", "--data", d + "/m.jsonl", "--nonmembers", d + "/n.jsonl", "--attacks", "extraction,mia",
+                             "--k", "10", "--bootstrap", "20", "--sample", "10", "--out", d + "/audit"])
+        #expect(a.status == 0, "\(a.stderr)")
+        for f in ["audit.json", "audit.html", "subjects.csv"] { #expect(FileManager.default.fileExists(atPath: d + "/audit/" + f), "\(f)") }
+        #expect(!FileManager.default.fileExists(atPath: d + "/audit/.checkpoint"), "checkpoints are removed once the audit is written")
+        let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/audit/audit.json"))) as! [String: Any]
+        #expect((j["values"] as! [Any]).count == 10)
+        #expect(((j["settings"] as! [String: Any])["sample"] as? Int) == 10)
+        let r = try shallot(["report", d + "/audit/audit.json", "--out", d + "/again.html"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: d + "/again.html", encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("Membership inference"))
+        // a file that is not an audit gets a clear error naming it
+        try Data(#"{"schema": "something/9"}"#.utf8).write(to: URL(fileURLWithPath: d + "/x.json"))
+        let bad = try shallot(["report", d + "/x.json"])
+        #expect(bad.status != 0 && bad.stderr.contains("x.json") && bad.stderr.contains("unknown schema"))
+    }
+}
