@@ -1,19 +1,27 @@
 # The two commands of the README, and what they need. Each target installs what is missing.
 SHELL := /bin/bash
 SWIFT ?= swift
-RUN_DIR ?= runs/demo
 
-.PHONY: run test deps build bench reference clean
+.PHONY: run demo test deps build bench bench-audit reference clean
 
-## The main job. Until `shallot study` lands: synthetic corpus → members/non-members → a small
-## GPT-2 with its own BPE vocabulary → an audit of what it leaks (runs/demo/audit/audit.json).
+## The main job: the onion-effect and pre-training-leakage study on the built-in synthetic
+## corpora (PRESET=default: under half an hour on 2 cores; PRESET=quick: about 5 minutes).
+## Re-running continues an interrupted study. Results: $(RUN_DIR)/study.json and study.html.
+PRESET ?= default
+RUN_DIR ?= runs/study-$(PRESET)
 SHALLOT := .build/release/shallot
 run: deps build
-	mkdir -p $(RUN_DIR)
-	$(SHALLOT) corpus synth --subjects 80 --records 800 --seed 1 --canary-repeats 1,20 --canaries-per-repeat 2 --out $(RUN_DIR)/corpus.jsonl
-	$(SHALLOT) corpus split $(RUN_DIR)/corpus.jsonl --fraction 0.8 --seed 1 --out-a $(RUN_DIR)/members.jsonl --out-b $(RUN_DIR)/nonmembers.jsonl
-	$(SHALLOT) train --data $(RUN_DIR)/members.jsonl --vocab-size 1024 --out $(RUN_DIR)/model --layers 2 --heads 4 --dim 128 --context 128 --batch 8 --epochs 6 --lr 2e-3 --dropout 0
-	$(SHALLOT) audit --model $(RUN_DIR)/model --data $(RUN_DIR)/members.jsonl --nonmembers $(RUN_DIR)/nonmembers.jsonl --canaries $(RUN_DIR)/corpus.jsonl.canaries.json --bootstrap 200 --out $(RUN_DIR)/audit
+	$(SHALLOT) study --preset $(PRESET) --out $(RUN_DIR)
+
+## A model audit at toy scale: synthetic corpus with canaries → members/non-members → a small
+## GPT-2 with its own BPE vocabulary → audit.json + audit.html.
+DEMO_DIR ?= runs/demo
+demo: deps build
+	mkdir -p $(DEMO_DIR)
+	$(SHALLOT) corpus synth --subjects 80 --records 800 --seed 1 --canary-repeats 1,20 --canaries-per-repeat 2 --out $(DEMO_DIR)/corpus.jsonl
+	$(SHALLOT) corpus split $(DEMO_DIR)/corpus.jsonl --fraction 0.8 --seed 1 --out-a $(DEMO_DIR)/members.jsonl --out-b $(DEMO_DIR)/nonmembers.jsonl
+	$(SHALLOT) train --data $(DEMO_DIR)/members.jsonl --vocab-size 1024 --out $(DEMO_DIR)/model --layers 2 --heads 4 --dim 128 --context 128 --batch 8 --epochs 6 --lr 2e-3 --dropout 0
+	$(SHALLOT) audit --model $(DEMO_DIR)/model --data $(DEMO_DIR)/members.jsonl --nonmembers $(DEMO_DIR)/nonmembers.jsonl --canaries $(DEMO_DIR)/corpus.jsonl.canaries.json --bootstrap 200 --out $(DEMO_DIR)/audit
 
 ## The test suite (offline; fixtures are committed). Chromium is only for the check that the
 ## HTML reports run in a real browser; that test is skipped, saying so, where it cannot be installed.
@@ -42,6 +50,10 @@ deps:
 ## Side-by-side benchmark with PyTorch + transformers (needs: pip install torch transformers).
 bench: build
 	python3 Scripts/bench_peer.py --shallot .build/release/shallot
+
+## The audit's hot paths against the same attack in PyTorch + transformers.
+bench-audit: build
+	python3 Scripts/bench_audit_peer.py --shallot .build/release/shallot --gpt2 ../shared/data/gpt2
 
 ## Regenerate the reference fixtures (needs torch + transformers).
 reference:

@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The C BLAS header only. On Linux the library itself is opened at run time
@@ -36,13 +37,16 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["PII", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Audit", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer", "PII", "Corpus", "CZlib", "Training",
                                               .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
-        .target(name: "Report", dependencies: ["Audit"]),
+        .target(name: "Report", dependencies: ["Audit", "Study"]),
+        .target(name: "Ledger", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training"], swiftSettings: fast),
+        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "Tokenizer", "Training", "Unlearning"], swiftSettings: fast),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
         .executableTarget(name: "shallot", dependencies: [
-            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report",
+            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -54,6 +58,9 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Kernels", "GPT", "Corpus", "Training", "Tokenizer", "PII"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Audit"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "Report"]),
+        .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "GPT", "Kernels", "Tokenizer", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),
     ]

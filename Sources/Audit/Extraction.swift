@@ -47,16 +47,21 @@ public struct ExtractionResult: Codable, Sendable {
     }
 }
 
+/// One prompt of the targeted attack: the k tokens before an occurrence of entry `entry`.
+public struct ExtractionPrompt: Sendable {
+    public let entry: Int
+    public let k: Int
+    public let ids: [Int32]
+    /// The value's own token count plus the margin (bounded by the context).
+    public let maxNew: Int
+}
+
 public enum TargetedExtraction {
-    /// Runs the attack on every indexed value of the given types; `progress` gets (done, total) prompts.
-    public static func run(model: GPT, tokenizer: any TextTokenizer, index: PIIIndex, records: [String: Record],
-                           types: Set<PIIType>, settings: ExtractionSettings, progress: ((Int, Int) -> Void)? = nil) throws -> [ExtractionResult] {
-        let scanner = PIIScanner(types: types)
-        let entries = index.entries.filter { types.contains($0.type) }
-        // Build prompts: (entry, k, tokens, max new tokens).
-        struct Prompt { let entry: Int; let k: Int; let ids: [Int32]; let maxNew: Int }
-        var prompts: [Prompt] = []
-        let ctx = model.config.nPositions
+    /// The attack's prompts: for each entry's first occurrences and each prefix length, the k
+    /// tokens before the occurrence (<|endoftext|> when it opens the record).
+    public static func prompts(entries: [PIIIndexEntry], records: [String: Record], tokenizer: any TextTokenizer, contextLength ctx: Int,
+                               settings: ExtractionSettings) -> [ExtractionPrompt] {
+        var prompts: [ExtractionPrompt] = []
         for (ei, e) in entries.enumerated() {
             for occ in e.places.prefix(settings.occurrencesPerValue) {
                 guard let rec = records[occ.record] else { continue }
@@ -68,10 +73,19 @@ public enum TargetedExtraction {
                     var ids = Array(leftIds.suffix(k))
                     if ids.isEmpty { ids = [tokenizer.endOfText] }
                     let maxNew = min(valueLen + settings.margin, ctx - ids.count - 1)
-                    if maxNew > 0 { prompts.append(Prompt(entry: ei, k: k, ids: ids, maxNew: maxNew)) }
+                    if maxNew > 0 { prompts.append(ExtractionPrompt(entry: ei, k: k, ids: ids, maxNew: maxNew)) }
                 }
             }
         }
+        return prompts
+    }
+
+    /// Runs the attack on every indexed value of the given types; `progress` gets (done, total) prompts.
+    public static func run(model: GPT, tokenizer: any TextTokenizer, index: PIIIndex, records: [String: Record],
+                           types: Set<PIIType>, settings: ExtractionSettings, progress: ((Int, Int) -> Void)? = nil) throws -> [ExtractionResult] {
+        let scanner = PIIScanner(types: types)
+        let entries = index.entries.filter { types.contains($0.type) }
+        let prompts = Self.prompts(entries: entries, records: records, tokenizer: tokenizer, contextLength: model.config.nPositions, settings: settings)
         var greedy = [[Int: Bool]](repeating: [:], count: entries.count)
         var sampleHits = [Int](repeating: 0, count: entries.count), sampleTries = [Int](repeating: 0, count: entries.count)
         let gen = Generator(model: model)

@@ -147,10 +147,19 @@ public final class TrainingGraph: @unchecked Sendable {
     /// `zeroGrad` between steps). `lossScale` multiplies the loss (−1 for gradient ascent).
     public func backward(lossScale: Float = 1) {
         precondition(hasTargets, "backward needs a forward pass with targets")
+        let BT = B * T
+        let count = (0..<BT).reduce(0) { $0 + (targets[$1] >= 0 ? 1 : 0) }
+        backward(dloss: [Float](repeating: count > 0 ? lossScale / Float(count) : 0, count: BT))
+    }
+
+    /// Backpropagates Σᵢ dloss[i]·lossᵢ over the (B·T) per-position losses of the last `forward`
+    /// (positions whose target is < 0 contribute nothing): weighted objectives such as NPO's
+    /// per-sequence weights. Accumulates into `grads`.
+    public func backward(dloss: [Float]) {
+        precondition(hasTargets, "backward needs a forward pass with targets")
         let c = model.config, a = acts, s = scratch, w = model.weights, g = gradTensors
         let BT = B * T, C = c.nEmbd, NH = c.nHead, V = c.vocabSize, F = c.mlpWidth, L = c.nLayer
-        let count = (0..<BT).reduce(0) { $0 + (targets[$1] >= 0 ? 1 : 0) }
-        let dloss = [Float](repeating: count > 0 ? lossScale / Float(count) : 0, count: BT)
+        precondition(dloss.count == BT, "dloss needs one weight per position")
         let drop = lastTraining && a.embMask != nil
         dloss.withUnsafeBufferPointer {
             CrossEntropy.backward(dlogits: a.logits.ptr, logits: a.logits.ptr, lse: a.lse.ptr, targets: targets, dloss: $0.baseAddress!, N: BT, V: V)

@@ -27,8 +27,10 @@ enum SVG {
     static func f(_ x: Double) -> String { String(format: "%.1f", x) }
 
     /// Axes for [x0,x1]×[y0,y1] with `ticks` ticks each; returns the SVG and the two mappings.
+    /// `legendRows` keeps a band above the plot free for the legend.
     static func axes(x0: Double, x1: Double, y0: Double, y1: Double, xTicks: [Double], yTicks: [Double], xTickLabel: (Double) -> String = { num($0, 2) },
-                     yTickLabel: (Double) -> String = { num($0, 2) }) -> (String, (Double) -> Double, (Double) -> Double) {
+                     yTickLabel: (Double) -> String = { num($0, 2) }, legendRows: Int = 0) -> (String, (Double) -> Double, (Double) -> Double) {
+        let top = Self.top + 15 * Double(legendRows)
         let px = { (x: Double) in left + (x - x0) / max(1e-12, x1 - x0) * (w - left - right) }
         let py = { (y: Double) in h - bottom - (y - y0) / max(1e-12, y1 - y0) * (h - top - bottom) }
         var o = "<g stroke=\"#999\" stroke-width=\"1\"><line x1=\"\(f(left))\" y1=\"\(f(h - bottom))\" x2=\"\(f(w - right))\" y2=\"\(f(h - bottom))\"/>"
@@ -44,14 +46,23 @@ enum SVG {
         return (o, px, py)
     }
 
+    /// The legend, one row per series, in the band `axes(legendRows:)` keeps free.
     static func legend(_ names: [String]) -> String {
         var o = ""
         for (i, n) in names.enumerated() {
             let y = top + 8 + Double(i) * 15
-            o += "<rect x=\"\(f(w - right - 150))\" y=\"\(f(y - 8))\" width=\"10\" height=\"10\" fill=\"\(palette[i % palette.count])\"/>"
-            o += "<text x=\"\(f(w - right - 135))\" y=\"\(f(y + 1))\">\(esc(n))</text>"
+            o += "<rect x=\"\(f(left + 8))\" y=\"\(f(y - 8))\" width=\"10\" height=\"10\" fill=\"\(palette[i % palette.count])\"/>"
+            o += "<text x=\"\(f(left + 23))\" y=\"\(f(y + 1))\">\(esc(n))</text>"
         }
         return o
+    }
+
+    /// A round axis maximum and step (1, 2 or 5 × 10^k) covering `x` in about five steps.
+    static func nice(_ x: Double) -> (top: Double, step: Double) {
+        guard x.isFinite, x > 0 else { return (1, 0.2) }
+        let raw = x / 5, mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw }!
+        return (ceil(x / step) * step, step)
     }
 
     /// Lines through points; `diagonal` draws y = x (chance for ROC curves).
@@ -61,7 +72,7 @@ enum SVG {
         let (ax, px, py) = axes(x0: tx(logX ? 1e-4 : x0), x1: tx(x1), y0: y0, y1: y1,
                                 xTicks: logX ? [-4, -3, -2, -1, 0] : stride(from: x0, through: x1, by: (x1 - x0) / 5).map { $0 },
                                 yTicks: stride(from: y0, through: y1, by: (y1 - y0) / 5).map { $0 },
-                                xTickLabel: logX ? { String(format: "%g", pow(10, $0)) } : { num($0, 2) })
+                                xTickLabel: logX ? { String(format: "%g", pow(10, $0)) } : { num($0, 2) }, legendRows: series.count)
         var o = ax
         if diagonal {
             let pts = (0...50).map { Double($0) / 50 }.map { "\(f(px(tx($0)))),\(f(py($0)))" }.joined(separator: " ")
@@ -78,9 +89,10 @@ enum SVG {
     /// Grouped bars: one group per category, one bar per series; values in [0, yMax].
     /// `labels[s][c]` (optional) is printed above each bar.
     static func bars(categories: [String], series: [(name: String, values: [Double])], labels: [[String]]? = nil, xLabel: String, yLabel: String,
-                     title: String, yMax: Double? = nil, yTickLabel: @escaping (Double) -> String = { num($0, 2) }) -> String {
-        let top = yMax ?? max(1e-9, series.flatMap(\.values).filter(\.isFinite).max() ?? 1) * 1.12
-        let (ax, _, py) = axes(x0: 0, x1: 1, y0: 0, y1: top, xTicks: [], yTicks: stride(from: 0, through: top, by: top / 5).map { $0 }, yTickLabel: yTickLabel)
+                     title: String, yMax: Double? = nil, yTickLabel: @escaping (Double) -> String = { abs($0 - $0.rounded()) < 1e-9 ? String(Int($0.rounded())) : num($0, 2) }) -> String {
+        let (top, step) = yMax.map { ($0, $0 / 5) } ?? nice(max(1e-9, series.flatMap(\.values).filter(\.isFinite).max() ?? 1) * 1.08)
+        let (ax, _, py) = axes(x0: 0, x1: 1, y0: 0, y1: top, xTicks: [], yTicks: stride(from: 0, through: top + step / 2, by: step).map { $0 }, yTickLabel: yTickLabel,
+                               legendRows: series.count > 1 ? series.count : 0)
         var o = ax
         let groupW = (w - left - right) / Double(max(1, categories.count))
         let barW = groupW * 0.8 / Double(max(1, series.count))
@@ -109,9 +121,10 @@ enum SVG {
             for v in s.values where v.isFinite { c[min(bins - 1, Int((v - lo) / width))] += 1 }
             return c
         }
-        let ymax = Double(max(1, counts.flatMap { $0 }.max() ?? 1)) * 1.1
+        let (ymax, ystep) = nice(Double(max(1, counts.flatMap { $0 }.max() ?? 1)))
         let (ax, px, py) = axes(x0: lo, x1: hi, y0: 0, y1: ymax, xTicks: stride(from: lo, through: hi, by: (hi - lo) / 5).map { $0 },
-                                yTicks: stride(from: 0, through: ymax, by: ymax / 5).map { $0 }, xTickLabel: { num($0, 1) }, yTickLabel: { String(Int($0.rounded())) })
+                                yTicks: stride(from: 0, through: ymax + ystep / 2, by: max(1, ystep)).map { $0 }, xTickLabel: { num($0, 1) },
+                                yTickLabel: { String(Int($0.rounded())) }, legendRows: series.count > 1 ? series.count : 0)
         var o = ax
         for (s, c) in counts.enumerated() {
             for (b, n) in c.enumerated() where n > 0 {

@@ -3,12 +3,13 @@ import Audit
 import Foundation
 import Report
 import SafeTensors
+import Study
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Render audit.json as a self-contained HTML report (no network; SVG charts; everything escaped).")
-    @Argument(help: "An audit.json written by `shallot audit`.") var input: String
+        abstract: "Render audit.json or study.json as a self-contained HTML report (no network; SVG charts; everything escaped).")
+    @Argument(help: "An audit.json (`shallot audit`) or study.json (`shallot study`).") var input: String
     @Option(help: "Output HTML file (default: next to the input, .html).") var out: String?
 
     func run() throws {
@@ -21,8 +22,10 @@ struct ReportCommand: ParsableCommand {
         switch head.schema {
         case "shallot.audit/1":
             do { html = AuditHTML.render(try dec.decode(AuditReport.self, from: d)) } catch { fail("\(input): not a valid shallot.audit/1 file: \(describe(error))") }
+        case "shallot.study/1":
+            do { html = StudyHTML.render(try dec.decode(StudyReport.self, from: d)) } catch { fail("\(input): not a valid shallot.study/1 file: \(describe(error))") }
         default:
-            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/1")
+            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/1 or shallot.study/1")
         }
         let path = out ?? (input.hasSuffix(".json") ? String(input.dropLast(5)) + ".html" : input + ".html")
         reporting { try atomicWrite(Data(html.utf8), to: path) }

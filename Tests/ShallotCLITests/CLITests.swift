@@ -224,3 +224,72 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         #expect(bad.status != 0 && bad.stderr.contains("x.json") && bad.stderr.contains("unknown schema"))
     }
 }
+
+@Suite(.serialized) struct LedgerAndUnlearnCLITests {
+    @Test func twoProcessesWritingAtOnceLoseNothingAndAKilledWriterCorruptsNothing() throws {
+        let d = try tmp()
+        let db = d + "/ledger.sqlite"
+        let procs = (0..<2).map { k -> Process in
+            let p = Process()
+            p.executableURL = shallotBinary()
+            p.arguments = ["ledger", "stress", "--ledger", db, "--count", "150", "--writer", "\(k)"]
+            return p
+        }
+        // create the file first so both open the same schema
+        #expect(try shallot(["ledger", "list", "--ledger", db]).status == 0)
+        for p in procs { try p.run() }
+        for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        let v = try shallot(["ledger", "verify", "--integrity", "--ledger", db])
+        #expect(v.status == 0 && v.stdout.contains("300 entries"), "\(v.stdout)\(v.stderr)")
+        // SIGKILL a writer mid-stream: the file stays valid and writable.
+        let w = Process()
+        w.executableURL = shallotBinary()
+        w.arguments = ["ledger", "stress", "--ledger", db, "--count", "1000000", "--writer", "9"]
+        try w.run()
+        Thread.sleep(forTimeInterval: 0.8)
+        kill(w.processIdentifier, SIGKILL)
+        w.waitUntilExit()
+        let after = try shallot(["ledger", "verify", "--integrity", "--ledger", db])
+        #expect(after.status == 0, "\(after.stderr)")
+        let n = Int(after.stdout.split(separator: " ")[1])!
+        #expect(n > 300)
+        #expect(try shallot(["ledger", "request", "dana@x.com", "--ledger", db]).status == 0)
+        let list = try shallot(["ledger", "list", "--ledger", db])
+        #expect(list.stdout.contains("open") && !list.stdout.contains("dana@x.com"), "the subject is masked")
+    }
+
+    @Test func unlearnRecordsMethodParentAndHashedSubjectsAndVerifyUsesTheLedger() throws {
+        let d = try tmp()
+        #expect(try shallot(["corpus", "synth", "--subjects", "10", "--records", "60", "--seed", "3", "--out", d + "/c.jsonl"]).status == 0)
+        #expect(try shallot(["train", "--data", d + "/c.jsonl", "--out", d + "/base", "--steps", "10"] + trainArgs).status == 0)
+        let ft = try shallot(["train", "--data", d + "/c.jsonl", "--init", d + "/base", "--out", d + "/ft", "--steps", "10", "--lr", "1e-3", "--context", "64", "--batch", "8"])
+        #expect(ft.status == 0, "\(ft.stderr)")
+        let subject = try String(contentsOfFile: d + "/c.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.first!["subject"] as! String
+        let db = d + "/l.sqlite"
+        #expect(try shallot(["ledger", "request", subject, "--ledger", db, "--received", "2026-11-01"]).stdout.contains("deadline 2026-12-01"))
+        #expect(try shallot(["ledger", "register", "--ledger", db, "--model", d + "/ft", "--data", d + "/c.jsonl"]).status == 0)
+        #expect(try shallot(["ledger", "status", subject, "--ledger", db]).stdout.contains("STILL CONTAINS"))
+        for method in ["retrain", "npo"] {
+            let u = try shallot(["unlearn", "--model", d + "/ft", "--data", d + "/c.jsonl", "--forget", subject, "--method", method, "--steps", "3",
+                                 "--out", d + "/u-" + method, "--ledger", db, "--request", "1"])
+            #expect(u.status == 0, "\(u.stderr)")
+            let prov = try String(contentsOfFile: d + "/u-\(method)/shallot.json", encoding: .utf8)
+            #expect(prov.contains("\"unlearning.method\" : \"\(method)\""))
+            #expect(!prov.contains(subject), "the forgotten subject is in the clear in shallot.json")
+            #expect(prov.contains(d + (method == "retrain" ? "/base" : "/ft")), "the parent is recorded")
+        }
+        #expect(try shallot(["ledger", "status", subject, "--ledger", db]).stdout.contains("unlearned in a later model"))
+        let v = try shallot(["ledger", "verify", "1", "--ledger", db, "--model", d + "/u-npo", "--data", d + "/c.jsonl", "--subject", subject])
+        #expect(v.status == 0 && (v.stdout.contains("PASS") || v.stdout.contains("FAIL")), "\(v.stderr)")
+        #expect(try shallot(["ledger", "list", "--ledger", db]).stdout.contains("verified") || v.stdout.contains("FAIL"))
+        let ex = try shallot(["ledger", "export", "--ledger", db, "--out", d + "/export.json"])
+        #expect(ex.status == 0)
+        let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export.json"))) as! [String: Any]
+        #expect((j["integrity"] as! [String: Any])["ok"] as? Bool == true)
+        #expect(!(try String(contentsOfFile: d + "/export.json", encoding: .utf8)).contains(subject))
+        // a subject without records is a clear error
+        let bad = try shallot(["unlearn", "--model", d + "/ft", "--data", d + "/c.jsonl", "--forget", "nobody@nowhere.example", "--method", "ga", "--out", d + "/x"])
+        #expect(bad.status != 0 && bad.stderr.contains("none of the 1 subjects"))
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Audit
+import Corpus
+import Foundation
+import GPT
+import Ledger
+import PII
+import SafeTensors
+import Tokenizer
+import Training
+
+struct LedgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "The deletion ledger: erasure requests, datasets, models, unlearning actions and verification audits, hash-chained in one SQLite file.",
+        subcommands: [Request.self, List.self, Status.self, Register.self, Verify.self, Export.self, Stress.self])
+
+    struct Common: ParsableArguments {
+        @Option(help: "The ledger file.") var ledger = "shallot-ledger.sqlite"
+        func open() -> Ledger { reporting { try Ledger(path: ledger) } }
+    }
+
+    struct Request: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record an erasure request for SUBJECT (stored as a pseudonym and a masked form).")
+        @OptionGroup var common: Common
+        @Argument(help: "The data subject (e.g. the e-mail address used as subject id in the corpus).") var subject: String
+        @Option(help: "Date received (YYYY-MM-DD; default today).") var received: String?
+        @Option(help: "Legal deadline (YYYY-MM-DD; default received + 30 days, GDPR Art. 12(3)'s one month).") var deadline: String?
+        @Option(help: "A note (no personal data).") var note: String?
+        func run() throws {
+            let f = DateFormatter(); f.dateFormat = "yyyy-MM-dd"; f.timeZone = TimeZone(identifier: "UTC"); f.locale = Locale(identifier: "en_US_POSIX")
+            let r: Date
+            if let received { guard let d = f.date(from: received) else { throw ValidationError("--received: not a date (YYYY-MM-DD): \(received)") }; r = d } else { r = Date() }
+            if let deadline, f.date(from: deadline) == nil { throw ValidationError("--deadline: not a date (YYYY-MM-DD): \(deadline)") }
+            let dl = deadline ?? f.string(from: r.addingTimeInterval(30 * 86400))
+            var p: [String: Any] = ["subject_key": Ledger.subjectKey(subject), "masked": PIIMask.mask(subject, type: subject.contains("@") ? .email : .person),
+                                    "received": f.string(from: r), "deadline": dl]
+            if let note { p["note"] = note }
+            let e = reporting { try common.open().append(.request, p) }
+            print("request \(e.id): \(p["masked"]!) received \(p["received"]!), deadline \(dl)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Erasure requests and their state (open, actioned, verified, failed verification).")
+        @OptionGroup var common: Common
+        @Flag(help: "JSON.") var json = false
+        func run() throws {
+            let rs = reporting { try common.open().requests() }
+            if json { printJSON(rs); return }
+            if rs.isEmpty { print("no requests"); return }
+            for r in rs { print("\(r.id)\t\(r.masked)\treceived \(r.received)\tdeadline \(r.deadline)\t\(r.state)") }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Which registered models were trained on SUBJECT's data, and whether a later model unlearned it.")
+        @OptionGroup var common: Common
+        @Argument var subject: String
+        func run() throws {
+            let ms = reporting { try common.open().modelsContaining(subjectKey: Ledger.subjectKey(subject)) }
+            if ms.isEmpty { print("no registered model was trained on this subject's records"); return }
+            for m in ms {
+                let un = (m["unlearned_in_a_later_model"] as? Bool) == true
+                print("entry \(m["entry"]!)\t\(m["path"]!)\t\((m["weights_sha256"] as? String ?? "").prefix(12))…\t\(un ? "unlearned in a later model" : "STILL CONTAINS the subject's data")")
+            }
+        }
+    }
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a model (and the dataset it was trained on): its hash, parent and the subjects of its training records.")
+        @OptionGroup var common: Common
+        @Option(help: "Model directory (with shallot.json).") var model: String
+        @Option(help: "The corpus it was trained on (JSONL with subjects).") var data: String
+        func run() throws {
+            let l = common.open()
+            let records = readCorpus(data)
+            try registerModel(l, model: model, data: data, records: records)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Audit a model for a request's subject (and for newly vulnerable others), record pass/fail; or check the ledger's integrity.")
+        @OptionGroup var common: Common
+        @Argument(help: "Request id (omit with --integrity).") var request: Int?
+        @Option(help: "The model to verify.") var model: String?
+        @Option(help: "The corpus holding the subject's data (true prefixes for the attack).") var data: String?
+        @Option(help: "The model before erasure, for newly vulnerable others (default: the parent recorded in shallot.json).") var original: String?
+        @Option(help: "The subject of the request (needed to find its values; it must hash to the request's key).") var subject: String?
+        @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
+        @Flag(help: "Check the hash chain instead.") var integrity = false
+        @Option(help: "With --integrity: a head hash exported earlier (detects a truncated tail).") var expectHead: String?
+        func run() throws {
+            let l = common.open()
+            if integrity {
+                let r = reporting { try l.verifyIntegrity(expectedHead: expectHead) }
+                if r.ok { print("ok: \(r.entries) entries, chain intact, head \(r.headHash)") ; return }
+                for p in r.problems { FileHandle.standardError.write(Data("integrity: \(p)\n".utf8)) }
+                fail("\(common.ledger): the ledger was altered (\(r.problems.count) problem\(r.problems.count == 1 ? "" : "s"))")
+            }
+            guard let request, let model, let data, let subject else { throw ValidationError("give REQUEST --model DIR --data CORPUS --subject SUBJECT (or --integrity)") }
+            guard let req = reporting({ try l.requests() }).first(where: { $0.id == Int64(request) }) else { fail("\(common.ledger): no request \(request)") }
+            guard Ledger.subjectKey(subject) == req.subjectKey else { fail("--subject does not match request \(request)'s subject") }
+            let records = readCorpus(data)
+            let m = reporting { try GPT.load(directory: model) }
+            let tok = reporting { try TokenizerFiles.load(directory: model) }
+            let origPath = original ?? Provenance.read(directory: model)?.extra?["unlearning.unlearned_from"] ?? Provenance.read(directory: model)?.parent?.path
+            var ex = ExtractionSettings(); ex.prefixLengths = [10, 50]
+            let settings = AuditSettings(attacks: ["extraction"], types: types.map(\.rawValue), extraction: ex, exposureValues: 0, exposureCandidates: 0,
+                                         exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 0, revealPII: true)
+            func audit(_ g: GPT) -> AuditReport {
+                reporting { try AuditRunner.run(AuditInputs(model: g, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil),
+                                                settings: settings, salt: Data("ledger".utf8)) }
+            }
+            FileHandle.standardError.write(Data("auditing \(model) on \(records.count) records…\n".utf8))
+            let now = audit(m)
+            let own = now.values.filter { $0.owner == subject }
+            let leaked = own.filter { $0.extracted == true }.count
+            var newlyOthers: Int?
+            if let o = origPath, let g = try? GPT.load(directory: o) {
+                FileHandle.standardError.write(Data("auditing the original \(o) for newly vulnerable others…\n".utf8))
+                let before = Set(audit(g).subjects.filter(\.vulnerable).map(\.subject))
+                newlyOthers = Set(now.subjects.filter { $0.vulnerable && $0.subject != subject }.map(\.subject)).subtracting(before).count
+            }
+            let verdict = leaked == 0 ? "pass" : "fail"
+            var p: [String: Any] = ["request": request, "model_path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
+                                    "corpus_sha256": (try? sha256(file: data)) ?? "", "subject_values": own.count, "subject_values_extracted": leaked,
+                                    "attack": "targeted extraction, greedy, k = 10, 50", "verdict": verdict]
+            if let n = newlyOthers { p["newly_vulnerable_others"] = n; p["original_path"] = origPath! }
+            let e = reporting { try l.append(.verification, p) }
+            print("verification \(e.id) of request \(request): \(verdict.uppercased()) — \(leaked) of \(own.count) of the subject's values extracted" + (newlyOthers.map { "; \($0) other subjects newly vulnerable" } ?? ""))
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The whole ledger as JSON (for a DPIA or a regulator), with its integrity check and head hash.")
+        @OptionGroup var common: Common
+        @Option(help: "Output file (default: standard output).") var out: String?
+        func run() throws {
+            let l = common.open()
+            let integrity = reporting { try l.verifyIntegrity() }
+            let all = reporting { try l.entries() }
+            let obj: [String: Any] = ["schema": "shallot.ledger/1", "exported": ISO8601DateFormatter().string(from: Date()), "ledger": common.ledger,
+                                      "integrity": ["ok": integrity.ok, "entries": integrity.entries, "problems": integrity.problems, "head_hash": integrity.headHash],
+                                      "requests": reporting { try l.requests() }.map { r in ["id": r.id, "subject_key": r.subjectKey, "masked": r.masked, "received": r.received, "deadline": r.deadline, "state": r.state, "actions": r.actions, "verifications": r.verifications] as [String: Any] },
+                                      "entries": all.map { ["id": $0.id, "kind": $0.kind, "created": $0.created, "payload": $0.object(), "prev_hash": $0.prevHash, "hash": $0.hash] as [String: Any] }]
+            let d = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            if let out { reporting { try atomicWrite(d, to: out) } } else { FileHandle.standardOutput.write(d + Data("\n".utf8)) }
+        }
+    }
+}
+
+extension LedgerCommand {
+    /// Appends N entries as fast as possible: the crash and concurrency tests drive it.
+    struct Stress: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Append N test entries (for crash and concurrency tests).", shouldDisplay: false)
+        @OptionGroup var common: Common
+        @Option var count = 100
+        @Option var writer = 0
+        func run() throws {
+            let l = common.open()
+            for i in 0..<count { _ = reporting { try l.append(.dataset, ["stress_writer": writer, "i": i]) } }
+        }
+    }
+}
+
+/// Registers the dataset and the model (subject pseudonyms of its training records) in the ledger.
+func registerModel(_ l: Ledger, model: String, data: String, records: [Record], extra: [String: Any] = [:]) throws {
+    let prov = Provenance.read(directory: model)
+    let subjects = Array(Set(records.map { Ledger.subjectKey($0.subject) })).sorted()
+    let ds = reporting { try l.append(.dataset, ["path": data, "file_sha256": (try? sha256(file: data)) ?? "", "records": records.count,
+                                                "manifest_sha256": sha256(records.map(\.id).sorted().joined(separator: "\n")), "subject_keys": subjects]) }
+    var p: [String: Any] = ["path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "", "dataset_entry": ds.id,
+                            "parent": prov?.parent?.path ?? "", "parent_weights_sha256": prov?.parent?.weightsSHA256 ?? "", "subject_keys": subjects]
+    for (k, v) in extra { p[k] = v }
+    let e = reporting { try l.append(.model, p) }
+    print("model \(e.id) registered (dataset \(ds.id), \(subjects.count) subjects)")
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import Kernels
+import Ledger
+import Report
+import SafeTensors
+import Study
+import Training
+
+struct StudyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "study",
+        abstract: "Run the onion-effect and pre-training-leakage study end to end, with its controls (DESIGN.md, \"The study\").",
+        discussion: """
+        Pre-trains a base model on corpus P and a control base on P with the target subjects'
+        records replaced by filler; fine-tunes on corpus F; audits; runs --rounds onion rounds with
+        three arms (deletion of the most vulnerable subjects; random removal of non-vulnerable
+        subjects matched on records; reseeding on unchanged data), --seeds seeds each; measures
+        pre-training leakage against the control; compares GA / GD / NPO unlearning with the exact
+        retrain. Writes OUT/study.json (schema shallot.study/1, docs/study-schema.md) and
+        OUT/study.html. Every stage is kept under OUT: run the same command again (or with
+        --resume) after an interruption and it continues where it stopped.
+        Presets: quick (minutes), default (under half an hour on 2 cores), paper (GPT-2-small
+        scale: hours to days).
+        """)
+    @Option(help: "quick | default | paper (smoke: seconds, for tests; its numbers mean nothing)") var preset = "default"
+    @Option(help: "A JSONL corpus (e.g. from `corpus import`) instead of the synthetic one; its subjects are split into pre-training and fine-tuning halves.") var corpus: String?
+    @Option(help: "Training-budget rule when records are removed: filler (replace by PII-free filler of equal length), epochs, steps.") var budget: BudgetRule?
+    @Option(help: "Onion rounds (default: the preset's).") var rounds: Int?
+    @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
+    @Option(help: "Seeds per arm (default: the preset's).") var seeds: Int?
+    @Option(help: "Seed of the corpora and models.") var seed: UInt64 = 1
+    @Option(help: "File with the hashing salt for subject keys (a random salt kept in OUT otherwise).") var saltFile: String?
+    @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
+    @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "Output directory.") var out = "runs/study"
+    @Flag(help: "JSON lines progress.") var json = false
+    @Option(help: "Record the study (its models, unlearning actions and findings) in this ledger.") var ledger: String?
+
+    func run() throws {
+        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default or paper") }
+        if let budget { settings.budget = budget }
+        if let rounds { settings.rounds = rounds }
+        if let remove { settings.removePerRound = remove }
+        if let seeds { guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }; settings.seeds = seeds }
+        settings.seed = seed
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var salt: Data
+        if let s = saltFile {
+            guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
+            salt = d
+        } else if let d = FileManager.default.contents(atPath: out + "/.salt"), d.count == 32 {
+            salt = d
+        } else {
+            salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+            reporting { try atomicWrite(salt, to: out + "/.salt") }
+            chmod(out + "/.salt", 0o600)
+        }
+        var desc: [String: String] = ["source": corpus == nil ? "synthetic (corpus synth, populations 0 and 1)" : corpus!]
+        let user = corpus.map { c -> [Record] in desc["file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
+        let start = Date()
+        var bar: ProgressBar?
+        let runner = reporting {
+            try StudyRunner(settings: settings, directory: out, salt: salt, revealPII: revealPii, userCorpus: user, corpusDescription: desc) { ev in
+                switch ev {
+                case .stage(let s):
+                    bar = nil
+                    if json { printJSON(["event": "stage", "stage": s, "elapsed_s": String(format: "%.1f", Date().timeIntervalSince(start))]) }
+                    else { FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), s).utf8)) }
+                case .resumed(let s):
+                    if json { printJSON(["event": "resumed", "stage": s]) } else { FileHandle.standardError.write(Data("  (reused from an earlier run: \(s))\n".utf8)) }
+                case .step(let d, let t):
+                    if json { return }
+                    if bar == nil || bar!.total != t { bar = ProgressBar(total: t, label: "  ", unit: "steps") }
+                    bar!.update(d)
+                }
+            }
+        }
+        let report = reporting { try runner.run() }
+        reporting {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try atomicWrite(enc.encode(report), to: out + "/study.json")
+            try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
+        }
+        if let lp = ledger {
+            let l = reporting { try Ledger(path: lp) }
+            var models: [String: Any] = [:]
+            for (k, v) in report.models { models[k] = v }
+            let e = reporting { try l.append(.study, ["study_json": out + "/study.json", "study_sha256": (try? sha256(file: out + "/study.json")) ?? "",
+                                                   "preset": preset, "budget": settings.budget.rawValue, "models": models, "findings": report.findings,
+                                                   "unlearning_methods": report.unlearning.map(\.method)]) }
+            FileHandle.standardError.write(Data("ledger: study entry \(e.id) in \(lp)\n".utf8))
+        }
+        print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
+        for f in report.findings { print("  • " + f) }
+    }
+}
+extension BudgetRule: ExpressibleByArgument {}

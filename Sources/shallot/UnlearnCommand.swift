@@ -1,0 +1,149 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import GPT
+import Kernels
+import Ledger
+import SafeTensors
+import Tokenizer
+import Training
+import Unlearning
+
+extension UnlearnMethod: ExpressibleByArgument {}
+
+struct UnlearnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlearn",
+        abstract: "Remove subjects' data from a model: exact retraining from its parent, or GA / GD / NPO.",
+        discussion: """
+        The forget set is every record of the given subjects in --data; the retain set is the rest.
+        retrain: fine-tunes the parent recorded in MODEL/shallot.json again, with the same training
+        settings and seed, on the retain set (--budget epochs: the same epochs; steps: the same
+        steps; filler: forget records replaced by PII-free filler of equal length).
+        ga: gradient ascent on the forget set; gd: ascent on forget plus descent on retain; npo:
+        negative preference optimisation against MODEL (METHODS.md).
+        OUT/shallot.json records the method, its settings, the parent and the forget subjects as
+        SHA-256 pseudonyms (not anonymous: a known address can be checked against them).
+        """)
+    @Option(help: "The model to unlearn from.") var model: String
+    @Option(help: "The corpus it was trained on (JSONL records with subjects).") var data: String
+    @Option(parsing: .upToNextOption, help: "Subjects to forget.") var forget: [String] = []
+    @Option(help: "File with one subject to forget per line.") var forgetFile: String?
+    @Option(help: "retrain | ga | gd | npo") var method: UnlearnMethod
+    @Option(help: "retrain: epochs | steps | filler.") var budget = "epochs"
+    @Option(help: "ga/gd/npo: optimisation steps.") var steps = 40
+    @Option(help: "ga/gd/npo: learning rate.") var lr: Float = 2e-4
+    @Option(help: "ga/gd/npo: batch size.") var batch = 8
+    @Option(help: "ga/gd/npo: tokens per row.") var context = 128
+    @Option(help: "npo: β.") var beta: Float = 0.1
+    @Option(help: "gd (and npo when > 0): weight of the retain NLL.") var retainWeight: Float?
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "Record the action and the new model in this ledger.") var ledger: String?
+    @Option(parsing: .upToNextOption, help: "With --ledger: the erasure request ids this action answers.") var request: [Int] = []
+
+    func run() throws {
+        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        var subjects = Set(forget)
+        if let f = forgetFile {
+            guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("\(f): cannot read") }
+            subjects.formUnion(t.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        guard !subjects.isEmpty else { throw ValidationError("give the subjects to forget (--forget or --forget-file)") }
+        let m = reporting { try GPT.load(directory: model) }
+        let tok = reporting { try TokenizerFiles.load(directory: model) }
+        let records = readCorpus(data)
+        let forgetRecords = records.filter { subjects.contains($0.subject) }
+        let missing = subjects.subtracting(Set(forgetRecords.map(\.subject)))
+        if forgetRecords.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched exactly on the \"subject\" field)") }
+        if !missing.isEmpty { FileHandle.standardError.write(Data("warning: \(missing.count) of the subjects have no records in \(data)\n".utf8)) }
+        let retain = records.filter { !subjects.contains($0.subject) }
+        func stream(_ rs: [Record], fillerFor: Set<String> = []) -> [Int32] {
+            var out: [Int32] = []
+            for (i, r) in rs.enumerated() {
+                let t = tok.encode(r.text)
+                out += fillerFor.contains(r.id) ? Filler.tokens(count: t.count, tokenizer: tok, seed: seed, index: i) : t
+                out.append(tok.endOfText)
+            }
+            return out
+        }
+        let parentProv = Provenance.read(directory: model)
+        var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(forgetRecords.count)",
+                                       "unlearning.forget_subjects_sha256": subjects.sorted().map { sha256("shallot-subject:" + $0) }.joined(separator: ","),
+                                       "unlearning.unlearned_from": model]
+        let result: GPT
+        var training: TrainParameters?
+        var corpusTokens = 0
+        if method == .retrain {
+            guard let prov = parentProv, let parent = prov.parent, var p = prov.training else {
+                fail("\(model)/shallot.json: no parent model and training settings recorded; exact retraining needs the model's parent (train it with `shallot train --init PARENT`)")
+            }
+            if let c = prov.corpus, !c.fileSHA256.isEmpty, let h = try? sha256(file: data), h != c.fileSHA256 {
+                fail("\(data): not the corpus \(model) was trained on (SHA-256 \(h.prefix(12))…, shallot.json records \(c.fileSHA256.prefix(12))…)")
+            }
+            let base = reporting { try GPT.load(directory: parent.path) }
+            let s: [Int32]
+            switch budget {
+            case "epochs": s = stream(retain)
+            case "steps": s = stream(retain); p.steps = p.steps ?? prov.summary?.steps
+            case "filler": s = stream(records, fillerFor: Set(forgetRecords.map(\.id)))
+            default: throw ValidationError("--budget must be epochs, steps or filler")
+            }
+            corpusTokens = s.count
+            p.checkpointEvery = 0
+            FileHandle.standardError.write(Data("retraining \(parent.path) on \(retain.count) records (\(forgetRecords.count) forgotten), budget \(budget)\n".utf8))
+            var bar = ProgressBar(total: 1, label: "retrain", unit: "steps")
+            _ = reporting {
+                try Trainer(model: base, data: TokenDataset(tokens: s, fileSHA256: "retain"), params: p, checkpointPath: nil).run(resume: false) { ev in
+                    if case .step(let st, let total, let loss, _, _, _) = ev {
+                        if bar.total != total { bar = ProgressBar(total: total, label: "retrain", unit: "steps") }
+                        bar.update(st, extra: String(format: "loss %.4f", loss))
+                    }
+                }
+            }
+            result = base; training = p
+            extra["unlearning.budget"] = budget
+            extra["unlearning.parent"] = parent.path
+        } else {
+            var u = UnlearnSettings()
+            u.method = method; u.steps = steps; u.learningRate = lr; u.batchSize = batch; u.context = min(context, m.config.nPositions)
+            u.beta = beta; u.seed = seed; u.retainWeight = retainWeight ?? (method == .gd ? 1 : 0)
+            let reference = m.copy()
+            var bar = ProgressBar(total: steps, label: method.rawValue, unit: "steps")
+            let retainStream = stream(retain)
+            corpusTokens = retainStream.count
+            let log = reporting {
+                try Unlearner.run(model: m, forget: forgetRecords.map { Array(tok.encode($0.text).prefix(u.context + 1)) },
+                                  retain: retainStream.count > u.batchSize * u.context ? TokenDataset(tokens: retainStream, fileSHA256: "retain") : nil,
+                                  reference: reference, settings: u, padToken: tok.endOfText) { st in
+                    bar.update(st.step, extra: String(format: "forget NLL %.3f", st.forgetLoss) + (st.retainLoss.map { String(format: " retain NLL %.3f", $0) } ?? ""))
+                }
+            }
+            result = m
+            extra["unlearning.settings"] = String(decoding: (try? JSONEncoder().encode(u)) ?? Data(), as: UTF8.self)
+            if let first = log.first, let last = log.last { extra["unlearning.forget_nll"] = String(format: "%.4f → %.4f", first.forgetLoss, last.forgetLoss) }
+        }
+        reporting {
+            try result.save(directory: out)
+            try tok.save(to: out)
+            let prov = Provenance(weightsSHA256: try sha256(file: out + "/model.safetensors"),
+                                  parent: Provenance.ParentModel(path: method == .retrain ? (parentProv?.parent?.path ?? model) : model,
+                                                                 weightsSHA256: method == .retrain ? (parentProv?.parent?.weightsSHA256 ?? "") : ((try? sha256(file: model + "/model.safetensors")) ?? "")),
+                                  corpus: Provenance.Corpus(path: data, fileSHA256: (try? sha256(file: data)) ?? "", records: retain.count, tokens: corpusTokens,
+                                                            manifestSHA256: sha256(retain.map(\.id).sorted().joined(separator: "\n"))),
+                                  tokenizer: parentProv?.tokenizer ?? "", training: training, summary: nil, extra: extra)
+            try prov.write(directory: out)
+        }
+        if let lp = ledger {
+            let l = reporting { try Ledger(path: lp) }
+            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": request, "forget_subject_keys": subjects.sorted().map(Ledger.subjectKey),
+                                                    "forget_records": forgetRecords.count, "input_path": model,
+                                                    "input_weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
+                                                    "output_path": out, "output_weights_sha256": (try? sha256(file: out + "/model.safetensors")) ?? ""]) }
+            FileHandle.standardError.write(Data("ledger: action \(a.id)\n".utf8))
+            try registerModel(l, model: out, data: data, records: retain, extra: ["produced_by_action": a.id])
+        }
+        print("\(method.rawValue): forgot \(forgetRecords.count) records of \(subjects.count - missing.count) subjects → \(out)")
+    }
+}
