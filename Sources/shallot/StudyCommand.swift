@@ -30,6 +30,9 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Onion rounds (default: the preset's).") var rounds: Int?
     @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
     @Option(help: "Seeds per arm (default: the preset's).") var seeds: Int?
+    @Option(help: "Fine-tuning epochs (default: the preset's); how strongly the model memorises.") var finetuneEpochs: Double?
+    @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
+    @Option(help: "Pre-training epochs (default: the preset's).") var pretrainEpochs: Double?
     @Option(help: "Seed of the corpora and models.") var seed: UInt64 = 1
     @Option(help: "File with the hashing salt for subject keys (a random salt kept in OUT otherwise).") var saltFile: String?
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
@@ -46,6 +49,9 @@ struct StudyCommand: ParsableCommand {
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }
         if let seeds { guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }; settings.seeds = seeds }
+        if let finetuneEpochs { guard finetuneEpochs > 0 else { throw ValidationError("--finetune-epochs must be positive") }; settings.finetune.epochs = finetuneEpochs }
+        if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
+        if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }
         settings.seed = seed
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var salt: Data
