@@ -94,7 +94,7 @@ public struct StudySettings: Codable, Sendable {
             var u = UnlearnSettings(); u.steps = 40; u.context = 128; u.learningRate = 5e-5
             return StudySettings(preset: name, pretrainSubjects: 160, pretrainRecords: 1000, finetuneSubjects: 120, finetuneRecords: 700, model: shape,
                                  pretrain: training(batch: 8, context: 128, epochs: 3, lr: 2e-3, seed: 1),
-                                 finetune: training(batch: 8, context: 128, epochs: 4, lr: 2e-3, seed: 1),
+                                 finetune: training(batch: 8, context: 128, epochs: 3, lr: 1e-3, seed: 1),
                                  rounds: 2, removePerRound: 8, seeds: 3, prefixLengths: [10, 50], untargetedPrompts: 96, unlearning: u)
         case "paper":
             let shape = ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192)
