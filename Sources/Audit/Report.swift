@@ -33,6 +33,16 @@ public struct AuditSettings: Codable, Sendable {
     }
 }
 
+extension AuditSettings {
+    /// Greedy targeted extraction only, values revealed: the vulnerability verdict the study and
+    /// the ledger's verification use.
+    public static func targetedOnly(prefixLengths: [Int], types: [String], seed: UInt64 = 0) -> AuditSettings {
+        var ex = ExtractionSettings(); ex.prefixLengths = prefixLengths
+        return AuditSettings(attacks: ["extraction"], types: types, extraction: ex, exposureValues: 0, exposureCandidates: 0,
+                             exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: seed, revealPII: true)
+    }
+}
+
 public struct AuditValueRow: Codable, Sendable {
     public var id: String
     public var type: String

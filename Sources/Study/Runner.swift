@@ -146,15 +146,8 @@ public final class StudyRunner {
     /// The token stream of `records` in order; records whose id is in `replace` become filler of
     /// the same length (budget rule "filler"), or are dropped.
     func stream(_ records: [Record], replace: Set<String>, filler: Bool) -> [Int32] {
-        var out: [Int32] = []
-        for (i, r) in records.enumerated() {
-            if replace.contains(r.id) {
-                if filler { out += Filler.tokens(count: tokensOf(r).count, tokenizer: tok, seed: s.seed, index: i); out.append(tok.endOfText) }
-                continue
-            }
-            out += tokensOf(r); out.append(tok.endOfText)
-        }
-        return out
+        Filler.packed(records.map(tokensOf), replace: Set(records.indices.filter { replace.contains(records[$0].id) }),
+                      keepLength: filler, tokenizer: tok, seed: s.seed)
     }
 
     func train(_ m: GPT, _ stream: [Int32], _ p: TrainParameters) throws -> TrainSummary {
@@ -177,9 +170,7 @@ public final class StudyRunner {
     }
 
     func audit(_ m: GPT, records: [Record]) throws -> AuditOutcome {
-        var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
-        let settings = AuditSettings(attacks: ["extraction"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex, exposureValues: 0,
-                                     exposureCandidates: 0, exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: s.seed, revealPII: true)
+        let settings = AuditSettings.targetedOnly(prefixLengths: s.prefixLengths, types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], seed: s.seed)
         let r = try AuditRunner.run(AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil,
                                                 reference: nil, canaries: nil), settings: settings, salt: Data("study".utf8)) { ev in
             if case .step(let d, let t) = ev { self.progress(.step(done: d, total: t)) }
@@ -204,7 +195,8 @@ public final class StudyRunner {
             let st = stream(fTrain, replace: removedIds, filler: s.budget == .filler)
             if s.budget == .steps, let b = baselineSteps { p.steps = b }
             var summary: TrainSummary?
-            let m = try (keep ? model(name) { let m = base.copy(); summary = try train(m, st, p); return m } : { let m = base.copy(); summary = try train(m, st, p); return m }())
+            let build = { () throws -> GPT in let m = base.copy(); summary = try self.train(m, st, p); return m }
+            let m = try keep ? model(name, build) : build()
             let present = fTrain.filter { !removed.contains($0.subject) }
             return RunRecord(outcome: try audit(m, records: present), steps: summary?.steps ?? 0, loss: Double(summary?.finalLoss ?? .nan))
         }

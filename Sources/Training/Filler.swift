@@ -29,3 +29,22 @@ public enum Filler {
         return Array(out.prefix(count))
     }
 }
+
+extension Filler {
+    /// Records' token lists joined with <|endoftext|>, as training reads them; the records whose
+    /// index is in `replace` become filler of the same token count (`keepLength`, the study's
+    /// budget rule) or are dropped.
+    public static func packed(_ records: [[Int32]], replace: Set<Int> = [], keepLength: Bool, tokenizer: any TextTokenizer, seed: UInt64) -> [Int32] {
+        var out: [Int32] = []
+        for (i, t) in records.enumerated() {
+            if replace.contains(i) {
+                guard keepLength else { continue }
+                out += tokens(count: t.count, tokenizer: tokenizer, seed: seed, index: i)
+            } else {
+                out += t
+            }
+            out.append(tokenizer.endOfText)
+        }
+        return out
+    }
+}

@@ -105,9 +105,7 @@ struct LedgerCommand: ParsableCommand {
             let m = reporting { try GPT.load(directory: model) }
             let tok = reporting { try TokenizerFiles.load(directory: model) }
             let origPath = original ?? Provenance.read(directory: model)?.extra?["unlearning.unlearned_from"] ?? Provenance.read(directory: model)?.parent?.path
-            var ex = ExtractionSettings(); ex.prefixLengths = [10, 50]
-            let settings = AuditSettings(attacks: ["extraction"], types: types.map(\.rawValue), extraction: ex, exposureValues: 0, exposureCandidates: 0,
-                                         exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 0, revealPII: true)
+            let settings = AuditSettings.targetedOnly(prefixLengths: [10, 50], types: types.map(\.rawValue))
             func audit(_ g: GPT) -> AuditReport {
                 reporting { try AuditRunner.run(AuditInputs(model: g, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil),
                                                 settings: settings, salt: Data("ledger".utf8)) }

@@ -60,13 +60,8 @@ struct UnlearnCommand: ParsableCommand {
         if !missing.isEmpty { FileHandle.standardError.write(Data("warning: \(missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let retain = records.filter { !subjects.contains($0.subject) }
         func stream(_ rs: [Record], fillerFor: Set<String> = []) -> [Int32] {
-            var out: [Int32] = []
-            for (i, r) in rs.enumerated() {
-                let t = tok.encode(r.text)
-                out += fillerFor.contains(r.id) ? Filler.tokens(count: t.count, tokenizer: tok, seed: seed, index: i) : t
-                out.append(tok.endOfText)
-            }
-            return out
+            Filler.packed(tok.encodeBatch(rs.map(\.text)), replace: Set(rs.indices.filter { fillerFor.contains(rs[$0].id) }),
+                          keepLength: true, tokenizer: tok, seed: seed)
         }
         let parentProv = Provenance.read(directory: model)
         var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(forgetRecords.count)",

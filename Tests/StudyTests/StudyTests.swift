@@ -66,7 +66,6 @@ import Testing
         #expect(l.pretraining + l.finetuning + l.both + l.neither == l.total)
         #expect(Set(l.models.keys) == ["base", "control_base", "finetuned", "control_finetuned"])
         #expect(r.unlearning.map(\.method) == ["original", "retrain", "ga", "gd", "npo"])
-        #expect(r.unlearning.first!.newlyVulnerableOthers == 0)
         #expect(r.findings.count == s.rounds + 1 + 3)
 
         // Resume: a second run reuses every stage and reproduces the results.
