@@ -1,8 +1,10 @@
 // The record model of DESIGN.md: one JSON object a line,
 //   {"id": "r-000017", "subject": "jdoe", "text": "...", "source": "maildir:allen-p/inbox/12", "meta": {...}}
 // `subject` is the data subject who can ask for deletion; deletion removes every record of a subject.
+// Subjects are normalised on the way in (SubjectID.normalize: trimmed, lower-cased).
 
 import Foundation
+import Support
 
 public enum CorpusError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
@@ -26,13 +28,13 @@ public struct Record: Codable, Sendable, Equatable {
     public var meta: [String: String]
 
     public init(id: String, subject: String, text: String, source: String, meta: [String: String] = [:]) {
-        self.id = id; self.subject = subject; self.text = text; self.source = source; self.meta = meta
+        self.id = id; self.subject = SubjectID.normalize(subject); self.text = text; self.source = source; self.meta = meta
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
-        subject = try c.decodeIfPresent(String.self, forKey: .subject) ?? ""
+        subject = SubjectID.normalize(try c.decodeIfPresent(String.self, forKey: .subject) ?? "")
         text = try c.decode(String.self, forKey: .text)
         source = try c.decodeIfPresent(String.self, forKey: .source) ?? ""
         meta = try c.decodeIfPresent([String: String].self, forKey: .meta) ?? [:]
