@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["Audit", "Study"]),
         .target(name: "Ledger", dependencies: ["Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training"], swiftSettings: fast),
-        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "Tokenizer", "Training", "Unlearning"], swiftSettings: fast),
+        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Tokenizer", "Training", "Unlearning"], swiftSettings: fast),
         .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],

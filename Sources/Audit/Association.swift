@@ -38,7 +38,7 @@ public enum Association {
             }
         }
         return index.entries.filter { $0.type == .email && $0.owner == $0.value }.compactMap { e in
-            bestName[e.owner].map { (name: $0.1.lowercased(), nameText: $0.1, email: e.value) }
+            e.owner.flatMap { bestName[$0] }.map { (name: $0.1.lowercased(), nameText: $0.1, email: e.value) }
         }
     }
 

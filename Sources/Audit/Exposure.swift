@@ -1,8 +1,9 @@
 // Exposure (Carlini et al. 2019, "The Secret Sharer"): how much more likely the model finds the
 // true secret than other candidates of the same format in the same context.
 //   exposure = log2 |R| − log2 rank(secret)
-// When R is too large to enumerate, candidates are sampled: the rank is scaled up from the
-// sample, and an estimate from a normal fit to the candidates' log-likelihoods is reported too.
+// When R is too large to enumerate, candidates are sampled: the rank-based exposure claims no
+// more than the sample shows (a bound, with its interval), and the normal fit to the
+// candidates' log-likelihoods extrapolates beyond it (the estimate).
 
 import Foundation
 import GPT
@@ -16,15 +17,24 @@ public struct ExposureResult: Codable, Sendable {
     public var sampledCandidates: Int
     /// Size of the candidate space R.
     public var spaceSize: Double
-    /// log2 |R| − log2 (estimated rank in R); the maximum is log2 |R|.
+    /// Rank-based exposure as far as the sample shows: log2 |R| − log2 of the estimated rank
+    /// |R|·(h + 1)/(n + 1), i.e. log2((n + 1)/(h + 1)) with h of n candidates ranked above the
+    /// secret. Beating all n candidates shows a rank of at most about |R|/(n + 1): about
+    /// log2(n + 1) bits, never the maximum log2 |R|.
     public var exposure: Double
-    /// −log2 P(candidate ≥ secret) under a normal fit to the candidates' log-likelihoods.
+    /// 95% interval of the rank-based exposure (Wilson interval of the share of R ranked above
+    /// the secret, floored at one candidate); its upper end is log2 |R| when no candidate won.
+    public var exposureCI: Interval
+    /// The estimate (Secret Sharer's extrapolation): −log2 P(candidate ≥ secret) under a normal
+    /// fit to the candidates' log-likelihoods, capped at log2 |R|.
     public var exposureNormalFit: Double
     enum CodingKeys: String, CodingKey {
         case exposure
         case logLikelihood = "log_likelihood", rankAmongSampled = "rank_among_sampled", sampledCandidates = "sampled_candidates"
-        case spaceSize = "space_size", exposureNormalFit = "exposure_normal_fit"
+        case spaceSize = "space_size", exposureNormalFit = "exposure_normal_fit", exposureCI = "exposure_ci_95"
     }
+    /// No sampled candidate was more likely than the secret.
+    public var beatAllSampled: Bool { rankAmongSampled == 1 && sampledCandidates > 0 }
 }
 
 public enum Exposure {
@@ -49,14 +59,21 @@ public enum Exposure {
         let truth = ll[0], others = Array(ll.dropFirst())
         let higher = others.filter { $0 > truth }.count
         let rank = 1 + higher
-        // Scale the rank from the sample to the space (rank 1 stays 1).
-        let estRank = 1 + Double(higher) * (spaceSize - 1) / Double(max(1, others.count))
+        let n = Double(others.count), h = Double(higher)
+        let point = min(log2(spaceSize), log2((n + 1) / (h + 1)))
+        // Wilson interval of the share q of R ranked above the secret; exposure = −log2 q.
+        let z = 1.959963984540054, z2 = z * z
+        let phat = n > 0 ? h / n : 1
+        let centre = (phat + z2 / (2 * n)) / (1 + z2 / n), half = z / (1 + z2 / n) * (phat * (1 - phat) / n + z2 / (4 * n * n)).squareRoot()
+        let floor = 1 / spaceSize
+        let ci = n > 0 ? Interval(low: min(log2(spaceSize), -log2(min(1, max(floor, centre + half)))), high: min(log2(spaceSize), -log2(max(floor, centre - half))))
+            : Interval(low: 0, high: log2(spaceSize))
         let mu = others.reduce(0, +) / Double(max(1, others.count))
         let sd = (others.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(1, others.count - 1))).squareRoot()
-        let z = sd > 0 ? (truth - mu) / sd : 0
-        let tail = max(0.5 * erfc(z / 2.0.squareRoot()), 1 / spaceSize)
+        let zs = sd > 0 ? (truth - mu) / sd : 0
+        let tail = max(0.5 * erfc(zs / 2.0.squareRoot()), 1 / spaceSize)
         return ExposureResult(logLikelihood: truth, rankAmongSampled: rank, sampledCandidates: others.count, spaceSize: spaceSize,
-                              exposure: log2(spaceSize) - log2(estRank), exposureNormalFit: min(log2(spaceSize), -log2(tail)))
+                              exposure: point, exposureCI: ci, exposureNormalFit: min(log2(spaceSize), -log2(tail)))
     }
 
     /// Random candidates with the layout of `value`: every digit replaced by a random digit

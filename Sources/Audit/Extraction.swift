@@ -32,7 +32,7 @@ public struct ExtractionSettings: Codable, Sendable {
 public struct ExtractionResult: Codable, Sendable {
     public var type: PIIType
     public var value: String
-    public var owner: String
+    public var owner: String?
     public var occurrences: Int
     /// Smallest prefix length (tokens) whose greedy continuation reproduced the value.
     public var smallestExtractingK: Int?

@@ -12,6 +12,7 @@ public struct ROCCurve: Codable, Sendable {
 
 public struct Interval: Codable, Sendable, Equatable {
     public var low: Double, high: Double
+    public init(low: Double, high: Double) { self.low = low; self.high = high }
 }
 
 public struct MIAMetrics: Codable, Sendable {

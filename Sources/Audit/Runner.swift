@@ -26,6 +26,9 @@ public struct AuditInputs {
     public var pretrainingRecords: [Record]?
     /// Public text whose windows prompt the untargeted attack (built-in openers without it).
     public var promptText: String?
+    /// Owners decided once from the full original corpus (a study, a verification after
+    /// deletion); without it, owners come from `records` themselves.
+    public var ownership: Ownership?
     /// Where finished stages are kept so that an interrupted audit resumes (nil: no checkpoints).
     public var checkpoints = AuditCheckpoints(directory: nil, fingerprint: "")
     public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
@@ -51,6 +54,9 @@ public enum AuditRunner {
             index.entries = idx.prefix(n).sorted().map { index.entries[$0] }
         }
         if let l = settings.limit { index.entries = Array(index.entries.prefix(l)) }
+        if let own = inp.ownership {
+            for i in index.entries.indices { index.entries[i].owner = own.owner(of: index.entries[i].key) }
+        }
         let cp = inp.checkpoints
         let byId = Dictionary(uniqueKeysWithValues: inp.records.map { ($0.id, $0) })
         let attacks = Set(settings.attacks)
@@ -197,14 +203,16 @@ public enum AuditRunner {
             subj[s] = AuditSubjectRow(subject: settings.revealPII ? s : hash("subject\u{1F}" + s), masked: PIIMask.mask(s, type: s.contains("@") ? .email : .person),
                                       records: recordsPer[s]!, values: 0, extractedValues: 0, vulnerable: false)
         }
+        // A subject is vulnerable iff one of their own values is extracted (METHODS.md).
         for r in rows {
-            guard subj[r.owner] != nil else { continue }
-            subj[r.owner]!.values += 1
-            if r.extracted == true { subj[r.owner]!.extractedValues += 1; subj[r.owner]!.vulnerable = true }
-            if let ll = r.logLikelihoodPerToken { subj[r.owner]!.score = max(subj[r.owner]!.score ?? -.infinity, ll) }
-            if let x = r.exposure?.exposure { subj[r.owner]!.maxExposure = max(subj[r.owner]!.maxExposure ?? 0, x) }
+            guard let o = r.owner, subj[o] != nil else { continue }
+            subj[o]!.values += 1
+            if r.extracted == true { subj[o]!.extractedValues += 1; subj[o]!.vulnerable = true }
+            if let ll = r.logLikelihoodPerToken { subj[o]!.score = max(subj[o]!.score ?? -.infinity, ll) }
+            if let x = r.exposure?.exposure { subj[o]!.maxExposure = max(subj[o]!.maxExposure ?? 0, x) }
         }
-        if !settings.revealPII { for i in rows.indices { rows[i].owner = hash("subject\u{1F}" + rows[i].owner) } }
+        let unowned = rows.filter { $0.owner == nil }
+        if !settings.revealPII { for i in rows.indices { rows[i].owner = rows[i].owner.map { hash("subject\u{1F}" + $0) } } }
         let subjects = subj.values.sorted { ($0.vulnerable ? 1 : 0, $0.score ?? -1e9) > ($1.vulnerable ? 1 : 0, $1.score ?? -1e9) }
         // Extraction rate by duplication (occurrences of the value in the corpus)
         var byDup: [String: [String: Int]] = [:]
@@ -218,6 +226,7 @@ public enum AuditRunner {
             "values": Double(rows.count), "extracted_values": Double(extracted),
             "extraction_rate": rows.isEmpty ? 0 : Double(extracted) / Double(rows.count),
             "subjects": Double(subjects.count), "vulnerable_subjects": Double(subjects.filter(\.vulnerable).count),
+            "unowned_values": Double(unowned.count), "unowned_extracted": Double(unowned.filter { $0.extracted == true }.count),
         ]
         var report = AuditReport(software: "shallot 0.1.0", created: ISO8601DateFormatter().string(from: Date()), settings: settings,
                                  model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,

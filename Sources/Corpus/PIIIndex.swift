@@ -1,6 +1,6 @@
 // The PII index of a corpus: every distinct value (by type and normalised key) with its
-// occurrences, the subjects whose records hold it, an owner, and where it occurs with its left
-// context. Audits build prompts from the contexts and match what a model emits against the keys.
+// occurrences, the subjects whose records hold it, its owner (Ownership.swift), and where it
+// occurs with its left context. Audits build prompts from the contexts and match what a model emits against the keys.
 
 import Foundation
 import PII
@@ -23,10 +23,17 @@ public struct PIIIndexEntry: Codable, Sendable {
     public var occurrences: Int
     /// Record subjects holding the value, with counts.
     public var subjects: [String: Int]
-    /// The data subject the value most likely belongs to: the subject whose id it is (an
-    /// address), else the subject with the most occurrences (ties: the smallest id).
-    public var owner: String
+    /// The data subject the value belongs to (Ownership's rule: the subject whose address it is,
+    /// else the subject who writes it most in their own header or signature; nil: unowned).
+    public var owner: String?
+    /// Occurrences in each subject's own header or signature blocks (AuthorBlocks).
+    public var authorOccurrences: [String: Int]
     public var places: [PIIOccurrence]
+    enum CodingKeys: String, CodingKey {
+        case type, value, occurrences, subjects, owner, places
+        case authorOccurrences = "author_occurrences"
+    }
+    public var key: PIIKey { PIIKey(type, value) }
 }
 
 public struct PIIIndex: Sendable {
@@ -39,22 +46,22 @@ public struct PIIIndex: Sendable {
         for (r, ents) in zip(records, found) {
             guard !ents.isEmpty else { continue }
             let scalars = Array(r.text.unicodeScalars)
+            let own = AuthorBlocks.ranges(r.text)
             for e in ents {
                 let k = e.type.rawValue + "\u{1F}" + e.normalized
                 let ls = max(0, e.start - contextLength)
                 var left = String.UnicodeScalarView(); left.append(contentsOf: scalars[ls..<e.start])
                 let occ = PIIOccurrence(record: r.id, start: e.start, end: e.end, left: String(left), text: e.text)
-                if byKey[k] == nil { byKey[k] = PIIIndexEntry(type: e.type, value: e.normalized, occurrences: 0, subjects: [:], owner: "", places: []) }
+                if byKey[k] == nil { byKey[k] = PIIIndexEntry(type: e.type, value: e.normalized, occurrences: 0, subjects: [:], owner: nil, authorOccurrences: [:], places: []) }
                 byKey[k]!.occurrences += 1
+                if AuthorBlocks.owns(r.text, blocks: own, start: e.start, end: e.end) { byKey[k]!.authorOccurrences[r.subject, default: 0] += 1 }
                 byKey[k]!.subjects[r.subject, default: 0] += 1
                 byKey[k]!.places.append(occ)
             }
         }
         var entries = Array(byKey.values)
         for i in entries.indices {
-            let e = entries[i]
-            if e.type == .email && subjects.contains(e.value) { entries[i].owner = e.value; continue }
-            entries[i].owner = e.subjects.max { a, b in a.value < b.value || (a.value == b.value && a.key > b.key) }!.key
+            entries[i].owner = Ownership.decide(type: entries[i].type, value: entries[i].value, subjects: subjects, authorCounts: entries[i].authorOccurrences)
         }
         entries.sort { ($0.type.rawValue, $0.value) < ($1.type.rawValue, $1.value) }
         return PIIIndex(entries: entries)

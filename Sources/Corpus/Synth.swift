@@ -7,6 +7,7 @@
 // inserted a chosen number of times and are recorded.
 
 import Foundation
+import PII
 
 public struct SynthParameters: Codable, Sendable, Equatable {
     public var subjects = 300
@@ -142,7 +143,7 @@ public enum SynthGenerator {
             let email = attempt > 10 * p.subjects ? "\(local)\(attempt)@\(domain)" : "\(local)@\(domain)"
             guard used.insert(email).inserted else { continue }
             var phone = makePhone(p, &rng)
-            while !usedPhones.insert(PIIKey.digits(phone)).inserted { phone = makePhone(p, &rng) }
+            while !usedPhones.insert(PIINormalize.digitsOnly(phone)).inserted { phone = makePhone(p, &rng) }
             out.append(SynthPerson(first: first, last: last, email: email, phone: phone, title: rng.pick(SynthVocabulary.titles),
                                    department: rng.pick(SynthVocabulary.departments), company: company))
         }
@@ -262,7 +263,6 @@ public enum SynthGenerator {
     }
 }
 
-enum PIIKey { static func digits(_ s: String) -> String { s.filter(\.isNumber) } }
 
 extension Collection {
     func shuffledDeterministic(_ rng: inout SynthRNG) -> [Element] {

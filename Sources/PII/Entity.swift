@@ -60,3 +60,12 @@ public enum PIIValidators {
     public static func validSSN(_ digits: [Int]) -> Bool { Detectors.validSSN(digits) }
     public static func ibanChecksumValid(_ iban: String) -> Bool { Detectors.ibanChecksumValid(iban.unicodeScalars.map(\.value)) }
 }
+
+/// One real value: its type and normalised key. `string` is the form hashed into value ids.
+public struct PIIKey: Hashable, Codable, Sendable, Comparable {
+    public var type: PIIType
+    public var value: String
+    public init(_ type: PIIType, _ value: String) { self.type = type; self.value = value }
+    public var string: String { type.rawValue + "\u{1F}" + value }
+    public static func < (a: PIIKey, b: PIIKey) -> Bool { (a.type, a.value) < (b.type, b.value) }
+}

@@ -14,10 +14,14 @@ public enum AuditHTML {
 
         // Summary for a non-specialist.
         var sum = "<div class=\"summary\">"
+        let h = r.headline()
+        let cls = ["leak": "verdict-bad", "signal": "verdict-warn", "no_leak_found": "verdict-ok", "inconclusive": "verdict-warn"][h.level.rawValue]!
+        let lead = h.level == .leak ? "\(vulnerable) of \(subjects) people have personal data this model reproduces."
+            : h.level == .signal ? "No value was reproduced word for word, but the model is not leak-free."
+            : h.level == .inconclusive ? "Inconclusive: not every attack was run." : "No attack found a leak."
+        sum += "<p><span class=\"\(cls)\">\(esc(lead))</span></p><ul>" + h.findings.map { "<li>\(esc($0))</li>" }.joined() + "</ul>"
         if r.settings.attacks.contains("extraction") {
-            let verdict = extracted == 0 ? "<span class=\"verdict-ok\">No personal value was reproduced.</span>"
-                : "<span class=\"verdict-bad\">\(vulnerable) of \(subjects) people have personal data this model reproduces.</span>"
-            sum += "<p>\(verdict)</p><p>The audit prompted the model with the text that preceded each e-mail address or phone number in its training data. "
+            sum += "<p>The audit prompted the model with the text that preceded each e-mail address or phone number in its training data. "
             sum += "It wrote out <b>\(extracted) of \(values)</b> such values (\(pct(values == 0 ? 0 : Double(extracted) / Double(values)))) on its own.</p>"
             let byDup = duplicationOrder.compactMap { k in r.extractionByDuplication[k].map { (k, $0["extracted"] ?? 0, $0["values"] ?? 0) } }
             if let most = byDup.last, let once = byDup.first, byDup.count > 1 {
@@ -88,8 +92,8 @@ public enum AuditHTML {
                                           yLabel: "mean exposure (bits)", title: "Canary exposure"),
                                  caption: "Mean exposure of injected canaries by repetition count, for canaries in the training data and held-out ones.")
                 p.add("<div class=\"charts\">\(charts)</div>")
-                p.add(table(["canary (hash)", "repeats", "in training", "extracted", "exposure (bits)", "normal-fit estimate"], cs.map { c in
-                    [cell(c.secretHash), cell(c.repeats), cell(c.member ? "yes" : "no"), cell(c.extracted ? "yes" : "no"), cell(c.exposure.exposure, 1), cell(c.exposure.exposureNormalFit, 1)]
+                p.add(table(["canary (hash)", "repeats", "in training", "extracted", "exposure shown by the sample (bits, 95% interval)", "normal-fit estimate (bits)"], cs.map { c in
+                    [cell(c.secretHash), cell(c.repeats), cell(c.member ? "yes" : "no"), cell(c.extracted ? "yes" : "no"), cell("\(num(c.exposure.exposure, 1)) [\(num(c.exposure.exposureCI.low, 1)), \(num(c.exposure.exposureCI.high, 1))]"), cell(c.exposure.exposureNormalFit, 1)]
                 }, sortable: true))
             } else {
                 p.add("<div class=\"charts\">\(charts)</div>")
@@ -126,9 +130,9 @@ public enum AuditHTML {
         // Values (most frequent first, capped)
         let shown = r.values.prefix(2000)
         p.add("<h2>Values</h2><p>\(shown.count) of \(r.values.count) values, most frequent first\(r.settings.revealPII ? "" : ", masked").</p>")
-        p.add(table(["value", "type", "owner", "occurrences", "extracted", "smallest k", "log p / token", "exposure (bits)", "lineage"], shown.map { v in
-            [cell(v.value ?? v.masked), cell(v.type), cell(v.owner), cell(v.occurrences), cell(v.extracted.map { $0 ? "yes" : "no" } ?? "–"),
-             cell(v.smallestExtractingK.map(Double.init), 0), cell(v.logLikelihoodPerToken), cell(v.exposure?.exposure, 1), cell(v.lineage ?? "–")]
+        p.add(table(["value", "type", "owner", "occurrences", "extracted", "smallest k", "log p / token", "exposure, sample bound (bits)", "exposure, normal-fit estimate (bits)", "lineage"], shown.map { v in
+            [cell(v.value ?? v.masked), cell(v.type), cell(v.owner ?? "unowned"), cell(v.occurrences), cell(v.extracted.map { $0 ? "yes" : "no" } ?? "–"),
+             cell(v.smallestExtractingK.map(Double.init), 0), cell(v.logLikelihoodPerToken), cell(v.exposure?.exposure, 1), cell(v.exposure?.exposureNormalFit, 1), cell(v.lineage ?? "–")]
         }, sortable: true, leftColumns: [0, 1, 2, 4, 8]))
 
         p.add("<h2>Settings</h2><pre>\(esc(settingsText(r)))</pre>")

@@ -59,7 +59,7 @@ struct Page {
     body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
     h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
     .summary{background:#f5f7fa;border-left:4px solid #4a6fa5;padding:.8em 1.2em}
-    .verdict-bad{color:#a4262c;font-weight:600}.verdict-ok{color:#2d6a2d;font-weight:600}
+    .verdict-bad{color:#a4262c;font-weight:600}.verdict-ok{color:#2d6a2d;font-weight:600}.verdict-warn{color:#8a5a00;font-weight:600}
     table{border-collapse:collapse;font-size:.9em;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
     th{background:#f0f0f0;cursor:pointer;user-select:none}td.l,th.l{text-align:left}
     th.sorted-asc::after{content:" ▲"}th.sorted-desc::after{content:" ▼"}

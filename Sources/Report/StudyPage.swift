@@ -7,14 +7,14 @@ import Foundation
 import Study
 
 public enum StudyHTML {
-    static let arms = ["deletion", "random_removal", "reseed"]
-    static let armNames = ["deletion": "deletion (most vulnerable)", "random_removal": "random removal (matched)", "reseed": "reseed (same data)"]
+    static let arms = Arm.allCases
+    static let armNames: [Arm: String] = [.deletion: "deletion (most vulnerable)", .randomRemoval: "random removal (matched)", .reseed: "reseed (same data)"]
 
     public static func render(_ r: StudyReport) -> String {
         var p = Page(title: "Shallot study — the privacy onion and pre-training leakage")
         var sum = "<div class=\"summary\"><p><b>What this run found</b> (preset \(esc(r.settings.preset)), training-budget rule <code>\(esc(r.settings.budget.rawValue))</code>, \(r.settings.seeds) seeds per arm, \(esc(String(format: "%.0f", r.seconds))) s):</p><ul>"
         for f in r.findings { sum += "<li>\(esc(f))</li>" }
-        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the targeted extraction attack (greedy decoding from the true prefix, k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens) reproduces one of their e-mail addresses or phone numbers. <i>Newly vulnerable</i>: vulnerable in this round and in no earlier round of the same arm and seed. Intervals: 95% bootstrap over subjects, pooled over seeds.</p></div>"
+        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the targeted extraction attack (greedy decoding from the true prefix, k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens) reproduces one of their e-mail addresses or phone numbers. <i>Newly vulnerable</i>: vulnerable in this round and in no earlier round of the same arm and seed. A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). Intervals: 95% hierarchical bootstrap over seeds, then subjects within each seed; deletion and controls are compared paired by seed.</p></div>"
         p.add(sum)
 
         // Rounds
@@ -39,13 +39,18 @@ public enum StudyHTML {
                     rows.append([cell("\(rd.round)", sort: "\(rd.round)"), cell(armNames[a]!), cell(ar.removed.count), cell(ar.removedRecords), cell(ar.removedTokens),
                                  cell(s.vulnerableMean, 1), cell(s.newlyVulnerableMean, 1), cell(s.newlyVulnerableRate),
                                  cell("\(num(s.newlyVulnerableRateCI.low)) – \(num(s.newlyVulnerableRateCI.high))"), cell(s.persistenceMean), cell(s.jaccardPreviousMean),
-                                 cell(Double(ar.seeds.results.reduce(0) { $0 + $1.removedStillExtractable }) / Double(max(1, ar.seeds.results.count)), 1)])
+                                 cell(Double(ar.seeds.results.reduce(0) { $0 + $1.removedStillExtractable }) / Double(max(1, ar.seeds.results.count)), 1),
+                                 cell(ar.matched.map { $0 ? "yes" : "no" } ?? "–")])
                 }
             }
             p.add(table(["round", "arm", "removed subjects", "removed records", "removed tokens", "vulnerable", "newly vulnerable", "newly rate", "95% CI",
-                         "persistence", "Jaccard with previous", "removed yet extractable"], rows, sortable: true, leftColumns: [1]))
+                         "persistence", "Jaccard with previous", "removed yet extractable", "records matched"], rows, sortable: true, leftColumns: [1]))
             p.add("<p class=\"note\">Persistence: share of the previous round's vulnerable subjects (still present) vulnerable again. Removed yet extractable: deleted subjects whose values the retrained model still produces from other people's mail (quoted messages, address lines).</p>")
-            for rd in r.rounds { p.add("<p>\(esc(rd.verdict))</p>") }
+            for rd in r.rounds {
+                let v = rd.verdict
+                let cls = v.outcome == .exceeds ? "verdict-bad" : v.outcome == .doesNotExceed ? "verdict-ok" : "verdict-warn"
+                p.add("<p><span class=\"\(cls)\">Round \(rd.round): \(esc(v.outcome.rawValue))</span> — \(esc(rd.statement))</p>")
+            }
         }
 
         // Baseline
@@ -66,12 +71,13 @@ public enum StudyHTML {
                                   yLabel: "distinct values", title: "Attribution"),
                          caption: "Distinct values the fine-tuned model produced (untargeted generation and targeted prompts from the pre-training corpus), by the corpus that holds them.")
         p.add("<div class=\"charts\">\(charts)</div>")
-        p.add("<h2>Pre-training leakage</h2><p>\(esc(l.verdict))</p>")
+        p.add("<h2>Pre-training leakage</h2><p><b>\(esc(l.outcome.rawValue))</b> — \(esc(l.statement))</p>")
         let mnames = ["base", "control_base", "finetuned", "control_finetuned"]
-        p.add(table(["model", "target values extracted", "rate", "seen-vs-unseen AUC", "mean log p/token (targets)", "mean log p/token (unseen)"], mnames.compactMap { n in
-            l.models[n].map { m in [cell(n), cell("\(m.extracted)/\(m.values)"), cell(m.rate), cell(m.seenVsUnseenAUC), cell(m.meanLogLikelihoodTargets), cell(m.meanLogLikelihoodUnseen)] }
+        p.add(table(["model", "target values extracted", "rate", "seen-vs-unseen AUC", "mean log p/token (targets)", "mean log p/token (unseen)", "exposure (targets, bits)", "exposure (unseen, bits)"], mnames.compactMap { n in
+            l.models[n].map { m in [cell(n), cell("\(m.extracted)/\(m.values)"), cell(m.rate), cell(m.seenVsUnseenAUC), cell(m.meanLogLikelihoodTargets), cell(m.meanLogLikelihoodUnseen),
+                                    cell(m.meanExposureTargets, 1), cell(m.meanExposureUnseen, 1)] }
         }, sortable: true))
-        p.add("<p class=\"note\">Targets: \(l.targetValues) values of pre-training subjects that the control base never saw (their records replaced by filler of equal length); unseen: \(l.unseenValues) values of the same population no model saw. Difference-in-differences (fine-tuned − control fine-tuned): extraction rate \(esc(String(format: "%+.3f", l.extractionRateDifference))), AUC \(esc(String(format: "%+.3f", l.aucDifference))).</p>")
+        p.add("<p class=\"note\">Targets: \(l.targetValues) values of pre-training subjects that the control base never saw (their records replaced by filler of equal length); unseen: \(l.unseenValues) values of the same population no model saw. Difference-in-differences (fine-tuned − control fine-tuned): extraction rate \(esc(String(format: "%+.3f", l.extractionRateDifference))), AUC \(esc(String(format: "%+.3f [%.3f, %.3f]", l.aucDifference, l.aucDifferenceCI.low, l.aucDifferenceCI.high))).</p>")
 
         // Unlearning
         if !r.unlearning.isEmpty {

@@ -4,6 +4,7 @@ import Audit
 import Corpus
 import Foundation
 import GPT
+import Kernels
 import PII
 import Tokenizer
 import Training
@@ -13,7 +14,7 @@ extension StudyRunner {
     static let types: Set<PIIType> = [.email, .phone]
 
     func keys(_ records: [Record]) -> Set<String> {
-        Set(PIIIndex.build(records: records, scanner: PIIScanner(types: Self.types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value })
+        Set(PIIIndex.build(records: records, scanner: PIIScanner(types: Self.types)).entries.map(\.key.string))
     }
 
     /// Mean log-probability per token of each value after (up to 64 tokens of) its first occurrence's left context.
@@ -27,71 +28,153 @@ extension StudyRunner {
         return try Scorer(model: m).score(seqs).enumerated().map { i, sc in sc.logprobs.suffix(lens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, lens[i])) }
     }
 
+    /// Mean normal-fit exposure (bits) of up to `limit` values against sampled candidates of the
+    /// same format in the same context (Secret Sharer's estimate; see Audit/Exposure.swift).
+    func meanExposure(_ m: GPT, _ entries: [PIIIndexEntry], pool: [String], limit: Int = 64, candidates: Int = 32) throws -> Double {
+        var rng = AuditRNG(s.seed ^ 0xE7)
+        let scorer = Scorer(model: m)
+        var xs: [Double] = []
+        for e in entries.prefix(limit) {
+            let occ = e.places[0]
+            let (cands, space) = e.type == .email ? Exposure.emailCandidates(like: e.value, pool: pool, count: candidates, rng: &rng)
+                : Exposure.digitCandidates(like: occ.text, count: candidates, rng: &rng)
+            guard !cands.isEmpty else { continue }
+            let x = try Exposure.compute(scorer: scorer, tokenizer: tok, context: occ.left, secret: e.type == .email ? e.value : occ.text,
+                                         candidates: cands, spaceSize: space)
+            xs.append(x.exposureNormalFit)
+        }
+        return mean(xs)
+    }
+
+    /// The seen-vs-unseen comparison of one model: greedy extraction of the targets, the AUC of
+    /// their likelihood against the unseen values', and exposure.
+    func leak(_ m: GPT, targets: PIIIndex, unseen: PIIIndex, byId: [String: Record], pool: [String]) throws -> (ModelLeak, [Double], [Double]) {
+        var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
+        let r = try TargetedExtraction.run(model: m, tokenizer: tok, index: targets, records: byId, types: Self.types, settings: ex)
+        let t = try valueScores(m, targets.entries), u = try valueScores(m, unseen.entries)
+        let n = r.filter(\.extracted).count
+        let leak = ModelLeak(extracted: n, values: r.count, rate: r.isEmpty ? 0 : Double(n) / Double(r.count),
+                             seenVsUnseenAUC: Metrics.auc(members: t, nonMembers: u), meanLogLikelihoodTargets: mean(t), meanLogLikelihoodUnseen: mean(u),
+                             meanExposureTargets: try meanExposure(m, targets.entries, pool: pool), meanExposureUnseen: try meanExposure(m, unseen.entries, pool: pool))
+        return (leak, t, u)
+    }
+
+    /// Difference-in-differences of the seen-vs-unseen AUC (fine-tuned − control fine-tuned) with
+    /// a bootstrap over values: targets and unseen values resampled, the same resample for both
+    /// models. Returns the interval and its minimum detectable effect (2.80 × bootstrap SE).
+    func aucDifferenceInterval(f: ([Double], [Double]), c: ([Double], [Double])) -> (Interval, Double) {
+        guard !f.0.isEmpty, !f.1.isEmpty else { return (Interval(low: .nan, high: .nan), .nan) }
+        var rng = SplitMix64(seed: mix64(s.seed ^ 0xD1D))
+        var reps: [Double] = []
+        for _ in 0..<max(1, s.bootstrapResamples) {
+            let ti = f.0.indices.map { _ in Int(rng.next() % UInt64(f.0.count)) }, ui = f.1.indices.map { _ in Int(rng.next() % UInt64(f.1.count)) }
+            let af = Metrics.auc(members: ti.map { f.0[$0] }, nonMembers: ui.map { f.1[$0] })
+            let ac = Metrics.auc(members: ti.map { c.0[$0] }, nonMembers: ui.map { c.1[$0] })
+            reps.append(af - ac)
+        }
+        let m = mean(reps)
+        let sd = (reps.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(1, reps.count - 1))).squareRoot()
+        return (Metrics.percentileInterval(reps), (VerdictStatistics.z975 + VerdictStatistics.z80) * sd)
+    }
+
     func pretrainingLeakage(base: GPT, controlBase: GPT, seed: UInt64) throws -> PretrainingLeakage {
         try store.stage("pretraining_leakage") {
             progress(.stage("pre-training leakage"))
-            let tuned = try model("round0_seed0") { let m = base.copy(); var p = s.finetune; p.seed = seed; _ = try train(m, stream(fTrain, replace: [], filler: true), p); return m }
+            let tuned = try model("round0_seed0") {
+                let m = base.copy(); var p = s.finetune; p.seed = seed; return (m, try train(m, stream(fTrain, replace: [], filler: true), p))
+            }.0
             progress(.stage("fine-tuning the control base identically"))
             let controlTuned = try model("control_finetuned") {
-                let m = controlBase.copy(); var p = s.finetune; p.seed = seed; _ = try train(m, stream(fTrain, replace: [], filler: true), p); return m
-            }
+                let m = controlBase.copy(); var p = s.finetune; p.seed = seed; return (m, try train(m, stream(fTrain, replace: [], filler: true), p))
+            }.0
+            // Targets: values only the target subjects' records hold; unseen: values of the
+            // subjects held out of P that no training record holds (same generator and population).
             let fKeys = keys(fTrain)
             let pTargets = P.filter { pTargetIds.contains($0.id) }, pOthers = pTrain.filter { !pTargetIds.contains($0.id) }
             let excluded = keys(pOthers).union(fKeys)
             var targetIndex = PIIIndex.build(records: pTargets, scanner: PIIScanner(types: Self.types))
-            targetIndex.entries = targetIndex.entries.filter { !excluded.contains($0.type.rawValue + "\u{1F}" + $0.value) }
+            targetIndex.entries = targetIndex.entries.filter { !excluded.contains($0.key.string) }
             let trainedKeys = keys(pTrain).union(fKeys)
             var unseenIndex = PIIIndex.build(records: pUnseen, scanner: PIIScanner(types: Self.types))
-            unseenIndex.entries = unseenIndex.entries.filter { !trainedKeys.contains($0.type.rawValue + "\u{1F}" + $0.value) }
+            unseenIndex.entries = unseenIndex.entries.filter { !trainedKeys.contains($0.key.string) }
             let byId = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
-            var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
+            let pool = (targetIndex.entries + unseenIndex.entries).filter { $0.type == .email }.map(\.value)
             var models: [String: ModelLeak] = [:]
+            var scores: [String: ([Double], [Double])] = [:]
             for (name, m) in [("base", base), ("control_base", controlBase), ("finetuned", tuned), ("control_finetuned", controlTuned)] {
                 progress(.stage("pre-training leakage: \(name)"))
-                let r = try TargetedExtraction.run(model: m, tokenizer: tok, index: targetIndex, records: byId, types: Self.types, settings: ex)
-                let t = try valueScores(m, targetIndex.entries), u = try valueScores(m, unseenIndex.entries)
-                let n = r.filter(\.extracted).count
-                models[name] = ModelLeak(extracted: n, values: r.count, rate: r.isEmpty ? 0 : Double(n) / Double(r.count),
-                                         seenVsUnseenAUC: Metrics.auc(members: t, nonMembers: u), meanLogLikelihoodTargets: mean(t), meanLogLikelihoodUnseen: mean(u))
+                let (l, t, u) = try leak(m, targets: targetIndex, unseen: unseenIndex, byId: byId, pool: pool)
+                models[name] = l; scores[name] = (t, u)
             }
-            // Attribution of every distinct value the fine-tuned model produces: untargeted
-            // generation, plus the targeted attack on all of P's trained values.
-            progress(.stage("pre-training leakage: attribution"))
-            let pKeys = keys(pTrain)
-            var us = UntargetedSettings(); us.prompts = s.untargetedPrompts; us.samplesPerPrompt = 4; us.seed = s.seed; us.newTokens = min(64, s.model.context / 2)
-            let hasher = Hasher16(salt: Data("study-attribution".utf8))
-            let un = try UntargetedExtraction.run(model: tuned, tokenizer: tok, trainingKeys: fKeys, pretrainingKeys: pKeys, reference: nil, promptText: nil,
-                                                  types: Self.types, settings: us, hash: hasher, reveal: false)
-            var attributed: [String: String] = [:]
-            for c in un.values { attributed[c.id] = c.attribution ?? "neither" }
-            let pIndex = PIIIndex.build(records: pTrain, scanner: PIIScanner(types: Self.types))
-            let pById = Dictionary(uniqueKeysWithValues: pTrain.map { ($0.id, $0) })
-            for r in try TargetedExtraction.run(model: tuned, tokenizer: tok, index: pIndex, records: pById, types: Self.types, settings: ex) where r.extracted {
-                let k = r.type.rawValue + "\u{1F}" + r.value
-                attributed[hasher(k)] = fKeys.contains(k) ? "both" : "pretraining"
-            }
+            let (attributed, generations, distinct) = try attribution(tuned, fKeys: fKeys)
             var counts = ["pretraining": 0, "finetuning": 0, "both": 0, "neither": 0]
             for a in attributed.values { counts[a, default: 0] += 1 }
-            let f = models["finetuned"]!, c = models["control_finetuned"]!, b = models["base"]!
-            let dRate = f.rate - c.rate, dAUC = f.seenVsUnseenAUC - c.seenVsUnseenAUC
-            let verdict = String(format: "Pre-training leakage: the base model reproduces %d of %d pre-training target values and the fine-tuned model %d (the control, never shown them: %d); seen-vs-unseen AUC of their likelihood %.3f after fine-tuning against %.3f for the control (difference %+.3f). Of %d distinct values the fine-tuned model produced, %d come from pre-training only, %d from fine-tuning only, %d from both, %d from neither corpus.",
-                                 b.extracted, b.values, f.extracted, c.extracted, f.seenVsUnseenAUC, c.seenVsUnseenAUC, dAUC,
-                                 attributed.count, counts["pretraining"]!, counts["finetuning"]!, counts["both"]!, counts["neither"]!)
+            let f = models["finetuned"]!, c = models["control_finetuned"]!
+            let (ci, mde) = aucDifferenceInterval(f: scores["finetuned"]!, c: scores["control_finetuned"]!)
+            let dAUC = f.seenVsUnseenAUC - c.seenVsUnseenAUC
+            var reasons: [String] = []
+            if targetIndex.entries.count < VerdictStatistics.minimumEligible || unseenIndex.entries.count < VerdictStatistics.minimumEligible {
+                reasons.append("only \(targetIndex.entries.count) target and \(unseenIndex.entries.count) unseen values (at least \(VerdictStatistics.minimumEligible) of each are needed)")
+            }
+            var outcome: VerdictOutcome = ci.low > 0 ? .exceeds : (ci.high <= 0 || ci.high < mde) ? .doesNotExceed : .inconclusive
+            if !ci.low.isFinite || !ci.high.isFinite { outcome = .inconclusive; reasons.append("no interval could be computed") }
+            if !reasons.isEmpty { outcome = .inconclusive }
+            else if outcome == .inconclusive {
+                reasons.append(String(format: "the interval [%.3f, %.3f] includes 0 and effects up to the minimum detectable effect %.3f", ci.low, ci.high, mde))
+            }
+            let statement = leakageStatement(models: models, dAUC: dAUC, ci: ci, mde: mde, outcome: outcome, reasons: reasons, attributed: attributed.count,
+                                             counts: counts, generations: generations, distinct: distinct)
             return PretrainingLeakage(pretraining: counts["pretraining"]!, finetuning: counts["finetuning"]!, both: counts["both"]!, neither: counts["neither"]!,
-                                      total: attributed.count, models: models, extractionRateDifference: dRate, aucDifference: dAUC,
-                                      targetValues: targetIndex.entries.count, unseenValues: unseenIndex.entries.count, verdict: verdict)
+                                      total: attributed.count, models: models, extractionRateDifference: f.rate - c.rate, aucDifference: dAUC,
+                                      aucDifferenceCI: ci, aucDifferenceMDE: mde, outcome: outcome, reasons: reasons,
+                                      targetValues: targetIndex.entries.count, unseenValues: unseenIndex.entries.count,
+                                      generations: generations, distinctGenerations: distinct, statement: statement)
         }
+    }
+
+    /// Every distinct value the fine-tuned model produces — untargeted generation from distinct
+    /// 10-token windows of the pre-training corpus, plus the targeted attack on all of P's
+    /// trained values — by the corpus that holds it.
+    func attribution(_ tuned: GPT, fKeys: Set<String>) throws -> ([String: String], Int, Int) {
+        progress(.stage("pre-training leakage: attribution"))
+        var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
+        let pKeys = keys(pTrain)
+        var us = UntargetedSettings(); us.prompts = s.untargetedPrompts; us.samplesPerPrompt = 4; us.seed = s.seed; us.newTokens = min(64, s.model.context / 2)
+        let hasher = Hasher16(salt: Data("study-attribution".utf8))
+        let promptText = seededShuffle(pTrain.map(\.text), seed: s.seed ^ 0x7E).prefix(200).joined(separator: "\n\n")
+        let un = try UntargetedExtraction.run(model: tuned, tokenizer: tok, trainingKeys: fKeys, pretrainingKeys: pKeys, reference: nil, promptText: promptText,
+                                              types: Self.types, settings: us, hash: hasher, reveal: false)
+        var attributed: [String: String] = [:]
+        for c in un.values { attributed[c.id] = c.attribution ?? "neither" }
+        let pIndex = PIIIndex.build(records: pTrain, scanner: PIIScanner(types: Self.types))
+        let pById = Dictionary(uniqueKeysWithValues: pTrain.map { ($0.id, $0) })
+        for r in try TargetedExtraction.run(model: tuned, tokenizer: tok, index: pIndex, records: pById, types: Self.types, settings: ex) where r.extracted {
+            let k = PIIKey(r.type, r.value).string
+            attributed[hasher(k)] = fKeys.contains(k) ? "both" : "pretraining"
+        }
+        return (attributed, un.generations, un.distinctGenerations)
+    }
+
+    func leakageStatement(models: [String: ModelLeak], dAUC: Double, ci: Interval, mde: Double, outcome: VerdictOutcome, reasons: [String], attributed: Int,
+                          counts: [String: Int], generations: Int, distinct: Int) -> String {
+        let b = models["base"]!, f = models["finetuned"]!, c = models["control_finetuned"]!
+        var out = String(format: "Pre-training leakage: the base model reproduces %d of %d pre-training target values and the fine-tuned model %d (the control, never shown them: %d); seen-vs-unseen AUC of their likelihood %.3f after fine-tuning against %.3f for the control (difference %+.3f, 95%% interval [%.3f, %.3f], minimum detectable effect %.3f; verdict: %@); mean exposure of the targets %.1f bits after fine-tuning against %.1f for the control.",
+                         b.extracted, b.values, f.extracted, c.extracted, f.seenVsUnseenAUC, c.seenVsUnseenAUC, dAUC, ci.low, ci.high, mde, outcome.rawValue,
+                         f.meanExposureTargets, c.meanExposureTargets)
+        if !reasons.isEmpty { out += " (" + reasons.joined(separator: "; ") + ")" }
+        out += " Of \(attributed) distinct values the fine-tuned model produced (\(distinct) distinct of \(generations) untargeted generations), \(counts["pretraining"]!) come from pre-training only, \(counts["finetuning"]!) from fine-tuning only, \(counts["both"]!) from both, \(counts["neither"]!) from neither corpus."
+        return out
     }
 
     func unlearningComparison(forget: Set<String>, seed: UInt64) throws -> [UnlearningRow] {
         guard !forget.isEmpty else { return [] }
-        let original = try model("round0_seed0") { fatalError("the round-0 model is saved before unlearning") }
+        let original = try saved("round0_seed0")
         let forgetRecords = fTrain.filter { forget.contains($0.subject) }
         let retainRecords = fTrain.filter { !forget.contains($0.subject) }
         let originalEval: Evaluation = try store.stage("unlearn_eval_original") { try evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
         var rows = [originalEval.row(method: "original", reference: nil)]
         if s.rounds > 0 {
-            let retrain = try model("round1_deletion_seed0") { fatalError("the round-1 deletion model is saved by the rounds") }
+            let retrain = try saved("round1_deletion_seed0")
             let e: Evaluation = try store.stage("unlearn_eval_retrain") { try evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
             rows.append(e.row(method: "retrain", reference: originalEval))
         }

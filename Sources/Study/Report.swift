@@ -1,4 +1,4 @@
-// study.json — schema "shallot.study/1" (docs/study-schema.md).
+// study.json — schema "shallot.study/2" (docs/study-schema.md).
 
 import Audit
 import Foundation
@@ -18,21 +18,27 @@ public struct SeedResult: Codable, Sendable {
     public var eligible: Int
     public var extractedValues: Int
     public var values: Int
-    /// Removed subjects whose values the model still produces (from other people's records).
+    /// Removed subjects with one of their own values (ownership fixed before any deletion) still
+    /// extracted from the remaining corpus — it lives on in other people's mail — and those values.
     public var removedStillExtractable: Int
+    public var removedStillExtractableValues: Int
+    /// Extracted values that belong to no subject (people who are not subjects).
+    public var unownedExtracted: Int
     public var trainSteps: Int
     public var finalLoss: Double
     enum CodingKeys: String, CodingKey {
         case seed, vulnerable, persistence, eligible, values
         case newlyVulnerable = "newly_vulnerable", jaccardPrevious = "jaccard_previous", jaccardEarlier = "jaccard_earlier"
         case extractedValues = "extracted_values", removedStillExtractable = "removed_still_extractable", trainSteps = "train_steps", finalLoss = "final_loss"
+        case removedStillExtractableValues = "removed_still_extractable_values", unownedExtracted = "unowned_extracted"
     }
 }
 
 public struct ArmSummary: Codable, Sendable {
     public var vulnerableMean: Double
     public var newlyVulnerableMean: Double
-    /// Newly vulnerable / eligible, pooled over seeds, with a 95% bootstrap interval over subjects.
+    /// Mean over seeds of newly vulnerable / eligible, with a 95% hierarchical-bootstrap interval
+    /// (seeds, then subjects within each seed; Verdict.swift).
     public var newlyVulnerableRate: Double
     public var newlyVulnerableRateCI: Interval
     public var persistenceMean: Double?
@@ -52,11 +58,16 @@ public struct ArmRound: Codable, Sendable {
     /// Subjects removed in this round (keys), and the cumulative removal.
     public var removed: [String]
     public var removedTotal: Int
+    /// Records and tokens removed in this round, and records removed in all rounds so far.
     public var removedRecords: Int
     public var removedTokens: Int
-    /// Random removal: the deletion arm's removed records it had to match (it may fall short
-    /// when too few non-vulnerable subjects remain).
+    public var cumulativeRecords: Int
+    /// Random removal: the deletion arm's cumulative removed records it had to match, whether it
+    /// did (within 10%), and how many of its subjects came from the fallback list (the least
+    /// exposed of the subjects once vulnerable) because the never-vulnerable ones ran out.
     public var recordsToMatch: Int?
+    public var matched: Bool?
+    public var fallbackSubjects: Int?
     /// First seed's sets.
     public var vulnerable: [String]
     public var newlyVulnerable: [String]
@@ -64,16 +75,17 @@ public struct ArmRound: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case removed, vulnerable, seeds
         case removedTotal = "removed_total", removedRecords = "removed_records", removedTokens = "removed_tokens", newlyVulnerable = "newly_vulnerable", recordsToMatch = "records_to_match"
+        case cumulativeRecords = "cumulative_records", matched, fallbackSubjects = "fallback_subjects"
     }
 }
 
 public struct StudyRound: Codable, Sendable {
     public var round: Int
-    public var arms: [String: ArmRound]
-    /// Plain statement: does the deletion arm's newly-vulnerable rate exceed both controls'?
-    public var verdict: String
-    public var deletionExceedsControls: Bool
-    enum CodingKeys: String, CodingKey { case round, arms, verdict, deletionExceedsControls = "deletion_exceeds_controls" }
+    public var arms: [Arm: ArmRound]
+    /// Does the deletion arm's newly-vulnerable rate exceed both controls'? (Verdict.swift)
+    public var verdict: RoundVerdict
+    /// The verdict in a sentence.
+    public var statement: String
 }
 
 public struct ModelLeak: Codable, Sendable {
@@ -85,9 +97,14 @@ public struct ModelLeak: Codable, Sendable {
     public var seenVsUnseenAUC: Double
     public var meanLogLikelihoodTargets: Double
     public var meanLogLikelihoodUnseen: Double
+    /// Mean Secret-Sharer exposure (normal-fit estimate, bits) of the target and unseen values
+    /// against sampled candidates of the same format in the same context.
+    public var meanExposureTargets: Double
+    public var meanExposureUnseen: Double
     enum CodingKeys: String, CodingKey {
         case extracted, values, rate
         case seenVsUnseenAUC = "seen_vs_unseen_auc", meanLogLikelihoodTargets = "mean_log_likelihood_targets", meanLogLikelihoodUnseen = "mean_log_likelihood_unseen"
+        case meanExposureTargets = "mean_exposure_targets", meanExposureUnseen = "mean_exposure_unseen"
     }
 }
 
@@ -104,12 +121,23 @@ public struct PretrainingLeakage: Codable, Sendable {
     /// Difference-in-differences: fine-tuned minus control fine-tuned.
     public var extractionRateDifference: Double
     public var aucDifference: Double
+    /// 95% bootstrap interval of `auc_difference` (target and unseen values resampled, the same
+    /// resample for both models), its minimum detectable effect, and the verdict on it.
+    public var aucDifferenceCI: Interval
+    public var aucDifferenceMDE: Double
+    public var outcome: VerdictOutcome
+    public var reasons: [String]
     public var targetValues: Int
     public var unseenValues: Int
-    public var verdict: String
+    /// Untargeted generations behind the attribution, and how many were distinct.
+    public var generations: Int
+    public var distinctGenerations: Int
+    /// The findings in a sentence.
+    public var statement: String
     enum CodingKeys: String, CodingKey {
-        case pretraining, finetuning, both, neither, total, models, verdict
+        case pretraining, finetuning, both, neither, total, models, statement, outcome, reasons, generations
         case extractionRateDifference = "extraction_rate_difference", aucDifference = "auc_difference"
+        case aucDifferenceCI = "auc_difference_ci_95", aucDifferenceMDE = "auc_difference_mde", distinctGenerations = "distinct_generations"
         case targetValues = "target_values", unseenValues = "unseen_values"
     }
 }
@@ -144,13 +172,27 @@ public struct StudyBaseline: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case seeds, subjects, extractionByDuplication = "extraction_by_duplication" }
 }
 
+/// Who owns the fine-tuning corpus's values (decided once, before any deletion; the full table
+/// is in DIR/ownership.json, owner-only).
+public struct OwnershipSummary: Codable, Sendable, Equatable {
+    public var values: Int
+    public var owned: Int
+    public var unowned: Int
+    /// Values owned, by type.
+    public var ownedByType: [String: Int]
+    /// Subjects (training members) who own at least one value.
+    public var subjectsWithValues: Int
+    enum CodingKeys: String, CodingKey { case values, owned, unowned, ownedByType = "owned_by_type", subjectsWithValues = "subjects_with_values" }
+}
+
 public struct StudyReport: Codable, Sendable {
-    public var schema = "shallot.study/1"
+    public var schema = "shallot.study/2"
     public var software: String
     public var created: String
     public var settings: StudySettings
     public var corpus: [String: String]
     public var models: [String: [String: String]]
+    public var ownership: OwnershipSummary
     public var baseline: StudyBaseline
     public var rounds: [StudyRound]
     public var pretrainingLeakage: PretrainingLeakage
@@ -158,7 +200,7 @@ public struct StudyReport: Codable, Sendable {
     public var findings: [String]
     public var seconds: Double
     enum CodingKeys: String, CodingKey {
-        case schema, software, created, settings, corpus, models, baseline, rounds, unlearning, findings, seconds
+        case schema, software, created, settings, corpus, models, ownership, baseline, rounds, unlearning, findings, seconds
         case pretrainingLeakage = "pretraining_leakage"
     }
 }

@@ -9,6 +9,7 @@ import Audit
 import Corpus
 import Foundation
 import GPT
+import SafeTensors
 import Kernels
 import PII
 import Tokenizer
@@ -45,6 +46,8 @@ public final class StudyRunner {
     var recordsOf: [String: [Record]] = [:]
     var corpusInfo: [String: String] = [:]
     var modelInfo: [String: [String: String]] = [:]
+    /// Owners of F's values, decided from the full original F before anything is deleted.
+    var ownership: Ownership!
 
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, corpusDescription: [String: String],
                 progress: @escaping (StudyProgress) -> Void) throws {
@@ -77,23 +80,16 @@ public final class StudyRunner {
             sp.subjects = s.finetuneSubjects; sp.records = s.finetuneRecords; sp.seed = s.seed &+ 1; sp.population = 1
             F = try SynthGenerator.generate(sp).records
         }
-        // P: targets (replaced by filler in the control base) and the others. Unseen comparison
-        // values come from people no model trained on: with a synthetic corpus, a third corpus of
-        // the pre-training population (other people, same formats); with a user corpus, a share of
-        // P's subjects left out of training (their values that occur in no training record).
+        // P: targets (replaced by filler in the control base), unseen subjects (never trained on
+        // by any model: their values that no training record holds are the unseen comparison
+        // values — same generator, same population as the targets) and the others.
         let pSubjects = seededShuffle(Array(Set(P.map(\.subject))).sorted(), seed: s.seed ^ 0x9E)
         let nT = Int(Double(pSubjects.count) * s.pretrainTargetFraction)
-        let nU = user == nil ? 0 : Int(Double(pSubjects.count) * s.pretrainUnseenFraction)
+        let nU = Int(Double(pSubjects.count) * s.pretrainUnseenFraction)
         let targets = Set(pSubjects.prefix(nT)), unseen = Set(pSubjects.dropFirst(nT).prefix(nU))
         pTrain = P.filter { !unseen.contains($0.subject) }
         pTargetIds = Set(P.filter { targets.contains($0.subject) }.map(\.id))
-        if user == nil {
-            var sp = SynthParameters(); sp.zipf = s.zipf; sp.subjects = max(10, s.pretrainSubjects / 2); sp.records = max(20, s.pretrainRecords / 3)
-            sp.seed = s.seed &+ 2; sp.population = 0
-            pUnseen = try SynthGenerator.generate(sp).records
-        } else {
-            pUnseen = P.filter { unseen.contains($0.subject) }
-        }
+        pUnseen = P.filter { unseen.contains($0.subject) }
         // F: held-out subjects (non-members for MIA and utility) and the fine-tuning members.
         let fSubjects = seededShuffle(Array(Set(F.map(\.subject))).sorted(), seed: s.seed ^ 0x4F)
         let held = Set(fSubjects.prefix(Int(Double(fSubjects.count) * s.heldOutFraction)))
@@ -104,6 +100,7 @@ public final class StudyRunner {
         corpusInfo["finetune_records"] = "\(fTrain.count)"; corpusInfo["finetune_subjects"] = "\(recordsOf.count)"
         corpusInfo["held_out_records"] = "\(fHeldOut.count)"; corpusInfo["pretrain_unseen_records"] = "\(pUnseen.count)"
         corpusInfo["pretrain_target_records"] = "\(pTargetIds.count)"
+        ownership = Ownership(index: PIIIndex.build(records: F, scanner: PIIScanner(types: Self.types)))
     }
 
     func seededShuffle<T>(_ a: [T], seed: UInt64) -> [T] {
@@ -113,6 +110,22 @@ public final class StudyRunner {
         return a
     }
 
+    /// The ownership table of F (DIR/ownership.json, owner-only: value ids and owners are keys
+    /// unless --reveal-pii) and its summary for study.json.
+    func writeOwnership() throws -> OwnershipSummary {
+        struct Row: Codable { var type: String; var value: String; var owner: String? }
+        let rows = ownership.values.sorted().map { k in Row(type: k.type.rawValue, value: reveal ? k.value : hash(k.string), owner: ownership.owner(of: k).map(key)) }
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let path = dir + "/ownership.json"
+        try atomicWrite(enc.encode(rows), to: path)
+        chmod(path, 0o600)
+        var byType: [String: Int] = [:]
+        for k in ownership.owners.keys { byType[k.type.rawValue, default: 0] += 1 }
+        let members = Set(recordsOf.keys)
+        return OwnershipSummary(values: ownership.values.count, owned: ownership.owners.count, unowned: ownership.values.count - ownership.owners.count,
+                                ownedByType: byType, subjectsWithValues: Set(ownership.owners.values).intersection(members).count)
+    }
+
     // MARK: models
 
     func config() -> GPTConfig {
@@ -120,20 +133,31 @@ public final class StudyRunner {
                   dropout: 0, eosTokenId: Int(tok.endOfText))
     }
 
-    /// A saved model of this study (same fingerprint), or a freshly built and saved one.
-    func model(_ name: String, _ build: () throws -> GPT) throws -> GPT {
+    /// A saved model of this study (same fingerprint) with the summary of its training, or a
+    /// freshly built and saved one. The fingerprint file is removed first and written last, so a
+    /// model interrupted while training or saving is built again, never half-read.
+    func model(_ name: String, _ build: () throws -> (GPT, TrainSummary?)) throws -> (GPT, TrainSummary?) {
         let path = dir + "/models/" + name
-        if let f = FileManager.default.contents(atPath: path + "/study-fingerprint"), String(decoding: f, as: UTF8.self) == fingerprint,
+        let mark = path + "/study-fingerprint", summaryPath = path + "/study-train-summary.json"
+        if let f = FileManager.default.contents(atPath: mark), String(decoding: f, as: UTF8.self) == fingerprint,
            let m = try? GPT.load(directory: path) {
             progress(.resumed("model \(name)"))
-            return m
+            let summary = FileManager.default.contents(atPath: summaryPath).flatMap { try? JSONDecoder().decode(TrainSummary.self, from: $0) }
+            return (m, summary)
         }
-        let m = try build()
+        try? FileManager.default.removeItem(atPath: mark)
+        let (m, summary) = try build()
         try m.save(directory: path)
         try tok.save(to: path)
-        try Data(fingerprint.utf8).write(to: URL(fileURLWithPath: path + "/study-fingerprint"))
+        if let summary { try atomicWrite(JSONEncoder().encode(summary), to: summaryPath) }
+        try atomicWrite(Data(fingerprint.utf8), to: mark)
         modelInfo[name] = ["path": path, "weights_sha256": (try? sha256(file: path + "/model.safetensors")) ?? ""]
-        return m
+        return (m, summary)
+    }
+
+    /// A model an earlier stage of this run saved.
+    func saved(_ name: String) throws -> GPT {
+        try model(name) { throw StudyError.corpus("\(dir)/models/\(name): missing or changed; remove \(dir)/stages and run again") }.0
     }
 
     func tokensOf(_ r: Record) -> [Int32] {
@@ -160,25 +184,32 @@ public final class StudyRunner {
     // MARK: audit
 
     struct AuditOutcome: Codable {
+        /// Present subjects with one of their own values extracted.
         var vulnerable: [String]
         var scores: [String: Double]
+        /// Owners of the extracted values (present or removed subjects), one entry per value.
         var extractedOwners: [String]
         var valueOwners: [String]
+        var unownedExtracted: Int
         var extractedValues: Int
         var values: Int
         var byDuplication: [String: [String: Int]]
     }
 
+    /// Greedy targeted extraction of `records`' values, owners from the study's fixed ownership.
     func audit(_ m: GPT, records: [Record]) throws -> AuditOutcome {
-        let settings = AuditSettings.targetedOnly(prefixLengths: s.prefixLengths, types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], seed: s.seed)
-        let r = try AuditRunner.run(AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil,
-                                                reference: nil, canaries: nil), settings: settings, salt: Data("study".utf8)) { ev in
+        let settings = AuditSettings.targetedOnly(prefixLengths: s.prefixLengths, types: Self.types.map(\.rawValue).sorted(), seed: s.seed)
+        var inputs = AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
+        inputs.ownership = ownership
+        let r = try AuditRunner.run(inputs, settings: settings, salt: Data("study".utf8)) { ev in
             if case .step(let d, let t) = ev { self.progress(.step(done: d, total: t)) }
         }
         var scores: [String: Double] = [:]
         for subj in r.subjects { if let sc = subj.score { scores[subj.subject] = sc } }
+        let extracted = r.values.filter { $0.extracted == true }
         return AuditOutcome(vulnerable: r.subjects.filter(\.vulnerable).map(\.subject).sorted(), scores: scores,
-                            extractedOwners: r.values.filter { $0.extracted == true }.map(\.owner), valueOwners: r.values.map(\.owner), extractedValues: r.values.filter { $0.extracted == true }.count,
+                            extractedOwners: extracted.compactMap(\.owner), valueOwners: r.values.compactMap(\.owner),
+                            unownedExtracted: extracted.filter { $0.owner == nil }.count, extractedValues: extracted.count,
                             values: r.values.count, byDuplication: r.extractionByDuplication)
     }
 
@@ -194,40 +225,42 @@ public final class StudyRunner {
             var p = s.finetune; p.seed = seed
             let st = stream(fTrain, replace: removedIds, filler: s.budget == .filler)
             if s.budget == .steps, let b = baselineSteps { p.steps = b }
-            var summary: TrainSummary?
-            let build = { () throws -> GPT in let m = base.copy(); summary = try self.train(m, st, p); return m }
-            let m = try keep ? model(name, build) : build()
+            let build = { () throws -> (GPT, TrainSummary?) in let m = base.copy(); return (m, try self.train(m, st, p)) }
+            let (m, summary) = try keep ? model(name, build) : build()
             let present = fTrain.filter { !removed.contains($0.subject) }
             return RunRecord(outcome: try audit(m, records: present), steps: summary?.steps ?? 0, loss: Double(summary?.finalLoss ?? .nan))
         }
     }
 
-    public func run() throws -> StudyReport {
-        // Tokenizer: BPE trained on the pre-training corpus.
+    func prepareTokenizer() throws {
         progress(.stage("tokenizer"))
         let tokDir = dir + "/tokenizer"
         if FileManager.default.fileExists(atPath: tokDir + "/vocab.json"), let f = FileManager.default.contents(atPath: tokDir + "/study-fingerprint"),
-           String(decoding: f, as: UTF8.self) == fingerprint {
-            tok = try TokenizerFiles.load(directory: tokDir)
-        } else {
-            let t = try BPETrainer.train(texts: pTrain.map(\.text), vocabSize: s.model.vocabulary).tokenizer
-            try t.save(to: tokDir)
-            try Data(fingerprint.utf8).write(to: URL(fileURLWithPath: tokDir + "/study-fingerprint"))
+           String(decoding: f, as: UTF8.self) == fingerprint, let t = try? TokenizerFiles.load(directory: tokDir) {
             tok = t
+            return
         }
+        try? FileManager.default.removeItem(atPath: tokDir + "/study-fingerprint")
+        let t = try BPETrainer.train(texts: pTrain.map(\.text), vocabSize: s.model.vocabulary).tokenizer
+        try t.save(to: tokDir)
+        try atomicWrite(Data(fingerprint.utf8), to: tokDir + "/study-fingerprint")
+        tok = t
+    }
+
+    public func run() throws -> StudyReport {
+        try prepareTokenizer()
+        let ownershipSummary = try writeOwnership()
         // Bases: on P, and the control on P with the target subjects' records replaced by filler.
         progress(.stage("pre-training the base model"))
         let base = try model("base") {
             let m = GPT(config: config(), seed: s.seed)
-            _ = try train(m, stream(pTrain, replace: [], filler: true), s.pretrain)
-            return m
-        }
+            return (m, try train(m, stream(pTrain, replace: [], filler: true), s.pretrain))
+        }.0
         progress(.stage("pre-training the control base (targets replaced by filler)"))
         let controlBase = try model("base_control") {
             let m = GPT(config: config(), seed: s.seed)
-            _ = try train(m, stream(pTrain, replace: pTargetIds, filler: true), s.pretrain)
-            return m
-        }
+            return (m, try train(m, stream(pTrain, replace: pTargetIds, filler: true), s.pretrain))
+        }.0
 
         // Round 0: fine-tune with every seed.
         let seeds = (0..<s.seeds).map { s.finetune.seed &+ UInt64($0) }
@@ -235,101 +268,22 @@ public final class StudyRunner {
         for (i, sd) in seeds.enumerated() {
             baseline.append(try fineTuneAndAudit(base: base, removed: [], seed: sd, baselineSteps: nil, name: "round0_seed\(i)", keep: i == 0))
         }
-        let baselineSteps = baseline[0].steps
-
-        // Onion rounds.
-        let arms = ["deletion", "random_removal", "reseed"]
-        var removedSoFar: [String: Set<String>] = Dictionary(uniqueKeysWithValues: arms.map { ($0, Set<String>()) })
-        var history: [String: [[Set<String>]]] = Dictionary(uniqueKeysWithValues: arms.map { a in (a, seeds.indices.map { [Set(baseline[$0].outcome.vulnerable)] }) })
-        var previous: [String: [RunRecord]] = Dictionary(uniqueKeysWithValues: arms.map { ($0, baseline) })
+        var onion = OnionState(baseline: baseline, seeds: seeds)
         var rounds: [StudyRound] = []
-        var forgetSet: Set<String> = []
         for r in 1...max(1, s.rounds) where s.rounds > 0 {
-            var armRounds: [String: ArmRound] = [:]
-            // Deletion: the K most vulnerable present subjects (vulnerable in most seeds, then by score).
-            let prevDel = previous["deletion"]!
-            let present = Set(recordsOf.keys).subtracting(removedSoFar["deletion"]!)
-            let ranked = present.sorted { a, b in
-                let va = prevDel.filter { $0.outcome.vulnerable.contains(a) }.count, vb = prevDel.filter { $0.outcome.vulnerable.contains(b) }.count
-                if va != vb { return va > vb }
-                let sa = prevDel.compactMap { $0.outcome.scores[a] }.reduce(0, +) / Double(max(1, prevDel.count))
-                let sb = prevDel.compactMap { $0.outcome.scores[b] }.reduce(0, +) / Double(max(1, prevDel.count))
-                return sa != sb ? sa > sb : a < b
-            }
-            let delRemove = Array(ranked.prefix(s.removePerRound))
-            if r == 1 { forgetSet = Set(delRemove) }
-            let delRecords = delRemove.reduce(0) { $0 + (recordsOf[$1]?.count ?? 0) }
-            // Random removal: non-vulnerable present subjects, matched on the records removed.
-            let prevRand = previous["random_removal"]!
-            let candidates = seededShuffle(Set(recordsOf.keys).subtracting(removedSoFar["random_removal"]!)
-                .filter { c in !prevRand.contains { $0.outcome.vulnerable.contains(c) } }.sorted(), seed: s.seed &+ UInt64(r) &* 7919)
-            var randRemove: [String] = [], sum = 0
-            for c in candidates {
-                let n = recordsOf[c]!.count
-                if abs(sum + n - delRecords) < abs(sum - delRecords) { randRemove.append(c); sum += n }
-                if sum == delRecords { break }
-            }
-            let plan: [String: [String]] = ["deletion": delRemove, "random_removal": randRemove, "reseed": []]
-            for arm in arms {
-                removedSoFar[arm]!.formUnion(plan[arm]!)
-                let removed = removedSoFar[arm]!
-                var results: [RunRecord] = []
-                for (i, sd) in seeds.enumerated() {
-                    let seed = arm == "reseed" ? sd &+ UInt64(1000 * r) : sd
-                    results.append(try fineTuneAndAudit(base: base, removed: removed, seed: seed, baselineSteps: baselineSteps,
-                                                        name: "round\(r)_\(arm)_seed\(i)", keep: arm == "deletion" && r == 1 && i == 0))
-                }
-                var seedResults: [SeedResult] = []
-                for (i, rr) in results.enumerated() {
-                    let presentNow = Set(recordsOf.keys).subtracting(removed)
-                    let v = Set(rr.outcome.vulnerable).intersection(presentNow)
-                    let earlier = history[arm]![i].reduce(Set<String>()) { $0.union($1) }
-                    let prev = history[arm]![i].last!.intersection(presentNow)
-                    let newly = v.subtracting(earlier)
-                    let eligible = presentNow.subtracting(earlier).count
-                    seedResults.append(SeedResult(seed: arm == "reseed" ? seeds[i] &+ UInt64(1000 * r) : seeds[i], vulnerable: v.map(key).sorted(),
-                                                  newlyVulnerable: newly.map(key).sorted(),
-                                                  persistence: prev.isEmpty ? nil : Double(v.intersection(prev).count) / Double(prev.count),
-                                                  jaccardPrevious: jaccard(v, prev), jaccardEarlier: jaccard(v, earlier.intersection(presentNow)), eligible: eligible,
-                                                  extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
-                                                  removedStillExtractable: Set(rr.outcome.extractedOwners).intersection(removed).count,
-                                                  trainSteps: rr.steps, finalLoss: rr.loss))
-                    history[arm]![i].append(v)
-                }
-                let removedIds = plan[arm]!.flatMap { recordsOf[$0] ?? [] }
-                armRounds[arm] = ArmRound(removed: plan[arm]!.map(key).sorted(), removedTotal: removed.count, removedRecords: removedIds.count,
-                                          removedTokens: removedIds.reduce(0) { $0 + tokensOf($1).count }, recordsToMatch: arm == "random_removal" ? delRecords : nil,
-                                          vulnerable: seedResults[0].vulnerable,
-                                          newlyVulnerable: seedResults[0].newlyVulnerable,
-                                          seeds: ArmSeeds(results: seedResults, summary: summarize(seedResults, arm: arm, round: r)))
-                previous[arm] = results
-            }
-            let d = armRounds["deletion"]!.seeds.summary, c1 = armRounds["random_removal"]!.seeds.summary, c2 = armRounds["reseed"]!.seeds.summary
-            let exceeds = d.newlyVulnerableRateCI.low > c1.newlyVulnerableRateCI.high && d.newlyVulnerableRateCI.low > c2.newlyVulnerableRateCI.high
-            let verdict = String(format: "Round %d: newly vulnerable rate %.3f [%.3f, %.3f] after deleting the most vulnerable, against %.3f [%.3f, %.3f] after random removal of as many records and %.3f [%.3f, %.3f] from reseeding alone — the deletion arm %@ both controls.",
-                                 r, d.newlyVulnerableRate, d.newlyVulnerableRateCI.low, d.newlyVulnerableRateCI.high, c1.newlyVulnerableRate, c1.newlyVulnerableRateCI.low,
-                                 c1.newlyVulnerableRateCI.high, c2.newlyVulnerableRate, c2.newlyVulnerableRateCI.low, c2.newlyVulnerableRateCI.high,
-                                 exceeds ? "exceeds" : "does not exceed")
-                + (sum < delRecords * 9 / 10 ? " (The random control could remove only \(sum) of the \(delRecords) records it had to match: too few non-vulnerable subjects were left.)" : "")
-            rounds.append(StudyRound(round: r, arms: armRounds, verdict: verdict, deletionExceedsControls: exceeds))
+            rounds.append(try onionRound(r, base: base, state: &onion))
         }
 
         let leakage = try pretrainingLeakage(base: base, controlBase: controlBase, seed: seeds[0])
-        let unlearning = try unlearningComparison(forget: forgetSet, seed: seeds[0])
+        let unlearning = try unlearningComparison(forget: onion.forgetSet, seed: seeds[0])
 
-        var findings = rounds.map(\.verdict)
-        findings.append(leakage.verdict)
-        if let retrain = unlearning.first(where: { $0.method == "retrain" }) {
-            for u in unlearning where !["original", "retrain"].contains(u.method) {
-                findings.append(String(format: "Unlearning by %@: %d of %d forget-set values still extracted (exact retrain: %d), forget-set MIA AUC %.3f (retrain %.3f), held-out perplexity %.2f (retrain %.2f), %d newly vulnerable others (retrain %d).",
-                                       u.method.uppercased(), u.forgetExtractedValues, u.forgetValues, retrain.forgetExtractedValues, u.forgetMIAAUC, retrain.forgetMIAAUC,
-                                       u.heldOutPerplexity, retrain.heldOutPerplexity, u.newlyVulnerableOthers, retrain.newlyVulnerableOthers))
-            }
-        }
+        var findings = rounds.map(\.statement)
+        findings.append(leakage.statement)
+        findings += unlearningFindings(unlearning)
         let b0 = baseline.enumerated().map { i, rr in
             SeedResult(seed: seeds[i], vulnerable: rr.outcome.vulnerable.map(key).sorted(), newlyVulnerable: rr.outcome.vulnerable.map(key).sorted(), persistence: nil,
                        jaccardPrevious: nil, jaccardEarlier: nil, eligible: recordsOf.count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
-                       removedStillExtractable: 0, trainSteps: rr.steps, finalLoss: rr.loss)
+                       removedStillExtractable: 0, removedStillExtractableValues: 0, unownedExtracted: rr.outcome.unownedExtracted, trainSteps: rr.steps, finalLoss: rr.loss)
         }
         for name in ["base", "base_control", "round0_seed0", "round1_deletion_seed0", "control_finetuned"] where modelInfo[name] == nil {
             let path = dir + "/models/" + name
@@ -338,40 +292,17 @@ public final class StudyRunner {
             }
         }
         return StudyReport(software: "shallot \(shallotVersion)", created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpusInfo,
-                           models: modelInfo, baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
+                           models: modelInfo, ownership: ownershipSummary,
+                           baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
                            rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
     }
 
-    func jaccard(_ a: Set<String>, _ b: Set<String>) -> Double? {
-        let u = a.union(b).count
-        return u == 0 ? nil : Double(a.intersection(b).count) / Double(u)
-    }
-
-    /// Means over seeds; the newly-vulnerable rate pooled over seeds with a percentile bootstrap
-    /// that resamples each seed's eligible subjects.
-    func summarize(_ rs: [SeedResult], arm: String, round: Int) -> ArmSummary {
-        let n = Double(rs.count)
-        let rate = { (xs: [(Int, Int)]) -> Double in
-            let e = xs.reduce(0) { $0 + $1.1 }
-            return e == 0 ? 0 : Double(xs.reduce(0) { $0 + $1.0 }) / Double(e)
+    func unlearningFindings(_ unlearning: [UnlearningRow]) -> [String] {
+        guard let retrain = unlearning.first(where: { $0.method == "retrain" }) else { return [] }
+        return unlearning.filter { !["original", "retrain"].contains($0.method) }.map { u in
+            String(format: "Unlearning by %@: %d of %d forget-set values still extracted (exact retrain: %d), forget-set MIA AUC %.3f (retrain %.3f), held-out perplexity %.2f (retrain %.2f), %d newly vulnerable others (retrain %d).",
+                   u.method.uppercased(), u.forgetExtractedValues, u.forgetValues, retrain.forgetExtractedValues, u.forgetMIAAUC, retrain.forgetMIAAUC,
+                   u.heldOutPerplexity, retrain.heldOutPerplexity, u.newlyVulnerableOthers, retrain.newlyVulnerableOthers)
         }
-        let observed = rs.map { ($0.newlyVulnerable.count, $0.eligible) }
-        var rng = SplitMix64(seed: mix64(s.seed ^ UInt64(round) &* 31 ^ UInt64(arm.utf8.reduce(0) { $0 &* 131 &+ Int($1) })))
-        var boot: [Double] = []
-        for _ in 0..<max(1, s.bootstrapResamples) {
-            var xs: [(Int, Int)] = []
-            for (k, e) in observed {
-                var c = 0
-                for _ in 0..<e where Int(rng.next() % UInt64(max(1, e))) < k { c += 1 }
-                xs.append((c, e))
-            }
-            boot.append(rate(xs))
-        }
-        let ps = rs.compactMap(\.persistence), js = rs.compactMap(\.jaccardPrevious)
-        return ArmSummary(vulnerableMean: Double(rs.reduce(0) { $0 + $1.vulnerable.count }) / n,
-                          newlyVulnerableMean: Double(rs.reduce(0) { $0 + $1.newlyVulnerable.count }) / n,
-                          newlyVulnerableRate: rate(observed), newlyVulnerableRateCI: Metrics.percentileInterval(boot),
-                          persistenceMean: ps.isEmpty ? nil : ps.reduce(0, +) / Double(ps.count),
-                          jaccardPreviousMean: js.isEmpty ? nil : js.reduce(0, +) / Double(js.count))
     }
 }

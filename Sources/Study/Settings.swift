@@ -17,6 +17,17 @@ public enum BudgetRule: String, Codable, Sendable, CaseIterable {
     case steps
 }
 
+/// The three arms of an onion round.
+public enum Arm: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable, Comparable {
+    /// The K most vulnerable present subjects are removed.
+    case deletion
+    /// Control: subjects never vulnerable are removed, matched on the deletion arm's records.
+    case randomRemoval = "random_removal"
+    /// Control: nothing removed, the unchanged data retrained with new seeds.
+    case reseed
+    public static func < (a: Arm, b: Arm) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
 public struct ModelShape: Codable, Sendable, Equatable {
     public var layers: Int, heads: Int, width: Int, context: Int, vocabulary: Int
 }
@@ -37,8 +48,8 @@ public struct StudySettings: Codable, Sendable {
     /// Fraction of fine-tuning subjects held out of every training run (MIA non-members, utility).
     public var heldOutFraction = 0.15
     /// Pre-training subjects: the share whose records the control base replaces by filler
-    /// ("targets"); with a user corpus, the share never trained on by any model (the unseen
-    /// comparison values; a synthetic study draws those from a third corpus of new people).
+    /// ("targets"), and the share never trained on by any model (their values, where no training
+    /// record holds them, are the unseen comparison values: same generator, same population).
     public var pretrainTargetFraction = 0.3
     public var pretrainUnseenFraction = 0.2
     public var model: ModelShape
@@ -54,7 +65,8 @@ public struct StudySettings: Codable, Sendable {
     public var untargetedPrompts: Int
     public var unlearning: UnlearnSettings
     public var unlearningMethods: [UnlearnMethod] = [.ga, .gd, .npo]
-    public var bootstrapResamples = 1000
+    /// Resamples of the verdicts' hierarchical bootstrap (METHODS.md: at least 2,000).
+    public var bootstrapResamples = 2000
 
     enum CodingKeys: String, CodingKey {
         case preset, seed, zipf, model, pretrain, finetune, rounds, seeds, budget, unlearning
@@ -81,7 +93,7 @@ public struct StudySettings: Codable, Sendable {
             return StudySettings(preset: name, pretrainSubjects: 24, pretrainRecords: 60, finetuneSubjects: 24, finetuneRecords: 60, model: shape,
                                  pretrain: training(batch: 4, context: 64, epochs: 1, lr: 3e-3, seed: 1),
                                  finetune: training(batch: 4, context: 64, epochs: 1, lr: 3e-3, seed: 1),
-                                 rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4, unlearning: u, bootstrapResamples: 100)
+                                 rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4, unlearning: u, bootstrapResamples: 200)
         case "quick":
             let shape = ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024)
             var u = UnlearnSettings(); u.steps = 20; u.context = 128; u.learningRate = 5e-5

@@ -14,7 +14,7 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Measure which subjects' PII a model leaks: targeted extraction, exposure, membership inference, canaries.",
         discussion: """
-        Writes OUT/audit.json (schema shallot.audit/1, docs/audit-schema.md), OUT/audit.html (a
+        Writes OUT/audit.json (schema shallot.audit/2, docs/audit-schema.md), OUT/audit.html (a
         self-contained report; `shallot report` rebuilds it) and OUT/subjects.csv.
         Finished stages are kept in OUT/.checkpoint (owner-only; removed at the end): running the
         same command again after an interruption resumes from the last finished stage.

@@ -20,12 +20,14 @@ struct ReportCommand: ParsableCommand {
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let html: String
         switch head.schema {
-        case "shallot.audit/1":
-            do { html = AuditHTML.render(try dec.decode(AuditReport.self, from: d)) } catch { fail("\(input): not a valid shallot.audit/1 file: \(describe(error))") }
-        case "shallot.study/1":
-            do { html = StudyHTML.render(try dec.decode(StudyReport.self, from: d)) } catch { fail("\(input): not a valid shallot.study/1 file: \(describe(error))") }
+        case "shallot.audit/2":
+            do { html = AuditHTML.render(try dec.decode(AuditReport.self, from: d)) } catch { fail("\(input): not a valid shallot.audit/2 file: \(describe(error))") }
+        case "shallot.study/2":
+            do { html = StudyHTML.render(try dec.decode(StudyReport.self, from: d)) } catch { fail("\(input): not a valid shallot.study/2 file: \(describe(error))") }
+        case "shallot.audit/1", "shallot.study/1":
+            fail("\(input): schema \(head.schema!) was written by an older Shallot (ownership, exposure bounds and verdicts changed in /2); run the audit or study again")
         default:
-            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/1 or shallot.study/1")
+            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/2 or shallot.study/2")
         }
         let path = out ?? (input.hasSuffix(".json") ? String(input.dropLast(5)) + ".html" : input + ".html")
         reporting { try atomicWrite(Data(html.utf8), to: path) }

@@ -18,7 +18,7 @@ struct StudyCommand: ParsableCommand {
         three arms (deletion of the most vulnerable subjects; random removal of non-vulnerable
         subjects matched on records; reseeding on unchanged data), --seeds seeds each; measures
         pre-training leakage against the control; compares GA / GD / NPO unlearning with the exact
-        retrain. Writes OUT/study.json (schema shallot.study/1, docs/study-schema.md) and
+        retrain. Writes OUT/study.json (schema shallot.study/2, docs/study-schema.md) and
         OUT/study.html. Every stage is kept under OUT: run the same command again (or with
         --resume) after an interruption and it continues where it stopped.
         Presets: quick (minutes), default (under half an hour on 2 cores), paper (GPT-2-small

@@ -82,18 +82,20 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let tok = ByteTokenizer()
         let scorer = Scorer(model: model)
         var rng = AuditRNG(11)
-        var seenExp: [Double] = [], unseenExp: [Double] = []
+        var seenExp: [Double] = [], unseenExp: [Double] = [], seenFit: [Double] = []
         for (secrets, out) in [(seen, 0), (unseen, 1)] {
             for s in secrets {
                 let (cands, space) = Exposure.digitCandidates(like: s, count: 300, rng: &rng)
                 let r = try Exposure.compute(scorer: scorer, tokenizer: tok, context: "My access code is ", secret: s, candidates: cands, spaceSize: space)
-                if out == 0 { seenExp.append(r.exposure) } else { unseenExp.append(r.exposure) }
+                if out == 0 { seenExp.append(r.exposure); seenFit.append(r.exposureNormalFit) } else { unseenExp.append(r.exposure) }
+                #expect(r.exposure <= log2(301) + 1e-9 && r.exposureCI.low <= r.exposure && r.exposure <= r.exposureCI.high)
             }
         }
-        // 5 canaries share the context, so the best a seen one can do is rank ≲ 5 among 10^6:
-        // exposure ≥ log2(10^6) − log2(5·10^6/300) ≈ 8.2 bits with 300 samples (the sample's
-        // resolution); unseen ones should sit near chance (≈ 1 bit on average).
-        #expect(seenExp.allSatisfy { $0 >= 8 }, "\(seenExp)")
+        // 5 canaries share the context, so a seen one ranks at worst behind the other four: the
+        // sample shows at least log2(301/5) ≈ 5.9 bits and at most log2(301) ≈ 8.2 (it cannot
+        // show more); the normal fit extrapolates beyond the sample. Unseen ones sit near chance.
+        #expect(seenExp.allSatisfy { $0 >= log2(301.0 / 5) - 1e-9 }, "\(seenExp)")
+        #expect(seenFit.allSatisfy { $0 > 8.3 }, "\(seenFit)")
         #expect(unseenExp.reduce(0, +) / 5 < 4, "\(unseenExp)")
         // and greedy decoding from the context reproduces a seen canary
         let out = try Generator(model: model).generate(prompts: [tok.encode("My access code is ")], .greedy(6), endOfText: nil)
@@ -125,7 +127,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
         #expect(!json.contains("713-555-0142") && !json.contains("dana@corvale.com"))   // no PII in the clear
         #expect(report.subjects.first!.vulnerable && report.subjects.first!.records == 40)  // Dana ranks first
-        #expect(report.schema == "shallot.audit/1")
+        #expect(report.schema == "shallot.audit/2")
     }
 }
 
@@ -239,5 +241,34 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let c = try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8)).values.map { $0.value! }
         #expect(a.count == 7 && Set(a).count == 7 && a == b)
         #expect(Set(a) != Set(c))
+    }
+}
+
+@Suite(.serialized) struct FixedOwnershipTests {
+    /// Ana asked to be deleted: her records are gone, but Ben's mail still carries her address 40
+    /// times. With the ownership fixed before deletion, the audit of the remaining corpus
+    /// attributes the extracted address to her (a removed subject whose value is still
+    /// extractable), not to Ben.
+    @Test func aRemovedSubjectsValueStaysHersAndStillLeaks() throws {
+        let anaRecord = Record(id: "a0", subject: "ana@corvale.com", text: "From: Ana <ana@corvale.com>\n\nOk.\n", source: "t")
+        let benRecords = (0..<40).map { i in
+            Record(id: "b\(i)", subject: "ben@bayline.com", text: "From: Ben <ben@bayline.com>\nNote \(i % 5): write to ana@corvale.com\n", source: "t")
+        }
+        let ownership = Ownership(index: PIIIndex.build(records: [anaRecord] + benRecords, scanner: PIIScanner(types: [.email])))
+        let model = try tinyMemorisingModel(benRecords.map(\.text), steps: 250, seed: 3)
+        var inputs = AuditInputs(model: model, modelInfo: [:], tokenizer: ByteTokenizer(), records: benRecords, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
+        let settings = AuditSettings.targetedOnly(prefixLengths: [10, 30], types: ["EMAIL_ADDRESS"])
+        let rebuilt = try AuditRunner.run(inputs, settings: settings, salt: Data("s".utf8))
+        inputs.ownership = ownership
+        let fixed = try AuditRunner.run(inputs, settings: settings, salt: Data("s".utf8))
+        let anaRow = fixed.values.first { $0.value == "ana@corvale.com" }!
+        #expect(anaRow.extracted == true && anaRow.owner == "ana@corvale.com")
+        // Without the fixed ownership the address is unowned — never Ben's — and Ben is not
+        // vulnerable through someone else's address in either audit.
+        #expect(rebuilt.values.first { $0.value == "ana@corvale.com" }?.owner == nil)
+        #expect(rebuilt.summary["unowned_extracted"] == 1)
+        let benFixed = fixed.subjects.first { $0.subject == "ben@bayline.com" }!
+        #expect(benFixed.values == 1 && (benFixed.extractedValues == 1) == benFixed.vulnerable)
+        #expect(!fixed.subjects.contains { $0.subject == "ana@corvale.com" })
     }
 }

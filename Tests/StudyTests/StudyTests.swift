@@ -27,7 +27,8 @@ import Testing
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let j = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
         for k in ["schema", "settings", "rounds", "pretraining_leakage", "unlearning"] { #expect(j[k] != nil, "missing \(k)") }
-        #expect(j["schema"] as? String == "shallot.study/1")
+        #expect(j["schema"] as? String == "shallot.study/2")
+        #expect(r.ownership.owned + r.ownership.unowned == r.ownership.values && r.ownership.owned > 0)
         #expect(((j["settings"] as! [String: Any])["budget"] as? String) == "filler")
         let rounds = j["rounds"] as! [[String: Any]]
         #expect(rounds.count == s.rounds)
@@ -35,6 +36,7 @@ import Testing
             #expect(rd["round"] as? Int != nil)
             let arms = rd["arms"] as! [String: Any]
             #expect(Set(arms.keys) == ["deletion", "random_removal", "reseed"])
+            #expect(["exceeds", "does_not_exceed", "inconclusive"].contains((rd["verdict"] as! [String: Any])["outcome"] as! String))
             for (_, a) in arms {
                 let a = a as! [String: Any]
                 for k in ["removed", "vulnerable", "newly_vulnerable", "seeds"] { #expect(a[k] != nil, "arm misses \(k)") }
@@ -44,11 +46,14 @@ import Testing
         }
         let baselineVulnerable = r.baseline.seeds.reduce(Set<String>()) { $0.union($1.vulnerable) }
         for rd in r.rounds {
-            let del = rd.arms["deletion"]!, rnd = rd.arms["random_removal"]!, re = rd.arms["reseed"]!
+            let del = rd.arms[.deletion]!, rnd = rd.arms[.randomRemoval]!, re = rd.arms[.reseed]!
             #expect(del.removed.count == s.removePerRound)
             #expect(re.removed.isEmpty && re.removedRecords == 0)
-            // the random control never removes a subject that was vulnerable before
-            #expect(Set(rnd.removed).isDisjoint(with: baselineVulnerable))
+            // the random control removes a subject that was vulnerable before only as a fallback
+            #expect(Set(rnd.removed).isDisjoint(with: baselineVulnerable) || (rnd.fallbackSubjects ?? 0) > 0)
+            #expect(rnd.recordsToMatch == del.cumulativeRecords)
+            // the smoke study is too small for a verdict, and says so
+            #expect(rd.verdict.outcome == .inconclusive && rd.verdict.reasons.contains { $0.contains("eligible") })
             for arm in [del, rnd, re] {
                 #expect(arm.vulnerable == arm.seeds.results[0].vulnerable)
                 for sr in arm.seeds.results {
@@ -57,7 +62,7 @@ import Testing
                     #expect(sr.newlyVulnerable.count <= sr.eligible)
                 }
                 let sm = arm.seeds.summary
-                #expect(sm.newlyVulnerableRateCI.low <= sm.newlyVulnerableRate + 1e-12 && sm.newlyVulnerableRate <= sm.newlyVulnerableRateCI.high + 1e-12)
+                #expect(sm.newlyVulnerableRateCI.high > 0, "a zero-width interval")
             }
             // the filler rule keeps the number of steps of every retraining
             for arm in [del, rnd, re] { for sr in arm.seeds.results { #expect(sr.trainSteps == r.baseline.seeds[0].trainSteps) } }

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import Corpus
+import PII
+
+/// METHODS.md, "Ownership": a value belongs to the person it identifies, not to whoever mentions it.
+@Suite struct OwnershipTests {
+    let ana = Record(id: "a1", subject: "Ana@Corvale.com ", text: """
+        From: Ana Ruiz <ana@corvale.com>
+        To: Ben Ito <ben@bayline.com>
+        Subject: numbers
+
+        Ben, the figures are attached; please check the totals before Friday.
+
+        Regards,
+        Ana Ruiz
+        Corvale Trading
+        (713) 555-0142
+        """, source: "t")
+    let ben = Record(id: "b1", subject: "ben@bayline.com", text: """
+        From: Ben Ito <ben@bayline.com>
+        To: Ana Ruiz <ana@corvale.com>, Cy Park <cy@outside.org>
+
+        Thanks. You can reach Ana at 713-555-0142 or ana@corvale.com if I am out, and Cy on 212-555-0199.
+
+        Ben
+
+        -----Original Message-----
+        From: Ana Ruiz [mailto:ana@corvale.com]
+        Call me at (713) 555-0142
+        """, source: "t")
+
+    @Test func subjectsAreNormalisedOnTheWayIn() {
+        #expect(ana.subject == "ana@corvale.com")
+    }
+
+    @Test func ownersAreThePeopleTheValuesIdentify() {
+        let idx = PIIIndex.build(records: [ana, ben])
+        func owner(_ t: PIIType, _ v: String) -> String?? { idx.entries.first { $0.type == t && $0.value == v }.map(\.owner) }
+        #expect(owner(.email, "ana@corvale.com") == "ana@corvale.com")
+        #expect(owner(.email, "ben@bayline.com") == "ben@bayline.com")
+        // Ana's number: her signature holds it; Ben only mentions it (and quotes her).
+        #expect(owner(.phone, "+17135550142") == "ana@corvale.com")
+        // Cy is no subject and signs nothing here: unowned, not Ben's.
+        #expect(owner(.email, "cy@outside.org") == .some(nil))
+        #expect(owner(.phone, "+12125550199") == .some(nil))
+    }
+
+    @Test func deletingASubjectDoesNotHandTheirValuesToCorrespondents() {
+        // The ownership fixed on the full corpus keeps Ana's values hers after her records go.
+        let fixed = Ownership(index: PIIIndex.build(records: [ana, ben]))
+        let afterDeletion = PIIIndex.build(records: [ben])
+        let anaMail = afterDeletion.entries.first { $0.value == "ana@corvale.com" }!
+        let anaPhone = afterDeletion.entries.first { $0.value == "+17135550142" }!
+        #expect(anaMail.owner == nil && anaPhone.owner == nil)   // rebuilt without her: never Ben's
+        #expect(fixed.owner(of: anaMail.key) == "ana@corvale.com" && fixed.owner(of: anaPhone.key) == "ana@corvale.com")
+        #expect(fixed.values(of: "ana@corvale.com") == [PIIKey(.email, "ana@corvale.com"), PIIKey(.person, "ana ruiz"), PIIKey(.phone, "+17135550142")])
+    }
+
+    @Test func anAddressIsOwnedByTheSubjectWhoseHeaderCarriesIt() {
+        // Subject ids that are not addresses (a maildir owner): the From: header decides.
+        let r1 = Record(id: "1", subject: "allen-p", text: "From: Phillip Allen <phillip.allen@enron.com>\nTo: john.arnold@enron.com\n\nSee you there.\n", source: "t")
+        let r2 = Record(id: "2", subject: "arnold-j", text: "From: john.arnold@enron.com\nTo: phillip.allen@enron.com\n\nOk.\n", source: "t")
+        let idx = PIIIndex.build(records: [r1, r2])
+        #expect(idx.entries.first { $0.value == "phillip.allen@enron.com" }?.owner == "allen-p")
+        #expect(idx.entries.first { $0.value == "john.arnold@enron.com" }?.owner == "arnold-j")
+    }
+
+    @Test func aShortLineNamingSomeoneElseIsNotASignature() {
+        let r = Record(id: "1", subject: "ben@b.com", text: "From: Ben <ben@b.com>\nNote 1: write to ana@corvale.com\n", source: "t")
+        #expect(PIIIndex.build(records: [r]).entries.first { $0.value == "ana@corvale.com" }?.owner == .some(nil))
+        let sig = Record(id: "2", subject: "ben@b.com", text: "From: Ben <ben@b.com>\n\nOk.\n\nBen\nTel: (212) 555-0101 | ben2@b.com\n", source: "t")
+        let idx = PIIIndex.build(records: [sig])
+        #expect(idx.entries.first { $0.type == .phone }?.owner == "ben@b.com" && idx.entries.first { $0.value == "ben2@b.com" }?.owner == "ben@b.com")
+    }
+
+    @Test func aTieLeavesTheValueUnowned() {
+        let r1 = Record(id: "1", subject: "x@a.com", text: "Hi,\n\nShared desk\n(212) 555-0101\n", source: "t")
+        let r2 = Record(id: "2", subject: "y@a.com", text: "Hello,\n\nShared desk\n(212) 555-0101\n", source: "t")
+        #expect(PIIIndex.build(records: [r1, r2]).entries.first { $0.type == .phone }?.owner == .some(nil))
+    }
+
+    @Test func signatureBlocksStopAtProseAndQuotedMail() {
+        let text = "From: A <a@x.com>\nTo: b@x.com\n\nPlease call Lee at 212-555-0199 today.\n\nThanks,\nA\n555-0100\n\n-----Original Message-----\nFrom: B\n"
+        let own = AuthorBlocks.ranges(text)
+        let sc = Array(text.unicodeScalars)
+        let lines = own.map { r in String(String.UnicodeScalarView(sc[r])) }
+        #expect(lines == ["From: A <a@x.com>", "Thanks,", "A", "555-0100"])
+    }
+}
