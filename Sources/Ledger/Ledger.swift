@@ -6,12 +6,18 @@
 // Appends run in IMMEDIATE transactions, so concurrent writers (several processes) serialise and
 // a crash mid-write leaves the previous state (SQLite's journal).
 //
-// Subjects are stored as pseudonyms: SHA-256("shallot-subject:" + subject), the same key
-// `shallot unlearn` writes into shallot.json, plus a masked form for people reading the ledger.
+// Subjects are stored as pseudonyms: SHA-256("shallot-subject:" + normalised subject), the same
+// key `shallot unlearn` writes into shallot.json, plus a masked form for people reading the ledger.
+//
+// A ledger file is made once, on purpose (`Ledger(path:create: true)`, `shallot ledger init`);
+// opening a path where there is none is an error, so a typo in --ledger cannot start a second,
+// empty ledger. Erasure requests have ids of their own, "R-1", "R-2"…, numbered among requests
+// only and assigned inside the append transaction.
 
 import Crypto
 import Foundation
 import GRDB
+import Support
 
 public enum LedgerKind: String, Codable, Sendable, CaseIterable {
     case request, dataset, model, action, verification, study
@@ -30,15 +36,24 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public func object() -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any]) ?? [:]
     }
+
+    /// A request entry's own id ("R-3"); nil for other kinds.
+    public var requestID: String? { kind == LedgerKind.request.rawValue ? object()["request_id"] as? String : nil }
 }
 
-public enum LedgerError: Error, CustomStringConvertible {
+public enum LedgerError: Error, CustomStringConvertible, Equatable {
     case open(path: String, reason: String)
+    /// No file at the path (and creating one was not asked for).
+    case missing(path: String)
+    /// Creating a ledger where a file already is.
+    case exists(path: String)
     case notFound(String)
     case invalid(String)
     public var description: String {
         switch self {
         case .open(let p, let r): return "\(p): cannot open the ledger: \(r)"
+        case .missing(let p): return "\(p): no ledger here; create one with `shallot ledger init --ledger \(p)`"
+        case .exists(let p): return "\(p): a file is already there; not creating a ledger over it"
         case .notFound(let s): return s
         case .invalid(let s): return s
         }
@@ -59,14 +74,34 @@ public final class Ledger: @unchecked Sendable {
     let db: DatabaseQueue
     public static let genesis = String(repeating: "0", count: 64)
 
-    public init(path: String) throws {
+    /// Opens the ledger at `path`. Without `create` the file must exist (`LedgerError.missing`);
+    /// with it, a new ledger is made and the path must be free (`LedgerError.exists`).
+    public init(path: String, create: Bool = false) throws {
         self.path = path
+        if create {
+            // O_EXCL: of two processes creating the same ledger, one wins and the other is told.
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd < 0 {
+                if errno == EEXIST { throw LedgerError.exists(path: path) }
+                throw LedgerError.open(path: path, reason: String(cString: strerror(errno)))
+            }
+            close(fd)
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw LedgerError.missing(path: path) }
+            if isDir.boolValue { throw LedgerError.open(path: path, reason: "a directory, not a ledger file") }
+        }
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.journalMode = .wal
         do {
             db = try DatabaseQueue(path: path, configuration: config)
             try db.write { db in
+                // An existing SQLite file that is something else is not adopted.
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if !tables.isEmpty && !tables.contains("entries") {
+                    throw LedgerError.open(path: path, reason: "an SQLite database, but not a Shallot ledger (no entries table)")
+                }
                 try db.execute(sql: """
                     CREATE TABLE IF NOT EXISTS entries (
                       id INTEGER PRIMARY KEY,
@@ -81,12 +116,26 @@ public final class Ledger: @unchecked Sendable {
                       BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
                     """)
             }
-        } catch let e as DatabaseError {
-            throw LedgerError.open(path: path, reason: e.message ?? "\(e)")
+        } catch {
+            if create { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            if let e = error as? DatabaseError { throw LedgerError.open(path: path, reason: e.message ?? "\(e)") }
+            throw error
         }
     }
 
-    public static func subjectKey(_ subject: String) -> String { hex(SHA256.hash(data: Data(("shallot-subject:" + subject).utf8))) }
+    /// The pseudonym of a data subject: SHA-256 of the normalised id (`SubjectID.normalize`), so
+    /// "Alice@X.com " and "alice@x.com" are one key.
+    public static func subjectKey(_ subject: String) -> String {
+        hex(SHA256.hash(data: Data(("shallot-subject:" + SubjectID.normalize(subject)).utf8)))
+    }
+
+    /// "R-3", "r-3" and "3" all name request R-3; nil for anything else.
+    public static func requestID(_ s: String) -> String? {
+        var t = s.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("R-") || t.hasPrefix("r-") { t.removeFirst(2) }
+        guard !t.isEmpty, t.allSatisfy(\.isASCII), t.allSatisfy(\.isNumber), let n = Int(t), n >= 1 else { return nil }
+        return "R-\(n)"
+    }
 
     static func hex(_ d: some Sequence<UInt8>) -> String { d.map { String(format: "%02x", $0) }.joined() }
 
@@ -101,14 +150,21 @@ public final class Ledger: @unchecked Sendable {
         return String(decoding: d, as: UTF8.self)
     }
 
-    /// Appends an entry atomically after the current head.
+    /// Appends an entry atomically after the current head. A request gets its `request_id`
+    /// ("R-n", n = the number of requests before it + 1) in the same transaction; one given in
+    /// `payload` is replaced.
     @discardableResult
     public func append(_ kind: LedgerKind, _ payload: [String: Any], now: Date = Date()) throws -> LedgerEntry {
-        let body = try Self.canonical(payload)
         let created = ISO8601DateFormatter().string(from: now)
         return try db.writeWithoutTransaction { db in
             var entry: LedgerEntry!
             try db.inTransaction(.immediate) {
+                var payload = payload
+                if kind == .request {
+                    let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE kind = ?", arguments: [kind.rawValue]) ?? 0
+                    payload["request_id"] = "R-\(n + 1)"
+                }
+                let body = try Self.canonical(payload)
                 let prev = try String.fetchOne(db, sql: "SELECT hash FROM entries ORDER BY id DESC LIMIT 1") ?? Self.genesis
                 let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM entries") ?? 0) + 1
                 let h = Self.entryHash(prev: prev, kind: kind.rawValue, created: created, payload: body)
@@ -153,8 +209,12 @@ public final class Ledger: @unchecked Sendable {
 
     // MARK: domain queries
 
-    /// Requests, with their state: open, actioned (an action names the request), verified pass/fail.
+    /// Requests, with their state: open, actioned (an action names the request), verified,
+    /// failed verification, verification inconclusive (the last verification decides).
     public struct RequestState: Codable, Sendable {
+        /// The request's own id, "R-n".
+        public var requestID: String
+        /// The ledger entry holding it.
         public var id: Int64
         public var subjectKey: String
         public var masked: String
@@ -163,20 +223,48 @@ public final class Ledger: @unchecked Sendable {
         public var state: String
         public var actions: [Int64]
         public var verifications: [Int64]
-        enum CodingKeys: String, CodingKey { case id, masked, received, deadline, state, actions, verifications, subjectKey = "subject_key" }
+        enum CodingKeys: String, CodingKey {
+            case id, masked, received, deadline, state, actions, verifications, subjectKey = "subject_key", requestID = "request_id"
+        }
+    }
+
+    /// Whether an action's or verification's reference names this request: its "R-n" id, or
+    /// (entries written before request ids existed) its entry id as a number.
+    static func names(_ ref: Any?, requestID: String, entry: Int64) -> Bool {
+        if let s = ref as? String { return Self.requestID(s) == requestID }
+        if let n = ref as? Int { return Int64(n) == entry }
+        return false
     }
 
     public func requests() throws -> [RequestState] {
         let all = try entries()
+        var ordinal = 0
         return all.filter { $0.kind == "request" }.map { r in
+            ordinal += 1
             let o = r.object()
-            let actions = all.filter { $0.kind == "action" && (($0.object()["requests"] as? [Int]) ?? []).contains(Int(r.id)) }.map(\.id)
-            let ver = all.filter { $0.kind == "verification" && ($0.object()["request"] as? Int) == Int(r.id) }
+            // entries from before request ids: the id they would have been given
+            let rid = o["request_id"] as? String ?? "R-\(ordinal)"
+            let actions = all.filter { a in a.kind == "action" && ((a.object()["requests"] as? [Any]) ?? []).contains { Self.names($0, requestID: rid, entry: r.id) } }.map(\.id)
+            let ver = all.filter { $0.kind == "verification" && Self.names($0.object()["request"], requestID: rid, entry: r.id) }
             var state = actions.isEmpty ? "open" : "actioned"
-            if let last = ver.last { state = (last.object()["verdict"] as? String) == "pass" ? "verified" : "failed verification" }
-            return RequestState(id: r.id, subjectKey: o["subject_key"] as? String ?? "", masked: o["masked"] as? String ?? "", received: o["received"] as? String ?? "",
-                                deadline: o["deadline"] as? String ?? "", state: state, actions: actions, verifications: ver.map(\.id))
+            if let last = ver.last {
+                switch last.object()["verdict"] as? String {
+                case "pass": state = "verified"
+                case "inconclusive": state = "verification inconclusive"
+                default: state = "failed verification"
+                }
+            }
+            return RequestState(requestID: rid, id: r.id, subjectKey: o["subject_key"] as? String ?? "", masked: o["masked"] as? String ?? "",
+                                received: o["received"] as? String ?? "", deadline: o["deadline"] as? String ?? "", state: state,
+                                actions: actions, verifications: ver.map(\.id))
         }
+    }
+
+    /// The request with this id ("R-3" or "3"); `LedgerError.notFound` naming the ledger otherwise.
+    public func request(_ id: String) throws -> RequestState {
+        guard let rid = Self.requestID(id) else { throw LedgerError.invalid("\(id): not a request id (R-1, R-2, … or 1, 2, …)") }
+        guard let r = try requests().first(where: { $0.requestID == rid }) else { throw LedgerError.notFound("\(path): no request \(rid)") }
+        return r
     }
 
     /// Registered models whose training manifest holds the subject, and whether a later model

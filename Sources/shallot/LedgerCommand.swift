@@ -6,24 +6,42 @@ import GPT
 import Ledger
 import PII
 import SafeTensors
+import Support
 import Tokenizer
 import Training
+import Unlearning
 
 struct LedgerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "The deletion ledger: erasure requests, datasets, models, unlearning actions and verification audits, hash-chained in one SQLite file.",
-        subcommands: [Request.self, List.self, Status.self, Register.self, Verify.self, Export.self, Stress.self])
+        discussion: """
+        Create the ledger once with `shallot ledger init`; every other subcommand (and `unlearn
+        --ledger`, `study --ledger`) refuses a path where there is no ledger. Requests get ids of
+        their own, R-1, R-2, … (give "R-3" or "3"). `verify` gives pass (the subject owns values in
+        the corpus and none is extracted), fail, or inconclusive (the subject owns no value there:
+        nothing to test); fail and inconclusive exit with status 1.
+        """,
+        subcommands: [Init.self, Request.self, List.self, Status.self, Register.self, Verify.self, Export.self, Stress.self])
 
     struct Common: ParsableArguments {
-        @Option(help: "The ledger file.") var ledger = "shallot-ledger.sqlite"
+        @Option(help: "The ledger file (create it with `shallot ledger init`).") var ledger = "shallot-ledger.sqlite"
         func open() -> Ledger { reporting { try Ledger(path: ledger) } }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a new, empty ledger file (an error if the file exists).")
+        @OptionGroup var common: Common
+        func run() throws {
+            _ = reporting { try Ledger(path: common.ledger, create: true) }
+            print("ledger created: \(common.ledger)")
+        }
     }
 
     struct Request: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record an erasure request for SUBJECT (stored as a pseudonym and a masked form).")
         @OptionGroup var common: Common
-        @Argument(help: "The data subject (e.g. the e-mail address used as subject id in the corpus).") var subject: String
+        @Argument(help: "The data subject (e.g. the e-mail address used as subject id in the corpus; trimmed and lower-cased).") var subject: String
         @Option(help: "Date received (YYYY-MM-DD; default today).") var received: String?
         @Option(help: "Legal deadline (YYYY-MM-DD; default received + 30 days, GDPR Art. 12(3)'s one month).") var deadline: String?
         @Option(help: "A note (no personal data).") var note: String?
@@ -33,11 +51,13 @@ struct LedgerCommand: ParsableCommand {
             if let received { guard let d = f.date(from: received) else { throw ValidationError("--received: not a date (YYYY-MM-DD): \(received)") }; r = d } else { r = Date() }
             if let deadline, f.date(from: deadline) == nil { throw ValidationError("--deadline: not a date (YYYY-MM-DD): \(deadline)") }
             let dl = deadline ?? f.string(from: r.addingTimeInterval(30 * 86400))
-            var p: [String: Any] = ["subject_key": Ledger.subjectKey(subject), "masked": PIIMask.mask(subject, type: subject.contains("@") ? .email : .person),
-                                    "received": f.string(from: r), "deadline": dl]
+            let subject = SubjectID.normalize(subject)
+            guard !subject.isEmpty else { throw ValidationError("SUBJECT is empty") }
+            let masked = PIIMask.mask(subject, type: subject.contains("@") ? .email : .person)
+            var p: [String: Any] = ["subject_key": Ledger.subjectKey(subject), "masked": masked, "received": f.string(from: r), "deadline": dl]
             if let note { p["note"] = note }
             let e = reporting { try common.open().append(.request, p) }
-            print("request \(e.id): \(p["masked"]!) received \(p["received"]!), deadline \(dl)")
+            print("request \(e.requestID ?? "?"): \(masked) received \(f.string(from: r)), deadline \(dl)")
         }
     }
 
@@ -49,16 +69,16 @@ struct LedgerCommand: ParsableCommand {
             let rs = reporting { try common.open().requests() }
             if json { printJSON(rs); return }
             if rs.isEmpty { print("no requests"); return }
-            for r in rs { print("\(r.id)\t\(r.masked)\treceived \(r.received)\tdeadline \(r.deadline)\t\(r.state)") }
+            for r in rs { print("\(r.requestID)\t\(r.masked)\treceived \(r.received)\tdeadline \(r.deadline)\t\(r.state)") }
         }
     }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Which registered models were trained on SUBJECT's data, and whether a later model unlearned it.")
         @OptionGroup var common: Common
-        @Argument var subject: String
+        @Argument(help: "The data subject (trimmed and lower-cased, as everywhere).") var subject: String
         func run() throws {
-            let ms = reporting { try common.open().modelsContaining(subjectKey: Ledger.subjectKey(subject)) }
+            let ms = reporting { try common.open().modelsContaining(subjectKey: Ledger.subjectKey(SubjectID.normalize(subject))) }
             if ms.isEmpty { print("no registered model was trained on this subject's records"); return }
             for m in ms {
                 let un = (m["unlearned_in_a_later_model"] as? Bool) == true
@@ -80,14 +100,23 @@ struct LedgerCommand: ParsableCommand {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Audit a model for a request's subject (and for newly vulnerable others), record pass/fail; or check the ledger's integrity.")
+        static let configuration = CommandConfiguration(
+            abstract: "Audit a model for a request's subject (and for newly vulnerable others) and record pass, fail or inconclusive; or check the ledger's integrity.",
+            discussion: """
+            pass: the subject owns at least one value in --data and none is extracted (exit 0).
+            fail: some are extracted; inconclusive: the subject owns no value in --data, so there
+            was nothing to test. Both are recorded and exit with status 1. --data must be the
+            corpus the model (or, for an unlearned model, the original) was trained on, as its
+            shallot.json records.
+            """)
         @OptionGroup var common: Common
-        @Argument(help: "Request id (omit with --integrity).") var request: Int?
+        @Argument(help: "Request id, R-3 or 3 (omit with --integrity).") var request: String?
         @Option(help: "The model to verify.") var model: String?
-        @Option(help: "The corpus holding the subject's data (true prefixes for the attack).") var data: String?
-        @Option(help: "The model before erasure, for newly vulnerable others (default: the parent recorded in shallot.json).") var original: String?
+        @Option(help: "The corpus the original model was trained on (true prefixes for the attack); checked against shallot.json.") var data: String?
+        @Option(help: "The model before erasure, for newly vulnerable others (default: the model it was unlearned from, or its parent).") var original: String?
         @Option(help: "The subject of the request (needed to find its values; it must hash to the request's key).") var subject: String?
         @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
+        @Flag(help: "Verify against --data although the model records no training corpus.") var allowUnrecordedData = false
         @Flag(help: "Check the hash chain instead.") var integrity = false
         @Option(help: "With --integrity: a head hash exported earlier (detects a truncated tail).") var expectHead: String?
         func run() throws {
@@ -99,34 +128,18 @@ struct LedgerCommand: ParsableCommand {
                 fail("\(common.ledger): the ledger was altered (\(r.problems.count) problem\(r.problems.count == 1 ? "" : "s"))")
             }
             guard let request, let model, let data, let subject else { throw ValidationError("give REQUEST --model DIR --data CORPUS --subject SUBJECT (or --integrity)") }
-            guard let req = reporting({ try l.requests() }).first(where: { $0.id == Int64(request) }) else { fail("\(common.ledger): no request \(request)") }
-            guard Ledger.subjectKey(subject) == req.subjectKey else { fail("--subject does not match request \(request)'s subject") }
+            let req = reporting { try ErasureVerifier.request(request, subject: subject, in: l) }
             let records = readCorpus(data)
-            let m = reporting { try GPT.load(directory: model) }
-            let tok = reporting { try TokenizerFiles.load(directory: model) }
-            let origPath = original ?? Provenance.read(directory: model)?.extra?["unlearning.unlearned_from"] ?? Provenance.read(directory: model)?.parent?.path
-            let settings = AuditSettings.targetedOnly(prefixLengths: [10, 50], types: types.map(\.rawValue))
-            func audit(_ g: GPT) -> AuditReport {
-                reporting { try AuditRunner.run(AuditInputs(model: g, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil),
-                                                settings: settings, salt: Data("ledger".utf8)) }
+            let v = reporting {
+                try ErasureVerifier.verify(modelDirectory: model, data: data, records: records, subject: subject, originalDirectory: original,
+                                           allowUnrecordedData: allowUnrecordedData, settings: ErasureVerificationSettings(types: types)) {
+                    FileHandle.standardError.write(Data("\($0)…\n".utf8))
+                }
             }
-            FileHandle.standardError.write(Data("auditing \(model) on \(records.count) records…\n".utf8))
-            let now = audit(m)
-            let own = now.values.filter { $0.owner == subject }
-            let leaked = own.filter { $0.extracted == true }.count
-            var newlyOthers: Int?
-            if let o = origPath, let g = try? GPT.load(directory: o) {
-                FileHandle.standardError.write(Data("auditing the original \(o) for newly vulnerable others…\n".utf8))
-                let before = Set(audit(g).subjects.filter(\.vulnerable).map(\.subject))
-                newlyOthers = Set(now.subjects.filter { $0.vulnerable && $0.subject != subject }.map(\.subject)).subtracting(before).count
-            }
-            let verdict = leaked == 0 ? "pass" : "fail"
-            var p: [String: Any] = ["request": request, "model_path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
-                                    "corpus_sha256": (try? sha256(file: data)) ?? "", "subject_values": own.count, "subject_values_extracted": leaked,
-                                    "attack": "targeted extraction, greedy, k = 10, 50", "verdict": verdict]
-            if let n = newlyOthers { p["newly_vulnerable_others"] = n; p["original_path"] = origPath! }
-            let e = reporting { try l.append(.verification, p) }
-            print("verification \(e.id) of request \(request): \(verdict.uppercased()) — \(leaked) of \(own.count) of the subject's values extracted" + (newlyOthers.map { "; \($0) other subjects newly vulnerable" } ?? ""))
+            let e = reporting { try ErasureVerifier.record(v, request: req, in: l) }
+            print("verification \(e.id) of request \(req.requestID): \(v.verdict.rawValue.uppercased()) — \(v.reason)")
+            if v.corpus?.match == .unrecordedAllowed { FileHandle.standardError.write(Data("warning: \(model) records no training corpus; \(data) was not checked against it\n".utf8)) }
+            if v.verdict != .pass { Foundation.exit(1) }
         }
     }
 
@@ -140,7 +153,7 @@ struct LedgerCommand: ParsableCommand {
             let all = reporting { try l.entries() }
             let obj: [String: Any] = ["schema": "shallot.ledger/1", "exported": ISO8601DateFormatter().string(from: Date()), "ledger": common.ledger,
                                       "integrity": ["ok": integrity.ok, "entries": integrity.entries, "problems": integrity.problems, "head_hash": integrity.headHash],
-                                      "requests": reporting { try l.requests() }.map { r in ["id": r.id, "subject_key": r.subjectKey, "masked": r.masked, "received": r.received, "deadline": r.deadline, "state": r.state, "actions": r.actions, "verifications": r.verifications] as [String: Any] },
+                                      "requests": reporting { try l.requests() }.map { r in ["request_id": r.requestID, "entry": r.id, "subject_key": r.subjectKey, "masked": r.masked, "received": r.received, "deadline": r.deadline, "state": r.state, "actions": r.actions, "verifications": r.verifications] as [String: Any] },
                                       "entries": all.map { ["id": $0.id, "kind": $0.kind, "created": $0.created, "payload": $0.object(), "prev_hash": $0.prevHash, "hash": $0.hash] as [String: Any] }]
             let d = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             if let out { reporting { try atomicWrite(d, to: out) } } else { FileHandle.standardOutput.write(d + Data("\n".utf8)) }

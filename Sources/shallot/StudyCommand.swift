@@ -53,6 +53,8 @@ struct StudyCommand: ParsableCommand {
         if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
         if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }
         settings.seed = seed
+        // A missing ledger is an error now, not after the study.
+        let ledgerFile = ledger.map { lp in reporting { try Ledger(path: lp) } }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var salt: Data
         if let s = saltFile {
@@ -93,8 +95,7 @@ struct StudyCommand: ParsableCommand {
             try atomicWrite(enc.encode(report), to: out + "/study.json")
             try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
         }
-        if let lp = ledger {
-            let l = reporting { try Ledger(path: lp) }
+        if let l = ledgerFile, let lp = ledger {
             var models: [String: Any] = [:]
             for (k, v) in report.models { models[k] = v }
             let e = reporting { try l.append(.study, ["study_json": out + "/study.json", "study_sha256": (try? sha256(file: out + "/study.json")) ?? "",

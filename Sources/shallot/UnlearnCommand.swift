@@ -5,6 +5,7 @@ import GPT
 import Kernels
 import Ledger
 import SafeTensors
+import Support
 import Tokenizer
 import Training
 import Unlearning
@@ -27,7 +28,7 @@ struct UnlearnCommand: ParsableCommand {
         """)
     @Option(help: "The model to unlearn from.") var model: String
     @Option(help: "The corpus it was trained on (JSONL records with subjects).") var data: String
-    @Option(parsing: .upToNextOption, help: "Subjects to forget.") var forget: [String] = []
+    @Option(parsing: .upToNextOption, help: "Subjects to forget (trimmed and lower-cased, as corpus subjects are).") var forget: [String] = []
     @Option(help: "File with one subject to forget per line.") var forgetFile: String?
     @Option(help: "retrain | ga | gd | npo") var method: UnlearnMethod
     @Option(help: "retrain: epochs | steps | filler.") var budget = "epochs"
@@ -41,22 +42,34 @@ struct UnlearnCommand: ParsableCommand {
     @Option(help: "Output model directory.") var out: String
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Option(help: "Record the action and the new model in this ledger.") var ledger: String?
-    @Option(parsing: .upToNextOption, help: "With --ledger: the erasure request ids this action answers.") var request: [Int] = []
+    @Option(parsing: .upToNextOption, help: "With --ledger: the erasure requests this action answers (R-3 or 3).") var request: [String] = []
 
     func run() throws {
         if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
-        var subjects = Set(forget)
+        var subjects = Set(forget.map(SubjectID.normalize).filter { !$0.isEmpty })
         if let f = forgetFile {
             guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("\(f): cannot read") }
-            subjects.formUnion(t.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            subjects.formUnion(t.split(whereSeparator: \.isNewline).map { SubjectID.normalize(String($0)) }.filter { !$0.isEmpty })
         }
         guard !subjects.isEmpty else { throw ValidationError("give the subjects to forget (--forget or --forget-file)") }
+        if !request.isEmpty && ledger == nil { throw ValidationError("--request needs --ledger") }
+        // The ledger and its requests are checked before any training.
+        let ledgerAndRequests = ledger.map { lp -> (Ledger, [String]) in
+            let l = reporting { try Ledger(path: lp) }
+            let keys = Set(subjects.map(Ledger.subjectKey))
+            let ids = request.map { id -> String in
+                let r = reporting { try l.request(id) }
+                if !keys.contains(r.subjectKey) { fail("\(lp): request \(r.requestID)'s subject is not among the subjects to forget") }
+                return r.requestID
+            }
+            return (l, ids)
+        }
         let m = reporting { try GPT.load(directory: model) }
         let tok = reporting { try TokenizerFiles.load(directory: model) }
         let records = readCorpus(data)
         let forgetRecords = records.filter { subjects.contains($0.subject) }
         let missing = subjects.subtracting(Set(forgetRecords.map(\.subject)))
-        if forgetRecords.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched exactly on the \"subject\" field)") }
+        if forgetRecords.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched on the \"subject\" field, trimmed and lower-cased)") }
         if !missing.isEmpty { FileHandle.standardError.write(Data("warning: \(missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let retain = records.filter { !subjects.contains($0.subject) }
         func stream(_ rs: [Record], fillerFor: Set<String> = []) -> [Int32] {
@@ -65,7 +78,7 @@ struct UnlearnCommand: ParsableCommand {
         }
         let parentProv = Provenance.read(directory: model)
         var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(forgetRecords.count)",
-                                       "unlearning.forget_subjects_sha256": subjects.sorted().map { sha256("shallot-subject:" + $0) }.joined(separator: ","),
+                                       "unlearning.forget_subjects_sha256": subjects.sorted().map(Ledger.subjectKey).joined(separator: ","),
                                        "unlearning.unlearned_from": model]
         let result: GPT
         var training: TrainParameters?
@@ -130,9 +143,9 @@ struct UnlearnCommand: ParsableCommand {
                                   tokenizer: parentProv?.tokenizer ?? "", training: training, summary: nil, extra: extra)
             try prov.write(directory: out)
         }
-        if let lp = ledger {
-            let l = reporting { try Ledger(path: lp) }
-            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": request, "forget_subject_keys": subjects.sorted().map(Ledger.subjectKey),
+        if let lr = ledgerAndRequests {
+            let (l, requestIDs) = lr
+            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": requestIDs, "forget_subject_keys": subjects.sorted().map(Ledger.subjectKey),
                                                     "forget_records": forgetRecords.count, "input_path": model,
                                                     "input_weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
                                                     "output_path": out, "output_weights_sha256": (try? sha256(file: out + "/model.safetensors")) ?? ""]) }

@@ -19,7 +19,7 @@ func rawTamper(_ path: String, _ sql: String) throws {
 @Suite struct LedgerTests {
     func filled(_ n: Int) throws -> (Ledger, String) {
         let p = tempLedger()
-        let l = try Ledger(path: p)
+        let l = try Ledger(path: p, create: true)
         for i in 0..<n { try l.append(.request, ["subject_key": Ledger.subjectKey("s\(i)@x.com"), "masked": "s***", "received": "2026-11-0\(1 + i % 9)", "deadline": "2026-12-01"]) }
         return (l, p)
     }
@@ -68,7 +68,7 @@ func rawTamper(_ path: String, _ sql: String) throws {
 
     @Test func concurrentWritersInOneProcessLoseNothing() async throws {
         let p = tempLedger()
-        let a = try Ledger(path: p), b = try Ledger(path: p)
+        let a = try Ledger(path: p, create: true), b = try Ledger(path: p)
         await withTaskGroup(of: Void.self) { g in
             for (k, l) in [a, b].enumerated() {
                 g.addTask { for i in 0..<50 { _ = try? l.append(.dataset, ["writer": k, "i": i]) } }
@@ -90,5 +90,78 @@ func rawTamper(_ path: String, _ sql: String) throws {
         #expect(try l.requests()[0].state == "actioned")
         try l.append(.verification, ["request": 1, "verdict": "pass"])
         #expect(try l.requests()[0].state == "verified")
+    }
+
+    @Test func aLedgerIsNotCreatedUnlessAsked() throws {
+        let p = tempLedger()
+        #expect(throws: LedgerError.missing(path: p)) { try Ledger(path: p) }
+        #expect(!FileManager.default.fileExists(atPath: p))
+        #expect(LedgerError.missing(path: p).description.contains("shallot ledger init --ledger \(p)"))
+        let l = try Ledger(path: p, create: true)
+        try l.append(.dataset, ["x": 1])
+        #expect(throws: LedgerError.exists(path: p)) { try Ledger(path: p, create: true) }
+        #expect(try Ledger(path: p).entries().count == 1, "creating over an existing ledger must not touch it")
+        // a file that is some other SQLite database is not adopted
+        let other = tempLedger()
+        try DatabaseQueue(path: other).write { try $0.execute(sql: "CREATE TABLE t (x)") }
+        #expect(throws: LedgerError.self) { try Ledger(path: other) }
+    }
+
+    @Test func subjectKeysAreNormalised() {
+        #expect(Ledger.subjectKey(" Alice@X.com\n") == Ledger.subjectKey("alice@x.com"))
+        #expect(Ledger.subjectKey("alice@x.com") != Ledger.subjectKey("alice@y.com"))
+    }
+
+    @Test func requestIdsCountRequestsOnlyAndSurviveReopening() throws {
+        let p = tempLedger()
+        var l = try Ledger(path: p, create: true)
+        let r1 = try l.append(.request, ["subject_key": Ledger.subjectKey("a@x.com"), "request_id": "R-99"])
+        try l.append(.dataset, ["path": "d.jsonl"])
+        try l.append(.model, ["path": "m"])
+        let r2 = try l.append(.request, ["subject_key": Ledger.subjectKey("b@x.com")])
+        #expect(r1.requestID == "R-1" && r2.requestID == "R-2")
+        #expect(r2.id == 4, "the entry id counts every entry, the request id only requests")
+        l = try Ledger(path: p)
+        let r3 = try l.append(.request, ["subject_key": Ledger.subjectKey("c@x.com")])
+        #expect(r3.requestID == "R-3")
+        #expect(try l.requests().map(\.requestID) == ["R-1", "R-2", "R-3"])
+        #expect(try l.request("3").subjectKey == Ledger.subjectKey("c@x.com"))
+        #expect(try l.request("r-2").id == 4)
+        #expect(throws: LedgerError.self) { try l.request("R-4") }
+        #expect(throws: LedgerError.self) { try l.request("R-x") }
+        #expect(Ledger.requestID("R-12") == "R-12" && Ledger.requestID("12") == "R-12")
+        #expect(Ledger.requestID("0") == nil && Ledger.requestID("-1") == nil && Ledger.requestID("R-") == nil && Ledger.requestID("٣") == nil)
+        #expect(try l.verifyIntegrity().ok)
+    }
+
+    @Test func concurrentRequestWritersGetDistinctIds() async throws {
+        let p = tempLedger()
+        let a = try Ledger(path: p, create: true), b = try Ledger(path: p)
+        await withTaskGroup(of: Void.self) { g in
+            for (k, l) in [a, b].enumerated() {
+                g.addTask {
+                    for i in 0..<25 {
+                        _ = try? l.append(.request, ["subject_key": "\(k)-\(i)"])
+                        _ = try? l.append(.dataset, ["writer": k, "i": i])
+                    }
+                }
+            }
+        }
+        let ids = try a.requests().map(\.requestID)
+        #expect(ids == (1...50).map { "R-\($0)" })
+    }
+
+    @Test func actionsAndVerificationsNameRequestsByTheirIds() throws {
+        let (l, _) = try filled(2)   // R-1 (entry 1), R-2 (entry 2)
+        try l.append(.dataset, ["path": "d"])
+        try l.append(.action, ["method": "retrain", "requests": ["R-2"]])
+        var rs = try l.requests()
+        #expect(rs.map(\.state) == ["open", "actioned"])
+        try l.append(.verification, ["request": "R-2", "verdict": "inconclusive"])
+        rs = try l.requests()
+        #expect(rs[1].state == "verification inconclusive" && rs[1].verifications == [5])
+        try l.append(.verification, ["request": "R-2", "verdict": "fail"])
+        #expect(try l.requests()[1].state == "failed verification")
+        #expect(try l.requests()[0].state == "open")
     }
 }
