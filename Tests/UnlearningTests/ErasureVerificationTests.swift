@@ -7,9 +7,9 @@ import Tokenizer
 import Training
 import Unlearning
 
-/// Alice owns an address and a phone number; Bob's records hold no PII.
+/// Alice owns an address and a phone number (her signature's); Bob's records hold no PII.
 func verificationCorpus() -> [Record] {
-    (0..<6).map { Record(id: "a-\($0)", subject: "Alice@X.com", text: "From alice@x.com: call me on (713) 853-7107 about item \($0).", source: "test") }
+    (0..<6).map { Record(id: "a-\($0)", subject: "Alice@X.com", text: "From: Alice <alice@x.com>\n\nItem \($0) is ready for review.\n\nAlice\n(713) 853-7107", source: "test") }
         + (0..<4).map { Record(id: "b-\($0)", subject: "bob@y.com", text: "The meeting moved to Friday, item \($0).", source: "test") }
 }
 
