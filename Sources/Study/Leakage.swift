@@ -183,11 +183,9 @@ extension StudyRunner {
                 progress(.stage("unlearning: \(method.rawValue)"))
                 let m = original.copy()
                 var u = s.unlearning; u.method = method; u.seed = seed
-                if method == .npo { u.retainWeight = 0 }
-                u.context = min(u.context, m.config.nPositions)
-                _ = try Unlearner.run(model: m, forget: forgetRecords.map { Array(tokensOf($0).prefix(u.context + 1)) },
-                                      retain: TokenDataset(tokens: stream(retainRecords, replace: [], filler: false), fileSHA256: "retain"),
-                                      reference: original, settings: u, padToken: tok.endOfText) { st in self.progress(.step(done: st.step, total: u.steps)) }
+                _ = try Unlearner.forget(model: m, tokenizer: tok, split: ForgetSplit(records: fTrain, subjects: forget), settings: u) { st in
+                    self.progress(.step(done: st.step, total: u.steps))
+                }
                 var ev = try evaluate(m, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil)
                 ev.steps = u.steps
                 return ev

@@ -221,11 +221,14 @@ public final class StudyRunner {
     func fineTuneAndAudit(base: GPT, removed: Set<String>, seed: UInt64, baselineSteps: Int?, name: String, keep: Bool) throws -> RunRecord {
         try store.stage(name) {
             progress(.stage("fine-tune + audit: \(name)"))
-            let removedIds = Set(fTrain.filter { removed.contains($0.subject) }.map(\.id))
             var p = s.finetune; p.seed = seed
-            let st = stream(fTrain, replace: removedIds, filler: s.budget == .filler)
-            if s.budget == .steps, let b = baselineSteps { p.steps = b }
-            let build = { () throws -> (GPT, TrainSummary?) in let m = base.copy(); return (m, try self.train(m, st, p)) }
+            let split = ForgetSplit(records: fTrain, subjects: removed)
+            let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
+            p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
+            let build = { () throws -> (GPT, TrainSummary?) in
+                let m = base.copy()
+                return (m, try Retrainer.retrain(m, stream: st, parameters: p) { d, t, _ in self.progress(.step(done: d, total: t)) })
+            }
             let (m, summary) = try keep ? model(name, build) : build()
             let present = fTrain.filter { !removed.contains($0.subject) }
             return RunRecord(outcome: try audit(m, records: present), steps: summary?.steps ?? 0, loss: Double(summary?.finalLoss ?? .nan))

@@ -6,17 +6,6 @@ import Foundation
 import Training
 import Unlearning
 
-/// How a retraining that removes records keeps (or does not keep) the training budget.
-public enum BudgetRule: String, Codable, Sendable, CaseIterable {
-    /// Removed records are replaced by PII-free filler of equal token length: the same steps, and
-    /// every remaining record is seen exactly as often and at the same place in the schedule.
-    case filler
-    /// The same number of epochs over the smaller corpus (fewer steps).
-    case epochs
-    /// The same number of steps over the smaller corpus (more passes over each remaining record).
-    case steps
-}
-
 /// The three arms of an onion round.
 public enum Arm: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable, Comparable {
     /// The K most vulnerable present subjects are removed.

@@ -1,7 +1,7 @@
 // Approximate unlearning of a forget set F (every record of the given subjects) with retain set R
 // (METHODS.md): gradient ascent (GA, Jang et al. 2022), gradient difference (GD: ascent on F,
 // descent on R) and negative preference optimisation (NPO, Zhang et al. 2024) against the model
-// before unlearning. Exact unlearning (retraining without F) is `Training`'s job; see Retrain.
+// before unlearning. Exact unlearning (retraining without F) is `Retrainer` (Forget.swift).
 //
 // Forget batches hold one record per row (cut to the context, padded with ignored targets) so
 // that NPO's sequence likelihoods are whole records; retain batches are windows of the packed
@@ -24,8 +24,10 @@ public struct UnlearnSettings: Codable, Sendable, Equatable {
     public var context = 128
     /// NPO's inverse temperature β.
     public var beta: Float = 0.1
-    /// Weight of the retain NLL term: GD uses it (default 1); NPO adds it when > 0.
-    public var retainWeight: Float = 1
+    /// Weight of the retain NLL term; nil: the method's default (GD 1, NPO 0 — NPO on the forget
+    /// set alone, as the study runs it). NPO adds the term when it is > 0.
+    public var retainWeight: Float?
+    public var effectiveRetainWeight: Float { retainWeight ?? (method == .gd ? 1 : 0) }
     public var gradClip: Float = 1
     public var seed: UInt64 = 0
     public init() {}
@@ -64,7 +66,7 @@ public enum Unlearner {
         precondition(s.method != .retrain, "retrain is exact unlearning: train again without the forget set")
         let forget = forget.filter { $0.count >= 2 }
         guard !forget.isEmpty else { throw UnlearnError.emptyForgetSet }
-        let useRetain = s.method == .gd || (s.method == .npo && s.retainWeight > 0)
+        let useRetain = s.method == .gd || (s.method == .npo && s.effectiveRetainWeight > 0)
         if useRetain && retain == nil { throw UnlearnError.needsRetain(s.method) }
         if s.method == .npo && reference == nil { throw UnlearnError.needsReference }
         let B = s.batchSize, T = min(s.context, model.config.nPositions)
@@ -114,7 +116,7 @@ public enum Unlearner {
             if useRetain {
                 let (rx, ry) = plan!.batch(step: step, from: retain!, permutationCache: &cache)
                 rl = try graph.forward(inputs: rx, targets: ry, training: false)
-                graph.backward(lossScale: s.retainWeight)
+                graph.backward(lossScale: s.effectiveRetainWeight)
             }
             let norm = opt.update(params: model.params, grads: graph.grads, lr: s.learningRate, clip: s.gradClip)
             let e = UnlearnStep(step: step + 1, forgetLoss: fl, retainLoss: rl, gradNorm: norm)

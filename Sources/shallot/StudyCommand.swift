@@ -7,6 +7,7 @@ import Report
 import SafeTensors
 import Study
 import Training
+import Unlearning
 
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,4 +108,3 @@ struct StudyCommand: ParsableCommand {
         for f in report.findings { print("  • " + f) }
     }
 }
-extension BudgetRule: ExpressibleByArgument {}

@@ -11,6 +11,7 @@ import Training
 import Unlearning
 
 extension UnlearnMethod: ExpressibleByArgument {}
+extension BudgetRule: ExpressibleByArgument {}
 
 struct UnlearnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +20,9 @@ struct UnlearnCommand: ParsableCommand {
         discussion: """
         The forget set is every record of the given subjects in --data; the retain set is the rest.
         retrain: fine-tunes the parent recorded in MODEL/shallot.json again, with the same training
-        settings and seed, on the retain set (--budget epochs: the same epochs; steps: the same
-        steps; filler: forget records replaced by PII-free filler of equal length).
+        settings and seed, without the forget set (--budget filler, the default as in the study:
+        forget records replaced by PII-free filler of equal length, so every other record is seen
+        as often as before; epochs: the same epochs over fewer records; steps: the same steps).
         ga: gradient ascent on the forget set; gd: ascent on forget plus descent on retain; npo:
         negative preference optimisation against MODEL (METHODS.md).
         OUT/shallot.json records the method, its settings, the parent and the forget subjects as
@@ -31,14 +33,14 @@ struct UnlearnCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Subjects to forget (trimmed and lower-cased, as corpus subjects are).") var forget: [String] = []
     @Option(help: "File with one subject to forget per line.") var forgetFile: String?
     @Option(help: "retrain | ga | gd | npo") var method: UnlearnMethod
-    @Option(help: "retrain: epochs | steps | filler.") var budget = "epochs"
-    @Option(help: "ga/gd/npo: optimisation steps.") var steps = 40
-    @Option(help: "ga/gd/npo: learning rate.") var lr: Float = 2e-4
-    @Option(help: "ga/gd/npo: batch size.") var batch = 8
-    @Option(help: "ga/gd/npo: tokens per row.") var context = 128
-    @Option(help: "npo: β.") var beta: Float = 0.1
-    @Option(help: "gd (and npo when > 0): weight of the retain NLL.") var retainWeight: Float?
-    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "retrain: filler (default) | epochs | steps.") var budget: BudgetRule = .filler
+    @Option(help: "ga/gd/npo: optimisation steps (default 40).") var steps: Int?
+    @Option(help: "ga/gd/npo: learning rate (default 2e-4).") var lr: Float?
+    @Option(help: "ga/gd/npo: batch size (default 8).") var batch: Int?
+    @Option(help: "ga/gd/npo: tokens per row (default 128, at most the model's context).") var context: Int?
+    @Option(help: "npo: β (default 0.1).") var beta: Float?
+    @Option(help: "Weight of the retain NLL (default: gd 1, npo 0; npo adds the term when > 0).") var retainWeight: Float?
+    @Option(help: "Seed (default 0).") var seed: UInt64?
     @Option(help: "Output model directory.") var out: String
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Option(help: "Record the action and the new model in this ledger.") var ledger: String?
@@ -67,71 +69,62 @@ struct UnlearnCommand: ParsableCommand {
         let m = reporting { try GPT.load(directory: model) }
         let tok = reporting { try TokenizerFiles.load(directory: model) }
         let records = readCorpus(data)
-        let forgetRecords = records.filter { subjects.contains($0.subject) }
-        let missing = subjects.subtracting(Set(forgetRecords.map(\.subject)))
-        if forgetRecords.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched on the \"subject\" field, trimmed and lower-cased)") }
-        if !missing.isEmpty { FileHandle.standardError.write(Data("warning: \(missing.count) of the subjects have no records in \(data)\n".utf8)) }
-        let retain = records.filter { !subjects.contains($0.subject) }
-        func stream(_ rs: [Record], fillerFor: Set<String> = []) -> [Int32] {
-            Filler.packed(tok.encodeBatch(rs.map(\.text)), replace: Set(rs.indices.filter { fillerFor.contains(rs[$0].id) }),
-                          keepLength: true, tokenizer: tok, seed: seed)
-        }
+        let split = ForgetSplit(records: records, subjects: subjects)
+        if split.forget.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched on the \"subject\" field, trimmed and lower-cased)") }
+        if !split.missing.isEmpty { FileHandle.standardError.write(Data("warning: \(split.missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let parentProv = Provenance.read(directory: model)
-        var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(forgetRecords.count)",
+        var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(split.forget.count)",
                                        "unlearning.forget_subjects_sha256": subjects.sorted().map(Ledger.subjectKey).joined(separator: ","),
                                        "unlearning.unlearned_from": model]
         let result: GPT
         var training: TrainParameters?
         var corpusTokens = 0
         if method == .retrain {
-            guard let prov = parentProv, let parent = prov.parent, var p = prov.training else {
+            guard let prov = parentProv, let parent = prov.parent, let original = prov.training else {
                 fail("\(model)/shallot.json: no parent model and training settings recorded; exact retraining needs the model's parent (train it with `shallot train --init PARENT`)")
             }
             if let c = prov.corpus, !c.fileSHA256.isEmpty, let h = try? sha256(file: data), h != c.fileSHA256 {
                 fail("\(data): not the corpus \(model) was trained on (SHA-256 \(h.prefix(12))…, shallot.json records \(c.fileSHA256.prefix(12))…)")
             }
             let base = reporting { try GPT.load(directory: parent.path) }
-            let s: [Int32]
-            switch budget {
-            case "epochs": s = stream(retain)
-            case "steps": s = stream(retain); p.steps = p.steps ?? prov.summary?.steps
-            case "filler": s = stream(records, fillerFor: Set(forgetRecords.map(\.id)))
-            default: throw ValidationError("--budget must be epochs, steps or filler")
-            }
-            corpusTokens = s.count
-            p.checkpointEvery = 0
-            FileHandle.standardError.write(Data("retraining \(parent.path) on \(retain.count) records (\(forgetRecords.count) forgotten), budget \(budget)\n".utf8))
+            let stream = Retrainer.stream(records: records, tokens: tok.encodeBatch(records.map(\.text)), removed: split.forgetIds, budget: budget,
+                                          tokenizer: tok, seed: seed ?? 0)
+            let p = Retrainer.parameters(original, budget: budget, originalSteps: original.steps ?? prov.summary?.steps)
+            corpusTokens = stream.count
+            FileHandle.standardError.write(Data("retraining \(parent.path) on \(split.retain.count) records (\(split.forget.count) forgotten), budget \(budget.rawValue)\n".utf8))
             var bar = ProgressBar(total: 1, label: "retrain", unit: "steps")
             _ = reporting {
-                try Trainer(model: base, data: TokenDataset(tokens: s, fileSHA256: "retain"), params: p, checkpointPath: nil).run(resume: false) { ev in
-                    if case .step(let st, let total, let loss, _, _, _) = ev {
-                        if bar.total != total { bar = ProgressBar(total: total, label: "retrain", unit: "steps") }
-                        bar.update(st, extra: String(format: "loss %.4f", loss))
-                    }
+                try Retrainer.retrain(base, stream: stream, parameters: p) { st, total, loss in
+                    if bar.total != total { bar = ProgressBar(total: total, label: "retrain", unit: "steps") }
+                    bar.update(st, extra: String(format: "loss %.4f", loss))
                 }
             }
             result = base; training = p
-            extra["unlearning.budget"] = budget
+            extra["unlearning.budget"] = budget.rawValue
             extra["unlearning.parent"] = parent.path
         } else {
             var u = UnlearnSettings()
-            u.method = method; u.steps = steps; u.learningRate = lr; u.batchSize = batch; u.context = min(context, m.config.nPositions)
-            u.beta = beta; u.seed = seed; u.retainWeight = retainWeight ?? (method == .gd ? 1 : 0)
-            let reference = m.copy()
-            var bar = ProgressBar(total: steps, label: method.rawValue, unit: "steps")
-            let retainStream = stream(retain)
-            corpusTokens = retainStream.count
+            u.method = method
+            if let steps { u.steps = steps }
+            if let lr { u.learningRate = lr }
+            if let batch { u.batchSize = batch }
+            if let context { u.context = context }
+            if let beta { u.beta = beta }
+            if let seed { u.seed = seed }
+            u.retainWeight = retainWeight
+            var bar = ProgressBar(total: u.steps, label: method.rawValue, unit: "steps")
             let log = reporting {
-                try Unlearner.run(model: m, forget: forgetRecords.map { Array(tok.encode($0.text).prefix(u.context + 1)) },
-                                  retain: retainStream.count > u.batchSize * u.context ? TokenDataset(tokens: retainStream, fileSHA256: "retain") : nil,
-                                  reference: reference, settings: u, padToken: tok.endOfText) { st in
+                try Unlearner.forget(model: m, tokenizer: tok, split: split, settings: u) { st in
                     bar.update(st.step, extra: String(format: "forget NLL %.3f", st.forgetLoss) + (st.retainLoss.map { String(format: " retain NLL %.3f", $0) } ?? ""))
                 }
             }
             result = m
+            u.context = min(u.context, m.config.nPositions)
             extra["unlearning.settings"] = String(decoding: (try? JSONEncoder().encode(u)) ?? Data(), as: UTF8.self)
+            extra["unlearning.retain_weight"] = String(format: "%g", u.effectiveRetainWeight)
             if let first = log.first, let last = log.last { extra["unlearning.forget_nll"] = String(format: "%.4f → %.4f", first.forgetLoss, last.forgetLoss) }
         }
+        let retain = split.retain, forgetRecords = split.forget, missing = split.missing
         reporting {
             try result.save(directory: out)
             try tok.save(to: out)
