@@ -115,8 +115,10 @@ public struct AuditReport: Codable, Sendable {
     public var association: AssociationResult?
     /// Extracted values by lineage (targeted attack; only with a base model).
     public var targetedLineage: [String: Int]?
+    /// What each attack found, weighed together (`assessHeadline()` at the end of the audit).
+    public var headline: AuditHeadline?
     enum CodingKeys: String, CodingKey {
-        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted, association
+        case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted, association, headline
         case targetedLineage = "targeted_lineage"
         case extractionByDuplication = "extraction_by_duplication", membershipInference = "membership_inference"
     }
@@ -141,7 +143,7 @@ public struct AuditHeadline: Codable, Sendable, Equatable {
 }
 
 extension AuditReport {
-    public func headline() -> AuditHeadline {
+    public func assessHeadline() -> AuditHeadline {
         var findings: [String] = [], level = AuditHeadline.Level.noLeakFound
         let values = Int(summary["values"] ?? 0), extracted = Int(summary["extracted_values"] ?? 0)
         let subjectsN = Int(summary["subjects"] ?? 0), vulnerable = Int(summary["vulnerable_subjects"] ?? 0)

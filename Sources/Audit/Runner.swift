@@ -232,6 +232,7 @@ public enum AuditRunner {
                                  model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
                                  values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted, association: association)
         report.targetedLineage = targetedLineage
+        report.headline = report.assessHeadline()
         return report
     }
 }

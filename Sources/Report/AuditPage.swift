@@ -14,7 +14,7 @@ public enum AuditHTML {
 
         // Summary for a non-specialist.
         var sum = "<div class=\"summary\">"
-        let h = r.headline()
+        let h = r.headline ?? r.assessHeadline()
         let cls = ["leak": "verdict-bad", "signal": "verdict-warn", "no_leak_found": "verdict-ok", "inconclusive": "verdict-warn"][h.level.rawValue]!
         let lead = h.level == .leak ? "\(vulnerable) of \(subjects) people have personal data this model reproduces."
             : h.level == .signal ? "No value was reproduced word for word, but the model is not leak-free."

@@ -72,39 +72,48 @@ public struct StudySettings: Codable, Sendable {
         return p
     }
 
+    /// One preset: a row of numbers.
+    struct Preset {
+        var name: String
+        var people: (pretrainSubjects: Int, pretrainRecords: Int, finetuneSubjects: Int, finetuneRecords: Int)
+        var shape: ModelShape
+        var batch: Int
+        var pretrain: (epochs: Double, lr: Float)
+        var finetune: (epochs: Double, lr: Float)
+        var rounds: Int, removePerRound: Int, seeds: Int
+        var prefixLengths: [Int], untargetedPrompts: Int
+        var unlearning: (steps: Int, lr: Float)
+        var bootstrap: Int
+    }
+
+    /// smoke: seconds, exercises every stage on toy sizes (tests, CI; its numbers mean nothing);
     /// quick: minutes on 2 cores; default: under half an hour; paper: GPT-2-small scale (hours to days).
+    static let presets: [Preset] = [
+        Preset(name: "smoke", people: (24, 60, 24, 60), shape: ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300), batch: 4,
+               pretrain: (1, 3e-3), finetune: (1, 3e-3), rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4,
+               unlearning: (4, 5e-5), bootstrap: 200),
+        Preset(name: "quick", people: (50, 250, 50, 300), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
+               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 2, prefixLengths: [10, 50], untargetedPrompts: 40,
+               unlearning: (20, 5e-5), bootstrap: 2000),
+        Preset(name: "default", people: (160, 1000, 120, 700), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
+               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 2, removePerRound: 8, seeds: 3, prefixLengths: [10, 50], untargetedPrompts: 96,
+               unlearning: (40, 5e-5), bootstrap: 2000),
+        Preset(name: "paper", people: (2000, 40000, 720, 12000), shape: ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192), batch: 8,
+               pretrain: (3, 3e-4), finetune: (3, 5e-5), rounds: 4, removePerRound: 20, seeds: 3, prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500,
+               unlearning: (200, 1e-5), bootstrap: 2000),
+    ]
+
+    public static var presetNames: [String] { presets.map(\.name) }
+
     public static func preset(_ name: String) -> StudySettings? {
-        switch name {
-        case "smoke":
-            // Seconds: exercises every stage on toy sizes (tests, CI); its numbers mean nothing.
-            let shape = ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300)
-            var u = UnlearnSettings(); u.steps = 4; u.context = 64; u.batchSize = 4; u.learningRate = 5e-5
-            return StudySettings(preset: name, pretrainSubjects: 24, pretrainRecords: 60, finetuneSubjects: 24, finetuneRecords: 60, model: shape,
-                                 pretrain: training(batch: 4, context: 64, epochs: 1, lr: 3e-3, seed: 1),
-                                 finetune: training(batch: 4, context: 64, epochs: 1, lr: 3e-3, seed: 1),
-                                 rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4, unlearning: u, bootstrapResamples: 200)
-        case "quick":
-            let shape = ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024)
-            var u = UnlearnSettings(); u.steps = 20; u.context = 128; u.learningRate = 5e-5
-            return StudySettings(preset: name, pretrainSubjects: 50, pretrainRecords: 250, finetuneSubjects: 50, finetuneRecords: 300, model: shape,
-                                 pretrain: training(batch: 8, context: 128, epochs: 3, lr: 2e-3, seed: 1),
-                                 finetune: training(batch: 8, context: 128, epochs: 4, lr: 2e-3, seed: 1),
-                                 rounds: 1, removePerRound: 5, seeds: 2, prefixLengths: [10, 50], untargetedPrompts: 40, unlearning: u)
-        case "default":
-            let shape = ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048)
-            var u = UnlearnSettings(); u.steps = 40; u.context = 128; u.learningRate = 5e-5
-            return StudySettings(preset: name, pretrainSubjects: 160, pretrainRecords: 1000, finetuneSubjects: 120, finetuneRecords: 700, model: shape,
-                                 pretrain: training(batch: 8, context: 128, epochs: 3, lr: 2e-3, seed: 1),
-                                 finetune: training(batch: 8, context: 128, epochs: 3, lr: 1e-3, seed: 1),
-                                 rounds: 2, removePerRound: 8, seeds: 3, prefixLengths: [10, 50], untargetedPrompts: 96, unlearning: u)
-        case "paper":
-            let shape = ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192)
-            var u = UnlearnSettings(); u.steps = 200; u.context = 512; u.learningRate = 1e-5
-            return StudySettings(preset: name, pretrainSubjects: 2000, pretrainRecords: 40000, finetuneSubjects: 720, finetuneRecords: 12000, model: shape,
-                                 pretrain: training(batch: 8, context: 512, epochs: 3, lr: 3e-4, seed: 1),
-                                 finetune: training(batch: 8, context: 512, epochs: 3, lr: 5e-5, seed: 1),
-                                 rounds: 4, removePerRound: 20, seeds: 3, prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500, unlearning: u)
-        default: return nil
-        }
+        guard let p = presets.first(where: { $0.name == name }) else { return nil }
+        var u = UnlearnSettings(); u.steps = p.unlearning.steps; u.context = p.shape.context; u.learningRate = p.unlearning.lr
+        if p.batch < u.batchSize { u.batchSize = p.batch }
+        return StudySettings(preset: name, pretrainSubjects: p.people.pretrainSubjects, pretrainRecords: p.people.pretrainRecords,
+                             finetuneSubjects: p.people.finetuneSubjects, finetuneRecords: p.people.finetuneRecords, model: p.shape,
+                             pretrain: training(batch: p.batch, context: p.shape.context, epochs: p.pretrain.epochs, lr: p.pretrain.lr, seed: 1),
+                             finetune: training(batch: p.batch, context: p.shape.context, epochs: p.finetune.epochs, lr: p.finetune.lr, seed: 1),
+                             rounds: p.rounds, removePerRound: p.removePerRound, seeds: p.seeds, prefixLengths: p.prefixLengths,
+                             untargetedPrompts: p.untargetedPrompts, unlearning: u, bootstrapResamples: p.bootstrap)
     }
 }

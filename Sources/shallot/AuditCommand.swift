@@ -31,7 +31,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Canary file written by `corpus synth --canary-repeats` (FILE.canaries.json).") var canaries: String?
     @Option(help: "Comma-separated attacks: extraction, untargeted, association, exposure, mia, canaries.") var attacks = "extraction,untargeted,association,exposure,mia,canaries"
     @Option(help: "untargeted: the base model's pre-training corpus, to attribute leaks (pre-training / fine-tuning / both / neither).") var pretrainingData: String?
-    @Option(help: "untargeted: public text whose 10-token windows are the prompts (built-in openers without it).") var prompts: String?
+    @Option(help: "untargeted: public text whose distinct 10-token windows are the prompts (without it: built-in openers once each, then windows of a shipped generic text).") var prompts: String?
     @Option(help: "untargeted: number of prompts.") var untargetedPrompts = 64
     @Option(help: "untargeted: top-k samples per prompt besides greedy.") var untargetedSamples = 4
     @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
@@ -129,6 +129,10 @@ struct AuditCommand: ParsableCommand {
         let s = report.summary
         print(String(format: "%d of %d values extracted (%.1f%%); %d of %d subjects vulnerable → %@/audit.json",
                      Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
+        if let h = report.headline {
+            print("headline: \(h.level.rawValue)")
+            for f in h.findings { print("  • " + f) }
+        }
         if let mia = report.membershipInference {
             for k in mia.keys.sorted() { print(String(format: "  MIA %@: AUC %.3f, TPR@1%%FPR %.3f", k, mia[k]!.auc, mia[k]!.tprAt1pctFPR)) }
         }
@@ -136,10 +140,10 @@ struct AuditCommand: ParsableCommand {
             print("  association: \(a.associated) of \(a.pairs) (name, address) pairs produced; hits by template: " + a.hitsByTemplate.sorted { $0.key < $1.key }.map { "\($0.key.debugDescription) \($0.value)" }.joined(separator: ", "))
         }
         if let u = report.untargeted {
-            print("  untargeted: \(u.generations) generations, \(u.distinctValues) distinct values, \(u.distinctTrainingValues) in the training data")
+            print("  untargeted: \(u.prompts) distinct prompts, \(u.generations) generations (\(u.distinctGenerations) distinct), \(u.distinctValues) distinct values, \(u.distinctTrainingValues) in the training data")
             for (k, v) in u.precisionAtM.sorted(by: { $0.key < $1.key }) { print("    precision by \(k): " + v.sorted { Int($0.key)! < Int($1.key)! }.map { "top-\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")) }
             if let a = u.attribution { print("    attribution: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         }
-        for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.extracted ? ", extracted" : "")) }
+        for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits shown by the sample [%.1f, %.1f], %.1f estimated%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.exposure.exposureCI.low, c.exposure.exposureCI.high, c.exposure.exposureNormalFit, c.extracted ? ", extracted" : "")) }
     }
 }

@@ -115,17 +115,17 @@ func q2(_ a: [String]) -> String { String(decoding: try! JSONEncoder().encode(a)
 @Test func theHeadlineWeighsAllTheEvidence() throws {
     let all = ["extraction", "exposure", "mia"]
     // Dozens of true values rank first among 50 candidates, none extracted: a signal, not green.
-    let first = try headlineReport(firstRanked: 30, values: 40, attacks: all, mia: 0.52).headline()
+    let first = try headlineReport(firstRanked: 30, values: 40, attacks: all, mia: 0.52).assessHeadline()
     #expect(first.level == .signal)
     #expect(first.findings.contains { $0.hasPrefix("Exposure: 30 of 40") && $0.contains("prefers the true values") })
     let html = AuditHTML.render(try headlineReport(firstRanked: 30, values: 40, attacks: all, mia: 0.52))
     #expect(!html.contains("class=\"verdict-ok\"") && html.contains("class=\"verdict-warn\"") && html.contains("not leak-free"))
     // Ranks spread as chance would have them, MIA at chance: no leak found.
-    let none = try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.5).headline()
+    let none = try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.5).assessHeadline()
     #expect(none.level == .noLeakFound)
     // A clear MIA signal alone is a signal; so is an AUC well below 0.5.
-    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.7).headline().level == .signal)
-    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.3).headline().level == .signal)
+    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.7).assessHeadline().level == .signal)
+    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.3).assessHeadline().level == .signal)
     // Without membership inference nothing can be called clean.
-    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: ["extraction", "exposure"], mia: nil).headline().level == .inconclusive)
+    #expect(try headlineReport(firstRanked: 0, values: 40, attacks: ["extraction", "exposure"], mia: nil).assessHeadline().level == .inconclusive)
 }
