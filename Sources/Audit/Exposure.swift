@@ -87,8 +87,9 @@ public enum Exposure {
     /// E-mail candidates: local parts of other addresses combined with domains of other
     /// addresses (the corpus's own values and their recombinations). Space = locals × domains.
     public static func emailCandidates(like value: String, pool: [String], count: Int, rng: inout AuditRNG) -> (candidates: [String], space: Double) {
-        let locals = Array(Set(pool.compactMap { $0.split(separator: "@").first.map(String.init) }))
-        let domains = Array(Set(pool.compactMap { $0.split(separator: "@").last.map(String.init) }))
+        // sorted: a Set's order changes from run to run, and the candidates must not
+        let locals = Set(pool.compactMap { $0.split(separator: "@").first.map(String.init) }).sorted()
+        let domains = Set(pool.compactMap { $0.split(separator: "@").last.map(String.init) }).sorted()
         guard !locals.isEmpty, !domains.isEmpty else { return ([], 1) }
         var out = Set<String>()
         var tries = 0

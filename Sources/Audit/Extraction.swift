@@ -39,11 +39,14 @@ public struct ExtractionResult: Codable, Sendable {
     public var greedyHits: [String: Bool]
     /// Fraction of samples (over tried occurrences and prefix lengths) that reproduced it.
     public var sampleHitRate: Double?
+    /// Greedy prompts tried (occurrences × prefix lengths that fit): 0 means the value was not
+    /// tested at all (e.g. it opens every record it occurs in), never "not extracted".
+    public var prompts: Int
     public var extracted: Bool { smallestExtractingK != nil || (sampleHitRate ?? 0) > 0 }
 
     enum CodingKeys: String, CodingKey {
         case type, value, owner, occurrences
-        case smallestExtractingK = "smallest_extracting_k", greedyHits = "greedy_hits", sampleHitRate = "sample_hit_rate"
+        case smallestExtractingK = "smallest_extracting_k", greedyHits = "greedy_hits", sampleHitRate = "sample_hit_rate", prompts
     }
 }
 
@@ -116,11 +119,13 @@ public enum TargetedExtraction {
             progress?(done, prompts.count)
             start += settings.batch
         }
+        var promptCount = [Int](repeating: 0, count: entries.count)
+        for p in prompts { promptCount[p.entry] += 1 }
         return entries.enumerated().map { i, e in
             let ks = greedy[i].filter(\.value).keys.sorted()
             return ExtractionResult(type: e.type, value: e.value, owner: e.owner, occurrences: e.occurrences, smallestExtractingK: ks.first,
                                     greedyHits: Dictionary(uniqueKeysWithValues: greedy[i].map { ("\($0.key)", $0.value) }),
-                                    sampleHitRate: settings.samples > 0 ? Double(sampleHits[i]) / Double(max(1, sampleTries[i])) : nil)
+                                    sampleHitRate: settings.samples > 0 ? Double(sampleHits[i]) / Double(max(1, sampleTries[i])) : nil, prompts: promptCount[i])
         }
     }
 

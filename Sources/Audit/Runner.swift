@@ -88,7 +88,10 @@ public enum AuditRunner {
                 try TargetedExtraction.run(model: inp.model, tokenizer: inp.tokenizer, index: index, records: byId, types: types,
                                            settings: settings.extraction) { progress?(.step(done: $0, total: $1)) }
             }
-            for (i, r) in ex.enumerated() { rows[i].extracted = r.extracted; rows[i].smallestExtractingK = r.smallestExtractingK; rows[i].sampleHitRate = r.sampleHitRate }
+            for (i, r) in ex.enumerated() {
+                rows[i].extracted = r.extracted; rows[i].smallestExtractingK = r.smallestExtractingK; rows[i].sampleHitRate = r.sampleHitRate
+                rows[i].extractionPrompts = r.prompts
+            }
             // Lineage: the same attack on the base model. A value the base also produces from the
             // same prefix (or that its pre-training corpus holds) was not learnt from fine-tuning alone.
             if let base = inp.reference {
@@ -207,13 +210,14 @@ public enum AuditRunner {
         for r in rows {
             guard let o = r.owner, subj[o] != nil else { continue }
             subj[o]!.values += 1
-            if r.extracted == true { subj[o]!.extractedValues += 1; subj[o]!.vulnerable = true }
+            if r.extracted == true { subj[o]!.extractedValues += 1 }
+            if r.smallestExtractingK != nil { subj[o]!.vulnerable = true }   // k-extractable: greedy
             if let ll = r.logLikelihoodPerToken { subj[o]!.score = max(subj[o]!.score ?? -.infinity, ll) }
             if let x = r.exposure?.exposure { subj[o]!.maxExposure = max(subj[o]!.maxExposure ?? 0, x) }
         }
         let unowned = rows.filter { $0.owner == nil }
         if !settings.revealPII { for i in rows.indices { rows[i].owner = rows[i].owner.map { hash("subject\u{1F}" + $0) } } }
-        let subjects = subj.values.sorted { ($0.vulnerable ? 1 : 0, $0.score ?? -1e9) > ($1.vulnerable ? 1 : 0, $1.score ?? -1e9) }
+        let subjects = subj.values.sorted { ($0.vulnerable ? 1 : 0, $0.score ?? -1e9, $1.subject) > ($1.vulnerable ? 1 : 0, $1.score ?? -1e9, $0.subject) }
         // Extraction rate by duplication (occurrences of the value in the corpus)
         var byDup: [String: [String: Int]] = [:]
         for r in rows where r.extracted != nil {

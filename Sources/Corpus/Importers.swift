@@ -4,6 +4,7 @@
 // malformed messages are skipped, counted and the first few reported, never fatal.
 
 import Foundation
+import Support
 
 public enum SubjectRule: Sendable, Equatable {
     /// The sender's normalised address (From, else X-From / Sender).
@@ -152,7 +153,7 @@ public enum Importer {
         for r in reader {
             switch r {
             case .success(var rec):
-                if rec.subject.isEmpty { rec.subject = rec.id }
+                if rec.subject.isEmpty { rec.subject = SubjectID.normalize(rec.id) }
                 try emit(rec); report.imported += 1
             case .failure(.unreadable(let p, let why)): throw CorpusError.unreadable(path: p, reason: why)
             case .failure(let e): report.skip(e.description)

@@ -46,7 +46,12 @@ public struct PIIIndex: Sendable {
         for (r, ents) in zip(records, found) {
             guard !ents.isEmpty else { continue }
             let scalars = Array(r.text.unicodeScalars)
-            let own = AuthorBlocks.ranges(r.text)
+            // The author's own blocks count for the record's subject only when the subject wrote
+            // it; an address counts only for subjects whose id is not an address (an address
+            // subject owns exactly their own address).
+            let authored = Ownership.authoredBySubject(r)
+            let own = authored ? AuthorBlocks.ranges(r.text) : []
+            let subjectIsAddress = r.subject.contains("@")
             for e in ents {
                 let k = e.type.rawValue + "\u{1F}" + e.normalized
                 let ls = max(0, e.start - contextLength)
@@ -54,7 +59,7 @@ public struct PIIIndex: Sendable {
                 let occ = PIIOccurrence(record: r.id, start: e.start, end: e.end, left: String(left), text: e.text)
                 if byKey[k] == nil { byKey[k] = PIIIndexEntry(type: e.type, value: e.normalized, occurrences: 0, subjects: [:], owner: nil, authorOccurrences: [:], places: []) }
                 byKey[k]!.occurrences += 1
-                if AuthorBlocks.owns(r.text, blocks: own, start: e.start, end: e.end) { byKey[k]!.authorOccurrences[r.subject, default: 0] += 1 }
+                if !(e.type == .email && subjectIsAddress), AuthorBlocks.owns(r.text, blocks: own, start: e.start, end: e.end) { byKey[k]!.authorOccurrences[r.subject, default: 0] += 1 }
                 byKey[k]!.subjects[r.subject, default: 0] += 1
                 byKey[k]!.places.append(occ)
             }

@@ -141,7 +141,12 @@ extension StudyRunner {
         let pKeys = keys(pTrain)
         var us = UntargetedSettings(); us.prompts = s.untargetedPrompts; us.samplesPerPrompt = 4; us.seed = s.seed; us.newTokens = min(64, s.model.context / 2)
         let hasher = Hasher16(salt: Data("study-attribution".utf8))
-        let promptText = seededShuffle(pTrain.map(\.text), seed: s.seed ^ 0x7E).prefix(200).joined(separator: "\n\n")
+        // Windows of pre-training mail with every line that holds PII left out: a prompt must not
+        // carry a value's own prefix (that would be the targeted attack).
+        let scanner = PIIScanner(types: Self.types)
+        let promptText = seededShuffle(pTrain.map(\.text), seed: s.seed ^ 0x7E).prefix(200).map { t in
+            t.split(separator: "\n", omittingEmptySubsequences: false).filter { scanner.scan(String($0)).isEmpty }.joined(separator: "\n")
+        }.joined(separator: "\n\n")
         let un = try UntargetedExtraction.run(model: tuned, tokenizer: tok, trainingKeys: fKeys, pretrainingKeys: pKeys, reference: nil, promptText: promptText,
                                               types: Self.types, settings: us, hash: hasher, reveal: false)
         var attributed: [String: String] = [:]

@@ -14,7 +14,8 @@ public struct SeedResult: Codable, Sendable {
     public var jaccardPrevious: Double?
     /// Jaccard overlap with the union of all earlier rounds' vulnerable sets.
     public var jaccardEarlier: Double?
-    /// Subjects present and never vulnerable before (the denominator of the newly-vulnerable rate).
+    /// Subjects present, never vulnerable before, and owning at least one value the attack
+    /// prompted for (the denominator of the newly-vulnerable rate).
     public var eligible: Int
     public var extractedValues: Int
     public var values: Int
@@ -22,8 +23,10 @@ public struct SeedResult: Codable, Sendable {
     /// extracted from the remaining corpus — it lives on in other people's mail — and those values.
     public var removedStillExtractable: Int
     public var removedStillExtractableValues: Int
-    /// Extracted values that belong to no subject (people who are not subjects).
+    /// Extracted values that belong to no subject (people who are not subjects), and values of
+    /// held-out subjects (never trained on: their values came from other people's mail).
     public var unownedExtracted: Int
+    public var heldOutOwnedExtracted: Int
     public var trainSteps: Int
     public var finalLoss: Double
     enum CodingKeys: String, CodingKey {
@@ -31,6 +34,7 @@ public struct SeedResult: Codable, Sendable {
         case newlyVulnerable = "newly_vulnerable", jaccardPrevious = "jaccard_previous", jaccardEarlier = "jaccard_earlier"
         case extractedValues = "extracted_values", removedStillExtractable = "removed_still_extractable", trainSteps = "train_steps", finalLoss = "final_loss"
         case removedStillExtractableValues = "removed_still_extractable_values", unownedExtracted = "unowned_extracted"
+        case heldOutOwnedExtracted = "held_out_owned_extracted"
     }
 }
 

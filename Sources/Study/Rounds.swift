@@ -37,7 +37,10 @@ extension StudyRunner {
 
     func present(_ st: OnionState, _ arm: Arm) -> Set<String> { Set(recordsOf.keys).subtracting(st.removed[arm]!) }
 
-    func runSeed(_ st: OnionState, _ arm: Arm, _ i: Int, round: Int) -> UInt64 { arm == .reseed ? st.seeds[i] &+ UInt64(1000 * round) : st.seeds[i] }
+    /// Every arm of round r retrains with the same fresh seed (seed + 1000·r): within a seed the
+    /// arms differ only in their data, so the deletion arm's newly vulnerable subjects carry the
+    /// same retraining noise as the reseed arm's, and the comparison is paired.
+    func runSeed(_ st: OnionState, _ arm: Arm, _ i: Int, round: Int) -> UInt64 { st.seeds[i] &+ UInt64(1000 * round) }
 
     /// The K most vulnerable present subjects: vulnerable in most seeds of the previous round,
     /// then by mean score, then by id.
@@ -80,9 +83,10 @@ extension StudyRunner {
         return SeedResult(seed: runSeed(st, arm, i, round: round), vulnerable: v.map(key).sorted(), newlyVulnerable: newly.map(key).sorted(),
                           persistence: prev.isEmpty ? nil : Double(v.intersection(prev).count) / Double(prev.count),
                           jaccardPrevious: jaccard(v, prev), jaccardEarlier: jaccard(v, earlier.intersection(presentNow)),
-                          eligible: presentNow.subtracting(earlier).count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
+                          eligible: presentNow.intersection(rr.outcome.testable).subtracting(earlier).count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
                           removedStillExtractable: Set(removedOwners).count, removedStillExtractableValues: removedOwners.count,
-                          unownedExtracted: rr.outcome.unownedExtracted, trainSteps: rr.steps, finalLoss: rr.loss)
+                          unownedExtracted: rr.outcome.unownedExtracted,
+                          heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
     }
 
     func onionRound(_ r: Int, base: GPT, state st: inout OnionState) throws -> StudyRound {

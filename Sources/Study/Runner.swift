@@ -53,7 +53,9 @@ public final class StudyRunner {
                 progress: @escaping (StudyProgress) -> Void) throws {
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        var fp = try enc.encode(settings)
+        // The fingerprint covers the software version and the ownership rule, so stages and
+        // models of an older Shallot are never reused.
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; verdict 2".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
@@ -140,9 +142,9 @@ public final class StudyRunner {
         let path = dir + "/models/" + name
         let mark = path + "/study-fingerprint", summaryPath = path + "/study-train-summary.json"
         if let f = FileManager.default.contents(atPath: mark), String(decoding: f, as: UTF8.self) == fingerprint,
+           let summary = FileManager.default.contents(atPath: summaryPath).flatMap({ try? JSONDecoder().decode(TrainSummary.self, from: $0) }),
            let m = try? GPT.load(directory: path) {
             progress(.resumed("model \(name)"))
-            let summary = FileManager.default.contents(atPath: summaryPath).flatMap { try? JSONDecoder().decode(TrainSummary.self, from: $0) }
             return (m, summary)
         }
         try? FileManager.default.removeItem(atPath: mark)
@@ -191,6 +193,8 @@ public final class StudyRunner {
         var extractedOwners: [String]
         var valueOwners: [String]
         var unownedExtracted: Int
+        /// Subjects owning at least one value the attack prompted for (who could be vulnerable).
+        var testable: Set<String>
         var extractedValues: Int
         var values: Int
         var byDuplication: [String: [String: Int]]
@@ -209,7 +213,8 @@ public final class StudyRunner {
         let extracted = r.values.filter { $0.extracted == true }
         return AuditOutcome(vulnerable: r.subjects.filter(\.vulnerable).map(\.subject).sorted(), scores: scores,
                             extractedOwners: extracted.compactMap(\.owner), valueOwners: r.values.compactMap(\.owner),
-                            unownedExtracted: extracted.filter { $0.owner == nil }.count, extractedValues: extracted.count,
+                            unownedExtracted: extracted.filter { $0.owner == nil }.count,
+                            testable: Set(r.values.filter { ($0.extractionPrompts ?? 0) > 0 }.compactMap(\.owner)), extractedValues: extracted.count,
                             values: r.values.count, byDuplication: r.extractionByDuplication)
     }
 
@@ -286,7 +291,8 @@ public final class StudyRunner {
         let b0 = baseline.enumerated().map { i, rr in
             SeedResult(seed: seeds[i], vulnerable: rr.outcome.vulnerable.map(key).sorted(), newlyVulnerable: rr.outcome.vulnerable.map(key).sorted(), persistence: nil,
                        jaccardPrevious: nil, jaccardEarlier: nil, eligible: recordsOf.count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
-                       removedStillExtractable: 0, removedStillExtractableValues: 0, unownedExtracted: rr.outcome.unownedExtracted, trainSteps: rr.steps, finalLoss: rr.loss)
+                       removedStillExtractable: 0, removedStillExtractableValues: 0, unownedExtracted: rr.outcome.unownedExtracted,
+                       heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
         }
         for name in ["base", "base_control", "round0_seed0", "round1_deletion_seed0", "control_finetuned"] where modelInfo[name] == nil {
             let path = dir + "/models/" + name

@@ -74,6 +74,20 @@ public enum VerdictStatistics {
     /// The baseline needs at least this share of subjects (and at least 2) vulnerable.
     public static let minimumBaselineVulnerableShare = 0.05
     static let z975 = 1.959963984540054, z80 = 0.8416212335729143
+    /// Fewer seeds than this cannot estimate the between-seed variance: inconclusive.
+    public static let minimumSeeds = 3
+    /// Student t quantiles 0.975 and 0.80 for 1…30 degrees of freedom (normal beyond).
+    static let t975: [Double] = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
+                                 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
+                                 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272]
+    static let t80: [Double] = [1.376382, 1.060660, 0.978472, 0.940965, 0.919544, 0.905703, 0.896030, 0.888890, 0.883404, 0.879058,
+                                0.875530, 0.872609, 0.870152, 0.868055, 0.866245, 0.864667, 0.863279, 0.862049, 0.860951, 0.859964,
+                                0.859074, 0.858266, 0.857530, 0.856855, 0.856236, 0.855665, 0.855137, 0.854647, 0.854192, 0.853767]
+    /// (t₀.₉₇₅ + t₀.₈) with S − 1 degrees of freedom.
+    static func powerMultiplier(seeds S: Int) -> Double {
+        let df = S - 1
+        return df >= 1 && df <= t975.count ? t975[df - 1] + t80[df - 1] : z975 + z80
+    }
 
     /// Matched within tolerance: |random − deletion| ≤ 10% of the deletion's records.
     public static func matched(deletion: Int, random: Int) -> Bool {
@@ -119,10 +133,10 @@ public enum VerdictStatistics {
         return (observed, Metrics.percentileInterval(reps))
     }
 
-    /// (z₀.₉₇₅ + z₀.₈)·SE of the mean paired difference, SE from the control's per-seed rate
-    /// variance: the larger of its between-seed sample variance and the binomial variance at the
-    /// pooled (Jeffreys-smoothed) rate of both arms; the paired difference of two such rates
-    /// has twice that variance.
+    /// (t₀.₉₇₅ + t₀.₈, S − 1 degrees of freedom)·SE of the mean paired difference, SE from the
+    /// control's per-seed rate variance: the larger of its between-seed sample variance and the
+    /// binomial variance at the pooled (Jeffreys-smoothed) rate of both arms; the paired
+    /// difference of two such rates has twice that variance.
     public static func minimumDetectableEffect(deletion: [SeedCount], control: [SeedCount]) -> Double {
         let c = control.filter { $0.eligible > 0 }, d = deletion.filter { $0.eligible > 0 }
         let S = min(c.count, d.count)
@@ -135,12 +149,13 @@ public enum VerdictStatistics {
         let meanEligible = n / Double(c.count + d.count)
         let binomial = p * (1 - p) / meanEligible
         let se = (2 * max(between, binomial) / Double(S)).squareRoot()
-        return (z975 + z80) * se
+        return powerMultiplier(seeds: S) * se
     }
 
     /// One comparison's outcome: `exceeds` when the interval lies above 0; `does_not_exceed`
     /// when its upper end lies at or below 0 or below the minimum detectable effect; otherwise
-    /// `inconclusive`.
+    /// `inconclusive`. The round: `exceeds` when both comparisons exceed, `does_not_exceed` when
+    /// both do not, otherwise (or when a precondition fails) `inconclusive` with the reasons.
     public static func compare(deletion: [SeedCount], control: [SeedCount], arm: Arm, resamples: Int, seed: UInt64) -> ControlComparison {
         let (diff, ci) = pairedDifference(deletion: deletion, control: control, resamples: resamples, seed: seed)
         let mde = minimumDetectableEffect(deletion: deletion, control: control)
@@ -161,6 +176,10 @@ public enum VerdictStatistics {
         if !matched(deletion: conditions.deletionRecords, random: conditions.randomRecords) {
             reasons.append("the random-removal control removed \(conditions.randomRecords) records against the deletion arm's \(conditions.deletionRecords) (more than 10% off), so it does not control for the amount of data removed")
         }
+        let seeds = min(deletion.count, random.count, reseed.count)
+        if seeds < minimumSeeds {
+            reasons.append("only \(seeds) seed\(seeds == 1 ? "" : "s") per arm (at least \(minimumSeeds) are needed to estimate how much retraining alone moves the vulnerable set)")
+        }
         let minEligible = (deletion + random + reseed).map(\.eligible).min() ?? 0
         if minEligible < minimumEligible {
             reasons.append("only \(minEligible) subjects were eligible to become newly vulnerable in some arm and seed (at least \(minimumEligible) are needed)")
@@ -173,11 +192,15 @@ public enum VerdictStatistics {
         if !reasons.isEmpty { return RoundVerdict(outcome: .inconclusive, reasons: reasons, comparisons: comparisons, minimumDetectableEffect: mde) }
         let outcome: VerdictOutcome
         if comparisons.allSatisfy({ $0.outcome == .exceeds }) { outcome = .exceeds }
-        else if comparisons.contains(where: { $0.outcome == .doesNotExceed }) { outcome = .doesNotExceed }
+        else if comparisons.allSatisfy({ $0.outcome == .doesNotExceed }) { outcome = .doesNotExceed }
         else { outcome = .inconclusive }
         if outcome == .inconclusive {
             for c in comparisons where c.outcome == .inconclusive {
                 reasons.append(String(format: "against %@ the paired difference's interval [%.3f, %.3f] includes 0 and effects up to the minimum detectable effect %.3f: the run cannot tell", c.control.rawValue, c.differenceCI.low, c.differenceCI.high, c.minimumDetectableEffect))
+            }
+            if comparisons.contains(where: { $0.outcome == .exceeds }) && comparisons.contains(where: { $0.outcome == .doesNotExceed }) {
+                reasons.append("the controls disagree: the deletion arm exceeds " + comparisons.filter { $0.outcome == .exceeds }.map(\.control.rawValue).joined(separator: ", ")
+                               + " but not " + comparisons.filter { $0.outcome == .doesNotExceed }.map(\.control.rawValue).joined(separator: ", "))
             }
         }
         return RoundVerdict(outcome: outcome, reasons: reasons, comparisons: comparisons, minimumDetectableEffect: mde)

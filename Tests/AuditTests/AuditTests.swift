@@ -140,9 +140,12 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let tok = ByteTokenizer()
         let model = try tinyMemorisingModel([text], steps: 200, seed: 9)
         let key = { (v: String) in "PHONE_NUMBER\u{1F}" + PIINormalize.phone(v) }
-        var s = UntargetedSettings(); s.prompts = UntargetedExtraction.builtInOpeners.count; s.samplesPerPrompt = 0; s.newTokens = 24
+        var s = UntargetedSettings(); s.prompts = 40; s.samplesPerPrompt = 0; s.newTokens = 40
+        let promptText = "Please call me at home tonight. You can reach the desk any time. Call me at the office."
         let r = try UntargetedExtraction.run(model: model, tokenizer: tok, trainingKeys: [key("713-555-0142")], pretrainingKeys: [key("212-555-0199")],
-                                             reference: nil, promptText: nil, types: [.phone], settings: s, hash: Hasher16(salt: Data("k".utf8)), reveal: true)
+                                             reference: nil, promptText: promptText, types: [.phone], settings: s, hash: Hasher16(salt: Data("k".utf8)), reveal: true)
+        let ps = UntargetedExtraction.prompts(tokenizer: tok, text: promptText, settings: s)
+        #expect(Set(ps).count == ps.count && r.prompts == ps.count && ps.count <= 40 && r.generations == ps.count)
         let byValue = Dictionary(r.values.map { ($0.value!, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(byValue["+17135550142"]?.attribution == "finetuning")
         #expect(byValue["+12125550199"]?.attribution == "pretraining")

@@ -71,7 +71,43 @@ import PII
         #expect(PIIIndex.build(records: [r]).entries.first { $0.value == "ana@corvale.com" }?.owner == .some(nil))
         let sig = Record(id: "2", subject: "ben@b.com", text: "From: Ben <ben@b.com>\n\nOk.\n\nBen\nTel: (212) 555-0101 | ben2@b.com\n", source: "t")
         let idx = PIIIndex.build(records: [sig])
-        #expect(idx.entries.first { $0.type == .phone }?.owner == "ben@b.com" && idx.entries.first { $0.value == "ben2@b.com" }?.owner == "ben@b.com")
+        // His number is his; another address on his line is not (an address subject owns exactly
+        // their own address: a second address names someone, or something, else).
+        #expect(idx.entries.first { $0.type == .phone }?.owner == "ben@b.com" && idx.entries.first { $0.value == "ben2@b.com" }?.owner == .some(nil))
+    }
+
+    @Test func inboxMailIsNotTheMailboxOwnersOwn() {
+        // --subject folder: allen-p's inbox holds Cy's mail; Cy's From line and signature are Cy's.
+        let inbox = Record(id: "1", subject: "allen-p", text: "From: Cy Park <cy@outside.org>\nTo: phillip.allen@enron.com\n\nSee attached.\n\nCy\n(212) 555-0199\n",
+                           source: "maildir:allen-p/inbox/1", meta: ["sender": "cy@outside.org", "folder": "allen-p"])
+        let sent = Record(id: "2", subject: "allen-p", text: "From: Phillip Allen <phillip.allen@enron.com>\nTo: cy@outside.org\n\nThanks.\n\nPhillip\n(713) 853-7041\n",
+                          source: "maildir:allen-p/sent_mail/2", meta: ["sender": "phillip.allen@enron.com", "folder": "allen-p"])
+        let idx = PIIIndex.build(records: [inbox, sent])
+        #expect(idx.entries.first { $0.value == "cy@outside.org" }?.owner == .some(nil))
+        #expect(idx.entries.first { $0.value == "+12125550199" }?.owner == .some(nil))
+        #expect(idx.entries.first { $0.value == "phillip.allen@enron.com" }?.owner == "allen-p")
+        #expect(idx.entries.first { $0.value == "+17138537041" }?.owner == "allen-p")
+    }
+
+    @Test func quotedMailInOutlookAndNotesFormsIsNotTheReplierS() {
+        let outlook = "From: B <b@x.com>\n\nOk.\n\nB\n\n________________________________\nFrom: A\nSent: Monday\n\nA\n(713) 555-0100\n"
+        let notes = "From: B <b@x.com>\n\nOk.\n\nB\n\nAna Ruiz\n11/29/2000 10:15 AM\nTo: Ben Ito/HOU/ECT@ECT\ncc:\nSubject: desk\n\nAna\n(713) 555-0100\n"
+        for t in [outlook, notes] {
+            let sc = Array(t.unicodeScalars)
+            let lines = AuthorBlocks.ranges(t).map { String(String.UnicodeScalarView(sc[$0])) }
+            #expect(lines == ["From: B <b@x.com>", "Ok.", "B"], "\(lines)")
+        }
+    }
+
+    @Test func aSignatureBehindADisclaimerIsStillFound() {
+        let t = "From: B <b@x.com>\n\nSee the attached schedule for the week, and let me know what you think of it.\n\nBen\n(212) 555-0101\n\nThis e-mail is confidential and intended solely for the addressee. If you have received it in error, please delete it and notify the sender.\n"
+        let r = Record(id: "1", subject: "b@x.com", text: t, source: "t")
+        #expect(PIIIndex.build(records: [r]).entries.first { $0.type == .phone }?.owner == "b@x.com")
+    }
+
+    @Test func aNumberSeveralPeopleSignBelongsToNone() {
+        let rs = (0..<5).map { i in Record(id: "\(i)", subject: i < 3 ? "x@a.com" : "y@a.com", text: "From: \(i < 3 ? "x" : "y")@a.com\n\nOk.\n\nMain desk\n(212) 555-0101\n", source: "t") }
+        #expect(PIIIndex.build(records: rs).entries.first { $0.type == .phone }?.owner == .some(nil))   // 3 of 5 < 75%
     }
 
     @Test func aTieLeavesTheValueUnowned() {

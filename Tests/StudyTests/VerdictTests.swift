@@ -55,6 +55,34 @@ import Testing
         #expect(run(ok).outcome == .exceeds)   // the same counts with the conditions met
     }
 
+    @Test func twoSeedsOrControlsThatDisagreeAreInconclusive() {
+        let two = VerdictStatistics.decide(deletion: c([(12, 60), (14, 60)]), random: c([(1, 60), (2, 60)]), reseed: c([(2, 70), (1, 70)]),
+                                           conditions: ok, resamples: 500, seed: 8)
+        #expect(two.outcome == .inconclusive && two.reasons.contains { $0.contains("only 2 seeds") })
+        // Far above random removal, far below reseeding: the controls disagree.
+        let mixed = VerdictStatistics.decide(deletion: c([(12, 60), (14, 60), (13, 60)]), random: c([(1, 60), (2, 60), (1, 60)]),
+                                             reseed: c([(40, 60), (42, 60), (41, 60)]), conditions: ok, resamples: 2000, seed: 9)
+        #expect(mixed.outcome == .inconclusive && mixed.reasons.contains { $0.contains("controls disagree") })
+    }
+
+    @Test func underTheNullExceedsIsRare() {
+        // Deletion and controls drawn alike (true rate 0.08 on 60 subjects, with between-seed
+        // variation of the rate): "exceeds" in at most a few of 100 simulated rounds.
+        var rng = SplitMix(state: 21)
+        var exceeds = 0
+        for k in 0..<100 {
+            func arm() -> [SeedCount] {
+                (0..<3).map { _ in
+                    let p = 0.08 * (0.5 + rng.unit())
+                    return SeedCount(newly: (0..<60).filter { _ in rng.unit() < p }.count, eligible: 60)
+                }
+            }
+            let v = VerdictStatistics.decide(deletion: arm(), random: arm(), reseed: arm(), conditions: ok, resamples: 300, seed: UInt64(k))
+            if v.outcome == .exceeds { exceeds += 1 }
+        }
+        #expect(exceeds <= 5, "exceeds in \(exceeds) of 100 null rounds")
+    }
+
     @Test func zeroCountsNeverGiveAZeroWidthInterval() {
         let i = VerdictStatistics.rateInterval(c([(0, 50), (0, 50), (0, 50)]), resamples: 2000, seed: 6)
         #expect(i.low >= 0 && i.high > 0.001 && i.high < 0.05)
@@ -78,9 +106,8 @@ import Testing
     @Test func theMinimumDetectableEffectShrinksWithMoreSubjects() {
         let small = VerdictStatistics.minimumDetectableEffect(deletion: c([(2, 40), (2, 40), (2, 40)]), control: c([(2, 40), (2, 40), (2, 40)]))
         let large = VerdictStatistics.minimumDetectableEffect(deletion: c([(20, 400), (20, 400), (20, 400)]), control: c([(20, 400), (20, 400), (20, 400)]))
-        // Binomial floor at p ≈ 0.05: (1.96 + 0.84)·sqrt(2·p(1−p)/n/3).
-        let p = 120.5 / 241.0, _ = p
-        let expectedLarge = 2.8015852 * (2 * (120.5 / 2401.0) * (1 - 120.5 / 2401.0) / 400 / 3).squareRoot()
+        // Binomial floor at the pooled Jeffreys rate p = 120.5/2401: (t₀.₉₇₅ + t₀.₈ with 2 df)·sqrt(2·p(1−p)/n/3).
+        let expectedLarge = (4.302653 + 1.060660) * (2 * (120.5 / 2401.0) * (1 - 120.5 / 2401.0) / 400 / 3).squareRoot()
         #expect(abs(large - expectedLarge) < 1e-6)
         #expect(small > 3 * large)
     }
