@@ -243,4 +243,74 @@ Welcome aboard.
         let nokey = try shallot(["ledger", "list", "--ledger", db])
         #expect(nokey.status == 1 && nokey.stderr.contains("\(db).key: no key file"), "\(nokey.stderr)")
     }
+
+    @Test func auditOutputsAreOwnerOnlyCSVCellsCannotRunAndAnInterruptRemovesRawValues() throws {
+        let d = try tmp()
+        #expect(try shallot(["corpus", "synth", "--subjects", "12", "--records", "80", "--seed", "2", "--out", d + "/c.jsonl"]).status == 0)
+        // A subject a spreadsheet would read as a formula, frequent enough to be among the audited values.
+        var lines = try String(contentsOfFile: d + "/c.jsonl", encoding: .utf8)
+        for i in 0..<12 { lines += #"{"id": "f-\#(i)", "subject": "=sum(1+1)", "text": "From: =sum(1+1)\nwrite to formula.person@example.com, item \#(i)"}"# + "\n" }
+        try lines.write(toFile: d + "/c.jsonl", atomically: true, encoding: .utf8)
+        let t = try shallot(["train", "--data", d + "/c.jsonl", "--out", d + "/model", "--steps", "10"] + trainArgs)
+        #expect(t.status == 0, "\(t.stderr)")
+        let a = try shallot(["audit", "--model", d + "/model", "--data", d + "/c.jsonl", "--attacks", "extraction", "--k", "10", "--limit", "4",
+                             "--reveal-pii", "--out", d + "/audit"])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(mode(d + "/audit") == 0o700)
+        for f in ["audit.json", "audit.html", "subjects.csv"] { #expect(mode(d + "/audit/" + f) == 0o600, "\(f)") }
+        let csv = try String(contentsOfFile: d + "/audit/subjects.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.contains { $0.hasPrefix("'=sum(1+1),") }, "\(csv)")
+        #expect(!csv.contains { $0.hasPrefix("=") || $0.contains(",=") || $0.contains(",+") || $0.contains(",@") })
+
+        // SIGINT while stages (raw values) are on disk: the checkpoint goes, the exit status says why.
+        let p = Process()
+        p.executableURL = shallotBinary()
+        p.arguments = ["audit", "--model", d + "/model", "--data", d + "/c.jsonl", "--attacks", "extraction,exposure", "--k", "10,50", "--samples", "8",
+                       "--out", d + "/interrupted"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let cp = d + "/interrupted/.checkpoint"
+        var sawStage = false
+        for _ in 0..<4000 where p.isRunning {
+            if FileManager.default.fileExists(atPath: cp + "/values.json") { sawStage = true; break }
+            usleep(2000)
+        }
+        #expect(sawStage, "the audit finished before a stage was written")
+        if sawStage {
+            #expect(mode(cp) == 0o700 && mode(cp + "/values.json") == 0o600 && mode(cp + "/salt") == 0o600)
+            kill(p.processIdentifier, SIGINT)
+        }
+        p.waitUntilExit()
+        if sawStage {
+            #expect(p.terminationStatus == 130)
+            #expect(!FileManager.default.fileExists(atPath: cp), "raw values left behind after SIGINT")
+        }
+    }
+
+    @Test func studySaltsLiveApartAndStagesHoldNoSubjects() throws {
+        let d = try tmp()
+        let args = ["study", "--preset", "smoke", "--threads", "1", "--out", d + "/study", "--keys", d + "/keys"]
+        let r = try shallot(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/study/.salt"), "the salt sits beside the hashes it protects")
+        let salts = try FileManager.default.contentsOfDirectory(atPath: d + "/keys")
+        #expect(salts.count == 1 && salts[0].hasPrefix("study-") && mode(d + "/keys/" + salts[0]) == 0o600 && mode(d + "/keys") == 0o700)
+        #expect(mode(d + "/study") == 0o700 && mode(d + "/study/stages") == 0o700)
+        let stages = try FileManager.default.contentsOfDirectory(atPath: d + "/study/stages").filter { $0.hasSuffix(".json") }
+        #expect(stages.count >= 3)
+        for f in stages {
+            #expect(mode(d + "/study/stages/" + f) == 0o600, "\(f)")
+            let text = try String(contentsOfFile: d + "/study/stages/" + f, encoding: .utf8)
+            #expect(!text.contains("@"), "\(f) holds a raw subject")
+        }
+        #expect(mode(d + "/study/ownership.json") == 0o600)
+        // The stages map back to subjects: a second run reuses them all and writes the same study.
+        let before = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        let again = try shallot(args)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains("fine-tune + audit"), "a stage was run again: \(again.stderr)")
+        let after = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        func strip(_ s: String) -> String { s.split(separator: "\n").filter { !$0.contains("\"created\"") && !$0.contains("\"seconds\"") }.joined(separator: "\n") }
+        #expect(strip(before) == strip(after))
+    }
 }
