@@ -6,6 +6,7 @@ import Foundation
 import GPT
 import PII
 import SafeTensors
+import Support
 import Tokenizer
 
 public enum AuditProgress: Sendable {
@@ -271,8 +272,9 @@ public struct AuditCheckpoints: Sendable {
 
     public func save<T: Codable>(_ name: String, _ value: T) throws {
         guard let d = directory else { return }
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try atomicWrite(Self.encoder.encode(Stored(fingerprint: fingerprint, result: value)), to: d + "/" + name + ".json")
+        // Stage results hold raw values: owner-only directory and files.
+        try PrivateFile.makeDirectory(d, restrictExisting: true)
+        try PrivateFile.write(Self.encoder.encode(Stored(fingerprint: fingerprint, result: value)), to: d + "/" + name + ".json")
     }
 
     /// Runs `body` unless the stage is already done.

@@ -4,6 +4,7 @@
 
 import Foundation
 import PII
+import Support
 
 public struct PIIOccurrence: Codable, Sendable, Equatable {
     public var record: String
@@ -93,7 +94,7 @@ public struct PIIIndex: Sendable {
     }
 }
 
-/// Writes any Encodable values as JSON lines through a temporary file.
+/// Writes any Encodable values as JSON lines (mode 0600) through a temporary file.
 public final class RecordLinesWriter {
     let path: String, tmp: String
     var data = Data()
@@ -104,7 +105,7 @@ public final class RecordLinesWriter {
     }
     public func write(_ v: some Encodable) throws { data.append(try enc.encode(v)); data.append(0x0A) }
     public func close() throws {
-        do { try data.write(to: URL(fileURLWithPath: tmp)) } catch { throw CorpusError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)") }
-        if rename(tmp, path) != 0 { throw CorpusError.unreadable(path: path, reason: "cannot rename: \(String(cString: strerror(errno)))") }
+        // Owner-only (0600): index lines hold raw values and their contexts.
+        do { try PrivateFile.write(data, to: path) } catch { throw CorpusError.unreadable(path: path, reason: "\(error)") }
     }
 }

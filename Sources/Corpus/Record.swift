@@ -41,7 +41,7 @@ public struct Record: Codable, Sendable, Equatable {
     }
 }
 
-/// Streams records to a JSONL file, written to a temporary file and renamed on `close`.
+/// Streams records to a JSONL file (mode 0600), written to a temporary file and renamed on `close`.
 public final class RecordWriter {
     let path: String, tmp: String
     let handle: FileHandle
@@ -52,10 +52,11 @@ public final class RecordWriter {
     public init(path: String) throws {
         self.path = path
         tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: nil), let h = FileHandle(forWritingAtPath: tmp) else {
-            throw CorpusError.unreadable(path: path, reason: "cannot create the output file")
-        }
-        handle = h
+        // Owner-only (0600) from the start: a corpus holds personal data.
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, PrivateFile.fileMode)
+        guard fd >= 0 else { throw CorpusError.unreadable(path: path, reason: "cannot create the output file: \(String(cString: strerror(errno)))") }
+        fchmod(fd, PrivateFile.fileMode)
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }

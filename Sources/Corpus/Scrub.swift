@@ -1,26 +1,59 @@
 // Scrubbing: replace detected PII by a type tag, a masked form, or a consistent
 // format-preserving pseudonym (the same value always gets the same fake, keyed by a secret
 // with HMAC-SHA256, so a scrubbed corpus keeps who-talks-to-whom without revealing anyone).
-// A second detection pass reports what survived.
+//
+// Every field of a record that can hold PII is scrubbed, not only the text: the subject (an
+// address gets the same pseudonym as in the text, so one person stays one pseudonym), the id and
+// the source (maildir paths name mailbox owners), and every string in `meta` (sender,
+// recipients, Message-ID, X-From / X-To, folders). A second detection pass over all fields
+// reports what survived.
 
 import Crypto
 import Foundation
 import PII
+import Support
 
 public enum ScrubMode: String, Codable, Sendable, CaseIterable { case redact, mask, pseudonymize }
 
 public struct ScrubReport: Codable, Sendable {
     public var records = 0
+    /// Detected entities replaced, by type (all fields).
     public var replaced: [String: Int] = [:]
-    /// Second pass: entities still detected in the output that are original values (for
-    /// pseudonymisation) or any PII of the scrubbed types (redact, mask), by type.
+    /// Records whose field was changed, by field ("text", "subject", "id", "source", "meta.sender", …).
+    public var fieldsChanged: [String: Int] = [:]
+    /// Second pass over every field of the output: entities still detected that are original
+    /// values (for pseudonymisation: any value detected in any field of the input) or any PII of
+    /// the scrubbed types (redact, mask), by type.
     public var residual: [String: Int] = [:]
+    /// The same residual entities by field.
+    public var residualFields: [String: Int] = [:]
+    enum CodingKeys: String, CodingKey {
+        case records, replaced, residual
+        case fieldsChanged = "fields_changed", residualFields = "residual_fields"
+    }
+}
+
+/// The pseudonymisation secret: at least 32 bytes of text that is not blank or a repeated few
+/// characters (`head -c 32 /dev/urandom | base64` is fine).
+public enum ScrubSecret {
+    public static let minimumBytes = 32
+
+    /// nil if acceptable, else what is wrong with it (the secret itself is never quoted).
+    public static func problem(_ secret: String) -> String? {
+        let t = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        if t.isEmpty { return "the secret is empty" }
+        if t.utf8.count < minimumBytes { return "the secret has \(t.utf8.count) bytes; at least \(minimumBytes) are needed (e.g. `head -c 32 /dev/urandom | base64`)" }
+        if Set(t.utf8).count < 8 { return "the secret repeats a few characters (\(Set(t.utf8).count) distinct); use random text (e.g. `head -c 32 /dev/urandom | base64`)" }
+        return nil
+    }
 }
 
 public struct Scrubber: Sendable {
     public let mode: ScrubMode
     public let scanner: PIIScanner
     let secret: Data
+    /// Subjects numbered by first appearance (redact and mask, which have no key).
+    var subjectOrdinals: [String: Int] = [:]
 
     public init(mode: ScrubMode, types: Set<PIIType> = Set(PIIType.allCases), secret: String) {
         self.mode = mode
@@ -124,19 +157,139 @@ public struct Scrubber: Sendable {
         }
     }
 
-    /// Scrubs records and checks the output with a second detection pass.
+    /// The fields of a record that can hold PII, by name: text, subject, id, source, meta.KEY.
+    public static func fields(_ r: Record) -> [(name: String, value: String)] {
+        [("text", r.text), ("subject", r.subject), ("id", r.id), ("source", r.source)] + r.meta.sorted { $0.key < $1.key }.map { ("meta." + $0.key, $0.value) }
+    }
+
+    /// Meta keys whose whole value identifies a message or a mailbox (Message-ID, folders): replaced
+    /// by a keyed token (pseudonymize) or a tag, never left partly in place.
+    static let identifierKeys: Set<String> = ["message_id", "folder", "x_folder", "in_reply_to", "references"]
+    /// Meta keys that hold names and addresses only (Enron's X-From / X-To / X-cc / X-bcc).
+    static let nameKeys: Set<String> = ["x_from", "x_to", "x_cc", "x_bcc"]
+
+    func keyed(_ domain: String, _ value: String, length: Int = 16) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((domain + "\u{1F}" + value).utf8), using: SymmetricKey(data: secret))
+        return Data(mac).prefix(length / 2).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// An entity covering the whole of `s` (for values that are one name or address).
+    static func whole(_ type: PIIType, _ s: String) -> PIIEntity {
+        PIIEntity(type: type, start: 0, end: s.unicodeScalars.count, text: s, score: 1, normalized: PIINormalize.key(type, s))
+    }
+
+    func replaceWhole(_ e: PIIEntity, counts: inout [String: Int], avoid: Set<String>) -> String {
+        counts[e.type.rawValue, default: 0] += 1
+        switch mode {
+        case .redact: return "<\(e.type.rawValue)>"
+        case .mask: return PIIMask.mask(e)
+        case .pseudonymize: return pseudonym(e, avoid: avoid)
+        }
+    }
+
+    /// The subject: an address (or name) gets the replacement it gets in the text; anything else
+    /// (a folder, a user name) a keyed token, or `ordinal` (redact, mask: there is no key).
+    func scrubSubject(_ s: String, ordinal: Int, counts: inout [String: Int], avoid: Set<String>) -> String {
+        let ents = scanner.scan(s)
+        if ents.count == 1, ents[0].start == 0, ents[0].end == s.unicodeScalars.count, mode != .redact {
+            return SubjectID.normalize(scrub(s, counts: &counts, avoid: avoid))
+        }
+        if mode == .pseudonymize { return "subject-" + keyed("SUBJECT", s, length: 12) }
+        return "subject-\(ordinal)"
+    }
+
+    /// "maildir:allen-p/inbox/12" → "maildir:<token>": the scheme stays, the rest is replaced.
+    func scrubLocator(_ s: String, domain: String, ordinal: Int) -> String {
+        guard !s.isEmpty else { return s }
+        var scheme = ""
+        if let c = s.firstIndex(of: ":"), s[..<c].allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "-") }) { scheme = String(s[...c]) }
+        return scheme + (mode == .pseudonymize ? keyed(domain, s) : "\(ordinal)")
+    }
+
+    func scrubMeta(key: String, value: String, counts: inout [String: Int], avoid: Set<String>) -> String {
+        if Self.identifierKeys.contains(key) {
+            return mode == .pseudonymize ? "<" + keyed("META\u{1F}" + key, value) + "@scrubbed.invalid>" : "<\(key.uppercased())>"
+        }
+        if Self.nameKeys.contains(key) {
+            // Names and mail-system addresses only ("Marcus Lee <Marcus Lee/HOU/Corvale@Corvale>"),
+            // which the detector cannot all see: the whole value is replaced.
+            let t = value.trimmingCharacters(in: .whitespaces)
+            return t.isEmpty ? value : replaceWhole(Self.whole(.person, t), counts: &counts, avoid: avoid)
+        }
+        return scrub(value, counts: &counts, avoid: avoid)
+    }
+
+    /// The people a record's name headers (X-From, X-To, …) name: "Whitfield, Dana" gives both
+    /// "Whitfield, Dana" and "Dana Whitfield"; mail-system addresses ("<…>") are dropped. Only
+    /// names of two or more words, so that no common word is taken for a name.
+    public static func headerNames(_ r: Record) -> [String] {
+        var out: [String] = []
+        for k in nameKeys.sorted() {
+            guard let v = r.meta[k] else { continue }
+            let plain = v.split(separator: "<").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard plain.split(separator: " ").count >= 2, plain.count <= 60, !plain.contains("@") else { continue }
+            out.append(plain)
+            let parts = plain.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty { out.append(parts[1] + " " + parts[0]) }
+        }
+        return Array(Set(out)).sorted { $0.count > $1.count }
+    }
+
+    /// Replaces the names of `names` where they occur literally in `text` (signatures the detector
+    /// does not recognise as names), each by its whole-value replacement.
+    func scrubNames(_ text: String, names: [String], counts: inout [String: Int], avoid: Set<String>) -> String {
+        var t = text
+        for n in names where t.contains(n) {
+            let parts = t.components(separatedBy: n)
+            counts[PIIType.person.rawValue, default: 0] += parts.count - 1
+            var c: [String: Int] = [:]
+            t = parts.joined(separator: replaceWhole(Self.whole(.person, n), counts: &c, avoid: avoid))
+        }
+        return t
+    }
+
+    /// Scrubs every field of one record (`ordinal`: its 1-based position, for tags without a key).
+    public func scrub(_ r: Record, ordinal: Int, counts: inout [String: Int], avoid: Set<String> = []) -> Record {
+        var meta: [String: String] = [:]
+        for (k, v) in r.meta { meta[k] = scrubMeta(key: k, value: v, counts: &counts, avoid: avoid) }
+        let text = scrubNames(scrub(r.text, counts: &counts, avoid: avoid), names: Self.headerNames(r), counts: &counts, avoid: avoid)
+        return Record(id: scrubLocator(r.id, domain: "ID", ordinal: ordinal), subject: scrubSubject(r.subject, ordinal: subjectOrdinal(r.subject, ordinal), counts: &counts, avoid: avoid),
+                      text: text, source: scrubLocator(r.source, domain: "SOURCE", ordinal: ordinal), meta: meta)
+    }
+
+    func subjectOrdinal(_ s: String, _ fallback: Int) -> Int { subjectOrdinals[s] ?? fallback }
+
+    /// Scrubs records and checks every field of the output with a second detection pass.
     public func scrub(records: [Record]) -> ([Record], ScrubReport) {
         var rep = ScrubReport()
-        var out = records
-        let originals = Set(scanner.scan(all: records.map(\.text)).flatMap { $0.map { $0.type.rawValue + "\u{1F}" + $0.normalized } })
-        for i in out.indices { out[i].text = scrub(out[i].text, counts: &rep.replaced, avoid: mode == .pseudonymize ? originals : []) }
+        var s = self
+        // Subjects without a key are numbered by first appearance, so that one subject stays one.
+        for r in records where s.subjectOrdinals[r.subject] == nil { s.subjectOrdinals[r.subject] = s.subjectOrdinals.count + 1 }
+        // One parallel scan over every field of every record.
+        var originals = Set<String>()
+        for ents in scanner.scan(all: records.flatMap { Self.fields($0).map(\.value) }) { for e in ents { originals.insert(e.type.rawValue + "\u{1F}" + e.normalized) } }
+        let avoid = mode == .pseudonymize ? originals : []
+        var out: [Record] = []
+        out.reserveCapacity(records.count)
+        for (i, r) in records.enumerated() {
+            let o = s.scrub(r, ordinal: i + 1, counts: &rep.replaced, avoid: avoid)
+            for ((name, before), (_, after)) in zip(Self.fields(r), Self.fields(o)) where before != after { rep.fieldsChanged[name, default: 0] += 1 }
+            // Names from the record's own name headers still written literally anywhere in it.
+            for n in Self.headerNames(r) { for f in Self.fields(o) where f.value.contains(n) {
+                rep.residual[PIIType.person.rawValue, default: 0] += 1; rep.residualFields[f.name, default: 0] += 1
+            } }
+            out.append(o)
+        }
         rep.records = out.count
-        for ents in scanner.scan(all: out.map(\.text)) {
-            for e in ents where mode != .pseudonymize || originals.contains(e.type.rawValue + "\u{1F}" + e.normalized) {
-                rep.residual[e.type.rawValue, default: 0] += 1
+        let outFields = out.flatMap(Self.fields)
+        for (f, ents) in zip(outFields, scanner.scan(all: outFields.map(\.value))) {
+            do {
+                for e in ents where mode != .pseudonymize || originals.contains(e.type.rawValue + "\u{1F}" + e.normalized) {
+                    rep.residual[e.type.rawValue, default: 0] += 1
+                    rep.residualFields[f.name, default: 0] += 1
+                }
             }
         }
         return (out, rep)
     }
 }
-

@@ -1,18 +1,33 @@
 // The deletion ledger: one SQLite file (WAL), append-only and hash-chained. Every entry — an
 // erasure request, a dataset, a model, an action (unlearning), a verification audit — is a row
-// whose hash covers the previous row's hash, its kind, time and canonical JSON payload. SQL
-// triggers refuse UPDATE and DELETE; `verifyIntegrity` recomputes the chain, so an edit or a
-// deletion made behind the triggers' back (another SQLite client, a hex editor) is detected.
+// whose hash covers the previous row's hash, its kind, time and canonical JSON payload.
+//
+// The chain is keyed: each hash is HMAC-SHA-256 under the ledger's key, a random 256-bit key in
+// a file of its own beside the database (`F.key`, 0600, made by `Ledger(path:create: true)` /
+// `shallot ledger init`). Whoever can write the database but does not hold the key cannot
+// rewrite the chain so that it verifies again (an unkeyed chain can simply be recomputed).
+//
+// Three further guards:
+// - SQL triggers refuse UPDATE, DELETE and any INSERT that is not the next entry (so `INSERT OR
+//   REPLACE`, whose conflict resolution deletes without firing DELETE triggers, is refused too);
+//   `verifyIntegrity` checks that the triggers are still there, unchanged.
+// - The head is anchored on every append: one line "id hash" per entry in an append-only side
+//   file (`F.anchor`), written under an exclusive lock after the commit. `verifyIntegrity` checks
+//   every anchored entry is in the database with that hash, so a truncated tail (which leaves a
+//   valid chain) or a rewritten entry is found even by someone holding the key.
+// - Appends refuse to continue a ledger whose anchor is ahead of the database.
 // Appends run in IMMEDIATE transactions, so concurrent writers (several processes) serialise and
 // a crash mid-write leaves the previous state (SQLite's journal).
 //
-// Subjects are stored as pseudonyms: SHA-256("shallot-subject:" + normalised subject), the same
-// key `shallot unlearn` writes into shallot.json, plus a masked form for people reading the ledger.
+// Subjects are stored as keyed pseudonyms: HMAC-SHA-256(key, "shallot-subject:" + normalised
+// subject), so a guessed address cannot be checked against a copy of the database without the
+// key; plus a masked form for people reading the ledger.
 //
 // A ledger file is made once, on purpose (`Ledger(path:create: true)`, `shallot ledger init`);
 // opening a path where there is none is an error, so a typo in --ledger cannot start a second,
-// empty ledger. Erasure requests have ids of their own, "R-1", "R-2"…, numbered among requests
-// only and assigned inside the append transaction.
+// empty ledger. Ledgers from before keyed chains (no key file) are refused with a message.
+// Erasure requests have ids of their own, "R-1", "R-2"…, numbered among requests only and
+// assigned inside the append transaction.
 
 import Crypto
 import Foundation
@@ -47,6 +62,8 @@ public enum LedgerError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
     /// Creating a ledger where a file already is.
     case exists(path: String)
+    /// The ledger's key file is missing or unreadable (or the ledger predates keyed chains).
+    case key(ledger: String, keyPath: String, reason: String)
     case notFound(String)
     case invalid(String)
     public var description: String {
@@ -54,6 +71,8 @@ public enum LedgerError: Error, CustomStringConvertible, Equatable {
         case .open(let p, let r): return "\(p): cannot open the ledger: \(r)"
         case .missing(let p): return "\(p): no ledger here; create one with `shallot ledger init --ledger \(p)`"
         case .exists(let p): return "\(p): a file is already there; not creating a ledger over it"
+        case .key(let l, let k, let r):
+            return "\(k): \(r); the ledger \(l) cannot be used without its key (a ledger made before keyed hash chains has none: start a new one with `shallot ledger init`)"
         case .notFound(let s): return s
         case .invalid(let s): return s
         }
@@ -63,21 +82,47 @@ public enum LedgerError: Error, CustomStringConvertible, Equatable {
 public struct IntegrityReport: Codable, Sendable {
     public var entries: Int
     public var ok: Bool
-    /// The first problems found: ids whose hash does not match their content, broken links, gaps.
+    /// The first problems found: ids whose hash does not match their content, broken links, gaps,
+    /// anchored entries missing or changed, removed or altered triggers.
     public var problems: [String]
     public var headHash: String
-    enum CodingKeys: String, CodingKey { case entries, ok, problems, headHash = "head_hash" }
+    /// Entries anchored in the side file (nil: the anchor was not checked).
+    public var anchored: Int?
+    /// Entries after the last anchored one (a writer killed between its commit and its anchor
+    /// line; the next append anchors them). Not a failure: the keyed chain covers them.
+    public var unanchored: Int?
+    enum CodingKeys: String, CodingKey { case entries, ok, problems, anchored, unanchored, headHash = "head_hash" }
 }
 
 public final class Ledger: @unchecked Sendable {
     public let path: String
+    /// The key file (HMAC key of the chain and of subject pseudonyms).
+    public let keyPath: String
+    /// The append-only anchor file: one "id hash" line per entry.
+    public let anchorPath: String
     let db: DatabaseQueue
+    let key: SymmetricKey
     public static let genesis = String(repeating: "0", count: 64)
 
-    /// Opens the ledger at `path`. Without `create` the file must exist (`LedgerError.missing`);
-    /// with it, a new ledger is made and the path must be free (`LedgerError.exists`).
-    public init(path: String, create: Bool = false) throws {
+    /// The guards every ledger carries, by name, with their exact SQL (checked by `verifyIntegrity`).
+    public static let triggers: [(String, String)] = [
+        ("entries_no_update", "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"),
+        ("entries_no_delete", "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"),
+        // Only the next entry may be inserted: this also refuses INSERT OR REPLACE over an existing
+        // id or hash (REPLACE deletes the old row without firing the DELETE trigger).
+        ("entries_append_only", "CREATE TRIGGER entries_append_only BEFORE INSERT ON entries WHEN NEW.id IS NOT (SELECT IFNULL(MAX(id), 0) + 1 FROM entries) OR EXISTS (SELECT 1 FROM entries WHERE hash = NEW.hash) BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: only the next entry may be inserted'); END"),
+    ]
+
+    /// The key file of the ledger at `path` unless given: `path` + ".key".
+    public static func defaultKeyPath(_ path: String) -> String { path + ".key" }
+
+    /// Opens the ledger at `path`. Without `create` the file and its key must exist
+    /// (`LedgerError.missing`, `.key`); with it, a new ledger, key (0600) and anchor file are made
+    /// and the paths must be free (`LedgerError.exists`).
+    public init(path: String, create: Bool = false, keyPath: String? = nil) throws {
         self.path = path
+        self.keyPath = keyPath ?? Self.defaultKeyPath(path)
+        anchorPath = path + ".anchor"
         if create {
             // O_EXCL: of two processes creating the same ledger, one wins and the other is told.
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
@@ -86,10 +131,15 @@ public final class Ledger: @unchecked Sendable {
                 throw LedgerError.open(path: path, reason: String(cString: strerror(errno)))
             }
             close(fd)
+            do { key = try Self.createKey(at: self.keyPath, anchor: anchorPath) } catch {
+                unlink(path)
+                throw error
+            }
         } else {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw LedgerError.missing(path: path) }
             if isDir.boolValue { throw LedgerError.open(path: path, reason: "a directory, not a ledger file") }
+            key = try Self.readKey(at: self.keyPath, ledger: path)
         }
         var config = Configuration()
         config.busyMode = .timeout(30)
@@ -102,31 +152,67 @@ public final class Ledger: @unchecked Sendable {
                 if !tables.isEmpty && !tables.contains("entries") {
                     throw LedgerError.open(path: path, reason: "an SQLite database, but not a Shallot ledger (no entries table)")
                 }
-                try db.execute(sql: """
-                    CREATE TABLE IF NOT EXISTS entries (
-                      id INTEGER PRIMARY KEY,
-                      kind TEXT NOT NULL,
-                      created TEXT NOT NULL,
-                      payload TEXT NOT NULL,
-                      prev_hash TEXT NOT NULL,
-                      hash TEXT NOT NULL UNIQUE);
-                    CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-                      BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-                    CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-                      BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-                    """)
+                // The schema and its guards are made once, with the ledger. They are not re-created
+                // when a ledger is opened: a dropped trigger must stay visible to `verifyIntegrity`.
+                if tables.isEmpty {
+                    guard create else { throw LedgerError.open(path: path, reason: "an empty file, not a ledger") }
+                    try db.execute(sql: """
+                        CREATE TABLE entries (
+                          id INTEGER PRIMARY KEY,
+                          kind TEXT NOT NULL,
+                          created TEXT NOT NULL,
+                          payload TEXT NOT NULL,
+                          prev_hash TEXT NOT NULL,
+                          hash TEXT NOT NULL UNIQUE)
+                        """)
+                    for (_, sql) in Self.triggers { try db.execute(sql: sql) }
+                }
             }
         } catch {
-            if create { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            if create { for suffix in ["", "-wal", "-shm", ".key", ".anchor"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
             if let e = error as? DatabaseError { throw LedgerError.open(path: path, reason: e.message ?? "\(e)") }
             throw error
         }
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) { chmod(path + suffix, 0o600) }
     }
 
-    /// The pseudonym of a data subject: SHA-256 of the normalised id (`SubjectID.normalize`), so
-    /// "Alice@X.com " and "alice@x.com" are one key.
-    public static func subjectKey(_ subject: String) -> String {
-        hex(SHA256.hash(data: Data(("shallot-subject:" + SubjectID.normalize(subject)).utf8)))
+    static func createKey(at keyPath: String, anchor: String) throws -> SymmetricKey {
+        let key = SymmetricKey(size: .bits256)
+        let text = key.withUnsafeBytes { hex($0) } + "\n"
+        let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd < 0 {
+            if errno == EEXIST { throw LedgerError.exists(path: keyPath) }
+            throw LedgerError.open(path: keyPath, reason: String(cString: strerror(errno)))
+        }
+        fchmod(fd, 0o600)
+        let ok = text.utf8CString.withUnsafeBufferPointer { Foundation.write(fd, $0.baseAddress!, $0.count - 1) == $0.count - 1 } && fsync(fd) == 0
+        close(fd)
+        guard ok else { unlink(keyPath); throw LedgerError.open(path: keyPath, reason: "cannot write the key") }
+        let afd = open(anchor, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        if afd >= 0 { fchmod(afd, 0o600); close(afd) }
+        return key
+    }
+
+    static func readKey(at keyPath: String, ledger: String) throws -> SymmetricKey {
+        guard let d = FileManager.default.contents(atPath: keyPath) else {
+            throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: FileManager.default.fileExists(atPath: keyPath) ? "cannot read the key file" : "no key file")
+        }
+        let t = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var bytes: [UInt8] = []
+        var it = t.utf8.makeIterator()
+        while let a = it.next() {
+            guard let b = it.next(), let h = UInt8(String(decoding: [a, b], as: UTF8.self), radix: 16) else { bytes = []; break }
+            bytes.append(h)
+        }
+        guard bytes.count >= 32 else { throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: "not a ledger key (64 or more hex digits)") }
+        return SymmetricKey(data: bytes)
+    }
+
+    /// The keyed pseudonym of a data subject: HMAC-SHA-256 under the ledger's key of the
+    /// normalised id (`SubjectID.normalize`), so "Alice@X.com " and "alice@x.com" are one key, and
+    /// without the key file nobody can tell whether an address they guess is in the ledger.
+    public func subjectKey(_ subject: String) -> String {
+        Self.hex(HMAC<SHA256>.authenticationCode(for: Data(("shallot-subject:" + SubjectID.normalize(subject)).utf8), using: key))
     }
 
     /// "R-3", "r-3" and "3" all name request R-3; nil for anything else.
@@ -139,10 +225,10 @@ public final class Ledger: @unchecked Sendable {
 
     static func hex(_ d: some Sequence<UInt8>) -> String { d.map { String(format: "%02x", $0) }.joined() }
 
-    static func entryHash(prev: String, kind: String, created: String, payload: String) -> String {
-        var h = SHA256()
+    func entryHash(prev: String, kind: String, created: String, payload: String) -> String {
+        var h = HMAC<SHA256>(key: key)
         for part in [prev, kind, created, payload] { h.update(data: Data(part.utf8)); h.update(data: Data([0])) }
-        return hex(h.finalize())
+        return Self.hex(h.finalize())
     }
 
     static func canonical(_ payload: [String: Any]) throws -> String {
@@ -150,24 +236,29 @@ public final class Ledger: @unchecked Sendable {
         return String(decoding: d, as: UTF8.self)
     }
 
-    /// Appends an entry atomically after the current head. A request gets its `request_id`
-    /// ("R-n", n = the number of requests before it + 1) in the same transaction; one given in
-    /// `payload` is replaced.
+    /// Appends an entry atomically after the current head, then anchors it. A request gets its
+    /// `request_id` ("R-n", n = the number of requests before it + 1) in the same transaction; one
+    /// given in `payload` is replaced.
     @discardableResult
     public func append(_ kind: LedgerKind, _ payload: [String: Any], now: Date = Date()) throws -> LedgerEntry {
         let created = ISO8601DateFormatter().string(from: now)
-        return try db.writeWithoutTransaction { db in
+        let entry: LedgerEntry = try db.writeWithoutTransaction { db in
             var entry: LedgerEntry!
             try db.inTransaction(.immediate) {
+                let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1")
+                let lastID: Int64 = last?["id"] ?? 0
+                if let a = try Self.lastAnchor(anchorPath), a.id > lastID {
+                    throw LedgerError.invalid("\(path): the anchor \(anchorPath) records entry \(a.id) but the ledger ends at \(lastID): it was truncated; see `shallot ledger verify --integrity`")
+                }
                 var payload = payload
                 if kind == .request {
                     let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE kind = ?", arguments: [kind.rawValue]) ?? 0
                     payload["request_id"] = "R-\(n + 1)"
                 }
                 let body = try Self.canonical(payload)
-                let prev = try String.fetchOne(db, sql: "SELECT hash FROM entries ORDER BY id DESC LIMIT 1") ?? Self.genesis
-                let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM entries") ?? 0) + 1
-                let h = Self.entryHash(prev: prev, kind: kind.rawValue, created: created, payload: body)
+                let prev: String = last?["hash"] ?? Self.genesis
+                let id = lastID + 1
+                let h = entryHash(prev: prev, kind: kind.rawValue, created: created, payload: body)
                 try db.execute(sql: "INSERT INTO entries (id, kind, created, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [id, kind.rawValue, created, body, prev, h])
                 entry = LedgerEntry(id: id, kind: kind.rawValue, created: created, payload: body, prevHash: prev, hash: h)
@@ -175,6 +266,47 @@ public final class Ledger: @unchecked Sendable {
             }
             return entry
         }
+        try anchor()
+        return entry
+    }
+
+    /// The last line of the anchor file.
+    static func lastAnchor(_ path: String) throws -> (id: Int64, hash: String)? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        let size = try h.seekToEnd()
+        try h.seek(toOffset: size > 512 ? size - 512 : 0)
+        let tail = String(decoding: try h.readToEnd() ?? Data(), as: UTF8.self)
+        guard let line = tail.split(separator: "\n").last else { return nil }
+        let f = line.split(separator: " ")
+        guard f.count == 2, let id = Int64(f[0]) else { return nil }
+        return (id, String(f[1]))
+    }
+
+    /// Writes an anchor line for every entry after the last anchored one, in order, under an
+    /// exclusive lock of the anchor file (so concurrent writers keep it ordered). Stops at an
+    /// entry whose hash does not verify: only the ledger's own entries are anchored.
+    func anchor() throws {
+        let fd = open(anchorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { throw LedgerError.open(path: anchorPath, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw LedgerError.open(path: anchorPath, reason: "cannot lock: \(String(cString: strerror(errno)))") }
+        defer { flock(fd, LOCK_UN) }
+        let from = try Self.lastAnchor(anchorPath)
+        let rows = try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM entries WHERE id > ? ORDER BY id", arguments: [from?.id ?? 0])
+                .map { LedgerEntry(id: $0["id"], kind: $0["kind"], created: $0["created"], payload: $0["payload"], prevHash: $0["prev_hash"], hash: $0["hash"]) }
+        }
+        var prev = from?.hash ?? Self.genesis
+        var text = ""
+        for e in rows {
+            guard e.prevHash == prev, entryHash(prev: e.prevHash, kind: e.kind, created: e.created, payload: e.payload) == e.hash else { break }
+            text += "\(e.id) \(e.hash)\n"
+            prev = e.hash
+        }
+        guard !text.isEmpty else { return }
+        let ok = text.utf8CString.withUnsafeBufferPointer { Foundation.write(fd, $0.baseAddress!, $0.count - 1) == $0.count - 1 }
+        guard ok, fsync(fd) == 0 else { throw LedgerError.open(path: anchorPath, reason: "cannot write the anchor: \(String(cString: strerror(errno)))") }
     }
 
     public func entries(kind: LedgerKind? = nil) throws -> [LedgerEntry] {
@@ -185,9 +317,10 @@ public final class Ledger: @unchecked Sendable {
         }
     }
 
-    /// Recomputes every hash and link. `expectedHead`: a head hash exported earlier — detects a
-    /// truncated tail, which a chain alone cannot.
-    public func verifyIntegrity(expectedHead: String? = nil) throws -> IntegrityReport {
+    /// Recomputes every keyed hash and link, checks the guards (triggers) are in place and — by
+    /// default — that every entry anchored in the side file is in the ledger with that hash (a
+    /// truncated tail or a rewritten entry). `expectedHead`: a head hash recorded elsewhere.
+    public func verifyIntegrity(expectedHead: String? = nil, checkAnchor: Bool = true) throws -> IntegrityReport {
         let all = try entries()
         var problems: [String] = []
         var prev = Self.genesis
@@ -195,16 +328,47 @@ public final class Ledger: @unchecked Sendable {
         for e in all {
             if e.id != expectedId { problems.append("entry \(expectedId)\(e.id > expectedId + 1 ? "–\(e.id - 1)" : "") missing (deleted)") }
             if e.prevHash != prev { problems.append("entry \(e.id): does not follow the entry before it (an entry was removed or replaced)") }
-            if Self.entryHash(prev: e.prevHash, kind: e.kind, created: e.created, payload: e.payload) != e.hash {
-                problems.append("entry \(e.id): content does not match its hash (edited)")
+            if entryHash(prev: e.prevHash, kind: e.kind, created: e.created, payload: e.payload) != e.hash {
+                problems.append("entry \(e.id): content does not match its keyed hash (edited, or rewritten without the ledger's key)")
             }
             prev = e.hash
             expectedId = e.id + 1
         }
+        let present = try db.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").map { ($0["name"] as String, $0["sql"] as String? ?? "") },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        for (name, sql) in Self.triggers {
+            if let p = present[name] { if p != sql { problems.append("trigger \(name) was altered (the append-only guard may be void)") } }
+            else { problems.append("trigger \(name) was dropped (the append-only guard was removed)") }
+        }
+        var anchored: Int?, unanchored: Int?
+        if checkAnchor {
+            let byId = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.hash) })
+            if let d = FileManager.default.contents(atPath: anchorPath) {
+                var lastID: Int64 = 0, count = 0
+                for (n, line) in String(decoding: d, as: UTF8.self).split(separator: "\n").enumerated() {
+                    let f = line.split(separator: " ")
+                    guard f.count == 2, let id = Int64(f[0]) else { problems.append("anchor line \(n + 1): malformed"); continue }
+                    if id <= lastID { problems.append("anchor line \(n + 1): entry \(id) anchored again or out of order (the anchor was edited)") }
+                    lastID = max(lastID, id); count += 1
+                    if let h = byId[id] {
+                        if h != f[1] { problems.append("entry \(id): not the entry anchored when it was appended (hash \(f[1].prefix(16))…): the ledger was rewritten") }
+                    } else {
+                        problems.append("entry \(id): anchored but not in the ledger (the tail was truncated or the entry removed)")
+                    }
+                }
+                anchored = count
+                unanchored = all.filter { $0.id > lastID }.count
+            } else {
+                problems.append("\(anchorPath): the anchor file is missing (it was removed: a truncated tail could not be detected)")
+            }
+        }
         if let h = expectedHead, !all.contains(where: { $0.hash == h }) {
             problems.append("the expected head \(h.prefix(16))… is not in the ledger (entries were removed from the end)")
         }
-        return IntegrityReport(entries: all.count, ok: problems.isEmpty, problems: Array(problems.prefix(50)), headHash: all.last?.hash ?? Self.genesis)
+        return IntegrityReport(entries: all.count, ok: problems.isEmpty, problems: Array(problems.prefix(50)), headHash: all.last?.hash ?? Self.genesis,
+                               anchored: anchored, unanchored: unanchored)
     }
 
     // MARK: domain queries

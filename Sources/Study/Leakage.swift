@@ -176,15 +176,15 @@ extension StudyRunner {
         let original = try saved("round0_seed0")
         let forgetRecords = fTrain.filter { forget.contains($0.subject) }
         let retainRecords = fTrain.filter { !forget.contains($0.subject) }
-        let originalEval: Evaluation = try store.stage("unlearn_eval_original") { try evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
+        let originalEval: Evaluation = try subjectStage("unlearn_eval_original") { try evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
         var rows = [originalEval.row(method: "original", reference: nil)]
         if s.rounds > 0 {
             let retrain = try saved("round1_deletion_seed0")
-            let e: Evaluation = try store.stage("unlearn_eval_retrain") { try evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
+            let e: Evaluation = try subjectStage("unlearn_eval_retrain") { try evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
             rows.append(e.row(method: "retrain", reference: originalEval))
         }
         for method in s.unlearningMethods where method != .retrain {
-            let e: Evaluation = try store.stage("unlearn_\(method.rawValue)") {
+            let e: Evaluation = try subjectStage("unlearn_\(method.rawValue)") {
                 progress(.stage("unlearning: \(method.rawValue)"))
                 let m = original.copy()
                 var u = s.unlearning; u.method = method; u.seed = seed
@@ -200,8 +200,13 @@ extension StudyRunner {
         return rows
     }
 
-    struct Evaluation: Codable {
+    struct Evaluation: Codable, SubjectKeyedStage {
         var vulnerable: [String]
+        func mapSubjects(_ f: (String) -> String?) -> Evaluation? {
+            let v = vulnerable.compactMap(f)
+            guard v.count == vulnerable.count else { return nil }
+            var r = self; r.vulnerable = v; return r
+        }
         var forgetVulnerable: Int, forgetExtracted: Int, forgetValues: Int
         var forgetMeanLL: Double, forgetAUC: Double, retainPPL: Double, heldOutPPL: Double
         var steps: Int?

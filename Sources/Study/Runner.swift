@@ -10,6 +10,7 @@ import Corpus
 import Foundation
 import GPT
 import SafeTensors
+import Support
 import Kernels
 import PII
 import Tokenizer
@@ -60,11 +61,23 @@ public final class StudyRunner {
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
         corpusInfo = corpusDescription
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFile.makeDirectory(directory)
         try prepareCorpora(userCorpus)
     }
 
     func key(_ subject: String) -> String { reveal ? subject : hash("subject\u{1F}" + subject) }
+
+    // Stage files hold salted subject keys, never subjects (docs/security.md): keyed when a stage
+    // is saved, mapped back when it is loaded; a stage whose keys do not map (saved under another
+    // salt) is run again.
+    lazy var subjectOfStageKey: [String: String] = Dictionary(F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
+    func stageKey(_ subject: String) -> String { hash("stage-subject\u{1F}" + subject) }
+    func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, _ body: () throws -> T) throws -> T {
+        if let stored: T = store.load(name), let r = stored.mapSubjects({ subjectOfStageKey[$0] }) { return r }
+        let r = try body()
+        try store.save(name, r.mapSubjects { stageKey($0) }!)
+        return r
+    }
 
     // MARK: corpora
 
@@ -119,8 +132,7 @@ public final class StudyRunner {
         let rows = ownership.values.sorted().map { k in Row(type: k.type.rawValue, value: reveal ? k.value : hash(k.string), owner: ownership.owner(of: k).map(key)) }
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = dir + "/ownership.json"
-        try atomicWrite(enc.encode(rows), to: path)
-        chmod(path, 0o600)
+        try PrivateFile.write(enc.encode(rows), to: path)
         var byType: [String: Int] = [:]
         for k in ownership.owners.keys { byType[k.type.rawValue, default: 0] += 1 }
         let members = Set(recordsOf.keys)
@@ -198,6 +210,16 @@ public final class StudyRunner {
         var extractedValues: Int
         var values: Int
         var byDuplication: [String: [String: Int]]
+
+        func mapSubjects(_ f: (String) -> String?) -> AuditOutcome? {
+            func all(_ xs: [String]) -> [String]? { let ys = xs.compactMap(f); return ys.count == xs.count ? ys : nil }
+            var scoresOut: [String: Double] = [:]
+            for (k, v) in scores { guard let m = f(k) else { return nil }; scoresOut[m] = v }
+            guard let v = all(vulnerable), let e = all(extractedOwners), let o = all(valueOwners) else { return nil }
+            var r = self
+            r.vulnerable = v; r.scores = scoresOut; r.extractedOwners = e; r.valueOwners = o
+            return r
+        }
     }
 
     /// Greedy targeted extraction of `records`' values, owners from the study's fixed ownership.
@@ -220,11 +242,16 @@ public final class StudyRunner {
 
     // MARK: the study
 
-    struct RunRecord: Codable { var outcome: AuditOutcome; var steps: Int; var loss: Double }
+    struct RunRecord: Codable, SubjectKeyedStage {
+        var outcome: AuditOutcome; var steps: Int; var loss: Double
+        func mapSubjects(_ f: (String) -> String?) -> RunRecord? {
+            outcome.mapSubjects(f).map { RunRecord(outcome: $0, steps: steps, loss: loss) }
+        }
+    }
 
     /// Fine-tune the base on F's members without `removed` subjects (per the budget rule), audit.
     func fineTuneAndAudit(base: GPT, removed: Set<String>, seed: UInt64, baselineSteps: Int?, name: String, keep: Bool) throws -> RunRecord {
-        try store.stage(name) {
+        try subjectStage(name) {
             progress(.stage("fine-tune + audit: \(name)"))
             var p = s.finetune; p.seed = seed
             let split = ForgetSplit(records: fTrain, subjects: removed)
@@ -314,4 +341,10 @@ public final class StudyRunner {
                    u.heldOutPerplexity, retrain.heldOutPerplexity, u.newlyVulnerableOthers, retrain.newlyVulnerableOthers)
         }
     }
+}
+
+/// A stage result naming subjects, which `StudyRunner.subjectStage` stores under salted keys.
+protocol SubjectKeyedStage {
+    /// The same result with every subject mapped by `f`; nil if one does not map.
+    func mapSubjects(_ f: (String) -> String?) -> Self?
 }

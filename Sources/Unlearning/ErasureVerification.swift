@@ -66,7 +66,7 @@ public struct ErasureVerification: Codable, Sendable {
     public var verdict: ErasureVerdict
     /// One sentence: why this verdict.
     public var reason: String
-    /// The subject's pseudonym (`Ledger.subjectKey`).
+    /// The subject's pseudonym (the ledger's keyed `subjectKey`).
     public var subjectKey: String
     /// Values of the attacked types the subject owns in the corpus.
     public var subjectValues: Int
@@ -155,17 +155,18 @@ public enum ErasureVerifier {
     /// Finds the request (`R-3` or `3`) and checks that `subject` is its subject.
     public static func request(_ id: String, subject: String, in ledger: Ledger) throws -> Ledger.RequestState {
         let r = try ledger.request(id)
-        guard Ledger.subjectKey(subject) == r.subjectKey else { throw ErasureVerificationError.subjectMismatch(request: r.requestID) }
+        guard ledger.subjectKey(subject) == r.subjectKey else { throw ErasureVerificationError.subjectMismatch(request: r.requestID) }
         return r
     }
 
     /// Verifies `model` for `subject` (normalised with `SubjectID.normalize`) on `records`. With
     /// `original` (the model before erasure), also counts other subjects newly extractable.
-    public static func verify(model: GPT, tokenizer: any TextTokenizer, records: [Record], subject: String, original: GPT?,
+    /// `pseudonym` names subjects in the result (the ledger's keyed `subjectKey`).
+    public static func verify(model: GPT, tokenizer: any TextTokenizer, records: [Record], subject: String, pseudonym: (String) -> String, original: GPT?,
                               settings: ErasureVerificationSettings = .init(), progress: ((String) -> Void)? = nil) throws -> ErasureVerification {
         let subject = SubjectID.normalize(subject)
         let typeNames = settings.types.map(\.rawValue)
-        var v = ErasureVerification(verdict: .inconclusive, reason: "", subjectKey: Ledger.subjectKey(subject), subjectValues: 0, subjectValuesExtracted: 0,
+        var v = ErasureVerification(verdict: .inconclusive, reason: "", subjectKey: pseudonym(subject), subjectValues: 0, subjectValuesExtracted: 0,
                                     attack: settings.attackDescription, settings: settings)
         let nothing = "the subject owns no " + typeNames.joined(separator: " or ") + " value in the \(records.count) records given: nothing to test"
         // The audit indexes the same way; looking first spares an audit when there is nothing to test.
@@ -187,7 +188,7 @@ public enum ErasureVerifier {
             let before = Set(try audit(original).subjects.filter(\.vulnerable).map(\.subject))
             let newly = Set(now.subjects.filter { $0.vulnerable && $0.subject != subject }.map(\.subject)).subtracting(before)
             v.newlyVulnerableOthers = newly.count
-            v.newlyVulnerableOtherKeys = newly.map(Ledger.subjectKey).sorted()
+            v.newlyVulnerableOtherKeys = newly.map(pseudonym).sorted()
         }
         let others = v.newlyVulnerableOthers.map { "; \($0) other subject\($0 == 1 ? "" : "s") newly vulnerable" } ?? ""
         if own.isEmpty {
@@ -203,7 +204,7 @@ public enum ErasureVerifier {
     /// The whole verification from files: checks `data` against the model's provenance, loads the
     /// model, its tokenizer and the original (`originalDirectory`, or the model it was unlearned
     /// from, or its parent), and verifies.
-    public static func verify(modelDirectory: String, data: String, records: [Record], subject: String, originalDirectory: String? = nil,
+    public static func verify(modelDirectory: String, data: String, records: [Record], subject: String, pseudonym: (String) -> String, originalDirectory: String? = nil,
                               allowUnrecordedData: Bool = false, settings: ErasureVerificationSettings = .init(),
                               progress: ((String) -> Void)? = nil) throws -> ErasureVerification {
         let check = try checkCorpus(modelDirectory: modelDirectory, data: data, records: records, allowUnrecorded: allowUnrecordedData)
@@ -217,7 +218,7 @@ public enum ErasureVerifier {
         } else if let o = prov?.extra?["unlearning.unlearned_from"] ?? prov?.parent?.path, let g = try? GPT.load(directory: o) {
             original = g; originalPath = o
         }
-        var v = try verify(model: model, tokenizer: tokenizer, records: records, subject: subject, original: original, settings: settings, progress: progress)
+        var v = try verify(model: model, tokenizer: tokenizer, records: records, subject: subject, pseudonym: pseudonym, original: original, settings: settings, progress: progress)
         v.modelPath = modelDirectory
         v.weightsSHA256 = try? sha256(file: modelDirectory + "/model.safetensors")
         v.originalPath = original == nil ? nil : originalPath

@@ -6,6 +6,7 @@ import GPT
 import PII
 import Report
 import SafeTensors
+import Support
 import Tokenizer
 import Training
 
@@ -17,7 +18,9 @@ struct AuditCommand: ParsableCommand {
         Writes OUT/audit.json (schema shallot.audit/2, docs/audit-schema.md), OUT/audit.html (a
         self-contained report; `shallot report` rebuilds it) and OUT/subjects.csv.
         Finished stages are kept in OUT/.checkpoint (owner-only; removed at the end): running the
-        same command again after an interruption resumes from the last finished stage.
+        same command again after a crash or kill -9 resumes from the last finished stage. They hold
+        raw values, so SIGINT (Ctrl-C) and SIGTERM remove OUT/.checkpoint before exiting (the audit
+        then starts afresh). Every output is owner-only (files 0600, new directories 0700).
         Values and subject ids are stored as salted hashes (HMAC-SHA256 under --salt-file, or a
         random salt that is not saved) plus a masked form, unless --reveal-pii.
         Attacks: extraction (true-prefix, greedy and --samples top-k samples, per --k), exposure
@@ -72,6 +75,7 @@ struct AuditCommand: ParsableCommand {
         settingsU.untargeted.samplesPerPrompt = untargetedSamples
         settingsU.untargeted.seed = seed
         let checkpointDir = out + "/.checkpoint"
+        removeOnInterrupt(checkpointDir)
         var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         if let s = saltFile {
             guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
@@ -79,9 +83,12 @@ struct AuditCommand: ParsableCommand {
         } else if let d = FileManager.default.contents(atPath: checkpointDir + "/salt"), d.count == 32 {
             salt = d  // an interrupted audit's random salt, so that its finished stages stay valid
         } else {
+            // Kept only while the audit runs (removed with the checkpoint at the end or on
+            // SIGINT/SIGTERM): the final outputs never sit beside the salt of their hashes.
             reporting {
-                try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try atomicWrite(salt, to: checkpointDir + "/salt")
+                try PrivateFile.makeDirectory(out)
+                try PrivateFile.makeDirectory(checkpointDir, restrictExisting: true)
+                try PrivateFile.write(salt, to: checkpointDir + "/salt")
             }
         }
         let info: [String: String] = ["path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
@@ -113,17 +120,17 @@ struct AuditCommand: ParsableCommand {
             }
         }
         reporting {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try PrivateFile.makeDirectory(out)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try atomicWrite(enc.encode(report), to: out + "/audit.json")
+            try PrivateFile.write(enc.encode(report), to: out + "/audit.json")
             var csv = "subject,masked,records,values,extracted_values,vulnerable,score,max_exposure\n"
             for s in report.subjects {
                 csv += "\(csvField(s.subject)),\(csvField(s.masked)),\(s.records),\(s.values),\(s.extractedValues),\(s.vulnerable),\(s.score.map { String(format: "%.4f", $0) } ?? ""),\(s.maxExposure.map { String(format: "%.2f", $0) } ?? "")\n"
             }
-            try atomicWrite(Data(csv.utf8), to: out + "/subjects.csv")
-            try atomicWrite(Data(AuditHTML.render(report).utf8), to: out + "/audit.html")
+            try PrivateFile.write(Data(csv.utf8), to: out + "/subjects.csv")
+            try PrivateFile.write(Data(AuditHTML.render(report).utf8), to: out + "/audit.html")
             try? FileManager.default.removeItem(atPath: checkpointDir)
         }
         let s = report.summary
@@ -145,5 +152,25 @@ struct AuditCommand: ParsableCommand {
             if let a = u.attribution { print("    attribution: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         }
         for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits shown by the sample [%.1f, %.1f], %.1f estimated%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.exposure.exposureCI.low, c.exposure.exposureCI.high, c.exposure.exposureNormalFit, c.extracted ? ", extracted" : "")) }
+    }
+}
+
+/// The signal sources must outlive the call that installs them.
+nonisolated(unsafe) private var interruptSources: [DispatchSourceSignal] = []
+
+/// On SIGINT or SIGTERM: removes `directory` (raw values of an unfinished run), then exits with
+/// 128 + the signal, as the shell would report it. SIGKILL cannot be caught: a killed run leaves
+/// the directory, owner-only, for the next run to resume from.
+func removeOnInterrupt(_ directory: String) {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)   // the dispatch source receives it instead of the default handler
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue.global())
+        src.setEventHandler {
+            try? FileManager.default.removeItem(atPath: directory)
+            FileHandle.standardError.write(Data("\ninterrupted: removed \(directory)\n".utf8))
+            exit(128 + sig)
+        }
+        src.resume()
+        interruptSources.append(src)
     }
 }

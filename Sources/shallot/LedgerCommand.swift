@@ -26,15 +26,23 @@ struct LedgerCommand: ParsableCommand {
 
     struct Common: ParsableArguments {
         @Option(help: "The ledger file (create it with `shallot ledger init`).") var ledger = "shallot-ledger.sqlite"
-        func open() -> Ledger { reporting { try Ledger(path: ledger) } }
+        @Option(help: "The ledger's key file (default: LEDGER.key, made by `ledger init`; keep a copy somewhere safe).") var ledgerKey: String?
+        func open() -> Ledger { reporting { try Ledger(path: ledger, keyPath: ledgerKey) } }
     }
 
     struct Init: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a new, empty ledger file (an error if the file exists).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a new, empty ledger file, its key and its anchor (an error if any of them exists).",
+            discussion: """
+            Makes LEDGER (SQLite), LEDGER.key (a random 256-bit HMAC key, mode 0600: the hash chain and
+            the subject pseudonyms are keyed with it; without it the ledger cannot be verified or
+            extended, so back it up apart from the database) and LEDGER.anchor (one line per entry,
+            appended on every write: the head that `verify --integrity` checks).
+            """)
         @OptionGroup var common: Common
         func run() throws {
-            _ = reporting { try Ledger(path: common.ledger, create: true) }
-            print("ledger created: \(common.ledger)")
+            let l = reporting { try Ledger(path: common.ledger, create: true, keyPath: common.ledgerKey) }
+            print("ledger created: \(common.ledger) (key \(l.keyPath), anchor \(l.anchorPath))")
         }
     }
 
@@ -54,9 +62,11 @@ struct LedgerCommand: ParsableCommand {
             let subject = SubjectID.normalize(subject)
             guard !subject.isEmpty else { throw ValidationError("SUBJECT is empty") }
             let masked = PIIMask.mask(subject, type: subject.contains("@") ? .email : .person)
-            var p: [String: Any] = ["subject_key": Ledger.subjectKey(subject), "masked": masked, "received": f.string(from: r), "deadline": dl]
+            let l = common.open()
+            var p: [String: Any] = ["subject_key": l.subjectKey(subject), "masked": masked, "received": f.string(from: r), "deadline": dl]
             if let note { p["note"] = note }
-            let e = reporting { try common.open().append(.request, p) }
+            let e = reporting { try l.append(.request, p) }
+            announceHead(e, l)
             print("request \(e.requestID ?? "?"): \(masked) received \(f.string(from: r)), deadline \(dl)")
         }
     }
@@ -78,7 +88,8 @@ struct LedgerCommand: ParsableCommand {
         @OptionGroup var common: Common
         @Argument(help: "The data subject (trimmed and lower-cased, as everywhere).") var subject: String
         func run() throws {
-            let ms = reporting { try common.open().modelsContaining(subjectKey: Ledger.subjectKey(SubjectID.normalize(subject))) }
+            let l = common.open()
+            let ms = reporting { try l.modelsContaining(subjectKey: l.subjectKey(subject)) }
             if ms.isEmpty { print("no registered model was trained on this subject's records"); return }
             for m in ms {
                 let un = (m["unlearned_in_a_later_model"] as? Bool) == true
@@ -118,25 +129,33 @@ struct LedgerCommand: ParsableCommand {
         @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
         @Flag(help: "Verify against --data although the model records no training corpus.") var allowUnrecordedData = false
         @Flag(help: "Check the hash chain instead.") var integrity = false
-        @Option(help: "With --integrity: a head hash exported earlier (detects a truncated tail).") var expectHead: String?
+        @Option(help: "With --integrity: a head hash recorded elsewhere (besides the anchor file, which is always checked).") var expectHead: String?
         func run() throws {
             let l = common.open()
             if integrity {
                 let r = reporting { try l.verifyIntegrity(expectedHead: expectHead) }
-                if r.ok { print("ok: \(r.entries) entries, chain intact, head \(r.headHash)") ; return }
+                if r.ok {
+                    if let u = r.unanchored, u > 0 {
+                        FileHandle.standardError.write(Data("note: \(u) entr\(u == 1 ? "y" : "ies") after the last anchor (a writer stopped before anchoring; the next append anchors \(u == 1 ? "it" : "them"))\n".utf8))
+                    }
+                    print("ok: \(r.entries) entries, keyed chain intact, \(r.anchored ?? 0) anchored, triggers in place, head \(r.headHash)")
+                    return
+                }
                 for p in r.problems { FileHandle.standardError.write(Data("integrity: \(p)\n".utf8)) }
                 fail("\(common.ledger): the ledger was altered (\(r.problems.count) problem\(r.problems.count == 1 ? "" : "s"))")
             }
             guard let request, let model, let data, let subject else { throw ValidationError("give REQUEST --model DIR --data CORPUS --subject SUBJECT (or --integrity)") }
             let req = reporting { try ErasureVerifier.request(request, subject: subject, in: l) }
+            let pseudonym = l.subjectKey
             let records = readCorpus(data)
             let v = reporting {
-                try ErasureVerifier.verify(modelDirectory: model, data: data, records: records, subject: subject, originalDirectory: original,
+                try ErasureVerifier.verify(modelDirectory: model, data: data, records: records, subject: subject, pseudonym: pseudonym, originalDirectory: original,
                                            allowUnrecordedData: allowUnrecordedData, settings: ErasureVerificationSettings(types: types)) {
                     FileHandle.standardError.write(Data("\($0)…\n".utf8))
                 }
             }
             let e = reporting { try ErasureVerifier.record(v, request: req, in: l) }
+            announceHead(e, l)
             print("verification \(e.id) of request \(req.requestID): \(v.verdict.rawValue.uppercased()) — \(v.reason)")
             if v.corpus?.match == .unrecordedAllowed { FileHandle.standardError.write(Data("warning: \(model) records no training corpus; \(data) was not checked against it\n".utf8)) }
             if v.verdict != .pass { Foundation.exit(1) }
@@ -151,7 +170,7 @@ struct LedgerCommand: ParsableCommand {
             let l = common.open()
             let integrity = reporting { try l.verifyIntegrity() }
             let all = reporting { try l.entries() }
-            let obj: [String: Any] = ["schema": "shallot.ledger/1", "exported": ISO8601DateFormatter().string(from: Date()), "ledger": common.ledger,
+            let obj: [String: Any] = ["schema": "shallot.ledger/2", "exported": ISO8601DateFormatter().string(from: Date()), "ledger": common.ledger,
                                       "integrity": ["ok": integrity.ok, "entries": integrity.entries, "problems": integrity.problems, "head_hash": integrity.headHash],
                                       "requests": reporting { try l.requests() }.map { r in ["request_id": r.requestID, "entry": r.id, "subject_key": r.subjectKey, "masked": r.masked, "received": r.received, "deadline": r.deadline, "state": r.state, "actions": r.actions, "verifications": r.verifications] as [String: Any] },
                                       "entries": all.map { ["id": $0.id, "kind": $0.kind, "created": $0.created, "payload": $0.object(), "prev_hash": $0.prevHash, "hash": $0.hash] as [String: Any] }]
@@ -178,12 +197,19 @@ extension LedgerCommand {
 /// Registers the dataset and the model (subject pseudonyms of its training records) in the ledger.
 func registerModel(_ l: Ledger, model: String, data: String, records: [Record], extra: [String: Any] = [:]) throws {
     let prov = Provenance.read(directory: model)
-    let subjects = Array(Set(records.map { Ledger.subjectKey($0.subject) })).sorted()
+    let subjects = Array(Set(records.map { l.subjectKey($0.subject) })).sorted()
     let ds = reporting { try l.append(.dataset, ["path": data, "file_sha256": (try? sha256(file: data)) ?? "", "records": records.count,
                                                 "manifest_sha256": sha256(records.map(\.id).sorted().joined(separator: "\n")), "subject_keys": subjects]) }
     var p: [String: Any] = ["path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "", "dataset_entry": ds.id,
                             "parent": prov?.parent?.path ?? "", "parent_weights_sha256": prov?.parent?.weightsSHA256 ?? "", "subject_keys": subjects]
     for (k, v) in extra { p[k] = v }
     let e = reporting { try l.append(.model, p) }
+    announceHead(e, l)
     print("model \(e.id) registered (dataset \(ds.id), \(subjects.count) subjects)")
+}
+
+/// Prints (on standard error) the head after an append, as anchored in LEDGER.anchor: a copy kept
+/// elsewhere detects a ledger rewritten together with its anchor (`verify --integrity --expect-head`).
+func announceHead(_ e: LedgerEntry, _ l: Ledger) {
+    FileHandle.standardError.write(Data("ledger head: entry \(e.id) \(e.hash) (anchored in \(l.anchorPath))\n".utf8))
 }

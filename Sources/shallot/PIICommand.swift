@@ -75,7 +75,7 @@ struct Scan: ParsableCommand {
 struct Index: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the PII index of a corpus: value → type, owner, subjects, occurrences with left context (JSONL).",
-        discussion: "The index holds raw PII (it is derived from the corpus): store it like the corpus.")
+        discussion: "The index holds raw PII (it is derived from the corpus): it is written owner-only (0600); store it like the corpus.")
     @Argument(help: "Corpus JSONL.") var corpus: String
     @Option(help: "Output index (JSONL, one value a line).") var out: String
     @Option(parsing: .upToNextOption, help: "Types to index (default: all).") var types: [PIIType] = []
@@ -95,10 +95,15 @@ struct Scrub: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove PII from a corpus: redact to a type tag, mask, or replace with consistent pseudonyms.",
         discussion: """
-        Pseudonyms are format-preserving and consistent (one value, one fake) under a secret key
-        read from --secret-file or the SHALLOT_SCRUB_SECRET environment variable (never from the
-        command line, where other users can see it). A second detection pass over the output is
-        reported as "residual".
+        Every field that can hold PII is scrubbed: text, subject, id, source and every string in
+        meta (sender, recipients, Message-ID, X-From/X-To, folders). Pseudonyms are
+        format-preserving and consistent (one value, one fake; the subject gets the pseudonym its
+        address gets in the text) under a secret key read from --secret-file or the
+        SHALLOT_SCRUB_SECRET environment variable (never from the command line, where other users
+        can see it); it must be at least 32 bytes of random text (`head -c 32 /dev/urandom |
+        base64`). Ids, sources, Message-IDs and folders become keyed tokens (pseudonymize) or
+        numbers and tags (redact, mask). A second detection pass over every field of the output is
+        reported as "residual" (by type) and "residual_fields" (by field). The output is 0600.
         """)
     @Argument(help: "Corpus JSONL.") var corpus: String
     @Option(help: "Output JSONL.") var out: String
@@ -112,7 +117,10 @@ struct Scrub: ParsableCommand {
             guard let d = FileManager.default.contents(atPath: f) else { fail("\(f): cannot read the secret") }
             secret = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if mode == .pseudonymize && secret.isEmpty { fail("pseudonymisation needs a secret: --secret-file FILE or SHALLOT_SCRUB_SECRET") }
+        if mode == .pseudonymize {
+            if secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { fail("pseudonymisation needs a secret: --secret-file FILE or SHALLOT_SCRUB_SECRET") }
+            if let p = ScrubSecret.problem(secret) { fail("\(secretFile ?? "SHALLOT_SCRUB_SECRET"): \(p)") }
+        }
         let records = readCorpus(corpus)
         let s = Scrubber(mode: mode, types: types.isEmpty ? Set(PIIType.allCases) : Set(types), secret: secret)
         let (outRecs, report) = s.scrub(records: records)

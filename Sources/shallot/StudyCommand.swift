@@ -6,6 +6,7 @@ import Ledger
 import Report
 import SafeTensors
 import Study
+import Support
 import Training
 import Unlearning
 
@@ -35,7 +36,8 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
     @Option(help: "Pre-training epochs (default: the preset's).") var pretrainEpochs: Double?
     @Option(help: "Seed of the corpora and models.") var seed: UInt64 = 1
-    @Option(help: "File with the hashing salt for subject keys (a random salt kept in OUT otherwise).") var saltFile: String?
+    @Option(help: "File with the hashing salt for subject keys (default: a random salt kept in the --keys directory, not beside the hashes).") var saltFile: String?
+    @Option(help: "Directory for the study's random salt (default: $SHALLOT_KEYS, else ~/.shallot/keys; made 0700).") var keys: String?
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
     @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
@@ -56,17 +58,13 @@ struct StudyCommand: ParsableCommand {
         settings.seed = seed
         // A missing ledger is an error now, not after the study.
         let ledgerFile = ledger.map { lp in reporting { try Ledger(path: lp) } }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var salt: Data
+        reporting { try PrivateFile.makeDirectory(out) }
+        let salt: Data
         if let s = saltFile {
             guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
             salt = d
-        } else if let d = FileManager.default.contents(atPath: out + "/.salt"), d.count == 32 {
-            salt = d
         } else {
-            salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
-            reporting { try atomicWrite(salt, to: out + "/.salt") }
-            chmod(out + "/.salt", 0o600)
+            salt = reporting { try StudySalt.load(out: out, keys: keys) }
         }
         var desc: [String: String] = ["source": corpus == nil ? "synthetic (corpus synth, populations 0 and 1)" : corpus!]
         let user = corpus.map { c -> [Record] in desc["file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
@@ -103,8 +101,37 @@ struct StudyCommand: ParsableCommand {
                                                    "preset": preset, "budget": settings.budget.rawValue, "models": models, "findings": report.findings,
                                                    "unlearning_methods": report.unlearning.map(\.method)]) }
             FileHandle.standardError.write(Data("ledger: study entry \(e.id) in \(lp)\n".utf8))
+            announceHead(e, l)
         }
         print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
         for f in report.findings { print("  • " + f) }
+    }
+}
+
+/// The study's random salt lives outside OUT, so that study.json's salted subject keys and the
+/// salt that makes them unguessable are never in one directory (or one archive of it): in the
+/// key directory (--keys, $SHALLOT_KEYS, else ~/.shallot/keys; 0700), one file per output
+/// directory (0600), named by a hash of OUT's absolute path so that a resumed study finds it.
+/// A salt an earlier version left in OUT/.salt is moved there.
+enum StudySalt {
+    static func directory(_ keys: String?) -> String {
+        if let keys { return keys }
+        if let k = ProcessInfo.processInfo.environment["SHALLOT_KEYS"], !k.isEmpty { return k }
+        return FileManager.default.homeDirectoryForCurrentUser.path + "/.shallot/keys"
+    }
+
+    static func load(out: String, keys: String?) throws -> Data {
+        let dir = directory(keys)
+        try PrivateFile.makeDirectory(dir)
+        let abs = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
+        let path = dir + "/study-" + String(sha256(abs).prefix(16)) + ".salt"
+        if let d = FileManager.default.contents(atPath: path), d.count == 32 { return d }
+        let legacy = out + "/.salt"
+        var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        if let d = FileManager.default.contents(atPath: legacy), d.count == 32 { salt = d }
+        try PrivateFile.write(salt, to: path)
+        try? FileManager.default.removeItem(atPath: legacy)
+        FileHandle.standardError.write(Data("study salt: \(path) (keep it to resume this study or to compare its subject keys)\n".utf8))
+        return salt
     }
 }

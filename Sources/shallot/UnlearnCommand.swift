@@ -25,8 +25,11 @@ struct UnlearnCommand: ParsableCommand {
         as often as before; epochs: the same epochs over fewer records; steps: the same steps).
         ga: gradient ascent on the forget set; gd: ascent on forget plus descent on retain; npo:
         negative preference optimisation against MODEL (METHODS.md).
-        OUT/shallot.json records the method, its settings, the parent and the forget subjects as
-        SHA-256 pseudonyms (not anonymous: a known address can be checked against them).
+        OUT/shallot.json records the method, its settings, the parent and the number of forgotten
+        subjects; with --ledger also their keyed pseudonyms (HMAC-SHA-256 under the ledger's key, as
+        in the ledger), which nobody without the key can test a guessed address against. Without a
+        ledger no pseudonym is written: a plain hash of an address anyone can guess would say who
+        asked for erasure.
         """)
     @Option(help: "The model to unlearn from.") var model: String
     @Option(help: "The corpus it was trained on (JSONL records with subjects).") var data: String
@@ -58,7 +61,7 @@ struct UnlearnCommand: ParsableCommand {
         // The ledger and its requests are checked before any training.
         let ledgerAndRequests = ledger.map { lp -> (Ledger, [String]) in
             let l = reporting { try Ledger(path: lp) }
-            let keys = Set(subjects.map(Ledger.subjectKey))
+            let keys = Set(subjects.map(l.subjectKey))
             let ids = request.map { id -> String in
                 let r = reporting { try l.request(id) }
                 if !keys.contains(r.subjectKey) { fail("\(lp): request \(r.requestID)'s subject is not among the subjects to forget") }
@@ -74,8 +77,13 @@ struct UnlearnCommand: ParsableCommand {
         if !split.missing.isEmpty { FileHandle.standardError.write(Data("warning: \(split.missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let parentProv = Provenance.read(directory: model)
         var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(split.forget.count)",
-                                       "unlearning.forget_subjects_sha256": subjects.sorted().map(Ledger.subjectKey).joined(separator: ","),
+                                       "unlearning.forget_subjects": "\(subjects.count - split.missing.count)",
                                        "unlearning.unlearned_from": model]
+        if let (l, _) = ledgerAndRequests {
+            // Keyed pseudonyms only: shallot.json travels with the model, the key stays with the ledger.
+            extra["unlearning.forget_subject_keys"] = subjects.subtracting(split.missing).sorted().map(l.subjectKey).sorted().joined(separator: ",")
+            extra["unlearning.forget_subject_keys_scheme"] = "hmac-sha256 under the key of ledger " + l.path
+        }
         let result: GPT
         var training: TrainParameters?
         var corpusTokens = 0
@@ -138,11 +146,12 @@ struct UnlearnCommand: ParsableCommand {
         }
         if let lr = ledgerAndRequests {
             let (l, requestIDs) = lr
-            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": requestIDs, "forget_subject_keys": subjects.sorted().map(Ledger.subjectKey),
+            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": requestIDs, "forget_subject_keys": subjects.sorted().map(l.subjectKey),
                                                     "forget_records": forgetRecords.count, "input_path": model,
                                                     "input_weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
                                                     "output_path": out, "output_weights_sha256": (try? sha256(file: out + "/model.safetensors")) ?? ""]) }
             FileHandle.standardError.write(Data("ledger: action \(a.id)\n".utf8))
+            announceHead(a, l)
             try registerModel(l, model: out, data: data, records: retain, extra: ["produced_by_action": a.id])
         }
         print("\(method.rawValue): forgot \(forgetRecords.count) records of \(subjects.count - missing.count) subjects → \(out)")

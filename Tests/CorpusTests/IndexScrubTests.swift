@@ -57,3 +57,37 @@ let mails = [
         #expect(Scrubber(mode: .pseudonymize, secret: "k1").scrub(records: mails).0 == out)
     }
 }
+
+@Suite struct ScrubAllFieldsTests {
+    let mail = Record(id: "maildir:whitfield-d/sent/1.", subject: "Dana@Example.com", text: "From: dana@example.com\nTo: marcus@example.com\n\nThanks,\nDana Whitfield",
+                      source: "maildir:whitfield-d/sent/1.",
+                      meta: ["sender": "dana@example.com", "recipients": "marcus@example.com", "message_id": "<1.2.JavaMail.evans@thyme>",
+                             "x_from": "Whitfield, Dana", "folder": "whitfield-d"])
+
+    @Test func everyFieldIsScrubbedAndTheSubjectKeepsItsPseudonym() {
+        let (out, rep) = Scrubber(mode: .pseudonymize, secret: "k1").scrub(records: [mail, mail])
+        let r = out[0]
+        let fake = String(r.text.split(separator: "\n")[0].dropFirst("From: ".count))
+        #expect(r.subject == fake && r.meta["sender"] == fake && fake != "dana@example.com")
+        for (name, value) in Scrubber.fields(r) {
+            for raw in ["dana@", "marcus@", "whitfield", "evans", "Dana Whitfield"] { #expect(!value.lowercased().contains(raw.lowercased()), "\(name): \(value)") }
+        }
+        #expect(rep.residual.isEmpty && rep.residualFields.isEmpty)
+        #expect(rep.fieldsChanged["id"] == 2 && rep.fieldsChanged["meta.message_id"] == 2 && rep.fieldsChanged["subject"] == 2)
+        #expect(out[1] == r, "one key, one output")
+    }
+
+    @Test func redactNumbersSubjectsAndLocators() {
+        let (o, rep) = Scrubber(mode: .redact, secret: "").scrub(records: [mail, Record(id: "2", subject: "x-folder", text: "hi", source: ""), mail])
+        #expect(o.map(\.subject) == ["subject-1", "subject-2", "subject-1"], "one subject, one number")
+        #expect(o.map(\.id) == ["maildir:1", "2", "maildir:3"] && o[0].source == "maildir:1" && o[1].source == "")
+        #expect(o[0].meta["x_from"] == "<PERSON>" && o[0].meta["message_id"] == "<MESSAGE_ID>" && o[0].meta["sender"] == "<EMAIL_ADDRESS>")
+        #expect(rep.residual.isEmpty)
+    }
+
+    @Test func secretsMustBeLongAndVaried() {
+        #expect(ScrubSecret.problem("") != nil && ScrubSecret.problem("   ") != nil && ScrubSecret.problem("k1") != nil)
+        #expect(ScrubSecret.problem(String(repeating: "ab", count: 32)) != nil)
+        #expect(ScrubSecret.problem("q7Xk2vR9mB4tW8zL1nC6hJ3fD5sG0aYe") == nil)
+    }
+}

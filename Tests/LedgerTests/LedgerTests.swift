@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import GRDB
 import Ledger
+import Support
 import Testing
 
 func tempLedger() -> String {
@@ -20,7 +22,7 @@ func rawTamper(_ path: String, _ sql: String) throws {
     func filled(_ n: Int) throws -> (Ledger, String) {
         let p = tempLedger()
         let l = try Ledger(path: p, create: true)
-        for i in 0..<n { try l.append(.request, ["subject_key": Ledger.subjectKey("s\(i)@x.com"), "masked": "s***", "received": "2026-11-0\(1 + i % 9)", "deadline": "2026-12-01"]) }
+        for i in 0..<n { try l.append(.request, ["subject_key": l.subjectKey("s\(i)@x.com"), "masked": "s***", "received": "2026-11-0\(1 + i % 9)", "deadline": "2026-12-01"]) }
         return (l, p)
     }
 
@@ -57,13 +59,85 @@ func rawTamper(_ path: String, _ sql: String) throws {
         #expect(!r.ok && r.problems.contains { $0.contains("missing") } && r.problems.contains { $0.hasPrefix("entry 3:") })
     }
 
-    @Test func aRewrittenChainIsCaughtByAnExportedHead() throws {
+    @Test func aTruncatedTailIsCaughtByTheAnchorByDefault() throws {
         let (l, p) = try filled(4)
         let head = try l.verifyIntegrity().headHash
+        #expect(try l.verifyIntegrity().anchored == 4)
         try rawTamper(p, "DELETE FROM entries WHERE id = 4")   // truncating the tail leaves a valid chain…
+        try DatabaseQueue(path: p).write { try $0.execute(sql: Ledger.triggers.map(\.1).prefix(2).joined(separator: ";")) }
+        #expect(try l.verifyIntegrity(checkAnchor: false).ok)
+        let r = try l.verifyIntegrity()                         // …but not the anchored head
+        #expect(!r.ok && r.problems.contains { $0.hasPrefix("entry 4: anchored but not in the ledger") }, "\(r.problems)")
+        #expect(try !l.verifyIntegrity(expectedHead: head, checkAnchor: false).problems.filter { $0.contains("expected head") }.isEmpty)
+        // and the truncated ledger is not silently continued
+        #expect(throws: LedgerError.self) { try l.append(.dataset, ["x": 1]) }
+    }
+
+    @Test func aChainRewrittenWithoutTheKeyIsDetected() throws {
+        let (l, p) = try filled(3)
+        // A careful forger: edits a payload, recomputes every hash as an unkeyed chain would,
+        // puts the triggers back exactly as they were and rewrites the anchor to match.
+        let q = try DatabaseQueue(path: p)
+        var anchor = ""
+        try q.write { db in
+            for t in Ledger.triggers { try db.execute(sql: "DROP TRIGGER \(t.0)") }
+            try db.execute(sql: "UPDATE entries SET payload = replace(payload, '2026-12-01', '2027-12-01')")
+            var prev = Ledger.genesis
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM entries ORDER BY id") {
+                var h = SHA256()
+                for part in [prev, row["kind"] as String, row["created"] as String, row["payload"] as String] { h.update(data: Data(part.utf8)); h.update(data: Data([0])) }
+                let hash = h.finalize().map { String(format: "%02x", $0) }.joined()
+                try db.execute(sql: "UPDATE entries SET prev_hash = ?, hash = ? WHERE id = ?", arguments: [prev, hash, row["id"] as Int64])
+                anchor += "\(row["id"] as Int64) \(hash)\n"
+                prev = hash
+            }
+            for t in Ledger.triggers { try db.execute(sql: t.1) }
+        }
+        try anchor.write(toFile: l.anchorPath, atomically: true, encoding: .utf8)
+        let r = try l.verifyIntegrity()
+        #expect(!r.ok)
+        #expect(r.problems.filter { $0.contains("keyed hash") }.count == 3, "\(r.problems)")
+        #expect(!r.problems.contains { $0.contains("trigger") })
+    }
+
+    @Test func insertOrReplaceIsRefusedAndDroppedTriggersAreDetected() throws {
+        let (l, p) = try filled(3)
+        let q = try DatabaseQueue(path: p)
+        let e2 = try l.entries()[1]
+        // REPLACE deletes the conflicting row without firing DELETE triggers: the insert guard refuses it.
+        for sql in ["INSERT OR REPLACE INTO entries (id, kind, created, payload, prev_hash, hash) VALUES (2, 'request', 'x', '{}', '\(e2.prevHash)', 'h')",
+                    "REPLACE INTO entries (id, kind, created, payload, prev_hash, hash) VALUES (9, 'request', 'x', '{}', 'p', '\(e2.hash)')",
+                    "INSERT INTO entries (id, kind, created, payload, prev_hash, hash) VALUES (7, 'request', 'x', '{}', 'p', 'h')"] {
+            #expect(throws: DatabaseError.self, "\(sql)") { try q.write { try $0.execute(sql: sql) } }
+        }
+        #expect(try l.entries().count == 3 && l.entries()[1] == e2)
         #expect(try l.verifyIntegrity().ok)
-        let r = try l.verifyIntegrity(expectedHead: head)       // …but not the head exported before
-        #expect(!r.ok && r.problems.contains { $0.contains("expected head") })
+        // Dropping a guard is visible, even with no row touched, and the ledger takes no more entries.
+        try q.write { try $0.execute(sql: "DROP TRIGGER entries_append_only") }
+        let r = try Ledger(path: p).verifyIntegrity()
+        #expect(!r.ok && r.problems == ["trigger entries_append_only was dropped (the append-only guard was removed)"], "\(r.problems)")
+        // A look-alike guard that does nothing is not the guard.
+        try q.write { try $0.execute(sql: "CREATE TRIGGER entries_append_only BEFORE INSERT ON entries WHEN 0 BEGIN SELECT 1; END") }
+        #expect(try l.verifyIntegrity().problems.contains { $0.contains("entries_append_only was altered") })
+    }
+
+    @Test func theKeyIsAFileOfItsOwnAndRequired() throws {
+        let (l, p) = try filled(1)
+        #expect(l.keyPath == p + ".key" && PrivateFile.mode(l.keyPath) == 0o600 && PrivateFile.mode(p) == 0o600)
+        #expect(PrivateFile.mode(l.anchorPath) == 0o600)
+        let key = try String(contentsOfFile: l.keyPath, encoding: .utf8)
+        #expect(key.trimmingCharacters(in: .newlines).count == 64)
+        #expect(try !String(contentsOfFile: p, encoding: .isoLatin1).contains(key.trimmingCharacters(in: .newlines)), "the key must not be in the database")
+        // Subject keys are keyed: not the plain SHA-256 of the address, and another ledger's differ.
+        let plain = SHA256.hash(data: Data("shallot-subject:s0@x.com".utf8)).map { String(format: "%02x", $0) }.joined()
+        let other = try Ledger(path: tempLedger(), create: true)
+        #expect(l.subjectKey("s0@x.com") != plain && l.subjectKey("s0@x.com") != other.subjectKey("s0@x.com"))
+        #expect(try l.requests()[0].subjectKey == l.subjectKey("S0@X.com "))
+        // Without its key (or with another) the ledger cannot be opened or verified.
+        try FileManager.default.moveItem(atPath: l.keyPath, toPath: p + ".moved")
+        #expect(throws: LedgerError.self) { try Ledger(path: p) }
+        #expect(try !Ledger(path: p, keyPath: other.keyPath).verifyIntegrity().ok)
+        #expect(try Ledger(path: p, keyPath: p + ".moved").verifyIntegrity().ok)
     }
 
     @Test func concurrentWritersInOneProcessLoseNothing() async throws {
@@ -80,7 +154,7 @@ func rawTamper(_ path: String, _ sql: String) throws {
 
     @Test func statusFollowsModelsAndActions() throws {
         let (l, _) = try filled(1)
-        let key = Ledger.subjectKey("s0@x.com")
+        let key = l.subjectKey("s0@x.com")
         try l.append(.model, ["path": "m1", "weights_sha256": "aaa", "subject_keys": [key, "other"]])
         #expect(try l.modelsContaining(subjectKey: key).first?["unlearned_in_a_later_model"] as? Bool == false)
         try l.append(.action, ["method": "npo", "requests": [1], "forget_subject_keys": [key], "input_weights_sha256": "aaa", "output_weights_sha256": "bbb"])
@@ -107,25 +181,26 @@ func rawTamper(_ path: String, _ sql: String) throws {
         #expect(throws: LedgerError.self) { try Ledger(path: other) }
     }
 
-    @Test func subjectKeysAreNormalised() {
-        #expect(Ledger.subjectKey(" Alice@X.com\n") == Ledger.subjectKey("alice@x.com"))
-        #expect(Ledger.subjectKey("alice@x.com") != Ledger.subjectKey("alice@y.com"))
+    @Test func subjectKeysAreNormalised() throws {
+        let l = try Ledger(path: tempLedger(), create: true)
+        #expect(l.subjectKey(" Alice@X.com\n") == l.subjectKey("alice@x.com"))
+        #expect(l.subjectKey("alice@x.com") != l.subjectKey("alice@y.com"))
     }
 
     @Test func requestIdsCountRequestsOnlyAndSurviveReopening() throws {
         let p = tempLedger()
         var l = try Ledger(path: p, create: true)
-        let r1 = try l.append(.request, ["subject_key": Ledger.subjectKey("a@x.com"), "request_id": "R-99"])
+        let r1 = try l.append(.request, ["subject_key": l.subjectKey("a@x.com"), "request_id": "R-99"])
         try l.append(.dataset, ["path": "d.jsonl"])
         try l.append(.model, ["path": "m"])
-        let r2 = try l.append(.request, ["subject_key": Ledger.subjectKey("b@x.com")])
+        let r2 = try l.append(.request, ["subject_key": l.subjectKey("b@x.com")])
         #expect(r1.requestID == "R-1" && r2.requestID == "R-2")
         #expect(r2.id == 4, "the entry id counts every entry, the request id only requests")
         l = try Ledger(path: p)
-        let r3 = try l.append(.request, ["subject_key": Ledger.subjectKey("c@x.com")])
+        let r3 = try l.append(.request, ["subject_key": l.subjectKey("c@x.com")])
         #expect(r3.requestID == "R-3")
         #expect(try l.requests().map(\.requestID) == ["R-1", "R-2", "R-3"])
-        #expect(try l.request("3").subjectKey == Ledger.subjectKey("c@x.com"))
+        #expect(try l.request("3").subjectKey == l.subjectKey("c@x.com"))
         #expect(try l.request("r-2").id == 4)
         #expect(throws: LedgerError.self) { try l.request("R-4") }
         #expect(throws: LedgerError.self) { try l.request("R-x") }

@@ -13,6 +13,9 @@ func verificationCorpus() -> [Record] {
         + (0..<4).map { Record(id: "b-\($0)", subject: "bob@y.com", text: "The meeting moved to Friday, item \($0).", source: "test") }
 }
 
+/// Names subjects in verification results (the CLI passes the ledger's keyed `subjectKey`).
+func testPseudonym(_ s: String) -> String { "k:" + s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+
 func randomTinyGPT(seed: UInt64 = 5) -> GPT {
     GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 32, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: seed)
 }
@@ -42,7 +45,7 @@ func modelDirectory(_ dir: String, corpus: Provenance.Corpus?, extra: [String: S
     @Test func aSubjectWithNoValuesIsInconclusiveNotPass() throws {
         let rs = verificationCorpus()
         for subject in ["bob@y.com", "carol@z.com"] {   // records without PII; no records at all
-            let v = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: subject, original: nil)
+            let v = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: subject, pseudonym: testPseudonym, original: nil)
             #expect(v.verdict == .inconclusive, "\(subject)")
             #expect(v.subjectValues == 0 && v.reason.contains("nothing to test"))
         }
@@ -50,12 +53,12 @@ func modelDirectory(_ dir: String, corpus: Provenance.Corpus?, extra: [String: S
 
     @Test func theSubjectIsNormalisedAndPassNeedsValues() throws {
         let rs = verificationCorpus()
-        let a = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: " ALICE@x.com", original: nil)
-        let b = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: "alice@x.com", original: randomTinyGPT(seed: 6))
+        let a = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: " ALICE@x.com", pseudonym: testPseudonym, original: nil)
+        let b = try ErasureVerifier.verify(model: randomTinyGPT(), tokenizer: ByteTokenizer(), records: rs, subject: "alice@x.com", pseudonym: testPseudonym, original: randomTinyGPT(seed: 6))
         // A random model extracts nothing: with values to test, that is a pass.
         #expect(a.subjectValues == 2 && a.subjectValuesExtracted == 0 && a.verdict == .pass)
         #expect(b.subjectValues == a.subjectValues && b.verdict == a.verdict)
-        #expect(a.subjectKey == Ledger.subjectKey("alice@x.com") && b.subjectKey == a.subjectKey)
+        #expect(a.subjectKey == testPseudonym("alice@x.com") && b.subjectKey == a.subjectKey)
         #expect(a.newlyVulnerableOthers == nil && b.newlyVulnerableOthers == 0)
     }
 
@@ -68,7 +71,7 @@ func modelDirectory(_ dir: String, corpus: Provenance.Corpus?, extra: [String: S
         let m = randomTinyGPT()
         var p = TrainParameters(); p.batchSize = 8; p.context = 32; p.steps = 120; p.learningRate = 3e-3; p.checkpointEvery = 0
         _ = try Trainer(model: m, data: TokenDataset(tokens: toks), params: p, checkpointPath: nil).run(resume: false)
-        let v = try ErasureVerifier.verify(model: m, tokenizer: tok, records: rs, subject: "alice@x.com", original: nil,
+        let v = try ErasureVerifier.verify(model: m, tokenizer: tok, records: rs, subject: "alice@x.com", pseudonym: testPseudonym, original: nil,
                                            settings: ErasureVerificationSettings(prefixLengths: [5], types: [.email]))
         #expect(v.subjectValues == 1 && v.subjectValuesExtracted == 1 && v.verdict == .fail)
     }
@@ -84,7 +87,7 @@ func modelDirectory(_ dir: String, corpus: Provenance.Corpus?, extra: [String: S
         #expect(try ErasureVerifier.checkCorpus(modelDirectory: d + "/m", data: d + "/c.jsonl", records: rs, allowUnrecorded: false).match == .fileSHA256)
         #expect(try ErasureVerifier.checkCorpus(modelDirectory: d + "/m", data: d + "/reordered.jsonl", records: rs.reversed(), allowUnrecorded: false).match == .manifestSHA256)
         do {
-            _ = try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/other.jsonl", records: Array(rs.dropLast()), subject: "alice@x.com")
+            _ = try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/other.jsonl", records: Array(rs.dropLast()), subject: "alice@x.com", pseudonym: testPseudonym)
             Issue.record("a corpus that is not the model's was accepted")
         } catch let e as ErasureVerificationError {
             let msg = e.description
@@ -113,12 +116,12 @@ func modelDirectory(_ dir: String, corpus: Provenance.Corpus?, extra: [String: S
         try writeJSONL(rs, to: d + "/c.jsonl")
         try modelDirectory(d + "/m", corpus: nil)
         #expect(throws: ErasureVerificationError.unrecordedCorpus(model: d + "/m")) {
-            try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/c.jsonl", records: rs, subject: "alice@x.com")
+            try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/c.jsonl", records: rs, subject: "alice@x.com", pseudonym: testPseudonym)
         }
-        let v = try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/c.jsonl", records: rs, subject: "alice@x.com", allowUnrecordedData: true)
+        let v = try ErasureVerifier.verify(modelDirectory: d + "/m", data: d + "/c.jsonl", records: rs, subject: "alice@x.com", pseudonym: testPseudonym, allowUnrecordedData: true)
         #expect(v.corpus?.match == .unrecordedAllowed && v.verdict == .pass)
         let l = try Ledger(path: d + "/l.sqlite", create: true)
-        try l.append(.request, ["subject_key": Ledger.subjectKey("Alice@X.com"), "masked": "a***"])
+        try l.append(.request, ["subject_key": l.subjectKey("Alice@X.com"), "masked": "a***"])
         let req = try ErasureVerifier.request("1", subject: "ALICE@x.com", in: l)
         #expect(throws: ErasureVerificationError.subjectMismatch(request: "R-1")) { try ErasureVerifier.request("R-1", subject: "bob@y.com", in: l) }
         let e = try ErasureVerifier.record(v, request: req, in: l)

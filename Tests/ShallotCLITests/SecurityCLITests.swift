@@ -1,0 +1,316 @@
+// docs/security.md, proved from the command line: a scrubbed real-format mail corpus holds no
+// raw address in any field; PII-bearing outputs are owner-only; the ledger's keyed chain and
+// anchor catch a rewritten chain and a truncated tail; CSV cells cannot run formulas.
+
+import Foundation
+import Testing
+
+private func run(_ args: [String], env: [String: String]) throws -> RunResult {
+    let p = Process()
+    p.executableURL = shallotBinary()
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { _, b in b }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+private func mode(_ path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? nil
+}
+
+private func records(_ path: String) throws -> [[String: Any]] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+        try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+}
+
+/// Every field of a record that can hold PII: text, subject, id, source and every meta string.
+private func fields(_ r: [String: Any]) -> [(String, String)] {
+    var out: [(String, String)] = []
+    for k in ["text", "subject", "id", "source"] { if let v = r[k] as? String { out.append((k, v)) } }
+    for (k, v) in (r["meta"] as? [String: String] ?? [:]).sorted(by: { $0.key < $1.key }) { out.append(("meta." + k, v)) }
+    return out
+}
+
+/// What the detector (`pii scan --jsonl`) finds in each field: (field, type, lower-cased value).
+private func detect(_ rs: [[String: Any]], dir: String) throws -> [(field: String, type: String, value: String)] {
+    let fs = rs.flatMap(fields)
+    let lines = try fs.map { String(decoding: try JSONSerialization.data(withJSONObject: ["text": $0.1]), as: UTF8.self) }
+    try lines.joined(separator: "\n").write(toFile: dir + "/fields.jsonl", atomically: true, encoding: .utf8)
+    let r = try shallot(["pii", "scan", "--jsonl", dir + "/fields.jsonl"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let outs = r.stdout.split(separator: "\n")
+    #expect(outs.count == fs.count)
+    var found: [(String, String, String)] = []
+    for (f, o) in zip(fs, outs) {
+        let ents = ((try? JSONSerialization.jsonObject(with: Data(o.utf8))) as? [String: Any])?["entities"] as? [[String: Any]] ?? []
+        for e in ents {
+            let type = e["type"] as! String, text = e["text"] as! String
+            found.append((f.0, type, type == "PHONE_NUMBER" ? text.filter(\.isNumber) : text.lowercased()))
+        }
+    }
+    return found
+}
+
+private let message1 = """
+Message-ID: <18782981.1075855378110.JavaMail.evans@thyme>
+Date: Mon, 14 May 2001 16:39:00 -0700 (PDT)
+From: dana.whitfield@corvale.com
+To: marcus.lee@corvale.com
+Cc: priya.natarajan@corvale.com
+Subject: Re: quarterly numbers for Priya Natarajan
+Mime-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+X-From: Dana Whitfield
+X-To: Marcus Lee <Marcus Lee/HOU/Corvale@Corvale>
+X-cc: Priya Natarajan
+X-Folder: \\Dana_Whitfield_June2001\\Notes Folders\\Sent
+X-FileName: dwhitfi.nsf
+
+Marcus,
+
+Please send the numbers to priya.natarajan@corvale.com by Friday, or call me at (713) 853-7107.
+
+Thanks,
+Dana Whitfield
+dana.whitfield@corvale.com
+713.853.7107
+
+"""
+
+private let message2 = """
+Message-ID: <29912.1075855399999.JavaMail.evans@thyme>
+Date: Tue, 15 May 2001 09:12:00 -0700 (PDT)
+From: "Marcus Lee" <marcus.lee@corvale.com>
+To: "Dana Whitfield" <dana.whitfield@corvale.com>
+Subject: numbers
+X-From: Lee, Marcus
+X-To: Whitfield, Dana
+
+Dana, they are attached. My cell is +1 281 555 0143.
+Marcus
+
+"""
+
+private let mbox = """
+From priya.natarajan@corvale.com Wed May 16 10:00:00 2001
+Message-ID: <555.1075855400000.JavaMail.evans@thyme>
+From: Priya Natarajan <priya.natarajan@corvale.com>
+To: dana.whitfield@corvale.com, marcus.lee@corvale.com
+Subject: thanks
+
+Got them, thanks Dana. Reach me at priya.natarajan@corvale.com or 281-555-0199.
+Priya
+
+From marcus.lee@corvale.com Wed May 16 11:00:00 2001
+Message-ID: <556.1075855400001.JavaMail.evans@thyme>
+From: marcus.lee@corvale.com
+To: priya.natarajan@corvale.com
+
+Welcome aboard.
+
+"""
+
+@Suite(.serialized) struct SecurityCLITests {
+    static let secret = "q7Xk2vR9mB4tW8zL1nC6hJ3fD5sG0aYe"   // 32 bytes, 32 distinct
+
+    @Test func scrubLeavesNoRawAddressInAnyFieldOfARealMailCorpus() throws {
+        let d = try tmp()
+        // A maildir in the Enron layout (user/folder/N.) and an mbox, imported as any corpus is.
+        let box = d + "/maildir/whitfield-d/sent"
+        try FileManager.default.createDirectory(atPath: box, withIntermediateDirectories: true)
+        try message1.write(toFile: box + "/1.", atomically: true, encoding: .utf8)
+        try message2.write(toFile: d + "/maildir/whitfield-d/sent/2.", atomically: true, encoding: .utf8)
+        try mbox.write(toFile: d + "/natarajan.mbox", atomically: true, encoding: .utf8)
+        var r = try shallot(["corpus", "import", "--format", "maildir", d + "/maildir", "--out", d + "/a.jsonl"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try shallot(["corpus", "import", "--format", "mbox", d + "/natarajan.mbox", "--out", d + "/b.jsonl"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(mode(d + "/a.jsonl") == 0o600, "an imported corpus is owner-only")
+        let corpus = try String(contentsOfFile: d + "/a.jsonl", encoding: .utf8) + String(contentsOfFile: d + "/b.jsonl", encoding: .utf8)
+        try corpus.write(toFile: d + "/corpus.jsonl", atomically: true, encoding: .utf8)
+        let input = try records(d + "/corpus.jsonl")
+        #expect(input.count == 4)
+
+        let addresses = ["dana.whitfield@corvale.com", "marcus.lee@corvale.com", "priya.natarajan@corvale.com"]
+        // Literal values that must not survive anywhere: addresses, Message-ID, mailbox and file names,
+        // the names in X-From / X-To.
+        let literals = addresses + ["1075855378110", "javamail.evans", "whitfield-d", "natarajan.mbox", "Dana_Whitfield", "Whitfield, Dana", "Lee, Marcus",
+                                    "Dana Whitfield", "Marcus Lee"]
+        let before = try detect(input, dir: d)
+        // The check can fail: the input holds the addresses in the text, subject and meta fields.
+        let fieldsWithAddresses = Set(before.filter { addresses.contains($0.value) }.map(\.field))
+        #expect(fieldsWithAddresses.isSuperset(of: ["text", "subject", "meta.sender", "meta.recipients"]), "\(fieldsWithAddresses)")
+        let originals = Set(before.map { $0.type + "|" + $0.value })
+
+        for m in ["pseudonymize", "redact"] {
+            let out = d + "/scrubbed-\(m).jsonl"
+            let s = try run(["pii", "scrub", d + "/corpus.jsonl", "--mode", m, "--out", out], env: ["SHALLOT_SCRUB_SECRET": Self.secret])
+            #expect(s.status == 0, "\(m): \(s.stderr)")
+            #expect(mode(out) == 0o600, "\(m): scrub output is owner-only")
+            let rep = try #require(try JSONSerialization.jsonObject(with: Data(s.stdout.utf8)) as? [String: Any])
+            #expect((rep["residual"] as? [String: Int])?.isEmpty == true, "\(m): \(s.stdout)")
+            let raw = try String(contentsOfFile: out, encoding: .utf8)
+            for l in literals { #expect(!raw.lowercased().contains(l.lowercased()), "\(m): \(l) survived") }
+            let scrubbed = try records(out)
+            #expect(scrubbed.count == input.count)
+            for rec in scrubbed {
+                for (f, v) in fields(rec) {
+                    for a in addresses { #expect(!v.lowercased().contains(a), "\(m): \(a) in \(f)") }
+                }
+            }
+            // The detector finds no original value in any field (redact: no PII at all).
+            let after = try detect(scrubbed, dir: d)
+            let left = after.filter { m == "redact" || originals.contains($0.type + "|" + $0.value) }
+            #expect(left.isEmpty, "\(m): \(left)")
+            if m == "pseudonymize" {
+                // One person, one pseudonym: Dana's records' subject is the address her From line got.
+                let dana = scrubbed.filter { ($0["id"] as? String)?.hasPrefix("maildir:") == true }
+                for rec in dana {
+                    let text = rec["text"] as! String
+                    let from = text.split(separator: "\n").first { $0.hasPrefix("From: ") }!
+                    let subject = rec["subject"] as! String
+                    #expect(from.lowercased().contains(subject), "\(from) vs \(subject)")
+                    #expect((rec["meta"] as! [String: String])["sender"] == subject)
+                }
+                #expect(Set(scrubbed.map { $0["subject"] as! String }).count == Set(input.map { $0["subject"] as! String }).count)
+                #expect(Set(scrubbed.map { $0["id"] as! String }).count == input.count, "ids stay unique")
+            }
+        }
+    }
+
+    @Test func scrubRefusesAShortOrBlankSecret() throws {
+        let d = try tmp()
+        try #"{"id": "1", "subject": "a@x.com", "text": "mail a@x.com"}"#.write(toFile: d + "/c.jsonl", atomically: true, encoding: .utf8)
+        for (secret, message) in [("", "needs a secret"), ("   \n", "needs a secret"), ("short-secret", "at least 32"),
+                                  (String(repeating: "ab", count: 20), "repeats a few characters")] {
+            let r = try run(["pii", "scrub", d + "/c.jsonl", "--mode", "pseudonymize", "--out", d + "/o.jsonl"], env: ["SHALLOT_SCRUB_SECRET": secret])
+            #expect(r.status != 0 && r.stderr.contains(message), "\(secret.debugDescription): \(r.stderr)")
+            #expect(!r.stderr.contains("short-secret"), "the secret is never echoed")
+        }
+        #expect(!FileManager.default.fileExists(atPath: d + "/o.jsonl"))
+        #expect(try run(["pii", "scrub", d + "/c.jsonl", "--mode", "pseudonymize", "--out", d + "/o.jsonl"], env: ["SHALLOT_SCRUB_SECRET": Self.secret]).status == 0)
+    }
+
+    /// Copies a ledger's database files (not its key or anchor) to `to`.
+    func copyDatabase(_ from: String, _ to: String) throws {
+        for s in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: to + s)
+            if FileManager.default.fileExists(atPath: from + s) { try FileManager.default.copyItem(atPath: from + s, toPath: to + s) }
+        }
+    }
+
+    @Test func aRewrittenChainAndATruncatedTailFailVerifyIntegrity() throws {
+        let d = try tmp()
+        let db = d + "/l.sqlite"
+        let i = try shallot(["ledger", "init", "--ledger", db])
+        #expect(i.status == 0 && i.stdout.contains(db + ".key"), "\(i.stdout)")
+        #expect(mode(db + ".key") == 0o600 && mode(db) == 0o600 && mode(db + ".anchor") == 0o600)
+        for (k, s) in ["a@x.com", "b@x.com"].enumerated() {
+            let r = try shallot(["ledger", "request", s, "--ledger", db])
+            #expect(r.status == 0 && r.stderr.contains("ledger head: entry \(k + 1) "), "the head is printed: \(r.stderr)")
+        }
+        try copyDatabase(db, d + "/two-entries.sqlite")   // a backup, before the third entry
+        #expect(try shallot(["ledger", "request", "c@x.com", "--ledger", db]).status == 0)
+        let anchor = try String(contentsOfFile: db + ".anchor", encoding: .utf8).split(separator: "\n")
+        #expect(anchor.count == 3 && anchor[2].hasPrefix("3 "))
+        var v = try shallot(["ledger", "verify", "--integrity", "--ledger", db])
+        #expect(v.status == 0 && v.stdout.contains("3 entries") && v.stdout.contains("3 anchored"), "\(v.stdout)\(v.stderr)")
+        try copyDatabase(db, d + "/good.sqlite")
+
+        // Truncated tail: the backup put back. Its chain is valid; the anchor says entry 3 existed.
+        try copyDatabase(d + "/two-entries.sqlite", db)
+        v = try shallot(["ledger", "verify", "--integrity", "--ledger", db])
+        #expect(v.status == 1 && v.stderr.contains("entry 3: anchored but not in the ledger"), "\(v.stderr)")
+        let more = try shallot(["ledger", "request", "d@x.com", "--ledger", db])
+        #expect(more.status == 1 && more.stderr.contains("truncated"), "a truncated ledger is not extended: \(more.stderr)")
+
+        // Rewritten chain: a ledger built the same way by someone without the key, put in its place.
+        try copyDatabase(d + "/good.sqlite", db)
+        #expect(try shallot(["ledger", "verify", "--integrity", "--ledger", db]).status == 0)
+        let forged = d + "/forged.sqlite"
+        #expect(try shallot(["ledger", "init", "--ledger", forged]).status == 0)
+        for s in ["a@x.com", "b@x.com", "c@x.com"] { #expect(try shallot(["ledger", "request", s, "--ledger", forged]).status == 0) }
+        try copyDatabase(forged, db)
+        v = try shallot(["ledger", "verify", "--integrity", "--ledger", db])
+        #expect(v.status == 1 && v.stderr.contains("keyed hash") && v.stderr.contains("the ledger was rewritten"), "\(v.stderr)")
+        // Without its key, the ledger is refused with a clear message.
+        try FileManager.default.removeItem(atPath: db + ".key")
+        let nokey = try shallot(["ledger", "list", "--ledger", db])
+        #expect(nokey.status == 1 && nokey.stderr.contains("\(db).key: no key file"), "\(nokey.stderr)")
+    }
+
+    @Test func auditOutputsAreOwnerOnlyCSVCellsCannotRunAndAnInterruptRemovesRawValues() throws {
+        let d = try tmp()
+        #expect(try shallot(["corpus", "synth", "--subjects", "12", "--records", "80", "--seed", "2", "--out", d + "/c.jsonl"]).status == 0)
+        // A subject a spreadsheet would read as a formula, frequent enough to be among the audited values.
+        var lines = try String(contentsOfFile: d + "/c.jsonl", encoding: .utf8)
+        for i in 0..<12 { lines += #"{"id": "f-\#(i)", "subject": "=sum(1+1)", "text": "From: =sum(1+1)\nwrite to formula.person@example.com, item \#(i)"}"# + "\n" }
+        try lines.write(toFile: d + "/c.jsonl", atomically: true, encoding: .utf8)
+        let t = try shallot(["train", "--data", d + "/c.jsonl", "--out", d + "/model", "--steps", "10"] + trainArgs)
+        #expect(t.status == 0, "\(t.stderr)")
+        let a = try shallot(["audit", "--model", d + "/model", "--data", d + "/c.jsonl", "--attacks", "extraction", "--k", "10", "--limit", "4",
+                             "--reveal-pii", "--out", d + "/audit"])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(mode(d + "/audit") == 0o700)
+        for f in ["audit.json", "audit.html", "subjects.csv"] { #expect(mode(d + "/audit/" + f) == 0o600, "\(f)") }
+        let csv = try String(contentsOfFile: d + "/audit/subjects.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.contains { $0.hasPrefix("'=sum(1+1),") }, "\(csv)")
+        #expect(!csv.contains { $0.hasPrefix("=") || $0.contains(",=") || $0.contains(",+") || $0.contains(",@") })
+
+        // SIGINT while stages (raw values) are on disk: the checkpoint goes, the exit status says why.
+        let p = Process()
+        p.executableURL = shallotBinary()
+        p.arguments = ["audit", "--model", d + "/model", "--data", d + "/c.jsonl", "--attacks", "extraction,exposure", "--k", "10,50", "--samples", "8",
+                       "--out", d + "/interrupted"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let cp = d + "/interrupted/.checkpoint"
+        var sawStage = false
+        for _ in 0..<4000 where p.isRunning {
+            if FileManager.default.fileExists(atPath: cp + "/values.json") { sawStage = true; break }
+            usleep(2000)
+        }
+        #expect(sawStage, "the audit finished before a stage was written")
+        if sawStage {
+            #expect(mode(cp) == 0o700 && mode(cp + "/values.json") == 0o600 && mode(cp + "/salt") == 0o600)
+            kill(p.processIdentifier, SIGINT)
+        }
+        p.waitUntilExit()
+        if sawStage {
+            #expect(p.terminationStatus == 130)
+            #expect(!FileManager.default.fileExists(atPath: cp), "raw values left behind after SIGINT")
+        }
+    }
+
+    @Test func studySaltsLiveApartAndStagesHoldNoSubjects() throws {
+        let d = try tmp()
+        let args = ["study", "--preset", "smoke", "--threads", "1", "--out", d + "/study", "--keys", d + "/keys"]
+        let r = try shallot(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/study/.salt"), "the salt sits beside the hashes it protects")
+        let salts = try FileManager.default.contentsOfDirectory(atPath: d + "/keys")
+        #expect(salts.count == 1 && salts[0].hasPrefix("study-") && mode(d + "/keys/" + salts[0]) == 0o600 && mode(d + "/keys") == 0o700)
+        #expect(mode(d + "/study") == 0o700 && mode(d + "/study/stages") == 0o700)
+        let stages = try FileManager.default.contentsOfDirectory(atPath: d + "/study/stages").filter { $0.hasSuffix(".json") }
+        #expect(stages.count >= 3)
+        for f in stages {
+            #expect(mode(d + "/study/stages/" + f) == 0o600, "\(f)")
+            let text = try String(contentsOfFile: d + "/study/stages/" + f, encoding: .utf8)
+            #expect(!text.contains("@"), "\(f) holds a raw subject")
+        }
+        #expect(mode(d + "/study/ownership.json") == 0o600)
+        // The stages map back to subjects: a second run reuses them all and writes the same study.
+        let before = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        let again = try shallot(args)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains("fine-tune + audit"), "a stage was run again: \(again.stderr)")
+        let after = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        func strip(_ s: String) -> String { s.split(separator: "\n").filter { !$0.contains("\"created\"") && !$0.contains("\"seconds\"") }.joined(separator: "\n") }
+        #expect(strip(before) == strip(after))
+    }
+}
