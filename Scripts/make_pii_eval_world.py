@@ -184,7 +184,7 @@ def ipv6():
     return ":".join(f"{g:x}" for g in groups)
 
 IBAN_BBAN = {"DE": "370400440532013000", "GB": "WEST12345698765432", "FR": "20041010050500013M02606", "NL": "ABNA0417164300",
-             "ES": "21000418450200051332", "IT": "X0542811101000000123456", "CH": "0076201162385295", "BE": "539007547034"}
+             "ES": "21000418450200051332", "IT": "X0542811101000000123456", "CH": "00762011623852957", "BE": "539007547034"}
 
 def iban_value():
     cc = R.choice(list(IBAN_BBAN))
@@ -208,7 +208,7 @@ TEMPLATES = [
     # phones
     ("Call me on {} when you land.", [P("PHONE_NUMBER")]),
     ("Tel: {}", [P("PHONE_NUMBER")]),
-    ("Best,\nAnna Kowalska\nMobile {}\n{}", [P("PHONE_NUMBER"), P("EMAIL_ADDRESS")]),
+    ("Best,\n{}\nMobile {}\n{}", [("PERSON", lambda: R.choice(["Anna Kowalska", "Kenji Sato", "Maria Lopez"])), P("PHONE_NUMBER"), P("EMAIL_ADDRESS")]),
     ("Kontakt: {} (Büro), {} (mobil)", [P("PHONE_NUMBER"), P("PHONE_NUMBER")]),
     ("My number is {} — text first please.", [P("PHONE_NUMBER")]),
     ("Office: {} | Fax: {}", [P("PHONE_NUMBER"), P("PHONE_NUMBER")]),
