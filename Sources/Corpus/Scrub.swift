@@ -55,9 +55,10 @@ public struct Scrubber: Sendable {
     /// Subjects numbered by first appearance (redact and mask, which have no key).
     var subjectOrdinals: [String: Int] = [:]
 
-    public init(mode: ScrubMode, types: Set<PIIType> = Set(PIIType.allCases), secret: String) {
+    /// `minScore`: detections scoring below it are left in place (PIIScanner.minScore).
+    public init(mode: ScrubMode, types: Set<PIIType> = Set(PIIType.allCases), secret: String, minScore: Double = PIIScanner.defaultMinScore) {
         self.mode = mode
-        scanner = PIIScanner(types: types)
+        scanner = PIIScanner(types: types, minScore: minScore)
         self.secret = Data(secret.utf8)
     }
 

@@ -43,20 +43,33 @@ extension Detectors {
         return sum % 10 == 0
     }
 
-    /// Issuer prefixes and lengths of the major networks.
+    /// Issuer identification ranges (first digits) and the lengths their cards have: the big
+    /// four, Maestro, UnionPay, JCB, Diners, Discover, Mir, RuPay, Troy, Verve, UATP.
     static func cardNetwork(_ d: [Int]) -> Bool {
         let n = d.count
         func p(_ k: Int) -> Int { d.prefix(k).reduce(0) { $0 * 10 + $1 } }
-        if d[0] == 4 { return [13, 16, 19].contains(n) }                                  // Visa
+        if d[0] == 4 { return [13, 16, 19].contains(n) }                                  // Visa (and Visa Electron)
         if (51...55).contains(p(2)) || (2221...2720).contains(p(4)) { return n == 16 }     // Mastercard
         if p(2) == 34 || p(2) == 37 { return n == 15 }                                    // Amex
-        if p(4) == 6011 || p(2) == 65 || (644...649).contains(p(3)) { return (16...19).contains(n) }  // Discover
+        if p(4) == 6011 || p(2) == 65 || (644...649).contains(p(3)) { return (16...19).contains(n) }  // Discover, RuPay 65
         if (3528...3589).contains(p(4)) { return (16...19).contains(n) }                  // JCB
-        if p(2) == 36 || p(2) == 38 || (300...305).contains(p(3)) { return n == 14 || n == 16 }     // Diners
-        if p(2) == 62 { return (16...19).contains(n) }                                    // UnionPay
+        if (300...305).contains(p(3)) || p(2) == 36 || p(2) == 38 || p(2) == 39 || p(4) == 3095 { return (14...19).contains(n) }  // Diners
+        if p(2) == 62 || p(2) == 81 { return (16...19).contains(n) }                      // UnionPay
+        if (2200...2204).contains(p(4)) { return (16...19).contains(n) }                  // Mir
+        if p(2) == 50 || (56...69).contains(p(2)) { return (12...19).contains(n) }        // Maestro, RuPay 60, Verve 50/65
+        if p(4) == 9792 { return n == 16 }                                                // Troy
+        if p(2) == 82 || p(3) == 353 || p(3) == 356 { return n == 16 }                    // RuPay
+        if d[0] == 1 { return n == 15 }                                                   // UATP
         return false
     }
 
+    static let cardContext: Set<String> = ["card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb", "maestro", "diners",
+                                           "unionpay", "cc", "payment", "pay", "paid", "charged", "charge", "refund", "refunded", "cvv", "exp", "expiry",
+                                           "karte", "kreditkarte", "carte", "tarjeta", "cartão", "carta", "pan", "mir", "rupay", "troy"]
+
+    /// Card numbers of 12–19 digits: bare, or grouped by one kind of separator in the printed
+    /// layouts (fours, Amex 4-6-5, Diners 4-6-4). Luhn and an issuer range decide; a bare run
+    /// scores lower and a word like "order" just before it drops it.
     static func creditCards(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
         let n = u.count
         var i = 0
@@ -66,16 +79,20 @@ extension Detectors {
             let total = groups.reduce(0, +)
             let consistent = Set(seps).count <= 1
             let shaped = groups.count == 1 || groups.dropLast().allSatisfy { $0 == 4 } || groups == [4, 6, 5] || groups == [4, 6, 4]
-            if (13...19).contains(total), consistent, shaped, boundary(u, i, e) {
+            if (12...19).contains(total), consistent, shaped, boundary(u, i, e) {
                 let d = digits(u, i, e)
-                if luhn(d) && cardNetwork(d) && Set(d).count > 1 { out.append((i, e, 1.0)) }
+                if luhn(d) && cardNetwork(d) && Set(d).count > 1 {
+                    let base = groups.count > 1 ? 1.0 : (total >= 14 ? 0.6 : 0.3)
+                    let score = withContext(base, u, i, positive: cardContext, negative: negativeNumberWords)
+                    out.append((i, e, score))
+                }
             }
             i = e
         }
     }
 
     /// SSA rules: area 001–899 except 666, group 01–99, serial 0001–9999; well-known sample
-    /// numbers rejected. Separated forms only (bare nine digits are too often something else).
+    /// numbers rejected.
     public static func validSSN(_ d: [Int]) -> Bool {
         guard d.count == 9 else { return false }
         let area = d[0] * 100 + d[1] * 10 + d[2], group = d[3] * 10 + d[4], serial = d[5...].reduce(0) { $0 * 10 + $1 }
@@ -85,16 +102,33 @@ extension Detectors {
         return Set(d).count > 1
     }
 
+    static let ssnContext: Set<String> = ["ssn", "ssns", "ss", "ssa", "social security", "security", "itin", "tin", "taxpayer", "ss#", "soc", "sec"]
+
+    /// SSNs written 3-2-4 with dashes, spaces or dots (mixed too), or unseparated / partly
+    /// separated (123456789, 123-456789, 12345-6789). SSA validity decides; a bare or partly
+    /// separated run is reported only with a context word ("SSN", "social security").
     static func ssns(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
         let n = u.count
         var i = 0
         while i < n {
             guard isDigit(u[i]), i == 0 || !isDigit(u[i - 1]) else { i += 1; continue }
-            let (e, groups, seps) = digitGroups(u, i, seps: [ch("-"), ch(" ")], maxGroups: 4)
-            if groups == [3, 2, 4], seps.count == 2, seps[0] == seps[1], boundary(u, i, e), validSSN(digits(u, i, e)) {
-                out.append((i, e, seps[0] == ch("-") ? 0.85 : 0.6))
+            let (e, groups, seps) = digitGroups(u, i, seps: [ch("-"), ch(" "), ch(".")], maxGroups: 4)
+            var end = e, base = 0.0
+            if groups == [3, 2, 4] {
+                if seps[0] == seps[1] { base = seps[0] == ch("-") ? 0.85 : 0.6 } else if !seps.contains(ch(".")) { base = 0.4 }
+            } else if groups.first == 9 && (groups.count == 1 || seps[0] == ch(" ")) {
+                end = i + 9; base = 0.3
+            } else if groups.count >= 2 && (groups.prefix(2) == [3, 6] || groups.prefix(2) == [5, 4]) && seps[0] == ch("-") {
+                end = i + 10; base = 0.3
+            } else if groups.count > 3 && groups.prefix(3) == [3, 2, 4] && seps[2] == ch(" ") && seps[0] == seps[1] {
+                end = i + 11; base = 0.5   // "536-90-4399 12:00": the run goes on after a space
             }
-            i = e
+            if base > 0, boundary(u, i, end), validSSN(digits(u, i, end)) {
+                var score = withContext(base, u, i, positive: ssnContext, negative: negativeNumberWords, boost: 0.4)
+                if base >= 0.5 && score < base { score = min(score, 0.3) }
+                out.append((i, end, score))
+            }
+            i = max(e, i + 1)
         }
     }
 
@@ -144,7 +178,7 @@ extension Detectors {
         var i = 0
         // IPv4: four octets 0–255, not part of a longer dotted number, not after "v"/"version".
         while i < n {
-            guard isDigit(u[i]), i == 0 || (!isDigit(u[i - 1]) && u[i - 1] != ch(".")) else { i += 1; continue }
+            guard isDigit(u[i]), i == 0 || (!isDigit(u[i - 1]) && u[i - 1] != ch(".") && u[i - 1] != ch(":")) else { i += 1; continue }
             let (e, groups, seps) = digitGroups(u, i, seps: [ch(".")], maxGroups: 5)
             defer { i = max(e, i + 1) }
             guard groups.count == 4, seps.count == 3, groups.allSatisfy({ $0 <= 3 }), boundary(u, i, e) else { continue }
@@ -152,6 +186,16 @@ extension Detectors {
             for k in i..<e { if isDigit(u[k]) { cur = cur * 10 + Int(u[k] - 0x30) } else { octets.append(cur); cur = 0 } }
             octets.append(cur)
             guard octets.allSatisfy({ $0 <= 255 }) else { continue }
+            // "21.225.55.00": an octet with a leading zero is a number, not an address
+            var lead = false, k = i
+            while k < e { let g = k; while k < e && isDigit(u[k]) { k += 1 }; if k - g > 1 && u[g] == ch("0") { lead = true }; k += 1 }
+            if lead { continue }
+            // "+45 34.62.17.58": dotted digits after a calling code are a phone number
+            if i > 2 && u[i - 1] == ch(" ") && isDigit(u[i - 2]) {
+                var k = i - 2
+                while k > 0 && isDigit(u[k - 1]) { k -= 1 }
+                if k > 0 && u[k - 1] == ch("+") { continue }
+            }
             if i > 0 && (u[i - 1] | 0x20) == ch("v") { continue }
             if precededByWord(u, i, ["version", "ver", "v", "release", "build"]) { continue }
             out.append((i, e, 0.6))
@@ -163,6 +207,8 @@ extension Detectors {
             var e = i
             while e < n && (isHex(u[e]) || u[e] == ch(":") || u[e] == ch(".")) { e += 1 }
             while e > i && u[e - 1] == ch(".") { e -= 1 }
+            // "2001:db8::1: refused": one trailing colon is punctuation ("::" at the end is not)
+            if e - i > 2 && u[e - 1] == ch(":") && u[e - 2] != ch(":") { e -= 1 }
             var colons = 0
             for k in i..<max(i, e) where u[k] == ch(":") { colons += 1 }
             if e - i >= 3, colons >= 2, e == n || !isWordChar(u[e]), validIPv6(Array(UnsafeBufferPointer(rebasing: u[i..<e]))) { out.append((i, e, 0.6)) }
@@ -190,7 +236,8 @@ extension Detectors {
         }
         guard all.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }) else { return false }
         count += all.count
-        if halves.count == 2 { return count <= 7 && str.contains(where: \.isNumber) || str == "::" }
+        // "::" alone is C++ more often than the unspecified address; a compressed form needs a digit
+        if halves.count == 2 { return count <= 7 && count >= 1 && str.contains(where: \.isNumber) }
         return count == 8
     }
 
@@ -203,60 +250,5 @@ extension Detectors {
         guard b < k, k - b <= 12 else { return false }
         let w = String(String.UnicodeScalarView((b..<k).map { Unicode.Scalar(u[$0] | 0x20)! }))
         return words.contains(w)
-    }
-
-    static let phoneContext = ["phone", "tel", "telephone", "cell", "mobile", "fax", "call", "ph", "direct", "office", "home", "work", "number"]
-
-    /// NANP numbers written 3-3-4 (area code in parentheses or not, optional +1/1), ten digits
-    /// after a phone word, and international numbers written with "+" (8–15 digits, E.164).
-    static func phones(_ u: UnsafeBufferPointer<UInt32>, _ out: inout [(Int, Int, Double)]) {
-        let n = u.count
-        var i = 0
-        while i < n {
-            let c = u[i]
-            let startsHere = (c == ch("+") && i + 1 < n && isDigit(u[i + 1])) || (c == ch("(") && i + 1 < n && isDigit(u[i + 1])) || isDigit(c)
-            guard startsHere, i == 0 || !(isWordChar(u[i - 1]) || u[i - 1] == ch("+") || ((u[i - 1] == ch(".") || u[i - 1] == ch("-")) && i > 1 && isDigit(u[i - 2]))) else { i += 1; continue }
-            // consume digits and separators: single space, '-', '.', '(', ')'
-            var e = i, groups: [Int] = [], run = 0, lastSep = false, parens = 0, seps = Set<UInt32>()
-            while e < n {
-                let x = u[e]
-                if isDigit(x) { run += 1; lastSep = false }
-                else if x == ch("+") && e == i { }
-                else if x == ch("(") && !lastSep || x == ch("(") && u[e - 1] == ch(" ") { if run > 0 { groups.append(run); run = 0 }; parens += 1; lastSep = true }
-                else if x == ch(")") && parens > 0 && run > 0 { groups.append(run); run = 0; parens -= 1; lastSep = true; if e + 1 < n && u[e + 1] == ch(" ") { e += 1 } }
-                else if (x == ch(" ") || x == ch("-") || x == ch(".")) && run > 0 && e + 1 < n && (isDigit(u[e + 1]) || u[e + 1] == ch("(")) { groups.append(run); run = 0; lastSep = true; seps.insert(x) }
-                else { break }
-                e += 1
-            }
-            if run > 0 { groups.append(run) }
-            while e > i && !isDigit(u[e - 1]) { e -= 1 }
-            defer { i = max(e, i + 1) }
-            guard e > i, boundary(u, i, e) else { continue }
-            let d = digits(u, i, e)
-            let plus = u[i] == ch("+")
-            var score = 0.0
-            var gs = groups
-            if plus {
-                // "+1 713 853 7107" is NANP; other country codes: E.164 length, groups of ≥ 2 digits after the first
-                if d.first == 1 && d.count == 11 { gs.removeFirst() }
-                else if (8...15).contains(d.count) && gs.count >= 2 && (1...4).contains(gs[1]) && gs.dropFirst(2).allSatisfy({ $0 >= 2 && $0 <= 8 }) || (d.count >= 8 && d.count <= 15 && gs.count == 1) {
-                    score = 0.75
-                }
-            } else if gs.first == 1 && d.first == 1 && d.count == 11 { gs.removeFirst() }
-            if score == 0 {
-                if gs == [3, 3, 4] && !seps.contains(ch(".")) || gs == [3, 3, 4] && seps == [ch(".")] {
-                    let area = d.suffix(10)
-                    if area.first! >= 2 && area.dropFirst(3).first! >= 2 { score = 0.75 }
-                } else if gs == [10] || (gs == [11] && d.first == 1) {
-                    if precededByWord(u, i, phoneContext) { score = 0.6 }
-                } else if gs == [3, 4] && precededByWord(u, i, phoneContext) && (d.first ?? 0) >= 2 {
-                    score = 0.4  // local 7-digit number after a phone word
-                }
-            }
-            if score > 0 {
-                if precededByWord(u, i, phoneContext) { score = min(1, score + 0.15) }
-                out.append((i, e, score))
-            }
-        }
     }
 }

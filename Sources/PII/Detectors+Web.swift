@@ -4,7 +4,9 @@ extension Detectors {
     @inline(__always) static func isLocalChar(_ c: UInt32) -> Bool {
         isAlnum(c) || c == ch(".") || c == ch("_") || c == ch("%") || c == ch("+") || c == ch("-") || c == ch("'")
     }
-    @inline(__always) static func isDomainChar(_ c: UInt32) -> Bool { isAlnum(c) || c == ch(".") || c == ch("-") }
+    /// Host characters: ASCII letters, digits, dot, hyphen, and letters of any script (IDN hosts
+    /// written in Unicode; their xn-- form is ASCII).
+    @inline(__always) static func isDomainChar(_ c: UInt32) -> Bool { isAlnum(c) || c == ch(".") || c == ch("-") || c > 0x7F && isWordChar(c) }
 
     /// local@domain.tld with a letter TLD of ≥ 2; not when the token is a URL (http://u@host,
     /// https://site/@handle), except mailto:.
@@ -42,7 +44,10 @@ extension Detectors {
         guard dots >= 1 else { return false }
         let tldLen = e - labelStart
         guard tldLen >= 2 else { return false }
-        for k in labelStart..<e where !isAlpha(u[k]) { return false }
+        if tldLen > 4 && (u[labelStart] | 0x20) == ch("x") && (u[labelStart + 1] | 0x20) == ch("n") && u[labelStart + 2] == ch("-") && u[labelStart + 3] == ch("-") {
+            return true   // an internationalised TLD in its xn-- form
+        }
+        for k in labelStart..<e where !(isAlpha(u[k]) || u[k] > 0x7F) { return false }
         return true
     }
 
@@ -78,7 +83,7 @@ extension Detectors {
             var depth = 0
             while e < n {
                 let x = u[e]
-                if isSpace(x) || x == ch("<") || x == ch(">") || x == ch("\"") || x == ch("`") || x > 0x7E { break }
+                if isSpace(x) || x == ch("<") || x == ch(">") || x == ch("\"") || x == ch("`") || x > 0x7E && !isWordChar(x) { break }
                 if x == ch("(") { depth += 1 } else if x == ch(")") { if depth == 0 { break }; depth -= 1 }
                 e += 1
             }
@@ -89,7 +94,11 @@ extension Detectors {
             // the host must look like one
             var hostEnd = i + matched
             while hostEnd < e && isDomainChar(u[hostEnd]) { hostEnd += 1 }
-            if validDomain(u, i + matched, hostEnd) || matched < 5 && hostEnd > i + matched {
+            if matched == 4 {   // "www.": www.name.tld with a real TLD ("www.microsoft" is not a link)
+                if validDomain(u, i, hostEnd), let tld = lastLabel(u, i, hostEnd), TopLevelDomains.contains(tld), labelCount(u, i, hostEnd) >= 3 {
+                    out.append((i, e, 0.6))
+                }
+            } else if validDomain(u, i + matched, hostEnd) {
                 out.append((i, e, 0.6))
             }
             i = max(e, i + 1)

@@ -29,13 +29,24 @@ public enum PIINormalize {
     /// E-mail: case-folded (the local part too: real mail systems treat it case-insensitively).
     public static func email(_ s: String) -> String { s.lowercased() }
 
-    /// Phone: "+" then digits with the country code; numbers without one are taken as NANP (+1).
+    /// Phone: "+" then digits with the country code (a "(0)" trunk after it dropped); numbers
+    /// without one are taken as NANP (+1) when they have NANP's length, and kept as their
+    /// national digits otherwise ("020 7946 0958" → "02079460958": the country is unknown).
+    /// An extension is appended as "x123".
     public static func phone(_ s: String) -> String {
-        let digits = s.unicodeScalars.filter { ("0"..."9").contains($0) }.map(String.init).joined()
-        if s.trimmingCharacters(in: .whitespaces).hasPrefix("+") { return "+" + digits }
-        if s.trimmingCharacters(in: .whitespaces).hasPrefix("00") { return "+" + digits.dropFirst(2) }
-        if digits.count == 11 && digits.hasPrefix("1") { return "+" + digits }
-        return "+1" + digits
+        var body = Substring(s.trimmingCharacters(in: .whitespaces)), ext = ""
+        if let r = body.range(of: #"\s*,?\s*(?:ext|x|extn|extension|ex|durchwahl|poste|int|#)\.?:?\s*\d{1,6}$"#, options: [.regularExpression, .caseInsensitive]),
+           r.lowerBound > body.startIndex, body[body.index(before: r.lowerBound)].isNumber {
+            ext = "x" + digitsOnly(String(body[r]))
+            body = body[..<r.lowerBound]
+        }
+        let trimmed = body.replacingOccurrences(of: "(0)", with: "")
+        let digits = digitsOnly(trimmed)
+        if trimmed.hasPrefix("+") { return "+" + digits + ext }
+        if trimmed.hasPrefix("00") { return "+" + digits.dropFirst(2) + ext }
+        if digits.count == 11 && digits.hasPrefix("1") && !trimmed.hasPrefix("(") { return "+" + digits + ext }
+        if digits.hasPrefix("0") || digits.count > 10 || digits.count < 7 || digits.hasPrefix("1") { return digits + ext }
+        return "+1" + digits + ext
     }
 
     /// The normalised key of a value of a type.

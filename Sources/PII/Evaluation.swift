@@ -12,9 +12,17 @@ public struct TypeScore: Codable, Sendable {
     public var truePositives = 0, falsePositives = 0, falseNegatives = 0
     public var precision: Double { truePositives + falsePositives == 0 ? 1 : Double(truePositives) / Double(truePositives + falsePositives) }
     public var recall: Double { truePositives + falseNegatives == 0 ? 1 : Double(truePositives) / Double(truePositives + falseNegatives) }
+    public var f1: Double { precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall) }
 }
 
 public enum PIIEvaluation {
+    /// The mean F1 over the types that occur (labelled or reported), "ALL" and PERSON excluded:
+    /// the seven pattern types the held-out measurement is stated in.
+    public static func macroF1(_ scores: [String: TypeScore]) -> (f1: Double, types: Int) {
+        let ts = scores.filter { $0.key != "ALL" && $0.key != PIIType.person.rawValue }
+        return (ts.isEmpty ? 0 : ts.values.map(\.f1).reduce(0, +) / Double(ts.count), ts.count)
+    }
+
     /// Scores by type and over all types ("ALL"); `misses` lists the disagreements.
     public static func evaluate(_ set: [LabelledText], scanner: PIIScanner = PIIScanner()) -> (scores: [String: TypeScore], misses: [String]) {
         var s: [String: TypeScore] = [:], misses: [String] = []

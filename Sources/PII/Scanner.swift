@@ -3,13 +3,29 @@
 // SSA rules for SSNs, mod-97 and country lengths for IBANs, octet ranges for IPv4, NANP rules
 // and grouping for phone numbers, URL context for e-mail-like strings. Detectors run in a fixed
 // priority order and a later one never claims characters an earlier one took.
+//
+// Scores (0–1, as in Presidio): each detector scores a candidate by how much its form alone
+// says (a card number with separators more than a bare digit run, a +CC phone more than a
+// national one), then context words before it (in any of several languages: "SSN", "tel",
+// "card") raise the score and words that name another kind of number ("order", "invoice",
+// "tracking") lower it. Candidates below `minScore` are dropped before they can claim
+// characters, so a weak SSN reading of a digit run never hides a phone number.
 
 import Foundation
 
 public struct PIIScanner: Sendable {
     public var types: Set<PIIType>
+    /// Candidates scoring below this are not reported. The default keeps what the form or the
+    /// context makes likely; 0 reports every validated candidate (bare nine-digit SSNs, bare
+    /// national phone numbers without a phone word), 0.8 only the clear-cut forms.
+    public var minScore: Double
 
-    public init(types: Set<PIIType> = Set(PIIType.allCases)) { self.types = types }
+    /// The default `minScore`.
+    public static let defaultMinScore = 0.5
+
+    public init(types: Set<PIIType> = Set(PIIType.allCases), minScore: Double = PIIScanner.defaultMinScore) {
+        self.types = types; self.minScore = minScore
+    }
 
     /// Entities in `text`, sorted by start offset.
     public func scan(_ text: String) -> [PIIEntity] {
@@ -27,7 +43,7 @@ public struct PIIScanner: Sendable {
             var spans: [(Int, Int, Double)] = []
             switch t {
             case .email: Detectors.emails(u, &spans)
-            case .url: Detectors.urls(u, &spans)
+            case .url: Detectors.urls(u, &spans); Detectors.bareDomains(u, &spans); spans.sort { $0.0 < $1.0 }
             case .creditCard: Detectors.creditCards(u, &spans)
             case .iban: Detectors.ibans(u, &spans)
             case .ssn: Detectors.ssns(u, &spans)
@@ -35,7 +51,7 @@ public struct PIIScanner: Sendable {
             case .phone: Detectors.phones(u, &spans)
             case .person: Detectors.persons(u, &spans)
             }
-            for (s, e, score) in spans where !taken.overlaps(s, e) {
+            for (s, e, score) in spans where score >= minScore && !taken.overlaps(s, e) {
                 taken.insert(s, e)
                 found.append((t, s, e, score))
             }

@@ -25,6 +25,7 @@ struct Scan: ParsableCommand {
     @Flag(help: "Print one JSON object: {\"entities\": [...], \"invalid_utf8\": n}.") var json = false
     @Flag(help: "Show values unmasked in the table.") var revealPii = false
     @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Report only detections scoring at least this (0–1; default \(PIIScanner.defaultMinScore)). Scores come from the value's form, raised by context words (\"SSN\", \"tel\", \"card\") and lowered by words like \"order\"; 0 reports every validated candidate.") var minScore = PIIScanner.defaultMinScore
 
     struct Out: Encodable { let type: String; let start: Int; let end: Int; let text: String; let score: Double }
 
@@ -36,7 +37,7 @@ struct Scan: ParsableCommand {
             }
             data = d
         }
-        let scanner = PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types))
+        let scanner = PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types), minScore: minScore)
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         // JSONL records are scanned in parallel; plain text goes through scanDocument (blocks
         // that end at blank lines, in parallel).
@@ -80,10 +81,11 @@ struct Index: ParsableCommand {
     @Option(help: "Output index (JSONL, one value a line).") var out: String
     @Option(parsing: .upToNextOption, help: "Types to index (default: all).") var types: [PIIType] = []
     @Option(help: "Characters of left context kept per occurrence.") var context = 400
+    @Option(help: "Report only detections scoring at least this (0–1; default \(PIIScanner.defaultMinScore)). Scores come from the value's form, raised by context words (\"SSN\", \"tel\", \"card\") and lowered by words like \"order\"; 0 reports every validated candidate.") var minScore = PIIScanner.defaultMinScore
 
     func run() throws {
         let records = readCorpus(corpus)
-        let idx = PIIIndex.build(records: records, scanner: PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types)), contextLength: context)
+        let idx = PIIIndex.build(records: records, scanner: PIIScanner(types: types.isEmpty ? Set(PIIType.allCases) : Set(types), minScore: minScore), contextLength: context)
         reporting { try idx.write(to: out) }
         var byType: [String: Int] = [:]
         for e in idx.entries { byType[e.type.rawValue, default: 0] += 1 }
@@ -110,6 +112,7 @@ struct Scrub: ParsableCommand {
     @Option(help: "redact | mask | pseudonymize") var mode: ScrubMode = .redact
     @Option(parsing: .upToNextOption, help: "Types to scrub (default: all).") var types: [PIIType] = []
     @Option(help: "File holding the pseudonymisation secret.") var secretFile: String?
+    @Option(help: "Report only detections scoring at least this (0–1; default \(PIIScanner.defaultMinScore)). Scores come from the value's form, raised by context words (\"SSN\", \"tel\", \"card\") and lowered by words like \"order\"; 0 reports every validated candidate.") var minScore = PIIScanner.defaultMinScore
 
     func run() throws {
         var secret = ProcessInfo.processInfo.environment["SHALLOT_SCRUB_SECRET"] ?? ""
@@ -122,7 +125,7 @@ struct Scrub: ParsableCommand {
             if let p = ScrubSecret.problem(secret) { fail("\(secretFile ?? "SHALLOT_SCRUB_SECRET"): \(p)") }
         }
         let records = readCorpus(corpus)
-        let s = Scrubber(mode: mode, types: types.isEmpty ? Set(PIIType.allCases) : Set(types), secret: secret)
+        let s = Scrubber(mode: mode, types: types.isEmpty ? Set(PIIType.allCases) : Set(types), secret: secret, minScore: minScore)
         let (outRecs, report) = s.scrub(records: records)
         reporting {
             let w = try RecordWriter(path: out)
@@ -141,6 +144,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "Labelled JSONL.") var file: String
     @Flag(help: "JSON output.") var json = false
     @Flag(help: "List the disagreements (they contain PII).") var showMisses = false
+    @Option(help: "Report only detections scoring at least this (0–1; default \(PIIScanner.defaultMinScore)). Scores come from the value's form, raised by context words (\"SSN\", \"tel\", \"card\") and lowered by words like \"order\"; 0 reports every validated candidate.") var minScore = PIIScanner.defaultMinScore
 
     func run() throws {
         guard let d = FileManager.default.contents(atPath: file) else { fail("\(file): cannot read") }
@@ -149,15 +153,17 @@ struct Eval: ParsableCommand {
             guard let x = try? JSONDecoder().decode(LabelledText.self, from: Data(l)) else { fail("\(file):\(i + 1): not a labelled record") }
             set.append(x)
         }
-        let (scores, misses) = PIIEvaluation.evaluate(set)
-        if json { printJSON(scores.mapValues { ["precision": $0.precision, "recall": $0.recall, "tp": Double($0.truePositives), "fp": Double($0.falsePositives), "fn": Double($0.falseNegatives)] }); return }
-        print("| type | labelled | precision | recall |\n|---|---|---|---|")
+        let (scores, misses) = PIIEvaluation.evaluate(set, scanner: PIIScanner(minScore: minScore))
+        if json { printJSON(scores.mapValues { ["precision": $0.precision, "recall": $0.recall, "f1": $0.f1, "tp": Double($0.truePositives), "fp": Double($0.falsePositives), "fn": Double($0.falseNegatives)] }); return }
+        print("| type | labelled | precision | recall | F1 |\n|---|---|---|---|---|")
         for t in scores.keys.sorted() where t != "ALL" {
             let s = scores[t]!
-            print(String(format: "| %@ | %d | %.3f | %.3f |", t, s.truePositives + s.falseNegatives, s.precision, s.recall))
+            print(String(format: "| %@ | %d | %.3f | %.3f | %.3f |", t, s.truePositives + s.falseNegatives, s.precision, s.recall, s.f1))
         }
         let a = scores["ALL"]!
-        print(String(format: "| all | %d | %.3f | %.3f |", a.truePositives + a.falseNegatives, a.precision, a.recall))
+        print(String(format: "| all | %d | %.3f | %.3f | %.3f |", a.truePositives + a.falseNegatives, a.precision, a.recall, a.f1))
+        let macro = PIIEvaluation.macroF1(scores)
+        print(String(format: "macro F1 over %d types: %.3f", macro.types, macro.f1))
         if showMisses { for m in misses { print("  " + m) } }
     }
 }
