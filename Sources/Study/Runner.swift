@@ -215,9 +215,9 @@ public final class StudyRunner {
             func all(_ xs: [String]) -> [String]? { let ys = xs.compactMap(f); return ys.count == xs.count ? ys : nil }
             var scoresOut: [String: Double] = [:]
             for (k, v) in scores { guard let m = f(k) else { return nil }; scoresOut[m] = v }
-            guard let v = all(vulnerable), let e = all(extractedOwners), let o = all(valueOwners) else { return nil }
+            guard let v = all(vulnerable), let e = all(extractedOwners), let o = all(valueOwners), let t = all(testable.sorted()) else { return nil }
             var r = self
-            r.vulnerable = v; r.scores = scoresOut; r.extractedOwners = e; r.valueOwners = o
+            r.vulnerable = v; r.scores = scoresOut; r.extractedOwners = e; r.valueOwners = o; r.testable = Set(t)
             return r
         }
     }
