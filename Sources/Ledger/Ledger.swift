@@ -373,8 +373,9 @@ public final class Ledger: @unchecked Sendable {
 
     // MARK: domain queries
 
-    /// Requests, with their state: open, actioned (an action names the request), verified,
-    /// failed verification, verification inconclusive (the last verification decides).
+    /// Requests, with their state: open, actioned (an action names the request), verified (the
+    /// last verification passed, on a model an action answering the request produced), failed
+    /// verification, verification inconclusive (the last verification decides).
     public struct RequestState: Codable, Sendable {
         /// The request's own id, "R-n".
         public var requestID: String
@@ -412,8 +413,10 @@ public final class Ledger: @unchecked Sendable {
             let ver = all.filter { $0.kind == "verification" && Self.names($0.object()["request"], requestID: rid, entry: r.id) }
             var state = actions.isEmpty ? "open" : "actioned"
             if let last = ver.last {
+                // Only a verification of an erasure's output model can verify the request.
+                let ofOutput = (last.object()["erasure_output"] as? Bool) == true
                 switch last.object()["verdict"] as? String {
-                case "pass": state = "verified"
+                case "pass": state = ofOutput ? "verified" : (actions.isEmpty ? "open" : "actioned") + " (the last verification was not of an erasure's output model)"
                 case "inconclusive": state = "verification inconclusive"
                 default: state = "failed verification"
                 }

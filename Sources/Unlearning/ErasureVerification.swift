@@ -35,10 +35,12 @@ public struct ErasureVerificationSettings: Codable, Sendable, Equatable {
     public var prefixLengths: [Int]
     /// PII types attacked.
     public var types: [PIIType]
-    public init(prefixLengths: [Int] = [10, 50], types: [PIIType] = [.email, .phone]) {
-        self.prefixLengths = prefixLengths; self.types = types
+    /// Occurrences of each value tried (every one, up to this many).
+    public var occurrencesPerValue: Int
+    public init(prefixLengths: [Int] = [10, 50], types: [PIIType] = [.email, .phone], occurrencesPerValue: Int = 20) {
+        self.prefixLengths = prefixLengths; self.types = types; self.occurrencesPerValue = occurrencesPerValue
     }
-    var attackDescription: String { "targeted extraction, greedy, k = " + prefixLengths.map(String.init).joined(separator: ", ") }
+    var attackDescription: String { "targeted extraction, greedy, k = " + prefixLengths.map(String.init).joined(separator: ", ") + ", up to \(occurrencesPerValue) occurrences per value" }
 }
 
 /// How the corpus given was tied to the verified model's provenance.
@@ -69,8 +71,16 @@ public struct ErasureVerification: Codable, Sendable {
     /// The subject's pseudonym (the ledger's keyed `subjectKey`).
     public var subjectKey: String
     /// Values of the attacked types the subject owns in the corpus.
+    /// The subject's values the attack prompted for (tested), those it could not prompt for
+    /// (no text precedes them), and the tested ones extracted.
     public var subjectValues: Int
+    public var subjectValuesUntested: Int = 0
     public var subjectValuesExtracted: Int
+    /// The subject's values the original model (before erasure) leaks to the same attack: with
+    /// none, a clean result shows nothing and the verdict is inconclusive.
+    public var originalSubjectValuesExtracted: Int?
+    /// The ledger action whose output model this is (nil: not an erasure's output).
+    public var erasureAction: Int64?
     /// Other subjects extractable now but not from the original model (nil: no original compared).
     public var newlyVulnerableOthers: Int?
     /// Their pseudonyms, sorted.
@@ -85,6 +95,8 @@ public struct ErasureVerification: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case verdict, reason, attack, settings, corpus
         case subjectKey = "subject_key", subjectValues = "subject_values", subjectValuesExtracted = "subject_values_extracted"
+        case subjectValuesUntested = "subject_values_untested", originalSubjectValuesExtracted = "original_subject_values_extracted"
+        case erasureAction = "erasure_action"
         case newlyVulnerableOthers = "newly_vulnerable_others", newlyVulnerableOtherKeys = "newly_vulnerable_other_keys"
         case modelPath = "model_path", weightsSHA256 = "weights_sha256", originalPath = "original_path"
     }
@@ -130,7 +142,10 @@ public enum ErasureVerifier {
             guard allowUnrecorded else { throw ErasureVerificationError.unrecordedCorpus(model: modelDirectory) }
             return CorpusCheck(path: data, fileSHA256: fileSHA, manifestSHA256: manifest, match: .unrecordedAllowed, matchedModel: nil)
         }
-        if !c.fileSHA256.isEmpty && c.fileSHA256 == fileSHA {
+        // An unlearned model records the file it was given, which may be anything: only the
+        // original's training corpus counts for it.
+        let unlearned = prov.extra?["unlearning.unlearned_from"] != nil
+        if !unlearned, !c.fileSHA256.isEmpty && c.fileSHA256 == fileSHA {
             return CorpusCheck(path: data, fileSHA256: fileSHA, manifestSHA256: manifest, match: .fileSHA256, matchedModel: modelDirectory)
         }
         // The model an unlearned model descends from (following a chain of unlearnings).
@@ -141,6 +156,9 @@ public enum ErasureVerifier {
                 guard seen.insert(from).inserted, let q = Provenance.read(directory: from) else { break }
                 dir = from; p = q
                 continue
+            }
+            if dir != modelDirectory, let f = p.corpus?.fileSHA256, !f.isEmpty, f == fileSHA {
+                return CorpusCheck(path: data, fileSHA256: fileSHA, manifestSHA256: manifest, match: .fileSHA256, matchedModel: dir)
             }
             if let m = p.corpus?.manifestSHA256, !m.isEmpty {
                 recorded = (dir, m)
@@ -173,28 +191,42 @@ public enum ErasureVerifier {
         let index = PIIIndex.build(records: records, scanner: PIIScanner(types: Set(settings.types)))
         guard index.entries.contains(where: { $0.owner == subject }) else { v.reason = nothing; return v }
 
-        let auditSettings = AuditSettings.targetedOnly(prefixLengths: settings.prefixLengths, types: typeNames)
+        var auditSettings = AuditSettings.targetedOnly(prefixLengths: settings.prefixLengths, types: typeNames)
+        auditSettings.extraction.occurrencesPerValue = settings.occurrencesPerValue
         func audit(_ g: GPT) throws -> AuditReport {
             try AuditRunner.run(AuditInputs(model: g, modelInfo: [:], tokenizer: tokenizer, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil),
                                 settings: auditSettings, salt: Data("ledger".utf8))
         }
         progress?("auditing the model on \(records.count) records")
         let now = try audit(model)
-        let own = now.values.filter { $0.owner == subject }
+        // Only values the attack could prompt for were tested (a value that opens every record it
+        // occurs in has no prefix): untested values are not "not extracted".
+        let owned = now.values.filter { $0.owner == subject }
+        let own = owned.filter { ($0.extractionPrompts ?? 0) > 0 }
         v.subjectValues = own.count
+        v.subjectValuesUntested = owned.count - own.count
         v.subjectValuesExtracted = own.filter { $0.extracted == true }.count
         if let original {
             progress?("auditing the original model for newly vulnerable others")
-            let before = Set(try audit(original).subjects.filter(\.vulnerable).map(\.subject))
-            let newly = Set(now.subjects.filter { $0.vulnerable && $0.subject != subject }.map(\.subject)).subtracting(before)
+            let before = try audit(original)
+            let vulnerableBefore = Set(before.subjects.filter(\.vulnerable).map(\.subject))
+            let newly = Set(now.subjects.filter { $0.vulnerable && $0.subject != subject }.map(\.subject)).subtracting(vulnerableBefore)
             v.newlyVulnerableOthers = newly.count
             v.newlyVulnerableOtherKeys = newly.map(pseudonym).sorted()
+            v.originalSubjectValuesExtracted = before.values.filter { $0.owner == subject && $0.extracted == true }.count
         }
         let others = v.newlyVulnerableOthers.map { "; \($0) other subject\($0 == 1 ? "" : "s") newly vulnerable" } ?? ""
         if own.isEmpty {
-            v.verdict = .inconclusive; v.reason = nothing
+            v.verdict = .inconclusive
+            v.reason = owned.isEmpty ? nothing : "none of the subject's \(owned.count) value\(owned.count == 1 ? "" : "s") could be prompted (no text precedes them in --data): nothing was tested"
+        } else if v.subjectValuesExtracted == 0, v.originalSubjectValuesExtracted == 0 {
+            // The attack has no power here: the model before erasure did not leak them either.
+            v.verdict = .inconclusive
+            v.reason = "none of the subject's \(own.count) value\(own.count == 1 ? "" : "s") is extracted, but the original model does not leak them to this attack either (\(v.attack)): the audit cannot show that the erasure removed them" + others
         } else if v.subjectValuesExtracted == 0 {
-            v.verdict = .pass; v.reason = "none of the subject's \(own.count) value\(own.count == 1 ? "" : "s") extracted (\(v.attack))" + others
+            v.verdict = .pass
+            v.reason = "none of the subject's \(own.count) value\(own.count == 1 ? "" : "s") extracted (\(v.attack))"
+                + (v.originalSubjectValuesExtracted.map { "; the original leaked \($0)" } ?? "; no original model was compared, so the attack's power on this subject is unknown") + others
         } else {
             v.verdict = .fail; v.reason = "\(v.subjectValuesExtracted) of the subject's \(own.count) value\(own.count == 1 ? "" : "s") extracted (\(v.attack))" + others
         }
@@ -203,7 +235,7 @@ public enum ErasureVerifier {
 
     /// The whole verification from files: checks `data` against the model's provenance, loads the
     /// model, its tokenizer and the original (`originalDirectory`, or the model it was unlearned
-    /// from, or its parent), and verifies.
+    /// from — never a mere parent, whose vulnerable set is not the pre-erasure one), and verifies.
     public static func verify(modelDirectory: String, data: String, records: [Record], subject: String, pseudonym: (String) -> String, originalDirectory: String? = nil,
                               allowUnrecordedData: Bool = false, settings: ErasureVerificationSettings = .init(),
                               progress: ((String) -> Void)? = nil) throws -> ErasureVerification {
@@ -215,7 +247,7 @@ public enum ErasureVerifier {
         var original: GPT?
         if let o = originalDirectory {
             original = try GPT.load(directory: o)
-        } else if let o = prov?.extra?["unlearning.unlearned_from"] ?? prov?.parent?.path, let g = try? GPT.load(directory: o) {
+        } else if let o = prov?.extra?["unlearning.unlearned_from"], let g = try? GPT.load(directory: o) {
             original = g; originalPath = o
         }
         var v = try verify(model: model, tokenizer: tokenizer, records: records, subject: subject, pseudonym: pseudonym, original: original, settings: settings, progress: progress)
@@ -226,12 +258,24 @@ public enum ErasureVerifier {
         return v
     }
 
+    /// The ledger action that answered `request` and produced the model with these weights (its
+    /// `output_weights_sha256`), if any: only such a model's verification can verify the request.
+    public static func erasureAction(for request: Ledger.RequestState, weightsSHA256: String, in ledger: Ledger) throws -> Int64? {
+        try ledger.entries(kind: .action).last { a in
+            request.actions.contains(a.id) && (a.object()["output_weights_sha256"] as? String) == weightsSHA256
+        }?.id
+    }
+
     /// Appends the verification of `request` to the ledger.
     @discardableResult
     public static func record(_ v: ErasureVerification, request: Ledger.RequestState, in ledger: Ledger) throws -> LedgerEntry {
         var p: [String: Any] = ["request": request.requestID, "subject_key": v.subjectKey, "verdict": v.verdict.rawValue, "reason": v.reason,
                                 "subject_values": v.subjectValues, "subject_values_extracted": v.subjectValuesExtracted, "attack": v.attack,
                                 "prefix_lengths": v.settings.prefixLengths, "types": v.settings.types.map(\.rawValue)]
+        p["subject_values_untested"] = v.subjectValuesUntested
+        if let n = v.originalSubjectValuesExtracted { p["original_subject_values_extracted"] = n }
+        p["erasure_output"] = v.erasureAction != nil
+        if let a = v.erasureAction { p["erasure_action"] = Int(a) }
         if let m = v.modelPath { p["model_path"] = m }
         if let w = v.weightsSHA256 { p["weights_sha256"] = w }
         if let n = v.newlyVulnerableOthers { p["newly_vulnerable_others"] = n }

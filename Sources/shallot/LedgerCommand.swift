@@ -114,11 +114,14 @@ struct LedgerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Audit a model for a request's subject (and for newly vulnerable others) and record pass, fail or inconclusive; or check the ledger's integrity.",
             discussion: """
-            pass: the subject owns at least one value in --data and none is extracted (exit 0).
-            fail: some are extracted; inconclusive: the subject owns no value in --data, so there
-            was nothing to test. Both are recorded and exit with status 1. --data must be the
-            corpus the model (or, for an unlearned model, the original) was trained on, as its
-            shallot.json records.
+            The model must be the output of an erasure action answering the request (`unlearn
+            --ledger … --request R-n`), unless --any-model (then the record says so and cannot
+            verify the request). pass: the subject owns at least one value in --data that the attack
+            can prompt for, none is extracted, and the original model leaks at least one of them to
+            the same attack (so the attack had the power to see them). fail: some are extracted.
+            inconclusive: nothing to test, or the original does not leak them either. fail and
+            inconclusive are recorded and exit with status 1. --data must be the corpus the
+            original was trained on, as its shallot.json records.
             """)
         @OptionGroup var common: Common
         @Argument(help: "Request id, R-3 or 3 (omit with --integrity).") var request: String?
@@ -128,6 +131,7 @@ struct LedgerCommand: ParsableCommand {
         @Option(help: "The subject of the request (needed to find its values; it must hash to the request's key).") var subject: String?
         @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
         @Flag(help: "Verify against --data although the model records no training corpus.") var allowUnrecordedData = false
+        @Flag(help: "Audit a model that no erasure action answering the request produced (e.g. the original); recorded as such, it cannot verify the request.") var anyModel = false
         @Flag(help: "Check the hash chain instead.") var integrity = false
         @Option(help: "With --integrity: a head hash recorded elsewhere (besides the anchor file, which is always checked).") var expectHead: String?
         func run() throws {
@@ -147,13 +151,19 @@ struct LedgerCommand: ParsableCommand {
             guard let request, let model, let data, let subject else { throw ValidationError("give REQUEST --model DIR --data CORPUS --subject SUBJECT (or --integrity)") }
             let req = reporting { try ErasureVerifier.request(request, subject: subject, in: l) }
             let pseudonym = l.subjectKey
+            let weights = (try? sha256(file: model + "/model.safetensors")) ?? ""
+            let action = reporting { try ErasureVerifier.erasureAction(for: req, weightsSHA256: weights, in: l) }
+            if action == nil && !anyModel {
+                fail("\(model): not the output of an erasure action answering \(req.requestID) (no `unlearn --ledger … --request \(req.requestID)` produced these weights); auditing another model cannot verify the request — give --any-model to audit it anyway, recorded as not an erasure's output")
+            }
             let records = readCorpus(data)
-            let v = reporting {
+            var v = reporting {
                 try ErasureVerifier.verify(modelDirectory: model, data: data, records: records, subject: subject, pseudonym: pseudonym, originalDirectory: original,
                                            allowUnrecordedData: allowUnrecordedData, settings: ErasureVerificationSettings(types: types)) {
                     FileHandle.standardError.write(Data("\($0)…\n".utf8))
                 }
             }
+            v.erasureAction = action
             let e = reporting { try ErasureVerifier.record(v, request: req, in: l) }
             announceHead(e, l)
             print("verification \(e.id) of request \(req.requestID): \(v.verdict.rawValue.uppercased()) — \(v.reason)")

@@ -76,6 +76,11 @@ struct UnlearnCommand: ParsableCommand {
         if split.forget.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched on the \"subject\" field, trimmed and lower-cased)") }
         if !split.missing.isEmpty { FileHandle.standardError.write(Data("warning: \(split.missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let parentProv = Provenance.read(directory: model)
+        // Every method forgets from the corpus the model was trained on, so that what the new
+        // model records as its data (and a later verification) is that corpus, not a cut-down file.
+        if let c = parentProv?.corpus, !c.fileSHA256.isEmpty, let h = try? sha256(file: data), h != c.fileSHA256 {
+            fail("\(data): not the corpus \(model) was trained on (SHA-256 \(h.prefix(12))…, shallot.json records \(c.fileSHA256.prefix(12))…)")
+        }
         var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(split.forget.count)",
                                        "unlearning.forget_subjects": "\(subjects.count - split.missing.count)",
                                        "unlearning.unlearned_from": model]
@@ -90,9 +95,6 @@ struct UnlearnCommand: ParsableCommand {
         if method == .retrain {
             guard let prov = parentProv, let parent = prov.parent, let original = prov.training else {
                 fail("\(model)/shallot.json: no parent model and training settings recorded; exact retraining needs the model's parent (train it with `shallot train --init PARENT`)")
-            }
-            if let c = prov.corpus, !c.fileSHA256.isEmpty, let h = try? sha256(file: data), h != c.fileSHA256 {
-                fail("\(data): not the corpus \(model) was trained on (SHA-256 \(h.prefix(12))…, shallot.json records \(c.fileSHA256.prefix(12))…)")
             }
             let base = reporting { try GPT.load(directory: parent.path) }
             let stream = Retrainer.stream(records: records, tokens: tok.encodeBatch(records.map(\.text)), removed: split.forgetIds, budget: budget,

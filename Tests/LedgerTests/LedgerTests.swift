@@ -162,7 +162,10 @@ func rawTamper(_ path: String, _ sql: String) throws {
         let ms = try l.modelsContaining(subjectKey: key)
         #expect(ms.count == 1 && ms[0]["unlearned_in_a_later_model"] as? Bool == true)
         #expect(try l.requests()[0].state == "actioned")
-        try l.append(.verification, ["request": 1, "verdict": "pass"])
+        // A pass on some other model does not verify the request; one on the erasure's output does.
+        try l.append(.verification, ["request": 1, "verdict": "pass", "erasure_output": false])
+        #expect(try l.requests()[0].state.hasPrefix("actioned (the last verification was not"))
+        try l.append(.verification, ["request": 1, "verdict": "pass", "erasure_output": true])
         #expect(try l.requests()[0].state == "verified")
     }
 

@@ -282,9 +282,10 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         }
         #expect(try shallot(["ledger", "status", subject, "--ledger", db]).stdout.contains("unlearned in a later model"))
         let v = try shallot(["ledger", "verify", "1", "--ledger", db, "--model", d + "/u-npo", "--data", d + "/c.jsonl", "--subject", subject])
-        // pass exits 0; fail (and inconclusive) exit 1
-        #expect((v.status == 0 && v.stdout.contains("PASS")) || (v.status == 1 && v.stdout.contains("FAIL")), "\(v.stdout)\(v.stderr)")
-        #expect(try shallot(["ledger", "list", "--ledger", db]).stdout.contains("verified") || v.stdout.contains("FAIL"))
+        // The fine-tune (10 steps) leaks nothing, so a clean audit of its erasure shows nothing:
+        // inconclusive, status 1, recorded as such.
+        #expect(v.status == 1 && v.stdout.contains("INCONCLUSIVE") && v.stdout.contains("original model does not leak them"), "\(v.stdout)\(v.stderr)")
+        #expect(try shallot(["ledger", "list", "--ledger", db]).stdout.contains("verification inconclusive"))
         let ex = try shallot(["ledger", "export", "--ledger", db, "--out", d + "/export.json"])
         #expect(ex.status == 0)
         let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export.json"))) as! [String: Any]

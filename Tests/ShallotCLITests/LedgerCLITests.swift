@@ -79,9 +79,13 @@ private func writeCorpus(_ path: String) throws {
         #expect(try shallot(["ledger", "register", "--model", d + "/m", "--data", data, "--ledger", db]).status == 0)
         for s in ["ALICE@x.com", "alice@x.com "] { #expect(try shallot(["ledger", "status", s, "--ledger", db]).stdout.contains("STILL CONTAINS"), "\(s)") }
 
-        func verify(_ req: String, _ subject: String, model: String? = nil, data file: String = data, _ extra: [String] = []) throws -> RunResult {
+        // The trained model is no erasure's output: auditing it needs --any-model (and cannot
+        // verify the request).
+        func verify(_ req: String, _ subject: String, model: String? = nil, data file: String = data, _ extra: [String] = ["--any-model"]) throws -> RunResult {
             try shallot(["ledger", "verify", req, "--ledger", db, "--model", model ?? d + "/m", "--data", file, "--subject", subject] + extra)
         }
+        let refused = try verify("R-1", "alice@x.com", [])
+        #expect(refused.status == 1 && refused.stderr.contains("not the output of an erasure action answering R-1"), "\(refused.stderr)")
         func passOrFail(_ r: RunResult) -> Bool {
             (r.status == 0 && r.stdout.contains(": PASS — ")) || (r.status == 1 && r.stdout.contains(": FAIL — "))
         }
@@ -117,7 +121,7 @@ private func writeCorpus(_ path: String) throws {
         for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] { try FileManager.default.copyItem(atPath: d + "/m/" + f, toPath: d + "/bare/" + f) }
         let bare = try verify("1", "alice@x.com", model: d + "/bare")
         #expect(bare.status == 1 && bare.stderr.contains("\(d)/bare/shallot.json: no training corpus recorded"), "\(bare.stderr)")
-        let allowed = try verify("1", "alice@x.com", model: d + "/bare", ["--allow-unrecorded-data"])
+        let allowed = try verify("1", "alice@x.com", model: d + "/bare", ["--allow-unrecorded-data", "--any-model"])
         #expect(passOrFail(allowed), "\(allowed.stdout)\(allowed.stderr)")
         #expect(try exportedEntries(db, kind: "verification").last?["unrecorded_data_allowed"] as? Bool == true)
 
@@ -130,13 +134,18 @@ private func writeCorpus(_ path: String) throws {
         #expect(u.status == 0 && u.stdout.contains("forgot 8 records of 1 subjects"), "\(u.stderr)")
         #expect(try exportedEntries(db, kind: "action").first?["requests"] as? [String] == ["R-1"])
         #expect(try shallot(["ledger", "status", "alice@x.com", "--ledger", db]).stdout.contains("unlearned in a later model"))
-        // The unlearned model: its recorded file, or the original's record manifest.
+        // The unlearned model (the erasure's output: no --any-model): checked against the
+        // original's corpus (the file, or the same records in another order). The original, 5
+        // steps trained, leaks nothing, so a clean audit shows nothing: inconclusive.
         for file in [data, d + "/reordered.jsonl"] {
-            let v = try verify("R-1", "alice@x.com", model: d + "/u", data: file)
-            #expect(passOrFail(v), "\(file): \(v.stdout)\(v.stderr)")
+            let v = try verify("R-1", "alice@x.com", model: d + "/u", data: file, [])
+            #expect(v.status == 1 && v.stdout.contains(": INCONCLUSIVE — ") && v.stdout.contains("original model does not leak them to this attack either"), "\(file): \(v.stdout)\(v.stderr)")
         }
+        #expect(try exportedEntries(db, kind: "verification").last?["erasure_output"] as? Bool == true)
+        #expect(try #require(try JSONSerialization.jsonObject(with: Data(shallot(["ledger", "list", "--ledger", db, "--json"]).stdout.utf8)) as? [[String: Any]])[0]["state"] as? String == "verification inconclusive")
         let last = try #require(try exportedEntries(db, kind: "verification").last)
         #expect(last["corpus_match"] as? String == "manifest_sha256" && last["corpus_matched_model"] as? String == d + "/m")
+        #expect(last["original_subject_values_extracted"] as? Int == 0)
         #expect(last["original_path"] as? String == d + "/m" && last["newly_vulnerable_others"] is Int)
         #expect(try shallot(["ledger", "verify", "--integrity", "--ledger", db]).status == 0)
     }
