@@ -75,7 +75,7 @@ struct StudyCommand: ParsableCommand {
                 switch ev {
                 case .stage(let s):
                     bar = nil
-                    if json { printJSON(["event": "stage", "stage": s, "elapsed_s": String(format: "%.1f", Date().timeIntervalSince(start))]) }
+                    if json { printJSON(StageEvent(stage: s, elapsedS: (Date().timeIntervalSince(start) * 10).rounded() / 10)) }
                     else { FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), s).utf8)) }
                 case .resumed(let s):
                     if json { printJSON(["event": "resumed", "stage": s]) } else { FileHandle.standardError.write(Data("  (reused from an earlier run: \(s))\n".utf8)) }
@@ -134,4 +134,12 @@ enum StudySalt {
         FileHandle.standardError.write(Data("study salt: \(path) (keep it to resume this study or to compare its subject keys)\n".utf8))
         return salt
     }
+}
+
+/// Machine-readable progress of the study (`--json`): numbers as JSON numbers.
+struct StageEvent: Encodable {
+    var event = "stage"
+    var stage: String
+    var elapsedS: Double
+    enum CodingKeys: String, CodingKey { case event, stage, elapsedS = "elapsed_s" }
 }

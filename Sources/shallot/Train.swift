@@ -107,12 +107,12 @@ struct Train: ParsableCommand {
                     if s > 0 && !json { FileHandle.standardError.write(Data("resuming at step \(s)\n".utf8)) }
                 case .step(let s, let total, let loss, let lr, let norm, let tps):
                     if json {
-                        printJSON(["event": "step", "step": "\(s)", "total": "\(total)", "loss": "\(loss)", "lr": "\(lr)", "grad_norm": "\(norm)", "tokens_per_s": String(format: "%.1f", tps)])
+                        printJSON(StepEvent(step: s, total: total, loss: Double(loss), lr: Double(lr), gradNorm: Double(norm), tokensPerS: tps))
                     } else {
                         bar.update(s, extra: String(format: "loss %.4f lr %.2e %.0f tok/s", loss, lr, tps))
                     }
                 case .checkpoint(let s, let path):
-                    if json { printJSON(["event": "checkpoint", "step": "\(s)", "path": path]) }
+                    if json { printJSON(CheckpointEvent(step: s, path: path)) }
                 }
             }
         }
@@ -136,4 +136,18 @@ struct Train: ParsableCommand {
                          summary.steps, summary.finalLoss, summary.meanLossLast10, summary.tokensPerSecond, out))
         }
     }
+}
+
+/// Machine-readable progress (`--json`): numbers as JSON numbers.
+struct StepEvent: Encodable {
+    var event = "step"
+    var step: Int, total: Int
+    var loss: Double, lr: Double, gradNorm: Double, tokensPerS: Double
+    enum CodingKeys: String, CodingKey { case event, step, total, loss, lr, gradNorm = "grad_norm", tokensPerS = "tokens_per_s" }
+}
+
+struct CheckpointEvent: Encodable {
+    var event = "checkpoint"
+    var step: Int
+    var path: String
 }

@@ -54,6 +54,9 @@ let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "6
         #expect(prov["schema"] as? String == "shallot.model/1")
         #expect((prov["corpus"] as? [String: Any])?["records"] as? Int == 40)
         #expect((prov["weights_sha256"] as? String)?.count == 64)
+        // Progress lines carry numbers as JSON numbers, not strings.
+        let firstStep = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").first!.utf8)) as! [String: Any]
+        #expect(firstStep["event"] as? String == "step" && firstStep["step"] is Int && firstStep["loss"] is Double && firstStep["grad_norm"] is Double)
         // The last JSON line is the summary; loss fell from ln(257) ≈ 5.55.
         let summary = try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         #expect((summary["finalLoss"] as! Double) < 4.0)
