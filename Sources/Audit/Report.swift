@@ -34,6 +34,9 @@ public struct AuditSettings: Codable, Sendable {
 }
 
 extension AuditSettings {
+    /// The attacks an audit can run.
+    public static let attackNames = ["extraction", "untargeted", "association", "exposure", "mia", "canaries"]
+
     /// Greedy targeted extraction only, values revealed: the vulnerability verdict the study and
     /// the ledger's verification use.
     public static func targetedOnly(prefixLengths: [Int], types: [String], seed: UInt64 = 0) -> AuditSettings {

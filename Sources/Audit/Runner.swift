@@ -42,6 +42,8 @@ public struct AuditInputs {
 
 public enum AuditRunner {
     public static func run(_ inp: AuditInputs, settings: AuditSettings, salt: Data, progress: ((AuditProgress) -> Void)? = nil) throws -> AuditReport {
+        let unknown = settings.attacks.filter { !AuditSettings.attackNames.contains($0) }
+        guard unknown.isEmpty else { throw AuditSettingsError.unknownAttacks(unknown) }
         let types = Set(settings.types.compactMap(PIIType.init(rawValue:)))
         let hash = Hasher16(salt: salt)
         progress?(.stage("indexing PII"))
@@ -283,5 +285,14 @@ public struct AuditCheckpoints: Sendable {
         let r = try body()
         try save(name, r)
         return r
+    }
+}
+
+public enum AuditSettingsError: Error, CustomStringConvertible, Equatable {
+    case unknownAttacks([String])
+    public var description: String {
+        switch self {
+        case .unknownAttacks(let a): return "unknown attack\(a.count == 1 ? "" : "s") " + a.map { "\"\($0)\"" }.joined(separator: ", ") + "; known: " + AuditSettings.attackNames.joined(separator: ", ")
+        }
     }
 }

@@ -66,7 +66,11 @@ struct AuditCommand: ParsableCommand {
         var ex = ExtractionSettings()
         ex.prefixLengths = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         ex.samples = samples; ex.seed = seed
-        let settings = AuditSettings(attacks: attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, types: types.map(\.rawValue),
+        let attackList = attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let bad = attackList.first(where: { !AuditSettings.attackNames.contains($0) }) {
+            throw ValidationError("--attacks: unknown attack \"\(bad)\" (known: \(AuditSettings.attackNames.joined(separator: ", ")))")
+        }
+        let settings = AuditSettings(attacks: attackList, types: types.map(\.rawValue),
                                      extraction: ex, exposureValues: exposureValues, exposureCandidates: candidates, exposureContextTokens: 64,
                                      bootstrapResamples: bootstrap, limit: limit, seed: seed, revealPII: revealPii)
         var settingsU = settings

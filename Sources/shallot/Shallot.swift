@@ -9,6 +9,24 @@ struct Shallot: ParsableCommand {
         abstract: "Measure which people's personal data a language model leaks, and whether deleting it works.",
         version: shallotVersion,
         subcommands: [Train.self, Generate.self, Score.self, TokenizerCommand.self, CorpusCommand.self, PIICommand.self, AuditCommand.self, ReportCommand.self, StudyCommand.self, UnlearnCommand.self, LedgerCommand.self, Bench.self])
+
+    /// An unknown subcommand is an error even with --help (the parser would print the parent's
+    /// help and exit 0, so `shallot serv --help` looked like success).
+    static func main() {
+        var command: ParsableCommand.Type = Shallot.self
+        var path = ["shallot"]
+        for a in CommandLine.arguments.dropFirst() {
+            let subs = command.configuration.subcommands
+            if a.hasPrefix("-") || subs.isEmpty { break }
+            guard let next = subs.first(where: { $0._commandName == a }) else {
+                FileHandle.standardError.write(Data("error: unknown command '\(a)' for '\(path.joined(separator: " "))'; see '\(path.joined(separator: " ")) --help'\n".utf8))
+                Foundation.exit(64)
+            }
+            command = next
+            path.append(a)
+        }
+        Self.main(Array(CommandLine.arguments.dropFirst()))
+    }
 }
 
 /// Prints an error the user can act on and exits with status 1 (no stack trace).
