@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: run demo test deps build bench bench-audit reference clean
+.PHONY: run demo test test-asan fuzz fuzz-build deps build bench bench-audit reference clean
 
 ## The main job: the onion-effect and pre-training-leakage study on the built-in synthetic
 ## corpora (PRESET=default: under half an hour on 2 cores; PRESET=quick: about 5 minutes).
@@ -31,6 +31,19 @@ test: deps
 	    || echo "warning: chromium could not be installed; the browser check of the HTML reports will be skipped"; \
 	fi
 	$(SWIFT) test
+
+## The test suite under address sanitizer (slow: tens of minutes on 2 cores).
+test-asan: deps
+	$(SWIFT) test --sanitize=address --scratch-path .build/asan
+
+## libFuzzer targets for every parser of untrusted files (Fuzz/, docs/security.md), each run for
+## FUZZ_SECONDS (default 30). A crash leaves its input in .build/fuzz/crashes/<target>/ and fails.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/fuzz.sh run $(FUZZ_TARGETS)
+fuzz-build:
+	Fuzz/fuzz.sh build
 
 build: deps
 	$(SWIFT) build -c release --product shallot

@@ -6,6 +6,10 @@ import PackageDescription
 // its tiny models in seconds rather than minutes. Bounds are checked where data enters
 // (file parsers, token ids), not in the loops.
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"]), .unsafeFlags(["-wmo"], .when(configuration: .release))]
+// Everything that interprets bytes it did not write (file parsers and loaders, the tokenizer, the
+// importers, the CLI that reads audit.json) keeps Swift's bounds and overflow checks: optimised
+// in every configuration, but never -Ounchecked (docs/security.md).
+let checked: [SwiftSetting] = [.unsafeFlags(["-O"]), .unsafeFlags(["-wmo"], .when(configuration: .release))]
 
 let package = Package(
     name: "Shallot",
@@ -32,25 +36,27 @@ let package = Package(
                                  .linkedLibrary("dl", .when(platforms: [.linux]))]),
         // What every layer shares and nothing else (grows with the refactor of issue #13).
         .target(name: "Support"),
-        .target(name: "SafeTensors"),
+        .target(name: "SafeTensors", swiftSettings: checked),
+        // config.json and the checkpoint index: parsed and validated against limits in checked code.
+        .target(name: "ModelFormat", swiftSettings: checked),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Tokenizer", swiftSettings: fast),
+        .target(name: "Tokenizer", swiftSettings: checked),
         .target(name: "PII", swiftSettings: fast),
-        .target(name: "Corpus", dependencies: ["PII", "Support", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Corpus", dependencies: ["PII", "Support", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
         .target(name: "Audit", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer", "PII", "Corpus", "CZlib", "Training", "Support",
-                                              .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
+                                              .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
         .target(name: "Report", dependencies: ["Audit", "Study"]),
         .target(name: "Ledger", dependencies: ["Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training", "Audit", "Corpus", "Ledger", "Support", "PII", "Tokenizer"], swiftSettings: fast),
-        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: fast),
-        .target(name: "GPT", dependencies: ["Kernels", "SafeTensors", "Tokenizer"], swiftSettings: fast),
+        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
+        .target(name: "GPT", dependencies: ["Kernels", "ModelFormat", "SafeTensors", "Tokenizer"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: fast),
+                swiftSettings: checked),
         .executableTarget(name: "shallot", dependencies: [
             "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger", "Support",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: fast),
+        ], swiftSettings: checked),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),

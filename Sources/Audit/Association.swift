@@ -75,6 +75,9 @@ public enum Association {
         var bySetting: [String: Set<Int>] = [:]
         var byTemplate: [String: Int] = [:]
         let ctx = model.config.nPositions
+        // At least one prompt token and one generated token; generation shortened to fit.
+        guard ctx >= 3 else { throw AttackContextError(attack: "association", needed: 3, context: ctx) }
+        let maxNew = min(maxNew, ctx - 2)
         var i = 0
         while i < prompts.count {
             let chunk = Array(prompts[i..<min(prompts.count, i + batch)])

@@ -45,6 +45,7 @@ public enum Exposure {
         let limit = scorer.model.config.nPositions
         let conts = continuations.map { tokenizer.encode($0) }
         let maxCont = conts.map(\.count).max() ?? 0
+        guard maxCont < limit else { throw AttackContextError(attack: "exposure", needed: maxCont + 1, context: limit) }
         ctx = Array(ctx.suffix(max(1, min(maxContextTokens, limit - maxCont))))
         let seqs = conts.map { ctx + $0 }
         let scores = try scorer.score(seqs)

@@ -59,6 +59,16 @@ public struct ExtractionPrompt: Sendable {
     public let maxNew: Int
 }
 
+/// An attack that cannot run on this model because its context is too short for the attack's
+/// prompts and generations (a hostile or tiny config): the attack fails with this, by name.
+public struct AttackContextError: Error, CustomStringConvertible {
+    public let attack: String, needed: Int, context: Int
+    public init(attack: String, needed: Int, context: Int) { self.attack = attack; self.needed = needed; self.context = context }
+    public var description: String {
+        "\(attack): the model's context of \(context) tokens is too small for this attack (it needs at least \(needed))"
+    }
+}
+
 public enum TargetedExtraction {
     /// The attack's prompts: for each entry's first occurrences and each prefix length, the k
     /// tokens before the occurrence (<|endoftext|> when it opens the record).

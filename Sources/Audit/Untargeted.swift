@@ -91,7 +91,9 @@ public enum UntargetedExtraction {
                            baseLeaked: Set<String>? = nil, reference: GPT?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
                            hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
         let prompts = Self.prompts(tokenizer: tokenizer, text: promptText, settings: settings)
-        let maxNew = min(settings.newTokens, model.config.nPositions - (prompts.map(\.count).max() ?? 1) - 1)
+        let longest = prompts.map(\.count).max() ?? 1
+        let maxNew = min(settings.newTokens, model.config.nPositions - longest - 1)
+        guard maxNew >= 1 else { throw AttackContextError(attack: "untargeted extraction", needed: longest + 2, context: model.config.nPositions) }
         let gen = Generator(model: model)
         var generations: [(prompt: [Int32], out: [Int32])] = []
         let batch = 32

@@ -16,31 +16,56 @@ public struct EmailMessage: Sendable {
 
     public struct ParseError: Error { public let reason: String }
 
+    /// Limits on what one message may hold; a message beyond them is skipped with the reason.
+    public enum Limits {
+        /// A whole message (with its attachments).
+        public static let messageBytes = 64 << 20
+        /// Its header section, and that of each MIME part.
+        public static let headerBytes = 1 << 20
+        /// Nesting of multipart and message/rfc822 parts, counted together.
+        public static let depth = 8
+    }
+
     public static func parse(_ bytes: [UInt8]) throws -> EmailMessage {
-        let (rawHeaders, bodyBytes) = splitHeaderBody(bytes)
+        guard bytes.count <= Limits.messageBytes else {
+            throw ParseError(reason: "message of \(bytes.count) bytes exceeds the limit of \(Limits.messageBytes)")
+        }
+        return try parse(bytes[...], depth: 0)
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, depth: Int) throws -> EmailMessage {
+        let (rawHeaders, bodyBytes) = try splitHeaderBody(bytes)
         let headers = parseHeaders(rawHeaders)
         guard !headers.isEmpty else { throw ParseError(reason: "no RFC 822 headers") }
         guard headers.contains(where: { ["from", "to", "subject", "date", "message-id"].contains($0.name.lowercased()) }) else {
             throw ParseError(reason: "no From/To/Subject/Date/Message-ID header")
         }
-        let body = try readableText(headers: headers, body: bodyBytes, depth: 0)
+        let body = try readableText(headers: headers, body: bodyBytes, depth: depth)
         return EmailMessage(headers: headers, body: body)
     }
 
-    /// Splits at the first empty line (LF or CRLF).
-    static func splitHeaderBody(_ b: [UInt8]) -> ([UInt8], [UInt8]) {
-        var i = 0
-        while i < b.count {
+    /// Splits at the first empty line (LF or CRLF), without copying.
+    static func splitHeaderBody(_ b: ArraySlice<UInt8>) throws -> (ArraySlice<UInt8>, ArraySlice<UInt8>) {
+        var i = b.startIndex
+        while i < b.endIndex {
             if b[i] == 0x0A {
-                if i + 1 < b.count && b[i + 1] == 0x0A { return (Array(b[..<i]), Array(b[(i + 2)...])) }
-                if i + 2 < b.count && b[i + 1] == 0x0D && b[i + 2] == 0x0A { return (Array(b[..<i]), Array(b[(i + 3)...])) }
+                if i + 1 < b.endIndex && b[i + 1] == 0x0A { return try checked(b[..<i], b[(i + 2)...]) }
+                if i + 2 < b.endIndex && b[i + 1] == 0x0D && b[i + 2] == 0x0A { return try checked(b[..<i], b[(i + 3)...]) }
             }
             i += 1
+            if i - b.startIndex > Limits.headerBytes { break }
         }
-        return (b, [])
+        return try checked(b, b[b.endIndex...])
     }
 
-    static func parseHeaders(_ raw: [UInt8]) -> [(name: String, value: String)] {
+    static func checked(_ h: ArraySlice<UInt8>, _ body: ArraySlice<UInt8>) throws -> (ArraySlice<UInt8>, ArraySlice<UInt8>) {
+        guard h.count <= Limits.headerBytes else {
+            throw ParseError(reason: "header section longer than the limit of \(Limits.headerBytes) bytes")
+        }
+        return (h, body)
+    }
+
+    static func parseHeaders(_ raw: ArraySlice<UInt8>) -> [(name: String, value: String)] {
         var out: [(String, String)] = []
         let text = String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -104,15 +129,17 @@ public struct EmailMessage: Sendable {
         return (type, params)
     }
 
-    static func readableText(headers: [(name: String, value: String)], body: [UInt8], depth: Int) throws -> String {
+    static func readableText(headers: [(name: String, value: String)], body: ArraySlice<UInt8>, depth: Int) throws -> String {
         let (type, params) = contentType(headers)
         let cte = headers.first(where: { $0.name.lowercased() == "content-transfer-encoding" })?.value.lowercased() ?? "7bit"
+        if type.hasPrefix("multipart/") || type == "message/rfc822" {
+            guard depth < Limits.depth else { throw ParseError(reason: "MIME parts nested deeper than \(Limits.depth) levels") }
+        }
         if type.hasPrefix("multipart/") {
-            guard depth < 8, let boundary = params["boundary"], !boundary.isEmpty else { throw ParseError(reason: "multipart without a boundary") }
-            let parts = splitMultipart(body, boundary: boundary)
+            guard let boundary = params["boundary"], !boundary.isEmpty else { throw ParseError(reason: "multipart without a boundary") }
             var plain: [String] = [], html: [String] = []
-            for p in parts {
-                let (h, b) = splitHeaderBody(p)
+            for p in splitMultipart(body, boundary: boundary) {
+                let (h, b) = try splitHeaderBody(p)
                 let ph = parseHeaders(h)
                 let (pt, _) = contentType(ph)
                 let disp = ph.first(where: { $0.name.lowercased() == "content-disposition" })?.value.lowercased() ?? ""
@@ -126,9 +153,15 @@ public struct EmailMessage: Sendable {
             }
             return (plain.isEmpty ? html : plain).joined(separator: "\n\n")
         }
-        if type == "message/rfc822" { return (try? EmailMessage.parse(body)).map { $0.body } ?? "" }
+        if type == "message/rfc822" {
+            // The nested message counts against the same depth; a deeper one is an error, not
+            // an empty part.
+            do { return try EmailMessage.parse(body, depth: depth + 1).body } catch let e as ParseError where e.reason.hasPrefix("MIME parts nested") {
+                throw e
+            } catch { return "" }
+        }
         guard type.hasPrefix("text/") else { return "" }
-        var bytes = body
+        var bytes = Array(body)
         if cte.contains("quoted-printable") { bytes = quotedPrintable(bytes, header: false) }
         else if cte.contains("base64") {
             guard let d = Data(base64Encoded: padBase64(String(decoding: bytes, as: UTF8.self))) else { throw ParseError(reason: "invalid base64 body") }
@@ -139,21 +172,34 @@ public struct EmailMessage: Sendable {
         return text
     }
 
-    static func splitMultipart(_ body: [UInt8], boundary: String) -> [[UInt8]] {
-        // Boundaries are ASCII; parts are re-encoded below. CRLF becomes LF first: Swift treats
-        // "\r\n" as one Character, which a split on "\n" would not see.
-        let text = String(decoding: body, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
-        let delim = "--" + boundary
-        var parts: [[UInt8]] = []
-        var current: [Substring]? = nil
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            let l = line.trimmingCharacters(in: .whitespaces)
-            if l == delim + "--" { if let c = current { parts.append(Array(c.joined(separator: "\n").utf8)) }; current = nil; break }
-            if l == delim { if let c = current { parts.append(Array(c.joined(separator: "\n").utf8)) }; current = []; continue }
-            current?.append(line)
+    /// The parts between "--boundary" lines, as slices of `body` (no copies). A part runs from
+    /// the line after one delimiter to the end of the line before the next (its final line
+    /// break belongs to the delimiter, RFC 2046 §5.1.1).
+    static func splitMultipart(_ body: ArraySlice<UInt8>, boundary: String) -> [ArraySlice<UInt8>] {
+        let delim = Array(("--" + boundary).utf8)
+        var parts: [ArraySlice<UInt8>] = []
+        var partStart: Int? = nil
+        var lineStart = body.startIndex
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
+        while lineStart < body.endIndex {
+            let nl = body[lineStart...].firstIndex(of: 0x0A) ?? body.endIndex
+            var s = lineStart, e = nl
+            while s < e, isSpace(body[s]) { s += 1 }
+            while e > s, isSpace(body[e - 1]) { e -= 1 }
+            let line = body[s..<e]
+            let isClose = line.count == delim.count + 2 && line.starts(with: delim) && line.suffix(2).elementsEqual([0x2D, 0x2D])
+            if isClose || line.elementsEqual(delim) {
+                if let ps = partStart {
+                    var end = max(ps, lineStart - 1)
+                    if end > ps && body[end - 1] == 0x0D { end -= 1 }
+                    parts.append(body[ps..<end])
+                }
+                if isClose { return parts }
+                partStart = min(nl + 1, body.endIndex)
+            }
+            lineStart = nl + 1
         }
-        if let c = current { parts.append(Array(c.joined(separator: "\n").utf8)) }
+        if let ps = partStart { parts.append(body[ps..<body.endIndex]) }
         return parts
     }
 

@@ -88,9 +88,16 @@ public enum Importer {
     public static func mbox(_ path: String, options: ImportOptions, emit: Emit) throws -> ImportReport {
         guard let lines = LineReader(path: path) else { throw CorpusError.unreadable(path: path, reason: "no such file") }
         var report = ImportReport()
-        var current: [UInt8] = [], n = 0, startLine = 0, lineNo = 0, prevBlank = true
+        var current: [UInt8] = [], n = 0, startLine = 0, lineNo = 0, prevBlank = true, tooLong = false
         let name = URL(fileURLWithPath: path).lastPathComponent
         func flush() throws {
+            defer { tooLong = false }
+            if tooLong {
+                n += 1
+                report.skip("\(path):\(startLine): message longer than \(EmailMessage.Limits.messageBytes) bytes")
+                current = []
+                return
+            }
             guard !current.isEmpty else { return }
             n += 1
             switch record(message: current, id: "mbox:\(name):\(n)", source: "mbox:\(name):\(startLine)", folder: name, options: options) {
@@ -112,8 +119,11 @@ public enum Importer {
             }
             prevBlank = line.isEmpty
             if startLine == 0 && lineNo == 1 { startLine = 1 }
+            if tooLong { continue }
+            if current.count + line.count + 1 > EmailMessage.Limits.messageBytes { tooLong = true; current = []; continue }
             current.append(contentsOf: line); current.append(0x0A)
         }
+        try lines.check()
         try flush()
         return report
     }
@@ -124,8 +134,9 @@ public enum Importer {
         var report = ImportReport()
         var header: [String]?
         var mi = -1, fi = -1, rowNo = 0
-        for row in rows {
+        for result in rows {
             rowNo += 1
+            let row = try result.get()
             guard let h = header else {
                 header = row.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased() }
                 mi = header!.firstIndex(of: options.messageColumn.lowercased()) ?? -1
@@ -156,6 +167,7 @@ public enum Importer {
                 if rec.subject.isEmpty { rec.subject = SubjectID.normalize(rec.id) }
                 try emit(rec); report.imported += 1
             case .failure(.unreadable(let p, let why)): throw CorpusError.unreadable(path: p, reason: why)
+            case .failure(let e) where e.description.contains("line longer than"): throw e
             case .failure(let e): report.skip(e.description)
             }
         }
@@ -188,16 +200,32 @@ public enum Importer {
     }
 }
 
-/// Streaming RFC 4180 CSV rows (fields as bytes).
+/// Streaming RFC 4180 CSV rows (fields as bytes). A quoted field may span lines, but one left
+/// open at the end of the file is an error naming the row and line where it began (never a
+/// record swallowing the rest of the file), as is a record longer than `maxRecordBytes` and a
+/// read error.
 public struct CSVReader: Sequence {
     let lines: LineReader
+    /// Longest record (bytes) — a message with its attachments.
+    public static let maxRecordBytes = 64 << 20
     public init?(path: String) { guard let l = LineReader(path: path) else { return nil }; lines = l }
-    public func makeIterator() -> AnyIterator<[[UInt8]]> {
+    public func makeIterator() -> AnyIterator<Result<[[UInt8]], CorpusError>> {
         let it = lines.makeIterator()
+        let reader = lines, path = lines.path
+        var lineNo = 0, rowNo = 0, done = false
         return AnyIterator {
-            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false
+            if done { return nil }
+            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0
+            let startLine = lineNo + 1
+            rowNo += 1
+            func fail(_ e: CorpusError) -> Result<[[UInt8]], CorpusError> { done = true; return .failure(e) }
             while let line = it.next() {
+                lineNo += 1
                 sawAny = true
+                size += line.count + 1
+                if size > CSVReader.maxRecordBytes {
+                    return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) is longer than \(CSVReader.maxRecordBytes) bytes (an unterminated quote?)"))
+                }
                 var i = 0
                 while i < line.count {
                     let c = line[i]
@@ -213,9 +241,12 @@ public struct CSVReader: Sequence {
                 }
                 if inQuotes { field.append(0x0A); continue }  // newline inside a quoted field
                 fields.append(field)
-                return fields
+                return .success(fields)
             }
-            if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return fields }
+            if let e = reader.error { return fail(e) }
+            if inQuotes { return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) has a quoted field that is never closed")) }
+            done = true
+            if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return .success(fields) }
             return nil
         }
     }

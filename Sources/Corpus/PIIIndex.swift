@@ -90,6 +90,7 @@ public struct PIIIndex: Sendable {
                 throw CorpusError.badLine(path: path, line: n, reason: "not a PII index entry")
             }
         }
+        try lines.check()
         return PIIIndex(entries: out)
     }
 }

@@ -94,7 +94,7 @@ public struct RecordReaderJSONL: Sequence {
             return AnyIterator { if done { return nil }; done = true; return .failure(.unreadable(path: path, reason: "no such file")) }
         }
         let it = lines.makeIterator()
-        var n = 0
+        var n = 0, reported = false
         let (tf, idf, sf) = (textField, idField, subjectField)
         return AnyIterator {
             while let line = it.next() {
@@ -110,35 +110,61 @@ public struct RecordReaderJSONL: Sequence {
                 if let m = o["meta"] as? [String: Any] { for (k, v) in m { meta[k] = "\(v)" } }
                 return .success(Record(id: id, subject: subject, text: text, source: (o["source"] as? String) ?? "jsonl:\(path):\(n)", meta: meta))
             }
+            if let e = lines.error, !reported { reported = true; return .failure(e) }
             return nil
         }
     }
 }
 
-/// Lines of a file as byte arrays, read in 1 MiB chunks.
-public struct LineReader: Sequence {
+/// Lines of a file as byte arrays, read in 1 MiB chunks. A read error or a line longer than
+/// `maxLineBytes` ends the sequence and is kept in `error`: callers check it after the loop, so
+/// that a failing disk is never mistaken for the end of the file.
+public final class LineReader: Sequence {
     let handle: FileHandle
+    public let path: String
+    /// Longest line (bytes) before reading stops with an error.
+    public static let maxLineBytes = 256 << 20
+    public private(set) var error: CorpusError?
+
     public init?(path: String) {
         guard let h = FileHandle(forReadingAtPath: path) else { return nil }
         handle = h
+        self.path = path
     }
+
+    /// Throws the error that ended the reading, if any.
+    public func check() throws { if let error { throw error } }
+
     public func makeIterator() -> AnyIterator<[UInt8]> {
-        var buf: [UInt8] = [], pos = 0, eof = false
+        var buf: [UInt8] = [], pos = 0, eof = false, scanned = 0, lineNo = 0
         let h = handle
-        return AnyIterator {
+        return AnyIterator { [self] in
             while true {
-                if let nl = buf[pos...].firstIndex(of: 0x0A) {
+                if let nl = buf[Swift.min(pos + scanned, buf.count)...].firstIndex(of: 0x0A) {
                     let line = Array(buf[pos..<nl])
                     pos = nl + 1
+                    scanned = 0
+                    lineNo += 1
                     return line
                 }
+                scanned = buf.count - pos  // do not search the same bytes again
                 if eof {
                     if pos < buf.count { let line = Array(buf[pos...]); pos = buf.count; return line }
                     try? h.close()
                     return nil
                 }
+                if buf.count - pos > LineReader.maxLineBytes {
+                    error = .badLine(path: path, line: lineNo + 1, reason: "line longer than \(LineReader.maxLineBytes) bytes")
+                    try? h.close()
+                    return nil
+                }
                 buf.removeFirst(pos); pos = 0
-                let chunk = (try? h.read(upToCount: 1 << 20)) ?? nil
+                let chunk: Data?
+                do { chunk = try h.read(upToCount: 1 << 20) } catch {
+                    self.error = .unreadable(path: path, reason: "read error after line \(lineNo): \(error.localizedDescription)")
+                    try? h.close()
+                    return nil
+                }
                 if let chunk, !chunk.isEmpty { buf.append(contentsOf: chunk) } else { eof = true }
             }
         }

@@ -9,18 +9,9 @@ import SafeTensors
 import Tokenizer
 
 extension GPT {
-    /// Reads `config.json` of a model directory.
+    /// Reads `config.json` of a model directory (parsed and checked in `ModelFormat`).
     public static func loadConfig(directory: String) throws -> GPTConfig {
-        let path = directory + "/config.json"
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw GPTError.unreadable(path: path, reason: FileManager.default.fileExists(atPath: directory) ? "no such file" : "no such model directory")
-        }
-        let cfg: GPTConfig
-        do { cfg = try JSONDecoder().decode(GPTConfig.self, from: d) } catch {
-            throw GPTError.invalidConfig(path: path, reason: describe(error))
-        }
-        try cfg.validate(path: path)
-        return cfg
+        try ModelFiles.loadConfig(directory: directory)
     }
 
     /// Loads a model directory in the HF layout. Every parameter must be present with the shape
@@ -28,13 +19,17 @@ extension GPT {
     public static func load(directory: String) throws -> GPT {
         let cfg = try loadConfig(directory: directory)
         let model = GPT(config: cfg)
-        let files = try weightFiles(directory)
+        let files = try ModelFiles.weightFiles(directory: directory)
         var loaded = Set<String>()
+        var seen: [String: String] = [:]  // canonical name → the name it was read under
         var head: (SafeTensorsFile, String)?
         for path in files {
             let f = try SafeTensorsFile(path: path)
             for name in f.names {
-                let key = canonicalName(name)
+                let key = ModelFiles.canonicalName(name)
+                if let first = seen.updateValue(name, forKey: key) {
+                    throw GPTError.invalidConfig(path: path, reason: "tensors \(first.debugDescription) and \(name.debugDescription) are both \(key)")
+                }
                 if key.hasSuffix(".attn.bias") || key.hasSuffix(".attn.masked_bias") { continue }  // mask buffers
                 if key == "lm_head.weight" { head = (f, name); continue }
                 guard let e = model.table[key] else { throw GPTError.unexpectedTensor(path: path, name: name) }
@@ -58,23 +53,6 @@ extension GPT {
         return model
     }
 
-    static func canonicalName(_ n: String) -> String {
-        if n.hasPrefix("transformer.") || n.hasPrefix("lm_head.") { return n }
-        return "transformer." + n
-    }
-
-    static func weightFiles(_ dir: String) throws -> [String] {
-        let single = dir + "/model.safetensors"
-        if FileManager.default.fileExists(atPath: single) { return [single] }
-        let indexPath = dir + "/model.safetensors.index.json"
-        guard let d = FileManager.default.contents(atPath: indexPath) else { throw GPTError.noWeights(directory: dir) }
-        struct Index: Decodable { let weight_map: [String: String] }
-        guard let idx = try? JSONDecoder().decode(Index.self, from: d) else {
-            throw GPTError.invalidConfig(path: indexPath, reason: "no weight_map object")
-        }
-        return Set(idx.weight_map.values).sorted().map { dir + "/" + $0 }
-    }
-
     /// Writes config.json, generation_config.json and model.safetensors (tied head omitted, as
     /// `save_pretrained` does). Each file is written atomically.
     public func save(directory: String, metadata: [String: String] = [:]) throws {
@@ -90,15 +68,5 @@ extension GPT {
         try atomicWrite(enc.encode(config), to: directory + "/config.json")
         let gen: [String: Int?] = ["bos_token_id": config.bosTokenId, "eos_token_id": config.eosTokenId]
         try atomicWrite(enc.encode(gen), to: directory + "/generation_config.json")
-    }
-}
-
-func describe(_ error: Error) -> String {
-    switch error {
-    case DecodingError.keyNotFound(let k, _): return "missing key \"\(k.stringValue)\""
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-        return "wrong type at \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\": \(c.debugDescription)"
-    case DecodingError.dataCorrupted(let c): return c.debugDescription + (c.underlyingError.map { " (\($0.localizedDescription))" } ?? "")
-    default: return "\(error)"
     }
 }

@@ -48,6 +48,11 @@ public struct ParameterTable: Sendable {
     public func offset(_ name: String) -> Int { entries[index[name]!].offset }
 }
 
+extension GPTConfig {
+    /// Number of parameters (the tied head counted once).
+    public var parameterCount: Int { ParameterTable(self).count }
+}
+
 /// A zero-initialised, 64-byte aligned Float buffer that frees itself.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int

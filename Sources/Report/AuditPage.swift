@@ -9,8 +9,10 @@ public enum AuditHTML {
     public static func render(_ r: AuditReport) -> String {
         var p = Page(title: "Shallot audit — what this model leaks")
         let s = r.summary
-        let values = Int(s["values"] ?? 0), extracted = Int(s["extracted_values"] ?? 0)
-        let subjects = Int(s["subjects"] ?? 0), vulnerable = Int(s["vulnerable_subjects"] ?? 0)
+        // Counts; a missing, "nan" or absurd entry (a hand-edited file) shows as 0, never a trap.
+        func count(_ k: String) -> Int { s[k].flatMap { $0.isFinite && abs($0) < 1e15 ? Int($0) : nil } ?? 0 }
+        let values = count("values"), extracted = count("extracted_values")
+        let subjects = count("subjects"), vulnerable = count("vulnerable_subjects")
 
         // Summary for a non-specialist.
         var sum = "<div class=\"summary\">"

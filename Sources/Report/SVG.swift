@@ -118,7 +118,10 @@ enum SVG {
         let width = (hi - lo) / Double(bins)
         let counts = series.map { s -> [Int] in
             var c = [Int](repeating: 0, count: bins)
-            for v in s.values where v.isFinite { c[min(bins - 1, Int((v - lo) / width))] += 1 }
+            for v in s.values where v.isFinite {
+                let k = (v - lo) / width  // NaN or infinite only when the range underflows: first bin
+                c[k.isFinite ? max(0, min(bins - 1, Int(min(k, Double(bins))))) : 0] += 1
+            }
             return c
         }
         let (ymax, ystep) = nice(Double(max(1, counts.flatMap { $0 }.max() ?? 1)))

@@ -134,6 +134,8 @@ struct JSONParser {
                     if (0xD800..<0xDC00).contains(code), i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u") {
                         i += 2
                         let lo = try hex4()
+                        // A high surrogate must be followed by a low one; anything else is invalid.
+                        guard (0xDC00..<0xE000).contains(lo) else { throw fail("unpaired surrogate in \\u escape") }
                         code = 0x10000 + ((code - 0xD800) << 10) + (lo - 0xDC00)
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(code).map { Character($0) } ?? "\u{FFFD}").utf8))

@@ -88,6 +88,8 @@ public struct SafeTensorsFile: @unchecked Sendable {
         guard data.count >= 8 else { throw SafeTensorsError.tooSmall(path: path, size: data.count) }
         let h: UInt64 = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian }
         guard h <= UInt64(data.count - 8) else { throw SafeTensorsError.headerTooLarge(path: path, headerLength: h, fileSize: data.count) }
+        // The reference implementation's limit: a header is JSON text, copied before parsing.
+        guard h <= 100_000_000 else { throw SafeTensorsError.invalidHeader(path: path, reason: "header length \(h) exceeds the limit of 100000000 bytes") }
         let hl = Int(h)
         dataStart = 8 + hl
         let headerBytes = [UInt8](data[data.startIndex + 8 ..< data.startIndex + dataStart])

@@ -7,6 +7,17 @@ import Foundation
 import Glibc
 #endif
 
+/// What a tokenizer file may ask for (GPT-2 has 50,257 tokens and 50,000 merges).
+public enum TokenizerLimits {
+    /// Token ids (special tokens included) are below this.
+    public static let vocabSize = 1 << 21
+    public static let merges = 1 << 21
+    /// Largest vocab.json, merges.txt or tokenizer.json read.
+    public static let fileBytes = 256 << 20
+    /// Longest token (bytes of its symbol).
+    public static let tokenBytes = 1 << 16
+}
+
 /// Open-addressing map from a pair of token ids to (rank, merged id).
 struct PairTable: Sendable {
     private var keys: [UInt64]
@@ -72,6 +83,18 @@ public struct BPETokenizer: TextTokenizer {
     /// tokens. `source` names the file in errors.
     public init(vocab: [String: Int], merges: [(String, String)], specials: [String: Int] = [:], source: String,
                 mergeLines: [Int]? = nil) throws {
+        // Ids index arrays below: every id (special tokens included) is checked before anything
+        // is allocated, and merges are bounded.
+        for (s, id) in vocab where !(0..<TokenizerLimits.vocabSize).contains(id) {
+            throw TokenizerError.malformed(path: source, line: nil, reason: "token \(s.debugDescription) has id \(id); ids must be in 0..<\(TokenizerLimits.vocabSize)")
+        }
+        for (s, id) in specials where !(0..<TokenizerLimits.vocabSize).contains(id) {
+            throw TokenizerError.malformed(path: source, line: nil, reason: "special token \(s.debugDescription) has id \(id); ids must be in 0..<\(TokenizerLimits.vocabSize)")
+        }
+        guard merges.count <= TokenizerLimits.merges else {
+            throw TokenizerError.malformed(path: source, line: nil, reason: "\(merges.count) merges exceed the limit of \(TokenizerLimits.merges)")
+        }
+        if let lines = mergeLines { precondition(lines.count == merges.count, "one line number per merge") }
         let n = max((vocab.values.max() ?? -1), (specials.values.max() ?? -1)) + 1
         var symbols = [String?](repeating: nil, count: n)
         var bytes = [[UInt8]](repeating: [], count: n)
@@ -79,6 +102,9 @@ public struct BPETokenizer: TextTokenizer {
             guard id >= 0 else { throw TokenizerError.malformed(path: source, line: nil, reason: "negative id \(id) for \(s.debugDescription)") }
             if let other = symbols[id] {
                 throw TokenizerError.malformed(path: source, line: nil, reason: "id \(id) is used by both \(other.debugDescription) and \(s.debugDescription)")
+            }
+            guard s.utf8.count <= TokenizerLimits.tokenBytes else {
+                throw TokenizerError.malformed(path: source, line: nil, reason: "token id \(id) is \(s.utf8.count) bytes long; the limit is \(TokenizerLimits.tokenBytes)")
             }
             symbols[id] = s
             if specials[s] != nil { bytes[id] = Array(s.utf8); continue }

@@ -74,9 +74,17 @@ public enum TokenFile {
             let version = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
             let width = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
             let vocab = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-            let count = Int(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+            let count = Int(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
             guard version == 1, width == 2 || width == 4 else { throw TokenizerError.malformed(path: path, line: nil, reason: "unsupported version \(version) or width \(width)") }
-            guard d.count == 24 + count * width else { throw TokenizerError.malformed(path: path, line: nil, reason: "header says \(count) tokens but the file holds \((d.count - 24) / width)") }
+            guard vocab > 0, vocab <= TokenizerLimits.vocabSize else {
+                throw TokenizerError.malformed(path: path, line: nil, reason: "vocabulary size \(vocab) is not in 1...\(TokenizerLimits.vocabSize)")
+            }
+            // count × width + 24 must equal the file size, computed without overflow (count is a u64).
+            let (bytes, o1) = count.multipliedReportingOverflow(by: width)
+            let (total, o2) = bytes.addingReportingOverflow(24)
+            guard count >= 0, !o1, !o2, total == d.count else {
+                throw TokenizerError.malformed(path: path, line: nil, reason: "header says \(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))) tokens but the file holds \((d.count - 24) / width)")
+            }
             var t = [Int32](repeating: 0, count: count)
             for i in 0..<count {
                 t[i] = width == 2 ? Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 24 + 2 * i, as: UInt16.self)))

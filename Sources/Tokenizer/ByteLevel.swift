@@ -147,12 +147,13 @@ public enum TokenizerFiles {
         let fm = FileManager.default
         let vp = directory + "/vocab.json", mp = directory + "/merges.txt", tp = directory + "/tokenizer.json"
         if fm.fileExists(atPath: vp) {
-            guard let vd = fm.contents(atPath: vp) else { throw TokenizerError.unreadable(path: vp, reason: "permission denied") }
+            let vd = try readLimited(vp)
             let vocab: [String: Int]
             do { vocab = try JSONDecoder().decode([String: Int].self, from: vd) } catch {
                 throw TokenizerError.malformed(path: vp, line: nil, reason: "not a JSON object of token → id (\(error.localizedDescription))")
             }
-            guard let md = fm.contents(atPath: mp) else { throw TokenizerError.unreadable(path: mp, reason: "no such file (vocab.json needs merges.txt beside it)") }
+            guard fm.fileExists(atPath: mp) else { throw TokenizerError.unreadable(path: mp, reason: "no such file (vocab.json needs merges.txt beside it)") }
+            let md = try readLimited(mp)
             var merges: [(String, String)] = [], lines: [Int] = []
             for (i, raw) in String(decoding: md, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
@@ -171,13 +172,26 @@ public enum TokenizerFiles {
         throw TokenizerError.unreadable(path: directory, reason: "no vocab.json + merges.txt or tokenizer.json here")
     }
 
+    /// The bytes of a tokenizer file, refused above `TokenizerLimits.fileBytes`; a read error is an error.
+    static func readLimited(_ path: String) throws -> Data {
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw TokenizerError.unreadable(path: path, reason: "no such file")
+        }
+        if let size = attrs[.size] as? Int, size > TokenizerLimits.fileBytes {
+            throw TokenizerError.malformed(path: path, line: nil, reason: "\(size) bytes exceed the limit of \(TokenizerLimits.fileBytes) for a tokenizer file")
+        }
+        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw TokenizerError.unreadable(path: path, reason: error.localizedDescription)
+        }
+    }
+
     static func isByteVocabulary(_ vocab: [String: Int]) -> Bool {
         vocab.count == 257 && (0..<256).allSatisfy { vocab[String(ByteLevel.byteToUnicode[$0])] == $0 } && vocab["<|endoftext|>"] == 256
     }
 
     /// HF tokenizers' tokenizer.json: a BPE model with a ByteLevel pre-tokenizer and decoder.
     public static func loadTokenizerJSON(_ path: String) throws -> any TextTokenizer {
-        guard let d = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "no such file") }
+        let d = try readLimited(path)
         guard let root = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
             throw TokenizerError.malformed(path: path, line: nil, reason: "not a JSON object")
         }

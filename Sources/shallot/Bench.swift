@@ -119,9 +119,9 @@ struct Bench: ParsableCommand {
         let graph = try TrainingGraph(model: model, B: B, T: T)
         let opt = Optimizer(table: model.table, hp: AdamWParameters(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1))
         func step(_ i: Int) throws {
-            let x = randomTokens(B * T, c.vocabSize, seed: UInt64(i)), y = randomTokens(B * T, c.vocabSize, seed: UInt64(i + 1000))
+            let x = randomTokens(B * T, c.vocabSize, seed: UInt64(truncatingIfNeeded: i)), y = randomTokens(B * T, c.vocabSize, seed: UInt64(i + 1000))
             graph.zeroGrad()
-            try graph.forward(inputs: x, targets: y, training: true, dropoutSeed: UInt64(i))
+            try graph.forward(inputs: x, targets: y, training: true, dropoutSeed: UInt64(truncatingIfNeeded: i))
             graph.backward()
             opt.update(params: model.params, grads: graph.grads, lr: 1e-4, clip: 1.0)
         }

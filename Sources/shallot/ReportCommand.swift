@@ -21,9 +21,15 @@ struct ReportCommand: ParsableCommand {
         let html: String
         switch head.schema {
         case "shallot.audit/2":
-            do { html = AuditHTML.render(try dec.decode(AuditReport.self, from: d)) } catch { fail("\(input): not a valid shallot.audit/2 file: \(describe(error))") }
+            let r: AuditReport
+            do { r = try dec.decode(AuditReport.self, from: d) } catch { fail("\(input): not a valid shallot.audit/2 file: \(describe(error))") }
+            if let bad = outOfRange(r) { fail("\(input): not a valid shallot.audit/2 file: \(bad)") }
+            html = AuditHTML.render(r)
         case "shallot.study/2":
-            do { html = StudyHTML.render(try dec.decode(StudyReport.self, from: d)) } catch { fail("\(input): not a valid shallot.study/2 file: \(describe(error))") }
+            let r: StudyReport
+            do { r = try dec.decode(StudyReport.self, from: d) } catch { fail("\(input): not a valid shallot.study/2 file: \(describe(error))") }
+            if let bad = outOfRange(r) { fail("\(input): not a valid shallot.study/2 file: \(bad)") }
+            html = StudyHTML.render(r)
         case "shallot.audit/1", "shallot.study/1":
             fail("\(input): schema \(head.schema!) was written by an older Shallot (ownership, exposure bounds and verdicts changed in /2); run the audit or study again")
         default:
@@ -32,6 +38,40 @@ struct ReportCommand: ParsableCommand {
         let path = out ?? (input.hasSuffix(".json") ? String(input.dropLast(5)) + ".html" : input + ".html")
         reporting { try atomicWrite(Data(html.utf8), to: path) }
         print(path)
+    }
+}
+
+/// The largest magnitude a number in a report may have: far above any count, loss, perplexity
+/// or exposure Shallot writes, far below what breaks the arithmetic of charts.
+let reportNumberLimit = 1e12
+
+/// The first number in a decoded report that is infinite or beyond `reportNumberLimit`, as
+/// "field: value"; nil when all are in range. NaN is Shallot's "not available" (an AUC without
+/// non-members) and is rendered "n/a". A hostile file cannot make the renderer trap on a number.
+func outOfRange(_ value: Any, path: String = "") -> String? {
+    switch value {
+    case let x as Double:
+        return x.isNaN || (x.isFinite && abs(x) <= reportNumberLimit) ? nil : "\(path.isEmpty ? "a number" : path) = \(x) is out of range (finite, |x| ≤ 1e12)"
+    case let x as Float: return outOfRange(Double(x), path: path)
+    case let x as Int:
+        return Double(x.magnitude) <= reportNumberLimit ? nil : "\(path) = \(x) is out of range (|x| ≤ 1e12)"
+    case is UInt64, is UInt, is UInt32: return nil  // seeds and hashes
+    case is String, is Bool: return nil
+    default:
+        let m = Mirror(reflecting: value)
+        if m.displayStyle == .dictionary {
+            for c in m.children {
+                let pair = Mirror(reflecting: c.value).children.map(\.value)
+                if pair.count == 2, let bad = outOfRange(pair[1], path: "\(path)[\(pair[0])]") { return bad }
+            }
+            return nil
+        }
+        for (i, c) in m.children.enumerated() {
+            let name = m.displayStyle == .collection || m.displayStyle == .set ? "\(path)[\(i)]"
+                : m.displayStyle == .optional ? path : path + (path.isEmpty ? "" : ".") + (c.label ?? "\(i)")
+            if let bad = outOfRange(c.value, path: name) { return bad }
+        }
+        return nil
     }
 }
 

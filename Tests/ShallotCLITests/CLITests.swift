@@ -225,6 +225,16 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         try Data(#"{"schema": "something/9"}"#.utf8).write(to: URL(fileURLWithPath: d + "/x.json"))
         let bad = try shallot(["report", d + "/x.json"])
         #expect(bad.status != 0 && bad.stderr.contains("x.json") && bad.stderr.contains("unknown schema"))
+        // hostile numbers (docs/security.md): infinite or absurd values are refused, by field
+        for (k, v) in [("inf", "inf" as Any), ("huge", 1e300 as Any), ("negative", -1e20 as Any)] {
+            var h = j
+            var summary = h["summary"] as! [String: Any]
+            summary["values"] = v
+            h["summary"] = summary
+            try JSONSerialization.data(withJSONObject: h).write(to: URL(fileURLWithPath: d + "/\(k).json"))
+            let r = try shallot(["report", d + "/\(k).json"])
+            #expect(r.status == 1 && r.stderr.contains("\(k).json") && r.stderr.contains("summary[values]") && r.stderr.contains("out of range"), "\(k): \(r.stderr)")
+        }
     }
 }
 

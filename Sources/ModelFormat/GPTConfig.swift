@@ -1,4 +1,7 @@
 // The model's shape and regularisation, read from and written to HF's GPT-2 `config.json`.
+// This module is compiled with bounds and overflow checks: a config comes from files users
+// download, and every size in it is checked against `GPTConfig.Limits` (with checked
+// arithmetic) before the model allocates anything.
 
 import Foundation
 
@@ -125,11 +128,62 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         try c.encode("float32", forKey: .torchDtype)
     }
 
-    /// Checks what this implementation supports; `path` names the file in errors.
+    /// What a config may ask for. GPT-2 XL (1.5B parameters, 48 layers, 1600 wide, 50257 tokens)
+    /// fits with room to spare; a config beyond these is refused before anything is allocated.
+    public enum Limits {
+        public static let vocabSize = 1 << 21
+        public static let nPositions = 1 << 16
+        public static let nEmbd = 1 << 14
+        public static let nLayer = 256
+        public static let nHead = 1024
+        public static let nInner = 1 << 16
+        /// Parameters (Floats) in one model: 4 · 2³² bytes = 16 GiB.
+        public static let parameters = 1 << 32
+    }
+
+    /// Parameters of this shape (the tied head counted once), with overflow-checked arithmetic;
+    /// nil when the count overflows. The same sum as `GPT`'s parameter table.
+    public var checkedParameterCount: Int? {
+        func mul(_ xs: Int...) -> Int? {
+            var r = 1
+            for x in xs { let (m, o) = r.multipliedReportingOverflow(by: x); if o { return nil }; r = m }
+            return r
+        }
+        func add(_ xs: Int?...) -> Int? {
+            var r = 0
+            for x in xs { guard let x else { return nil }; let (s, o) = r.addingReportingOverflow(x); if o { return nil }; r = s }
+            return r
+        }
+        let C = nEmbd
+        guard let F = nInner ?? mul(4, C) else { return nil }
+        let perLayer = add(mul(4, C), mul(C, 3, C), mul(3, C), mul(C, C), C, mul(C, F), F, mul(F, C), C)
+        return add(mul(vocabSize, C), mul(nPositions, C), perLayer.flatMap { mul($0, nLayer) }, mul(2, C))
+    }
+
+    /// Checks what this implementation supports and the limits; `path` names the file in errors.
     public func validate(path: String) throws {
         func bad(_ r: String) -> GPTError { .invalidConfig(path: path, reason: r) }
-        guard vocabSize > 0, nPositions > 0, nEmbd > 0, nLayer > 0, nHead > 0 else { throw bad("sizes must be positive") }
+        for (name, v, limit) in [("vocab_size", vocabSize, Limits.vocabSize), ("n_positions", nPositions, Limits.nPositions),
+                                 ("n_embd", nEmbd, Limits.nEmbd), ("n_layer", nLayer, Limits.nLayer), ("n_head", nHead, Limits.nHead)] {
+            guard v > 0 else { throw bad("\(name) must be positive, got \(v)") }
+            guard v <= limit else { throw bad("\(name) \(v) exceeds the limit of \(limit)") }
+        }
+        if let f = nInner {
+            guard f > 0, f <= Limits.nInner else { throw bad("n_inner \(f) must be in 1...\(Limits.nInner)") }
+        }
         guard nEmbd % nHead == 0 else { throw bad("n_embd \(nEmbd) is not divisible by n_head \(nHead)") }
+        guard let p = checkedParameterCount, p <= Limits.parameters else {
+            throw bad("the model would have \(checkedParameterCount.map(String.init) ?? "more than Int.max") parameters; the limit is \(Limits.parameters)")
+        }
+        for (name, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)] {
+            if let id, !(0..<vocabSize).contains(id) { throw bad("\(name) \(id) is outside the vocabulary (0..<\(vocabSize))") }
+        }
+        guard layerNormEpsilon.isFinite, layerNormEpsilon > 0, layerNormEpsilon < 1 else {
+            throw bad("layer_norm_epsilon must be in (0, 1), got \(layerNormEpsilon)")
+        }
+        guard initializerRange.isFinite, initializerRange >= 0, initializerRange < 10 else {
+            throw bad("initializer_range must be in [0, 10), got \(initializerRange)")
+        }
         guard ["gelu_new", "gelu_pytorch_tanh"].contains(activationFunction) else {
             throw bad("activation_function \"\(activationFunction)\" is not supported (gelu_new only)")
         }
@@ -139,7 +193,4 @@ public struct GPTConfig: Codable, Sendable, Equatable {
             throw bad("\(n) must be in [0, 1), got \(p)")
         }
     }
-
-    /// Number of parameters (the tied head counted once).
-    public var parameterCount: Int { ParameterTable(self).count }
 }
