@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The C BLAS header only. On Linux the library itself is opened at run time
@@ -53,8 +54,12 @@ let package = Package(
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer",
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: checked),
+        // `shallot serve`: the HTTP layer and the batching loop over the engine. Ordinary optimisation
+        // (no -Ounchecked): it parses untrusted requests; the hot loops it calls are in GPT/Kernels.
+        .target(name: "Serve", dependencies: ["GPT", "Kernels", "Tokenizer",
+                                              .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(name: "shallot", dependencies: [
-            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger", "Support",
+            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger", "Support", "Serve",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: checked),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -70,6 +75,8 @@ let package = Package(
         .testTarget(name: "StudyTests", dependencies: ["Study", "Report"]),
         .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "GPT", "Kernels", "Tokenizer", "Training", "Corpus", "Ledger", "PII"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "GPT", "Kernels", "Tokenizer", "Training",
+                                                   .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),
     ]
 )
