@@ -149,7 +149,7 @@ public enum VerdictStatistics {
         let meanEligible = n / Double(c.count + d.count)
         let binomial = p * (1 - p) / meanEligible
         let se = (2 * max(between, binomial) / Double(S)).squareRoot()
-        return powerMultiplier(seeds: S) * se
+        return min(1, powerMultiplier(seeds: S) * se)   // a difference of rates is at most 1
     }
 
     /// One comparison's outcome: `exceeds` when the interval lies above 0; `does_not_exceed`
