@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import PII
+@testable import PII
 
 /// Detection output pinned byte for byte: every entity (type, start, end, text, normalised key,
 /// the score's bits) that each detector reports on its own at `minScore` 0 (its whole candidate
@@ -120,5 +120,26 @@ import PII
         let lines = d.split(separator: "\n").count
         print("pii digest mail: \(lines) lines, \(String(Self.fnv1a(d), radix: 16))")
         #expect(lines == 107906 && String(Self.fnv1a(d), radix: 16) == "513cc88a1d07e763")
+    }
+}
+
+extension ScanDigestTests {
+    /// The ASCII fast path of phone normalisation gives what the general one gives.
+    @Test func asciiPhoneKeysMatchTheGeneralPath() {
+        var rng: UInt64 = 7
+        let alphabet = Array("0123456789 0123456789+-.()/ \t(0)0x#ext,:".unicodeScalars)
+        var fast = 0
+        for n in 0..<20_000 {
+            var s = ""
+            for _ in 0..<(n % 24) {
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                s.unicodeScalars.append(alphabet[Int(rng >> 33) % alphabet.count])
+            }
+            if let k = PIINormalize.asciiPhone(s) { fast += 1; #expect(k == PIINormalize.foundationPhone(s), "\(s)") }
+        }
+        #expect(fast > 5_000)
+        for s in ["+44 (0)20 7946 0958", "(0)(0)12", "((0))555", " 00 49 30 1234", "\t1 (800) 555-0100 ", "020 7946 0958", "415.555.0100 x12", "+1 212 555 0100 ext. 7"] {
+            #expect(PIINormalize.phone(s) == PIINormalize.foundationPhone(s), "\(s)")
+        }
     }
 }
