@@ -123,6 +123,7 @@ import Testing
     }
 }
 
+
 extension ScanDigestTests {
     /// The ASCII fast path of phone normalisation gives what the general one gives.
     @Test func asciiPhoneKeysMatchTheGeneralPath() {
@@ -140,6 +141,21 @@ extension ScanDigestTests {
         #expect(fast > 5_000)
         for s in ["+44 (0)20 7946 0958", "(0)(0)12", "((0))555", " 00 49 30 1234", "\t1 (800) 555-0100 ", "020 7946 0958", "415.555.0100 x12", "+1 212 555 0100 ext. 7"] {
             #expect(PIINormalize.phone(s) == PIINormalize.foundationPhone(s), "\(s)")
+        }
+    }
+}
+
+extension ScanDigestTests {
+    /// scanDocument over the UTF-8 bytes cuts the same blocks and shifts offsets by the same
+    /// scalar counts as the String-walking version, on 1 and 2 threads (non-ASCII included).
+    @Test func documentScanMatchesTheStringPath() throws {
+        var text = Self.shuffledText(try Self.fixtureTexts(), bytes: 400_000)
+        if let path = ProcessInfo.processInfo.environment["SHALLOT_PII_DIGEST_FILE"] { text += "\n\n" + (try String(contentsOfFile: path, encoding: .utf8)) }
+        for types in [Set<PIIType>([.email, .phone]), Set(PIIType.allCases)] {
+            let s = PIIScanner(types: types, minScore: 0)
+            let reference = s.scanDocumentByString(text, threads: 1)
+            #expect(reference.count > 1_000)
+            for threads in [1, 2] { #expect(s.scanDocument(text, threads: threads) == reference) }
         }
     }
 }
