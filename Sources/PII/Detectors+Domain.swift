@@ -63,7 +63,13 @@ extension Detectors {
             defer { i = max(e, i + 1) }
             guard dots > 0 else { continue }
             while e > i && (u[e - 1] == ch(".") || u[e - 1] == ch("-")) { e -= 1 }
-            guard validDomain(u, i, e), let tld = lastLabel(u, i, e) else { continue }
+            guard validDomain(u, i, e) else { continue }
+            // an ASCII last label that is no TLD ("john.smith", "setup.py" aside): skip without
+            // building its String (the checks below only ever skip, in any order)
+            var k = e
+            while k > i && u[k - 1] != ch(".") { k -= 1 }
+            if k > i && k < e, let key = WordKey(u, k, e), !TopLevelDomains.keys.contains(key) { continue }
+            guard let tld = lastLabel(u, i, e) else { continue }
             if e < n && (u[e] == ch("@") || u[e] == ch("(") || u[e] == ch("_") || u[e] == ch("=")) { continue }
             guard tld == tld.lowercased() || tld.hasPrefix("XN--"), TopLevelDomains.contains(tld) else { continue }
             let labels = labelCount(u, i, e)

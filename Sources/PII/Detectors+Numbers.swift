@@ -63,9 +63,9 @@ extension Detectors {
         return false
     }
 
-    static let cardContext: Set<String> = ["card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb", "maestro", "diners",
+    static let cardContext = ContextWords(["card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb", "maestro", "diners",
                                            "unionpay", "cc", "payment", "pay", "paid", "charged", "charge", "refund", "refunded", "cvv", "exp", "expiry",
-                                           "karte", "kreditkarte", "carte", "tarjeta", "cartão", "carta", "pan", "mir", "rupay", "troy"]
+                                           "karte", "kreditkarte", "carte", "tarjeta", "cartão", "carta", "pan", "mir", "rupay", "troy"])
 
     /// Card numbers of 12–19 digits: bare, or grouped by one kind of separator in the printed
     /// layouts (fours, Amex 4-6-5, Diners 4-6-4). Luhn and an issuer range decide; a bare run
@@ -102,7 +102,7 @@ extension Detectors {
         return Set(d).count > 1
     }
 
-    static let ssnContext: Set<String> = ["ssn", "ssns", "ss", "ssa", "social security", "security", "itin", "tin", "taxpayer", "ss#", "soc", "sec"]
+    static let ssnContext = ContextWords(["ssn", "ssns", "ss", "ssa", "social security", "security", "itin", "tin", "taxpayer", "ss#", "soc", "sec"])
 
     /// SSNs written 3-2-4 with dashes, spaces or dots (mixed too), or unseparated / partly
     /// separated (123456789, 123-456789, 12345-6789). SSA validity decides; a bare or partly

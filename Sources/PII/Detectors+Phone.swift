@@ -11,13 +11,13 @@
 // score; phone words before it raise it and words like "order" lower it.
 
 extension Detectors {
-    static let phoneContext: Set<String> = [
+    static let phoneContext = ContextWords([
         "phone", "phones", "tel", "telephone", "cell", "cellphone", "mobile", "mob", "fax", "call", "ph", "direct", "office", "home", "work",
         "number", "numbers", "contact", "ring", "dial", "hotline", "whatsapp", "sms", "text", "line", "reach", "t", "m", "f", "p", "tél", "téléphone",
         "telefon", "telefono", "teléfono", "telefone", "telefoon", "handy", "mobil", "mobiel", "numero", "número", "tlf", "puhelin",
         "portable", "cellulare", "celular", "móvil", "movil", "telemóvel", "zadzwoń", "телефон", "тел", "電話", "手机", "电话", "전화", "هاتف",
         "טלפון", "call me", "phone number", "landline", "switchboard", "helpline", "support", "reception", "voicemail", "on", "at",
-    ]
+    ])
 
     struct PhoneRun {
         var end = 0
@@ -134,7 +134,13 @@ extension Detectors {
     }
 
     static func precededByPhoneWord(_ u: UnsafeBufferPointer<UInt32>, _ s: Int) -> Bool {
-        wordsBefore(u, s, count: 3).contains(where: phoneContext.contains)
+        // nil: a word is not ASCII, take the String path
+        let fast: Bool? = withUnsafeTemporaryAllocation(of: WordKey.self, capacity: 3) { buf -> Bool? in
+            guard let count = wordKeysBefore(u, s, count: 3, buf.baseAddress!) else { return nil }
+            return buf.prefix(count).contains(where: phoneContext.ascii.contains)
+        }
+        if let fast { return fast }
+        return wordsBefore(u, s, count: 3).contains(where: phoneContext.strings.contains)
     }
 
     /// The base score of a run read as a phone number, or nil when no reading fits.

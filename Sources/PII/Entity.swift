@@ -33,7 +33,10 @@ public enum PIINormalize {
     /// without one are taken as NANP (+1) when they have NANP's length, and kept as their
     /// national digits otherwise ("020 7946 0958" → "02079460958": the country is unknown).
     /// An extension is appended as "x123".
-    public static func phone(_ s: String) -> String {
+    public static func phone(_ s: String) -> String { asciiPhone(s) ?? foundationPhone(s) }
+
+    /// `phone(s)` for any string (extensions, non-ASCII separators).
+    static func foundationPhone(_ s: String) -> String {
         var body = Substring(s.trimmingCharacters(in: .whitespaces)), ext = ""
         if let r = body.range(of: #"\s*,?\s*(?:ext|x|extn|extension|ex|durchwahl|poste|int|#)\.?:?\s*\d{1,6}$"#, options: [.regularExpression, .caseInsensitive]),
            r.lowerBound > body.startIndex, body[body.index(before: r.lowerBound)].isNumber {
@@ -47,6 +50,38 @@ public enum PIINormalize {
         if digits.count == 11 && digits.hasPrefix("1") && !trimmed.hasPrefix("(") { return "+" + digits + ext }
         if digits.hasPrefix("0") || digits.count > 10 || digits.count < 7 || digits.hasPrefix("1") { return digits + ext }
         return "+1" + digits + ext
+    }
+
+    /// `phone(s)` for the common case, without Foundation: an ASCII string with no letter and
+    /// no "#" (the extension pattern then cannot match; its whitespace is space and tab). Nil
+    /// otherwise.
+    static func asciiPhone(_ s: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count)
+        for b in s.utf8 {
+            guard b < 0x80, b != UInt8(ascii: "#"), !(b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z")) else { return nil }
+            bytes.append(b)
+        }
+        var lo = 0, hi = bytes.count
+        while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+        while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+        // "(0)" removed, then the digits
+        var trimmed: [UInt8] = [], digits: [UInt8] = []
+        trimmed.reserveCapacity(hi - lo); digits.reserveCapacity(hi - lo)
+        var k = lo
+        while k < hi {
+            if k + 2 < hi && bytes[k] == UInt8(ascii: "(") && bytes[k + 1] == UInt8(ascii: "0") && bytes[k + 2] == UInt8(ascii: ")") { k += 3; continue }
+            trimmed.append(bytes[k])
+            if bytes[k] >= UInt8(ascii: "0") && bytes[k] <= UInt8(ascii: "9") { digits.append(bytes[k]) }
+            k += 1
+        }
+        let first = trimmed.first, d0 = digits.first
+        func key(_ prefix: String, _ ds: ArraySlice<UInt8>) -> String { prefix + String(decoding: ds, as: UTF8.self) }
+        if first == UInt8(ascii: "+") { return key("+", digits[...]) }
+        if trimmed.count >= 2 && first == UInt8(ascii: "0") && trimmed[1] == UInt8(ascii: "0") { return key("+", digits.dropFirst(2)) }
+        if digits.count == 11 && d0 == UInt8(ascii: "1") && first != UInt8(ascii: "(") { return key("+", digits[...]) }
+        if d0 == UInt8(ascii: "0") || digits.count > 10 || digits.count < 7 || d0 == UInt8(ascii: "1") { return key("", digits[...]) }
+        return key("+1", digits[...])
     }
 
     /// The normalised key of a value of a type.

@@ -62,4 +62,7 @@ public enum PhonePlans {
 public enum TopLevelDomains {
     static let all: Set<String> = Set(raw.split(separator: " ").map(String.init))
     public static func contains(_ tld: String) -> Bool { all.contains(tld.lowercased()) }
+    /// The TLDs that fit a `WordKey` (all of them, ASCII): an ASCII label, lower-cased into a
+    /// key, is a TLD exactly when its key is here.
+    static let keys: Set<WordKey> = Set(all.compactMap { WordKey($0) })
 }

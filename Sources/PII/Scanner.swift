@@ -29,8 +29,29 @@ public struct PIIScanner: Sendable {
 
     /// Entities in `text`, sorted by start offset.
     public func scan(_ text: String) -> [PIIEntity] {
+        if let found = text.utf8.withContiguousStorageIfAvailable({ bytes in
+            PIIScanner.scalars(utf8: bytes).withUnsafeBufferPointer { scan(scalars: $0) }
+        }) { return found }
         let u = Array(text.unicodeScalars.lazy.map(\.value))
         return u.withUnsafeBufferPointer { scan(scalars: $0) }
+    }
+
+    /// The Unicode scalar values of `bytes`, which must be valid UTF-8 (a String's storage):
+    /// what `String.unicodeScalars` gives, decoded without its per-scalar indexing.
+    static func scalars(utf8 b: UnsafeBufferPointer<UInt8>) -> [UInt32] {
+        [UInt32](unsafeUninitializedCapacity: b.count) { out, count in
+            var i = 0, k = 0
+            let n = b.count
+            while i < n {
+                let c = UInt32(b[i])
+                if c < 0x80 { out[k] = c; i += 1 }
+                else if c < 0xE0 { out[k] = (c & 0x1F) << 6 | UInt32(b[i + 1] & 0x3F); i += 2 }
+                else if c < 0xF0 { out[k] = (c & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F); i += 3 }
+                else { out[k] = (c & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6 | UInt32(b[i + 3] & 0x3F); i += 4 }
+                k += 1
+            }
+            count = k
+        }
     }
 
     /// Detector order = priority when spans overlap.
