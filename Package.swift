@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
@@ -47,6 +48,9 @@ let package = Package(
         .target(name: "Audit", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer", "PII", "Corpus", "CZlib", "Training", "Support",
                                               .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
         .target(name: "Report", dependencies: ["Audit", "Study"]),
+        // The attacks' `LanguageModel` over an OpenAI-compatible completions API (vLLM, llama.cpp, TGI).
+        .target(name: "Endpoint", dependencies: ["Audit", "GPT", "Tokenizer", "Support",
+                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "Ledger", dependencies: ["Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training", "Audit", "Corpus", "Ledger", "Support", "PII", "Tokenizer"], swiftSettings: fast),
         .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
@@ -59,7 +63,7 @@ let package = Package(
         .target(name: "Serve", dependencies: ["GPT", "Kernels", "Tokenizer",
                                               .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(name: "shallot", dependencies: [
-            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger", "Support", "Serve",
+            "GPT", "Training", "Kernels", "Tokenizer", "PII", "Corpus", "Audit", "Report", "Unlearning", "Study", "Ledger", "Support", "Serve", "Endpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: checked),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -70,6 +74,8 @@ let package = Package(
         .testTarget(name: "PIITests", dependencies: ["PII"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Kernels", "GPT", "Corpus", "Training", "Tokenizer", "PII"]),
+        .testTarget(name: "EndpointTests", dependencies: ["shallot", "Endpoint", "Audit", "GPT", "Kernels", "Corpus", "Training", "Tokenizer", "PII",
+                                                          .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Audit"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Report"]),

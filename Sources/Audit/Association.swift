@@ -44,6 +44,10 @@ public enum Association {
 
     /// Returns, per address key, whether it was produced, and the aggregate.
     public static func run(model: GPT, tokenizer: any TextTokenizer, index: PIIIndex, maxNew: Int = 24, batch: Int = 32) throws -> ([String: Bool], AssociationResult) {
+        try run(model: LocalModel(model, tokenizer: tokenizer), tokenizer: tokenizer, index: index, maxNew: maxNew, batch: batch)
+    }
+
+    public static func run(model: any LanguageModel, tokenizer: any TextTokenizer, index: PIIIndex, maxNew: Int = 24, batch: Int = 32) throws -> ([String: Bool], AssociationResult) {
         let ps = pairs(index: index)
         var prompts: [(pair: Int, template: String, setting: String, text: String)] = []
         func domain(_ e: String) -> String { String(e.split(separator: "@").last ?? "") }
@@ -70,11 +74,11 @@ public enum Association {
             }
         }
         let scanner = PIIScanner(types: [.email])
-        let gen = Generator(model: model)
+        let gen = model
         var hit = [Bool](repeating: false, count: ps.count)
         var bySetting: [String: Set<Int>] = [:]
         var byTemplate: [String: Int] = [:]
-        let ctx = model.config.nPositions
+        let ctx = model.contextLength
         // At least one prompt token and one generated token; generation shortened to fit.
         guard ctx >= 3 else { throw AttackContextError(attack: "association", needed: 3, context: ctx) }
         let maxNew = min(maxNew, ctx - 2)

@@ -40,9 +40,13 @@ public struct ExposureResult: Codable, Sendable {
 public enum Exposure {
     /// Log-likelihood of each continuation after `context` (summed over its tokens).
     public static func logLikelihoods(scorer: Scorer, tokenizer: any TextTokenizer, context: String, continuations: [String], maxContextTokens: Int) throws -> [Double] {
+        try logLikelihoods(model: LocalModel(scorer: scorer, tokenizer: tokenizer), tokenizer: tokenizer, context: context, continuations: continuations, maxContextTokens: maxContextTokens)
+    }
+
+    public static func logLikelihoods(model scorer: any LanguageModel, tokenizer: any TextTokenizer, context: String, continuations: [String], maxContextTokens: Int) throws -> [Double] {
         var ctx = tokenizer.encode(context)
         if ctx.isEmpty { ctx = [tokenizer.endOfText] }
-        let limit = scorer.model.config.nPositions
+        let limit = scorer.contextLength
         let conts = continuations.map { tokenizer.encode($0) }
         let maxCont = conts.map(\.count).max() ?? 0
         guard maxCont < limit else { throw AttackContextError(attack: "exposure", needed: maxCont + 1, context: limit) }
@@ -55,8 +59,15 @@ public enum Exposure {
     /// Exposure of `secret` among `candidates` drawn uniformly from a space of `spaceSize` values.
     public static func compute(scorer: Scorer, tokenizer: any TextTokenizer, context: String, secret: String, candidates: [String],
                                spaceSize: Double, maxContextTokens: Int = 64) throws -> ExposureResult {
+        try compute(model: LocalModel(scorer: scorer, tokenizer: tokenizer), tokenizer: tokenizer, context: context, secret: secret,
+                    candidates: candidates, spaceSize: spaceSize, maxContextTokens: maxContextTokens)
+    }
+
+    /// Needs prompt log-probabilities (`model.capabilities.promptLogprobs`).
+    public static func compute(model scorer: any LanguageModel, tokenizer: any TextTokenizer, context: String, secret: String, candidates: [String],
+                               spaceSize: Double, maxContextTokens: Int = 64) throws -> ExposureResult {
         let cands = candidates.filter { $0 != secret }
-        let ll = try logLikelihoods(scorer: scorer, tokenizer: tokenizer, context: context, continuations: [secret] + cands, maxContextTokens: maxContextTokens)
+        let ll = try logLikelihoods(model: scorer, tokenizer: tokenizer, context: context, continuations: [secret] + cands, maxContextTokens: maxContextTokens)
         let truth = ll[0], others = Array(ll.dropFirst())
         let higher = others.filter { $0 > truth }.count
         let rank = 1 + higher

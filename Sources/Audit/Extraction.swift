@@ -96,12 +96,17 @@ public enum TargetedExtraction {
     /// Runs the attack on every indexed value of the given types; `progress` gets (done, total) prompts.
     public static func run(model: GPT, tokenizer: any TextTokenizer, index: PIIIndex, records: [String: Record],
                            types: Set<PIIType>, settings: ExtractionSettings, progress: ((Int, Int) -> Void)? = nil) throws -> [ExtractionResult] {
+        try run(model: LocalModel(model, tokenizer: tokenizer), tokenizer: tokenizer, index: index, records: records, types: types, settings: settings, progress: progress)
+    }
+
+    public static func run(model: any LanguageModel, tokenizer: any TextTokenizer, index: PIIIndex, records: [String: Record],
+                           types: Set<PIIType>, settings: ExtractionSettings, progress: ((Int, Int) -> Void)? = nil) throws -> [ExtractionResult] {
         let scanner = PIIScanner(types: types)
         let entries = index.entries.filter { types.contains($0.type) }
-        let prompts = Self.prompts(entries: entries, records: records, tokenizer: tokenizer, contextLength: model.config.nPositions, settings: settings)
+        let prompts = Self.prompts(entries: entries, records: records, tokenizer: tokenizer, contextLength: model.contextLength, settings: settings)
         var greedy = [[Int: Bool]](repeating: [:], count: entries.count)
         var sampleHits = [Int](repeating: 0, count: entries.count), sampleTries = [Int](repeating: 0, count: entries.count)
-        let gen = Generator(model: model)
+        let gen = model
         var done = 0
         var start = 0
         while start < prompts.count {

@@ -121,11 +121,13 @@ public struct AuditReport: Codable, Sendable {
     public var association: AssociationResult?
     /// Extracted values by lineage (targeted attack; only with a base model).
     public var targetedLineage: [String: Int]?
+    /// What the model's back end could not provide, keyed by attack (absent when everything ran).
+    public var unavailable: [String: String]?
     /// What each attack found, weighed together (`assessHeadline()` at the end of the audit).
     public var headline: AuditHeadline?
     enum CodingKeys: String, CodingKey {
         case schema, software, created, settings, model, corpus, summary, values, subjects, canaries, untargeted, association, headline
-        case targetedLineage = "targeted_lineage"
+        case targetedLineage = "targeted_lineage", unavailable
         case extractionByDuplication = "extraction_by_duplication", membershipInference = "membership_inference"
     }
 }

@@ -15,13 +15,14 @@ public enum AuditProgress: Sendable {
 }
 
 public struct AuditInputs {
-    public var model: GPT
+    /// The audited model: the local engine (`LocalModel`) or a served one (target `Endpoint`).
+    public var model: any LanguageModel
     public var modelInfo: [String: String]
     public var tokenizer: any TextTokenizer
     public var records: [Record]
     public var corpusInfo: [String: String]
     public var nonMembers: [Record]?
-    public var reference: GPT?
+    public var reference: (any LanguageModel)?
     public var canaries: [Canary]?
     /// The base model's pre-training corpus, for lineage attribution of untargeted leaks.
     public var pretrainingRecords: [Record]?
@@ -34,6 +35,12 @@ public struct AuditInputs {
     public var checkpoints = AuditCheckpoints(directory: nil, fingerprint: "")
     public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
                 nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?, pretrainingRecords: [Record]? = nil, promptText: String? = nil) {
+        self.init(model: LocalModel(model, tokenizer: tokenizer) as any LanguageModel, modelInfo: modelInfo, tokenizer: tokenizer, records: records,
+                  corpusInfo: corpusInfo, nonMembers: nonMembers, reference: reference.map { LocalModel($0, tokenizer: tokenizer) },
+                  canaries: canaries, pretrainingRecords: pretrainingRecords, promptText: promptText)
+    }
+    public init(model: any LanguageModel, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
+                nonMembers: [Record]?, reference: (any LanguageModel)?, canaries: [Canary]?, pretrainingRecords: [Record]? = nil, promptText: String? = nil) {
         self.pretrainingRecords = pretrainingRecords; self.promptText = promptText
         self.model = model; self.modelInfo = modelInfo; self.tokenizer = tokenizer; self.records = records; self.corpusInfo = corpusInfo
         self.nonMembers = nonMembers; self.reference = reference; self.canaries = canaries
@@ -67,7 +74,12 @@ public enum AuditRunner {
             AuditValueRow(id: hash(e.type.rawValue + "\u{1F}" + e.value), type: e.type.rawValue, masked: PIIMask.mask(e.places[0].text, type: e.type),
                           value: settings.revealPII ? e.value : nil, owner: e.owner, occurrences: e.occurrences)
         }
-        let scorer = Scorer(model: inp.model)
+        let scorer = inp.model
+        // Attacks (or parts) the back end cannot run, with the reason (audit.json `unavailable`).
+        var unavailable: [String: String] = [:]
+        let canScore = scorer.capabilities.promptLogprobs
+        let noLogprobs = "the model's back end does not return prompt log-probabilities (echo + logprobs)"
+        if !canScore { unavailable["scores"] = "continuous scores unavailable: " + noLogprobs }
         // The continuous score: log-likelihood per token of each value after its first true prefix.
         progress?(.stage("scoring values in context"))
         let ctxTokens = settings.exposureContextTokens
@@ -76,12 +88,14 @@ public enum AuditRunner {
             let occ = e.places[0]
             let ctx = Array(inp.tokenizer.encode(occ.left).suffix(ctxTokens))
             let v = inp.tokenizer.encode(occ.text)
-            let keep = max(1, min(ctx.count, inp.model.config.nPositions - v.count))
+            let keep = max(1, min(ctx.count, inp.model.contextLength - v.count))
             seqs.append((ctx.isEmpty ? [inp.tokenizer.endOfText] : Array(ctx.suffix(keep))) + v)
             valueLens.append(v.count)
         }
+        if canScore {
         let lls = try cp.stage("values") { try scorer.score(seqs).map { $0.logprobs } }
         for i in rows.indices { rows[i].logLikelihoodPerToken = lls[i].suffix(valueLens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, valueLens[i])) }
+        }
 
         let preKeys = inp.pretrainingRecords.map { Set(PIIIndex.build(records: $0, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value }) }
         var targetedLineage: [String: Int]?
@@ -113,7 +127,8 @@ public enum AuditRunner {
                 }
             }
         }
-        if attacks.contains("exposure") {
+        if attacks.contains("exposure") && !canScore { unavailable["exposure"] = "exposure unavailable: " + noLogprobs }
+        if attacks.contains("exposure") && canScore {
             progress?(.stage("exposure"))
             var rng = AuditRNG(settings.seed)
             let emailPool = index.entries.filter { $0.type == .email }.map(\.value)
@@ -130,7 +145,7 @@ public enum AuditRunner {
                 default: continue
                 }
                 guard !cands.isEmpty else { continue }
-                exposures[i] = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
+                exposures[i] = try Exposure.compute(model: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
                                                     candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
                 progress?(.step(done: i + 1, total: n))
             }
@@ -139,7 +154,14 @@ public enum AuditRunner {
             for (i, x) in exposures { rows[i].exposure = x }
         }
         var mia: [String: MIAMetrics]?
-        if attacks.contains("mia"), let non = inp.nonMembers, !non.isEmpty {
+        if attacks.contains("mia"), !canScore { unavailable["mia"] = "membership inference unavailable: " + noLogprobs }
+        if attacks.contains("mia"), canScore, !scorer.capabilities.distribution {
+            unavailable["mia.min_k_plus_plus"] = "Min-K%++ unavailable: the back end does not give the next-token distribution's mean and sd"
+        }
+        if attacks.contains("mia"), inp.reference.map({ !$0.capabilities.promptLogprobs }) ?? false {
+            unavailable["mia.reference"] = "the reference-model score is unavailable: the reference's back end does not return prompt log-probabilities"
+        }
+        if attacks.contains("mia"), canScore, let non = inp.nonMembers, !non.isEmpty {
             progress?(.stage("membership inference"))
             mia = try cp.stage("mia") {
             let ms = try MembershipInference.signals(model: inp.model, tokenizer: inp.tokenizer, texts: inp.records.map(\.text), reference: inp.reference)
@@ -148,17 +170,18 @@ public enum AuditRunner {
             }
         }
         var canaryRows: [AuditCanaryRow]?
-        if attacks.contains("canaries"), let cs = inp.canaries, !cs.isEmpty {
+        if attacks.contains("canaries"), !canScore { unavailable["canaries"] = "canary exposure unavailable: " + noLogprobs }
+        if attacks.contains("canaries"), canScore, let cs = inp.canaries, !cs.isEmpty {
             progress?(.stage("canaries"))
             canaryRows = try cp.stage("canaries") {
             var rng = AuditRNG(settings.seed ^ 0xCA)
             var canaryRows: [AuditCanaryRow] = []
-            let gen = Generator(model: inp.model)
+            let gen = inp.model
             for c in cs {
                 guard let r = c.sentence.range(of: c.secret) else { continue }
                 let context = String(c.sentence[..<r.lowerBound])
                 let (cands, space) = Exposure.digitCandidates(like: c.secret, count: settings.exposureCandidates, rng: &rng)
-                let ex = try Exposure.compute(scorer: scorer, tokenizer: inp.tokenizer, context: context, secret: c.secret, candidates: cands, spaceSize: space)
+                let ex = try Exposure.compute(model: scorer, tokenizer: inp.tokenizer, context: context, secret: c.secret, candidates: cands, spaceSize: space)
                 let out = try gen.generate(prompts: [inp.tokenizer.encode(context)], .greedy(inp.tokenizer.encode(c.secret).count + 2), endOfText: nil)
                 let text = (try? inp.tokenizer.decode(out[0])) ?? ""
                 canaryRows.append(AuditCanaryRow(secretHash: hash("canary\u{1F}" + c.secret), repeats: c.repeats,
@@ -181,6 +204,7 @@ public enum AuditRunner {
             for i in rows.indices where index.entries[i].type == .email { rows[i].associated = hits[index.entries[i].value] }
         }
         var untargeted: UntargetedResult?
+        if attacks.contains("untargeted") && !canScore { unavailable["untargeted.ranking"] = "untargeted rankings (scores, precision) unavailable: " + noLogprobs }
         if attacks.contains("untargeted") {
             progress?(.stage("untargeted extraction"))
             let trainingKeys = Set(PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value })
@@ -239,6 +263,7 @@ public enum AuditRunner {
                                  model: inp.modelInfo, corpus: inp.corpusInfo, summary: summary, extractionByDuplication: byDup,
                                  values: rows, subjects: subjects, membershipInference: mia, canaries: canaryRows, untargeted: untargeted, association: association)
         report.targetedLineage = targetedLineage
+        report.unavailable = unavailable.isEmpty ? nil : unavailable
         report.headline = report.assessHeadline()
         return report
     }

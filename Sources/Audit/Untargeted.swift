@@ -90,11 +90,21 @@ public enum UntargetedExtraction {
     public static func run(model: GPT, tokenizer: any TextTokenizer, trainingKeys: Set<String>, pretrainingKeys: Set<String>?,
                            baseLeaked: Set<String>? = nil, reference: GPT?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
                            hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
+        try run(model: LocalModel(model, tokenizer: tokenizer), tokenizer: tokenizer, trainingKeys: trainingKeys, pretrainingKeys: pretrainingKeys,
+                baseLeaked: baseLeaked, reference: reference.map { LocalModel($0, tokenizer: tokenizer) }, promptText: promptText, types: types,
+                settings: settings, hash: hash, reveal: reveal, progress: progress)
+    }
+
+    /// Without prompt log-probabilities (`model.capabilities`) the values are found and matched
+    /// but not ranked (no scores, no precision); a reference that cannot score adds no score.
+    public static func run(model: any LanguageModel, tokenizer: any TextTokenizer, trainingKeys: Set<String>, pretrainingKeys: Set<String>?,
+                           baseLeaked: Set<String>? = nil, reference: (any LanguageModel)?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
+                           hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
         let prompts = Self.prompts(tokenizer: tokenizer, text: promptText, settings: settings)
         let longest = prompts.map(\.count).max() ?? 1
-        let maxNew = min(settings.newTokens, model.config.nPositions - longest - 1)
-        guard maxNew >= 1 else { throw AttackContextError(attack: "untargeted extraction", needed: longest + 2, context: model.config.nPositions) }
-        let gen = Generator(model: model)
+        let maxNew = min(settings.newTokens, model.contextLength - longest - 1)
+        guard maxNew >= 1 else { throw AttackContextError(attack: "untargeted extraction", needed: longest + 2, context: model.contextLength) }
+        let gen = model
         var generations: [(prompt: [Int32], out: [Int32])] = []
         let batch = 32
         var i = 0
@@ -113,27 +123,31 @@ public enum UntargetedExtraction {
         }
         // Signals of every generation (its own tokens, given the prompt).
         let seqs = generations.map { $0.prompt + $0.out }
-        let main = try Scorer(model: model).score(seqs)
-        let ref = try reference.map { try Scorer(model: $0).score(seqs) }
+        let canScore = model.capabilities.promptLogprobs
+        let main = canScore ? try model.score(seqs) : nil
+        let ref = try reference.flatMap { $0.capabilities.promptLogprobs && canScore ? try $0.score(seqs) : nil }
         let texts = generations.map { (try? tokenizer.decode($0.out)) ?? "" }
         let lowerSeqs = zip(generations, texts).map { $0.prompt + tokenizer.encode($1.lowercased()) }
-        let lower = try Scorer(model: model).score(lowerSeqs)
+        let lower = canScore ? try model.score(lowerSeqs) : nil
         let scanner = PIIScanner(types: types)
         var cands: [UntargetedCandidate] = []
         for (k, text) in texts.enumerated() {
             let n = generations[k].out.count
+            var scores: [String: Double] = [:]
+            if let main, let lower {
             let lp = main[k].logprobs.suffix(n).map(Double.init)
             guard !lp.isEmpty else { continue }
             let nll = -lp.reduce(0, +) / Double(lp.count)
             let lowerN = max(1, lowerSeqs[k].count - generations[k].prompt.count)
             let lowerNll = -lower[k].logprobs.suffix(lowerN).reduce(0.0) { $0 + Double($1) } / Double(lowerN)
-            var scores: [String: Double] = [
+            scores = [
                 "perplexity": -nll,                                                   // higher = more suspicious
                 "zlib": -nll * Double(lp.count) / Double(8 * max(1, Zlib.compressedSize(text))),
                 "lowercase": lowerNll / max(nll, 1e-9),
                 "window": -minWindowNLL(lp, window: min(50, lp.count)),
             ]
-            if let r = ref {
+            } else if n == 0 { continue }
+            if let r = ref, let nll = scores["perplexity"].map({ -$0 }) {
                 let rl = r[k].logprobs.suffix(n).map(Double.init)
                 scores["reference"] = (-rl.reduce(0, +) / Double(rl.count)) / max(nll, 1e-9)
             }

@@ -13,6 +13,7 @@ public struct SequenceScore: Sendable, Codable, Equatable {
     public var mean: [Float]?
     /// sqrt(Var_{v∼p}[log p(v)]) per position (when requested).
     public var std: [Float]?
+    public init(logprobs: [Float], mean: [Float]? = nil, std: [Float]? = nil) { self.logprobs = logprobs; self.mean = mean; self.std = std }
     public var tokenCount: Int { logprobs.count + 1 }
     /// Mean negative log-likelihood over the predicted tokens (0 for a one-token sequence).
     public var loss: Float { logprobs.isEmpty ? 0 : -logprobs.reduce(0, +) / Float(logprobs.count) }

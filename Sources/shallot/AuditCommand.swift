@@ -1,6 +1,7 @@
 import ArgumentParser
 import Audit
 import Corpus
+import Endpoint
 import Foundation
 import GPT
 import PII
@@ -26,8 +27,25 @@ struct AuditCommand: ParsableCommand {
         Attacks: extraction (true-prefix, greedy and --samples top-k samples, per --k), exposure
         (rank of the true value among format-matched candidates in its context), mia (needs
         --nonmembers), canaries (needs --canaries, the file `corpus synth` writes).
+        A served model: --endpoint http://HOST:8000/v1 --served-model NAME audits a model behind an
+        OpenAI-compatible completions API (vLLM, llama.cpp's server) instead of --model. The API key
+        comes from $OPENAI_API_KEY (or the variable --api-key-env names), never the command line.
+        Attacks that need prompt log-probabilities (exposure, mia, canaries, continuous scores,
+        untargeted rankings) are reported unavailable when the server does not return them.
+        Every HTTP attempt is logged to OUT/requests.jsonl (ids, sizes, status, latency; bodies only
+        with --reveal-pii).
         """)
-    @Option(help: "Model directory.") var model: String
+    @Option(help: "Model directory.") var model: String?
+    @Option(help: "A served model instead of --model: the OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.") var endpoint: String?
+    @Option(help: "With --endpoint: the model's name on the server (its /v1/models id).") var servedModel: String?
+    @Option(help: "With --endpoint: tokenizer files of the served model (default: the server's /tokenize).") var tokenizer: String?
+    @Option(help: "With --endpoint: the context length, when the server does not report it.") var contextLength: Int?
+    @Option(help: "With --endpoint: requests in flight.") var concurrency = 32
+    @Option(help: "With --endpoint: retries of a request on 429, 5xx and timeouts (exponential backoff).") var maxRetries = 6
+    @Option(help: "With --endpoint: the environment variable holding the API key (default OPENAI_API_KEY; unset: no key).") var apiKeyEnv: String?
+    @Option(help: "With --endpoint: the request log (default OUT/requests.jsonl).") var requestLog: String?
+    @Option(help: "A served base (reference) model: its API base (instead of --reference DIR).") var referenceEndpoint: String?
+    @Option(help: "With --reference-endpoint: the reference's served model name.") var referenceServedModel: String?
     @Option(help: "The corpus the model was trained on (JSONL records).") var data: String
     @Option(help: "Held-out records for membership inference.") var nonmembers: String?
     @Option(help: "Base (reference) model directory: the reference-model MIA score, and lineage — the same extraction attacks on the base.") var reference: String?
@@ -51,12 +69,71 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Flag(help: "JSON lines progress.") var json = false
 
+    func validate() throws {
+        guard (model == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --model DIR and --endpoint URL") }
+        guard (endpoint == nil) == (servedModel == nil) else { throw ValidationError("--endpoint and --served-model go together") }
+        guard (referenceEndpoint == nil) == (referenceServedModel == nil) else { throw ValidationError("--reference-endpoint and --reference-served-model go together") }
+        guard reference == nil || referenceEndpoint == nil else { throw ValidationError("give one of --reference DIR and --reference-endpoint URL") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
     func run() throws {
-        let m = reporting { try GPT.load(directory: model) }
-        let tok = reporting { try TokenizerFiles.load(directory: model) }
         let records = readCorpus(data)
         let non = nonmembers.map(readCorpus)
-        let ref = reference.map { r in reporting { try GPT.load(directory: r) } }
+        let progressState = RequestProgress()
+        // The audited model: local weights, or a server (settings shared with the reference endpoint).
+        var apiKey: String?
+        if endpoint != nil || referenceEndpoint != nil {
+            let name = apiKeyEnv ?? "OPENAI_API_KEY"
+            apiKey = ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+            if apiKeyEnv != nil && apiKey == nil { fail("--api-key-env \(name): the variable is not set") }
+        }
+        let localTokenizer = tokenizer.map { t in reporting { try TokenizerFiles.load(directory: t) } }
+        func served(_ url: String, _ name: String) -> OpenAICompletionsModel {
+            var es = EndpointSettings(baseURL: url, servedModel: name)
+            es.apiKey = apiKey; es.concurrency = concurrency; es.maxRetries = maxRetries
+            es.requestLog = requestLog ?? (out + "/requests.jsonl"); es.revealPII = revealPii
+            es.tokenizer = localTokenizer; es.contextLength = contextLength
+            es.onProgress = { d, t in progressState.requests(d, t) }
+            return reporting {
+                try PrivateFile.makeDirectory(out)
+                return try OpenAICompletionsModel(es)
+            }
+        }
+        let target: any LanguageModel, tok: any TextTokenizer
+        var info: [String: String]
+        var modelFingerprint: String
+        if let endpoint, let servedModel {
+            let e = served(endpoint, servedModel)
+            target = e; tok = e.tokenizer
+            info = ["endpoint": endpoint, "served_model": servedModel, "server_model_entry": e.modelEntry, "context_length": "\(e.contextLength)"]
+            for (k, v) in e.probe { info["endpoint_" + k] = v }
+            if let t = tokenizer { info["tokenizer_path"] = t }
+            modelFingerprint = "endpoint\u{1F}" + endpoint + "\u{1F}" + servedModel + "\u{1F}" + (tokenizer.flatMap { try? sha256(file: $0 + "/tokenizer.json") } ?? "")
+            if !e.capabilities.promptLogprobs {
+                FileHandle.standardError.write(Data("note: \(servedModel) returns no prompt log-probabilities: exposure, membership inference, canaries and continuous scores are unavailable\n".utf8))
+            }
+        } else {
+            let dir = model!
+            let m = reporting { try GPT.load(directory: dir) }
+            tok = reporting { try TokenizerFiles.load(directory: dir) }
+            target = LocalModel(m, tokenizer: tok)
+            info = ["path": dir, "weights_sha256": (try? sha256(file: dir + "/model.safetensors")) ?? "",
+                    "parameters": "\(m.parameterCount)", "layers": "\(m.config.nLayer)", "width": "\(m.config.nEmbd)"]
+            modelFingerprint = info["weights_sha256"] ?? ""
+        }
+        var ref: (any LanguageModel)?
+        var referenceFingerprint = reference.flatMap { try? sha256(file: $0 + "/model.safetensors") } ?? ""
+        if let r = reference {
+            ref = LocalModel(reporting { try GPT.load(directory: r) }, tokenizer: tok)
+            if endpoint != nil { checkSameTokenizer(tok, reporting { try TokenizerFiles.load(directory: r) }, "--reference \(r)") }
+        } else if let url = referenceEndpoint, let name = referenceServedModel {
+            let e = served(url, name)
+            checkSameTokenizer(tok, e.tokenizer, "--reference-endpoint \(url)")
+            ref = e
+            info["reference_endpoint"] = url; info["reference_served_model"] = name; info["reference_server_model_entry"] = e.modelEntry
+            referenceFingerprint = "endpoint\u{1F}" + url + "\u{1F}" + name
+        }
         var cans: [Canary]?
         if let c = canaries {
             struct File: Decodable { let canaries: [Canary] }
@@ -95,18 +172,16 @@ struct AuditCommand: ParsableCommand {
                 try PrivateFile.write(salt, to: checkpointDir + "/salt")
             }
         }
-        let info: [String: String] = ["path": model, "weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
-                                      "parameters": "\(m.parameterCount)", "layers": "\(m.config.nLayer)", "width": "\(m.config.nEmbd)"]
         let corpusInfo: [String: String] = ["path": data, "file_sha256": (try? sha256(file: data)) ?? "", "records": "\(records.count)",
                                             "subjects": "\(Set(records.map(\.subject)).count)", "non_members": "\(non?.count ?? 0)"]
         // Stages are reused only by the same audit: same settings, model, corpus, base, canaries and salt.
         let enc0 = JSONEncoder(); enc0.outputFormatting = .sortedKeys
         var fp = (try? enc0.encode(settingsU)) ?? Data()
-        for part in [info["weights_sha256"] ?? "", corpusInfo["file_sha256"] ?? "", nonmembers.flatMap { try? sha256(file: $0) } ?? "",
-                     reference.flatMap { try? sha256(file: $0 + "/model.safetensors") } ?? "", canaries.flatMap { try? sha256(file: $0) } ?? "",
+        for part in [modelFingerprint, corpusInfo["file_sha256"] ?? "", nonmembers.flatMap { try? sha256(file: $0) } ?? "",
+                     referenceFingerprint, canaries.flatMap { try? sha256(file: $0) } ?? "",
                      pretrainingData.flatMap { try? sha256(file: $0) } ?? "", prompts.flatMap { try? sha256(file: $0) } ?? ""] { fp += Data(part.utf8) + Data([0]) }
         fp += salt
-        var inputs = AuditInputs(model: m, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
+        var inputs = AuditInputs(model: target, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
                                  nonMembers: non, reference: ref, canaries: cans, pretrainingRecords: pretrainingData.map(readCorpus),
                                  promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() })
         inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: sha256(data: fp))
@@ -116,8 +191,10 @@ struct AuditCommand: ParsableCommand {
                 switch ev {
                 case .stage(let s):
                     bar = nil
+                    progressState.stage()
                     if json { printJSON(["event": "stage", "stage": s]) } else { FileHandle.standardError.write(Data("\(s)…\n".utf8)) }
                 case .step(let d, let t):
+                    progressState.stepping()
                     if bar == nil || bar!.total != t { bar = ProgressBar(total: t, label: "  ", unit: "items") }
                     bar!.update(d)
                 }
@@ -140,6 +217,8 @@ struct AuditCommand: ParsableCommand {
         let s = report.summary
         print(String(format: "%d of %d values extracted (%.1f%%); %d of %d subjects vulnerable → %@/audit.json",
                      Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
+        for (k, v) in (report.unavailable ?? [:]).sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
+        if let e = target as? OpenAICompletionsModel, e.retries > 0 { print("  \(e.retries) request(s) retried (see \(requestLog ?? out + "/requests.jsonl"))") }
         if let h = report.headline {
             print("headline: \(h.level.rawValue)")
             for f in h.findings { print("  • " + f) }
@@ -156,6 +235,28 @@ struct AuditCommand: ParsableCommand {
             if let a = u.attribution { print("    attribution: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         }
         for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits shown by the sample [%.1f, %.1f], %.1f estimated%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.exposure.exposureCI.low, c.exposure.exposureCI.high, c.exposure.exposureNormalFit, c.extracted ? ", extracted" : "")) }
+    }
+}
+
+/// The token ids of one model are passed to the other: their tokenizers must agree.
+func checkSameTokenizer(_ a: any TextTokenizer, _ b: any TextTokenizer, _ what: String) {
+    let probe = "Dear Ms. Smith, please call 713-555-0142 or write to jane.smith@example.com — thanks!"
+    if a.encode(probe) != b.encode(probe) { fail("\(what): its tokenizer differs from the audited model's (the attacks pass token ids between them)") }
+}
+
+/// A progress bar over the requests of an endpoint call, drawn only while the stage itself
+/// reports no steps (scoring, membership inference); thread-safe (requests finish anywhere).
+final class RequestProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    private var stepMode = false
+    func stage() { lock.lock(); bar = nil; stepMode = false; lock.unlock() }
+    func stepping() { lock.lock(); stepMode = true; lock.unlock() }
+    func requests(_ done: Int, _ total: Int) {
+        lock.lock(); defer { lock.unlock() }
+        guard !stepMode else { return }
+        if bar == nil || bar!.total != total || done == 1 { bar = ProgressBar(total: total, label: "  ", unit: "requests") }
+        bar!.update(done)
     }
 }
 

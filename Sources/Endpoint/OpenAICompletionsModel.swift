@@ -1,0 +1,292 @@
+// The attacks' `LanguageModel` over an OpenAI-compatible completions API (vLLM, llama.cpp's
+// server, TGI's OpenAI layer, `shallot serve`): `POST {base}/completions`, where base is what
+// OpenAI clients take (`http://host:8000/v1`).
+//   generate: one request per prompt, `temperature: 0` for greedy, `seed` per sample
+//   score:    `echo: true, logprobs: 1, max_tokens: 0` (1 where 0 is refused): the prompt's
+//             token log-probabilities; servers that do not return them cannot score, and the
+//             attacks that need scores report themselves unavailable
+//   prompts:  token-id arrays where the server takes them (vLLM, llama.cpp), else text
+//   tokens:   the server's `/tokenize` and `/detokenize` (at the root, beside /v1), or local
+//             tokenizer files the user names
+// Many requests run in flight; each call of the protocol blocks until all of its are done.
+
+import Audit
+import Foundation
+import GPT
+import Tokenizer
+
+public struct EndpointSettings: Sendable {
+    /// The API base, e.g. `http://127.0.0.1:8000/v1`.
+    public var baseURL: String
+    public var servedModel: String
+    /// Sent as a bearer token; never logged or written anywhere.
+    public var apiKey: String?
+    public var concurrency = 32
+    public var maxRetries = 6
+    /// First retry delay in seconds (doubled each attempt, ±25% jitter, at most 30 s).
+    public var retryBaseDelay = 0.5
+    public var timeoutSeconds = 300
+    /// JSON-lines log of every HTTP attempt (ids, sizes, status, latency; bodies only with `revealPII`).
+    public var requestLog: String?
+    public var revealPII = false
+    /// Local tokenizer files matching the served model (without them: the server's /tokenize).
+    public var tokenizer: (any TextTokenizer)?
+    /// Overrides what the server reports (`max_model_len`, `n_ctx_train`).
+    public var contextLength: Int?
+    /// (done, total) requests of the current call.
+    public var onProgress: (@Sendable (Int, Int) -> Void)?
+
+    public init(baseURL: String, servedModel: String) { self.baseURL = baseURL; self.servedModel = servedModel }
+
+    /// The server root (the base without its trailing `/v1`), where /tokenize lives.
+    var root: String {
+        var b = baseURL
+        while b.hasSuffix("/") { b.removeLast() }
+        if b.hasSuffix("/v1") { b.removeLast(3) }
+        return b
+    }
+    var base: String {
+        var b = baseURL
+        while b.hasSuffix("/") { b.removeLast() }
+        return b
+    }
+}
+
+public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
+    public let settings: EndpointSettings
+    public let tokenizer: any TextTokenizer
+    public let contextLength: Int
+    public let capabilities: ModelCapabilities
+    /// What the server said about the model (its `/v1/models` entry, as JSON) and what the probe
+    /// found: `prompt_format` (token_ids | text), `prompt_logprobs` (yes | no) and why not.
+    public let modelEntry: String
+    public let probe: [String: String]
+    let http: HTTPTransport
+    let promptsAsText: Bool
+    let scoreMaxTokens: Int
+
+    /// Asks the server about the model and probes what it supports (a few small requests).
+    public init(_ settings: EndpointSettings) throws {
+        self.settings = settings
+        http = try HTTPTransport(concurrency: settings.concurrency, apiKey: settings.apiKey, logPath: settings.requestLog,
+                                 revealBodies: settings.revealPII, maxRetries: settings.maxRetries,
+                                 retryBaseDelay: settings.retryBaseDelay, timeoutSeconds: settings.timeoutSeconds)
+        let http = self.http, s = settings
+        // The model entry.
+        let (entry, ctx) = try blocking { try await Self.modelEntry(http, s) }
+        modelEntry = entry
+        guard let ctxLen = settings.contextLength ?? ctx else {
+            throw EndpointError("the server does not report \(settings.servedModel)'s context length; give it (--context-length)")
+        }
+        contextLength = ctxLen
+        // The tokenizer.
+        let tok: any TextTokenizer = try settings.tokenizer ?? ServerTokenizer(http: http, settings: settings)
+        tokenizer = tok
+        var probe: [String: String] = ["tokenizer": settings.tokenizer == nil ? "server /tokenize" : "local files"]
+        let sample = tok.encode("Hello, this is a short test of the server.")
+        if let st = tok as? ServerTokenizer, let f = st.failure { throw EndpointError("tokenizing through \(settings.root)/tokenize failed: \(f)") }
+        guard sample.count >= 2 else { throw EndpointError("the tokenizer returned \(sample.count) tokens for a sentence") }
+        // Prompt format: token ids where accepted, else text.
+        let asText = try blocking { () -> Bool in
+            let ids = try await Self.complete(http, s, prompt: sample.map(Int.init), fields: ["max_tokens": 1, "temperature": 0])
+            if (200..<300).contains(ids.status) { return false }
+            let text = try await Self.complete(http, s, prompt: "Hello, this is a short test of the server.", fields: ["max_tokens": 1, "temperature": 0])
+            if (200..<300).contains(text.status) { return true }
+            throw EndpointError("the server refused a completion request (HTTP \(text.status))", status: text.status)
+        }
+        promptsAsText = asText
+        probe["prompt_format"] = asText ? "text" : "token_ids"
+        // Prompt log-probabilities: echo with max_tokens 0, else 1.
+        let prompt: Any = asText ? "Hello, this is a short test of the server." as Any : sample.map(Int.init) as Any
+        let promptBox = UncheckedBox(prompt)
+        let n = sample.count
+        let scoring = try blocking { () -> Int? in
+            for mt in [0, 1] {
+                let r = try await Self.complete(http, s, prompt: promptBox.value, fields: ["max_tokens": mt, "echo": true, "logprobs": 1, "temperature": 0])
+                guard (200..<300).contains(r.status), let lp = Self.tokenLogprobs(r.body), lp.count >= (asText ? 2 : n),
+                      lp.dropFirst().prefix(asText ? lp.count - 1 - mt : n - 1).allSatisfy({ $0 != nil }) else { continue }
+                return mt
+            }
+            return nil
+        }
+        scoreMaxTokens = scoring ?? 0
+        probe["prompt_logprobs"] = scoring == nil ? "no" : "yes"
+        if scoring == nil { probe["prompt_logprobs_note"] = "the server returned no prompt log-probabilities for echo + logprobs + max_tokens 0 or 1" }
+        self.probe = probe
+        capabilities = ModelCapabilities(promptLogprobs: scoring != nil, distribution: false)
+    }
+
+    /// Retries made so far (429, 5xx, timeouts).
+    public var retries: Int { http.retryCount }
+
+    // MARK: protocol
+
+    public func score(_ sequences: [[Int32]], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore] {
+        guard capabilities.promptLogprobs else {
+            throw LanguageModelError.unavailable("\(settings.servedModel) at \(settings.baseURL) returns no prompt log-probabilities")
+        }
+        try checkTokenizer()
+        let http = self.http, s = settings, asText = promptsAsText, mt = scoreMaxTokens, tok = tokenizer
+        let total = sequences.count, cb = settings.onProgress
+        let out = try blocking {
+            try await concurrentMap(sequences.count, limit: s.concurrency, onDone: { cb?($0, total) }) { i -> SequenceScore in
+                let ids = sequences[i]
+                guard ids.count >= 2 else { return SequenceScore(logprobs: []) }
+                let prompt: Any = asText ? try await Self.detokenize(tok, ids) : ids.map(Int.init)
+                let r = try await Self.complete(http, s, prompt: prompt, fields: ["max_tokens": mt, "echo": true, "logprobs": 1, "temperature": 0])
+                guard (200..<300).contains(r.status), let lp = Self.tokenLogprobs(r.body) else {
+                    throw EndpointError("scoring request failed (HTTP \(r.status))", status: r.status)
+                }
+                // The prompt's own positions: drop the first (no prediction) and any generated token.
+                let promptCount = asText ? lp.count - mt : ids.count
+                guard lp.count >= promptCount, promptCount >= 1 else { throw EndpointError("the server returned \(lp.count) log-probabilities for \(ids.count) tokens") }
+                return SequenceScore(logprobs: lp[1..<promptCount].map { Float($0 ?? -.infinity) })
+            }
+        }
+        progress?(sequences.count)
+        return out
+    }
+
+    public func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
+        try checkTokenizer()
+        let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer
+        let total = prompts.count, cb = settings.onProgress
+        return try blocking {
+            try await concurrentMap(prompts.count, limit: s.concurrency, onDone: { cb?($0, total) }) { i -> [Int32] in
+                guard p.maxNewTokens > 0 else { return [] }
+                let prompt: Any = asText ? try await Self.detokenize(tok, prompts[i]) : prompts[i].map(Int.init)
+                var fields: [String: Any] = ["max_tokens": p.maxNewTokens, "temperature": Double(p.temperature)]
+                if !p.isGreedy {
+                    fields["seed"] = Int((p.seed &+ UInt64(i)) & 0x7FFF_FFFF)
+                    if p.topK > 0 { fields["top_k"] = p.topK }
+                    if p.topP < 1 { fields["top_p"] = Double(p.topP) }
+                }
+                if endOfText == nil || !p.stopAtEndOfText { fields["ignore_eos"] = true }
+                let r = try await Self.complete(http, s, prompt: prompt, fields: fields)
+                guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
+                      let choices = obj["choices"] as? [[String: Any]], let c = choices.first else {
+                    throw EndpointError("completion request failed (HTTP \(r.status))", status: r.status)
+                }
+                if let ids = c["token_ids"] as? [Int] { return Array(ids.prefix(p.maxNewTokens).map { Int32($0) }) }
+                let text = c["text"] as? String ?? ""
+                return Array(try await Self.tokenize(tok, text).prefix(p.maxNewTokens))
+            }
+        }
+    }
+
+    func checkTokenizer() throws {
+        if let st = tokenizer as? ServerTokenizer, let f = st.failure { throw EndpointError("tokenizing through the server failed: \(f)") }
+    }
+
+    // MARK: requests
+
+    static func complete(_ http: HTTPTransport, _ s: EndpointSettings, prompt: Any, fields: [String: Any]) async throws -> (status: Int, body: Data) {
+        var body = fields
+        body["model"] = s.servedModel
+        body["prompt"] = prompt
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        return try await http.send(s.base + "/completions", body: data, kind: "completions")
+    }
+
+    /// `choices[0].logprobs.token_logprobs` (null where the server gives none).
+    static func tokenLogprobs(_ body: Data) -> [Double?]? {
+        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let c = (obj["choices"] as? [[String: Any]])?.first, let lp = c["logprobs"] as? [String: Any],
+              let tl = lp["token_logprobs"] as? [Any] else { return nil }
+        return tl.map { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    static func modelEntry(_ http: HTTPTransport, _ s: EndpointSettings) async throws -> (String, Int?) {
+        let r = try await http.send(s.base + "/models", body: nil, kind: "models")
+        guard (200..<300).contains(r.status) else {
+            throw EndpointError(r.status == 401 || r.status == 403 ? "the server refused the API key (HTTP \(r.status))" : "GET \(s.base)/models: HTTP \(r.status)", status: r.status)
+        }
+        guard let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let data = obj["data"] as? [[String: Any]] else {
+            throw EndpointError("GET \(s.base)/models: not an OpenAI model list")
+        }
+        guard let entry = data.first(where: { ($0["id"] as? String) == s.servedModel }) else {
+            let ids = data.compactMap { $0["id"] as? String }
+            throw EndpointError("the server does not serve \(s.servedModel.debugDescription) (it serves: \(ids.joined(separator: ", ")))")
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]), as: UTF8.self)
+        let ctx = (entry["max_model_len"] as? Int) ?? ((entry["meta"] as? [String: Any])?["n_ctx_train"] as? Int)
+        return (json, ctx)
+    }
+
+    static func tokenize(_ tok: any TextTokenizer, _ text: String) async throws -> [Int32] {
+        if let st = tok as? ServerTokenizer { return try await st.encodeAsync(text) }
+        return tok.encode(text)
+    }
+
+    static func detokenize(_ tok: any TextTokenizer, _ ids: [Int32]) async throws -> String {
+        if let st = tok as? ServerTokenizer { return try await st.decodeAsync(ids) }
+        return try tok.decode(ids)
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+/// The served model's own tokenizer through the server's `/tokenize` and `/detokenize` (vLLM:
+/// `{"model", "prompt"}` → `{"tokens"}`; llama.cpp: `{"content"}` → `{"tokens"}`; one request
+/// carries both spellings). Results are cached. `encode` cannot throw: a failure is kept in
+/// `failure` and the model's next call throws it.
+final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
+    let http: HTTPTransport
+    let settings: EndpointSettings
+    private let lock = NSLock()
+    private var cache: [String: [Int32]] = [:]
+    private var _failure: String?
+    private var eot: Int32 = 0
+
+    init(http: HTTPTransport, settings: EndpointSettings) throws {
+        self.http = http; self.settings = settings
+        let ids = try blocking { [self] in try await self.encodeAsync("<|endoftext|>") }
+        if ids.count == 1 { eot = ids[0] }
+    }
+
+    var failure: String? { lock.lock(); defer { lock.unlock() }; return _failure }
+    var vocabSize: Int { 0 }
+    var endOfText: Int32 { lock.lock(); defer { lock.unlock() }; return eot }
+
+    func encode(bytes: [UInt8]) -> [Int32] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        do { return try blocking { [self] in try await self.encodeAsync(text) } } catch {
+            lock.lock(); _failure = _failure ?? "\(error)"; lock.unlock()
+            return []
+        }
+    }
+
+    func decodeBytes(_ ids: [Int32]) throws -> [UInt8] {
+        Array(try blocking { [self] in try await self.decodeAsync(ids) }.utf8)
+    }
+
+    func save(to directory: String) throws { throw EndpointError("the server's tokenizer cannot be saved") }
+
+    func encodeAsync(_ text: String) async throws -> [Int32] {
+        let hit = lock.withLock { cache[text] }
+        if let hit { return hit }
+        let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "prompt": text, "content": text, "add_special_tokens": false] as [String: Any],
+                                              options: [.sortedKeys])
+        let r = try await http.send(settings.root + "/tokenize", body: body, kind: "tokenize")
+        guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
+              let toks = obj["tokens"] as? [Any] else { throw EndpointError("POST \(settings.root)/tokenize: HTTP \(r.status)", status: r.status) }
+        // llama.cpp with pieces answers [{"id": …, "piece": …}]
+        let ids = toks.compactMap { t -> Int32? in
+            if let n = t as? Int { return Int32(n) }
+            return ((t as? [String: Any])?["id"] as? Int).map { Int32($0) }
+        }
+        lock.withLock { if cache.count < 200_000 { cache[text] = ids } }
+        return ids
+    }
+
+    func decodeAsync(_ ids: [Int32]) async throws -> String {
+        if ids.isEmpty { return "" }
+        let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "tokens": ids.map(Int.init)] as [String: Any], options: [.sortedKeys])
+        let r = try await http.send(settings.root + "/detokenize", body: body, kind: "detokenize")
+        guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
+              let text = (obj["prompt"] as? String) ?? (obj["content"] as? String) else {
+            throw EndpointError("POST \(settings.root)/detokenize: HTTP \(r.status)", status: r.status)
+        }
+        return text
+    }
+}
