@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "PIITests", dependencies: ["PII"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Kernels", "GPT", "Corpus", "Training", "Tokenizer", "PII"]),
-        .testTarget(name: "EndpointTests", dependencies: ["shallot", "Endpoint", "Audit", "GPT", "Kernels", "Corpus", "Training", "Tokenizer", "PII",
+        .testTarget(name: "EndpointTests", dependencies: ["shallot", "Endpoint", "Serve", "Audit", "GPT", "Kernels", "Corpus", "Training", "Tokenizer", "PII",
                                                           .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Audit"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
