@@ -145,8 +145,13 @@ public enum AuditRunner {
                 default: continue
                 }
                 guard !cands.isEmpty else { continue }
-                exposures[i] = try Exposure.compute(model: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
-                                                    candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
+                do {
+                    exposures[i] = try Exposure.compute(model: scorer, tokenizer: inp.tokenizer, context: occ.left, secret: e.type == .email ? occ.text.lowercased() : occ.text,
+                                                        candidates: cands, spaceSize: space, maxContextTokens: ctxTokens)
+                } catch let err as AttackContextError {
+                    // This value's candidates do not fit the model: it is left out, and said so.
+                    unavailable["exposure.too_long"] = err.description
+                }
                 progress?(.step(done: i + 1, total: n))
             }
             try cp.save("exposure", exposures)
@@ -194,18 +199,22 @@ public enum AuditRunner {
         if attacks.contains("association") {
             progress?(.stage("association"))
             struct Stage: Codable { var hits: [String: Bool]; var result: AssociationResult }
-            let st = try cp.stage("association") {
-                let full = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: [.email, .person]))
-                let (hits, res) = try Association.run(model: inp.model, tokenizer: inp.tokenizer, index: full)
-                return Stage(hits: hits, result: res)
-            }
-            let hits = st.hits
-            association = st.result
-            for i in rows.indices where index.entries[i].type == .email { rows[i].associated = hits[index.entries[i].value] }
+            // A model too small for an attack makes that attack unavailable (named, with the
+            // reason), not the whole audit fail.
+            do {
+                let st = try cp.stage("association") {
+                    let full = PIIIndex.build(records: inp.records, scanner: PIIScanner(types: [.email, .person]))
+                    let (hits, res) = try Association.run(model: inp.model, tokenizer: inp.tokenizer, index: full)
+                    return Stage(hits: hits, result: res)
+                }
+                let hits = st.hits
+                association = st.result
+                for i in rows.indices where index.entries[i].type == .email { rows[i].associated = hits[index.entries[i].value] }
+            } catch let err as AttackContextError { unavailable["association"] = err.description }
         }
         var untargeted: UntargetedResult?
         if attacks.contains("untargeted") && !canScore { unavailable["untargeted.ranking"] = "untargeted rankings (scores, precision) unavailable: " + noLogprobs }
-        if attacks.contains("untargeted") {
+        if attacks.contains("untargeted") { do {
             progress?(.stage("untargeted extraction"))
             let trainingKeys = Set(PIIIndex.build(records: inp.records, scanner: PIIScanner(types: types)).entries.map { $0.type.rawValue + "\u{1F}" + $0.value })
             // Lineage: the values the base model produces under the same attack.
@@ -224,7 +233,7 @@ public enum AuditRunner {
                                              baseLeaked: baseLeaked, reference: inp.reference, promptText: inp.promptText, types: types,
                                              settings: settings.untargeted, hash: hash, reveal: settings.revealPII) { progress?(.step(done: $0, total: $1)) }
             }
-        }
+        } catch let err as AttackContextError { unavailable["untargeted"] = err.description } }
         // Subjects
         var recordsPer: [String: Int] = [:]
         for r in inp.records { recordsPer[r.subject, default: 0] += 1 }

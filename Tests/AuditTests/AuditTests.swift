@@ -275,3 +275,20 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         #expect(!fixed.subjects.contains { $0.subject == "ana@corvale.com" })
     }
 }
+
+@Suite(.serialized) struct SmallContextTests {
+    /// A model whose context is too small for some attacks: those attacks are listed as
+    /// unavailable with the reason, and the rest of the audit is reported.
+    @Test func anAttackThatDoesNotFitIsUnavailableNotTheWholeAudit() throws {
+        let records = (0..<6).map { Record(id: "r\($0)", subject: "dana@corvale.com", text: "Hi.\nDana\ndana@corvale.com\n", source: "t") }
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 24, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
+        var us = UntargetedSettings(); us.prompts = 4; us.samplesPerPrompt = 0; us.windowTokens = 30
+        var settings = AuditSettings(attacks: ["extraction", "untargeted"], types: ["EMAIL_ADDRESS"], extraction: ExtractionSettings(), exposureValues: 0,
+                                     exposureCandidates: 0, exposureContextTokens: 4, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
+        settings.untargeted = us
+        let r = try AuditRunner.run(AuditInputs(model: model, modelInfo: [:], tokenizer: ByteTokenizer(), records: records, corpusInfo: [:], nonMembers: nil,
+                                                reference: nil, canaries: nil), settings: settings, salt: Data("s".utf8))
+        #expect(r.unavailable?["untargeted"]?.contains("too small for this attack") == true, "\(String(describing: r.unavailable))")
+        #expect(r.untargeted == nil && r.values.count == 1 && r.values[0].extracted != nil)
+    }
+}
