@@ -167,7 +167,13 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                       let choices = obj["choices"] as? [[String: Any]], let c = choices.first else {
                     throw EndpointError("completion request failed (HTTP \(r.status))", status: r.status)
                 }
-                if let ids = c["token_ids"] as? [Int] { return Array(ids.prefix(p.maxNewTokens).map { Int32($0) }) }
+                if let ids = c["token_ids"] as? [Int] {
+                    // ids from the server: each checked before it is narrowed and used
+                    return try ids.prefix(p.maxNewTokens).map { id in
+                        guard id >= 0, let v = Int32(exactly: id), v < tok.vocabSize else { throw EndpointError("the server returned token id \(id), outside the vocabulary") }
+                        return v
+                    }
+                }
                 let text = c["text"] as? String ?? ""
                 return Array(try await Self.tokenize(tok, text).prefix(p.maxNewTokens))
             }
@@ -271,9 +277,11 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
         guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
               let toks = obj["tokens"] as? [Any] else { throw EndpointError("POST \(settings.root)/tokenize: HTTP \(r.status)", status: r.status) }
         // llama.cpp with pieces answers [{"id": …, "piece": …}]
-        let ids = toks.compactMap { t -> Int32? in
-            if let n = t as? Int { return Int32(n) }
-            return ((t as? [String: Any])?["id"] as? Int).map { Int32($0) }
+        let ids = try toks.map { t -> Int32 in
+            guard let n = (t as? Int) ?? ((t as? [String: Any])?["id"] as? Int), n >= 0, let v = Int32(exactly: n) else {
+                throw EndpointError("POST \(settings.root)/tokenize: a token that is not an id in range: \(t)")
+            }
+            return v
         }
         lock.withLock { if cache.count < 200_000 { cache[text] = ids } }
         return ids

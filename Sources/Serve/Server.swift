@@ -165,8 +165,9 @@ public final class CompletionServer: Sendable {
         let stops = r.stop?.values ?? []
         guard n >= 1 else { throw APIError.invalid("n must be at least 1", param: "n") }
         guard r.prompt.count >= 1 else { throw APIError.invalid("prompt is empty", param: "prompt") }
-        guard r.prompt.count * n <= settings.maxSequencesPerRequest else {
-            throw APIError.invalid("prompts × n = \(r.prompt.count * n); the limit is \(settings.maxSequencesPerRequest)", param: "n")
+        // n comes from the request: compare before multiplying (no overflow on a huge n).
+        guard n <= settings.maxSequencesPerRequest, r.prompt.count <= settings.maxSequencesPerRequest / n else {
+            throw APIError.invalid("prompts × n exceeds the limit of \(settings.maxSequencesPerRequest) sequences a request", param: "n")
         }
         guard maxNew >= 0 else { throw APIError.invalid("max_tokens must be at least 0", param: "max_tokens") }
         guard maxNew <= maxTokensLimit else {

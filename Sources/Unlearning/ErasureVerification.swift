@@ -219,6 +219,10 @@ public enum ErasureVerifier {
         if own.isEmpty {
             v.verdict = .inconclusive
             v.reason = owned.isEmpty ? nothing : "none of the subject's \(owned.count) value\(owned.count == 1 ? "" : "s") could be prompted (no text precedes them in --data): nothing was tested"
+        } else if v.subjectValuesExtracted == 0, v.originalSubjectValuesExtracted == nil {
+            // Without the model before erasure nothing shows the attack can see these values.
+            v.verdict = .inconclusive
+            v.reason = "none of the subject's \(own.count) value\(own.count == 1 ? "" : "s") is extracted (\(v.attack)), but no original model was compared: the audit cannot show that the attack sees them, so it cannot show an erasure" + others
         } else if v.subjectValuesExtracted == 0, v.originalSubjectValuesExtracted == 0 {
             // The attack has no power here: the model before erasure did not leak them either.
             v.verdict = .inconclusive
@@ -226,7 +230,7 @@ public enum ErasureVerifier {
         } else if v.subjectValuesExtracted == 0 {
             v.verdict = .pass
             v.reason = "none of the subject's \(own.count) value\(own.count == 1 ? "" : "s") extracted (\(v.attack))"
-                + (v.originalSubjectValuesExtracted.map { "; the original leaked \($0)" } ?? "; no original model was compared, so the attack's power on this subject is unknown") + others
+                + "; the original leaked \(v.originalSubjectValuesExtracted ?? 0)" + others
         } else {
             v.verdict = .fail; v.reason = "\(v.subjectValuesExtracted) of the subject's \(own.count) value\(own.count == 1 ? "" : "s") extracted (\(v.attack))" + others
         }
@@ -247,8 +251,10 @@ public enum ErasureVerifier {
         var original: GPT?
         if let o = originalDirectory {
             original = try GPT.load(directory: o)
-        } else if let o = prov?.extra?["unlearning.unlearned_from"], let g = try? GPT.load(directory: o) {
-            original = g; originalPath = o
+        } else if let o = prov?.extra?["unlearning.unlearned_from"] {
+            // The model it was unlearned from must load: without it the verdict could not show
+            // that the attack sees the subject's values at all.
+            original = try GPT.load(directory: o); originalPath = o
         }
         var v = try verify(model: model, tokenizer: tokenizer, records: records, subject: subject, pseudonym: pseudonym, original: original, settings: settings, progress: progress)
         v.modelPath = modelDirectory

@@ -86,11 +86,13 @@ private func writeCorpus(_ path: String) throws {
         }
         let refused = try verify("R-1", "alice@x.com", [])
         #expect(refused.status == 1 && refused.stderr.contains("not the output of an erasure action answering R-1"), "\(refused.stderr)")
-        func passOrFail(_ r: RunResult) -> Bool {
-            (r.status == 0 && r.stdout.contains(": PASS — ")) || (r.status == 1 && r.stdout.contains(": FAIL — "))
+        // The trained model is no unlearned model: there is no original to show the attack sees
+        // the values, so a clean audit of it is inconclusive (exit 1).
+        func noOriginal(_ r: RunResult) -> Bool {
+            r.status == 1 && r.stdout.contains(": INCONCLUSIVE — ") && r.stdout.contains("no original model was compared")
         }
         let a = try verify("R-1", "Alice@X.com")
-        #expect(passOrFail(a) && a.stdout.contains("of request R-1"), "\(a.stdout)\(a.stderr)")
+        #expect(noOriginal(a) && a.stdout.contains("of request R-1"), "\(a.stdout)\(a.stderr)")
 
         // Bob owns no value in the corpus: nothing to test is not a pass.
         let b = try verify("2", "BOB@y.com")
@@ -114,7 +116,7 @@ private func writeCorpus(_ path: String) throws {
         // …the same records in another order are the same corpus (record manifest).
         try lines.reversed().joined(separator: "\n").write(toFile: d + "/reordered.jsonl", atomically: true, encoding: .utf8)
         let re = try verify("1", "alice@x.com", data: d + "/reordered.jsonl")
-        #expect(passOrFail(re), "\(re.stdout)\(re.stderr)")
+        #expect(noOriginal(re), "\(re.stdout)\(re.stderr)")
 
         // No provenance: refused unless allowed, and then the payload says so.
         try FileManager.default.createDirectory(atPath: d + "/bare", withIntermediateDirectories: true)
@@ -122,7 +124,7 @@ private func writeCorpus(_ path: String) throws {
         let bare = try verify("1", "alice@x.com", model: d + "/bare")
         #expect(bare.status == 1 && bare.stderr.contains("\(d)/bare/shallot.json: no training corpus recorded"), "\(bare.stderr)")
         let allowed = try verify("1", "alice@x.com", model: d + "/bare", ["--allow-unrecorded-data", "--any-model"])
-        #expect(passOrFail(allowed), "\(allowed.stdout)\(allowed.stderr)")
+        #expect(noOriginal(allowed), "\(allowed.stdout)\(allowed.stderr)")
         #expect(try exportedEntries(db, kind: "verification").last?["unrecorded_data_allowed"] as? Bool == true)
 
         // unlearn: the subject normalised, the request named by its id and checked.
