@@ -127,7 +127,8 @@ public enum UntargetedExtraction {
         let main = canScore ? try model.score(seqs) : nil
         let ref = try reference.flatMap { $0.capabilities.promptLogprobs && canScore ? try $0.score(seqs) : nil }
         let texts = generations.map { (try? tokenizer.decode($0.out)) ?? "" }
-        let lowerSeqs = zip(generations, texts).map { $0.prompt + tokenizer.encode($1.lowercased()) }
+        // The lower-cased text may take more tokens than the generation did: cut at the context.
+        let lowerSeqs = zip(generations, texts).map { Array(($0.prompt + tokenizer.encode($1.lowercased())).prefix(model.contextLength)) }
         let lower = canScore ? try model.score(lowerSeqs) : nil
         let scanner = PIIScanner(types: types)
         var cands: [UntargetedCandidate] = []

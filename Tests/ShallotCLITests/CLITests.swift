@@ -19,10 +19,11 @@ func shallotBinary() -> URL {
 struct RunResult { let status: Int32; let stdout: String; let stderr: String }
 
 @discardableResult
-func shallot(_ args: [String], cwd: String? = nil) throws -> RunResult {
+func shallot(_ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
     let p = Process()
     p.executableURL = shallotBinary()
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err
     try p.run()
