@@ -6,6 +6,7 @@
 // candidates' log-likelihoods extrapolates beyond it (the estimate).
 
 import Foundation
+import Support
 import GPT
 import Tokenizer
 
@@ -90,7 +91,7 @@ public enum Exposure {
 
     /// Random candidates with the layout of `value`: every digit replaced by a random digit
     /// (phone numbers, numeric secrets). Space size = 10^digits.
-    public static func digitCandidates(like value: String, count: Int, rng: inout AuditRNG) -> (candidates: [String], space: Double) {
+    public static func digitCandidates(like value: String, count: Int, rng: inout SplitMix64) -> (candidates: [String], space: Double) {
         let digits = value.filter(\.isNumber).count
         let cands = (0..<count).map { _ in String(value.map { $0.isNumber ? Character(String(rng.int(10))) : $0 }) }
         return (cands, pow(10, Double(digits)))
@@ -98,7 +99,7 @@ public enum Exposure {
 
     /// E-mail candidates: local parts of other addresses combined with domains of other
     /// addresses (the corpus's own values and their recombinations). Space = locals × domains.
-    public static func emailCandidates(like value: String, pool: [String], count: Int, rng: inout AuditRNG) -> (candidates: [String], space: Double) {
+    public static func emailCandidates(like value: String, pool: [String], count: Int, rng: inout SplitMix64) -> (candidates: [String], space: Double) {
         // sorted: a Set's order changes from run to run, and the candidates must not
         let locals = Set(pool.compactMap { $0.split(separator: "@").first.map(String.init) }).sorted()
         let domains = Set(pool.compactMap { $0.split(separator: "@").last.map(String.init) }).sorted()

@@ -3,6 +3,7 @@
 // (higher score = more likely a member).
 
 import Foundation
+import Support
 import Kernels
 
 public struct ROCCurve: Codable, Sendable {
@@ -80,7 +81,7 @@ public enum Metrics {
                            members: members.count, nonMembers: nonMembers.count)
         m.roc = thin(c, to: 200)
         guard resamples > 0, !members.isEmpty, !nonMembers.isEmpty else { return m }
-        var rng = AuditRNG(seed)
+        var rng = SplitMix64(seed)
         var aucs: [Double] = [], t1: [Double] = [], t01: [Double] = []
         for _ in 0..<resamples {
             let ms = (0..<members.count).map { _ in members[rng.int(members.count)] }
@@ -106,14 +107,4 @@ public enum Metrics {
         func q(_ p: Double) -> Double { s[min(s.count - 1, max(0, Int((p * Double(s.count - 1)).rounded())))] }
         return Interval(low: q(0.025), high: q(0.975))
     }
-}
-
-/// The audit's seeded source of randomness: Kernels' SplitMix64.
-public typealias AuditRNG = SplitMix64
-
-extension SplitMix64 {
-    public init(_ seed: UInt64) { self.init(seed: seed ^ 0xA0D1_75EE_D000_0001) }
-    /// Uniform in 0..<n.
-    public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    public mutating func double() -> Double { nextDouble() }
 }

@@ -37,6 +37,12 @@ extension AuditSettings {
     /// The attacks an audit can run.
     public static let attackNames = ["extraction", "untargeted", "association", "exposure", "mia", "canaries"]
 
+    /// Every attack on e-mail addresses and phone numbers at the sizes `shallot audit` uses
+    /// unless told otherwise (the command line shows these, it does not restate them).
+    public static let defaults = AuditSettings(attacks: attackNames, types: [PIIType.email.rawValue, PIIType.phone.rawValue], extraction: ExtractionSettings(),
+                                               exposureValues: 100, exposureCandidates: 100, exposureContextTokens: 64, bootstrapResamples: 1000,
+                                               limit: nil, seed: 0, revealPII: false)
+
     /// Greedy targeted extraction only, values revealed: the vulnerability verdict the study and
     /// the ledger's verification use.
     public static func targetedOnly(prefixLengths: [Int], types: [String], seed: UInt64 = 0) -> AuditSettings {
@@ -104,6 +110,45 @@ public struct AuditCanaryRow: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case repeats, member, extracted, exposure, secretHash = "secret_hash" }
 }
 
+/// The audit's counts (audit.json `summary`).
+public struct AuditSummary: Codable, Sendable, Equatable {
+    /// PII values audited, and how many the targeted attack extracted (greedy or sampled).
+    public var values: Int
+    public var extractedValues: Int
+    public var extractionRate: Double
+    /// Subjects with records, and how many have one of their own values extracted greedily.
+    public var subjects: Int
+    public var vulnerableSubjects: Int
+    /// Values no subject owns (people who are not subjects, shared numbers), and how many of
+    /// those were extracted: reported, attributed to no one.
+    public var unownedValues: Int
+    public var unownedExtracted: Int
+    enum CodingKeys: String, CodingKey {
+        case values, subjects
+        case extractedValues = "extracted_values", extractionRate = "extraction_rate", vulnerableSubjects = "vulnerable_subjects"
+        case unownedValues = "unowned_values", unownedExtracted = "unowned_extracted"
+    }
+    public init(values: Int, extractedValues: Int, extractionRate: Double, subjects: Int, vulnerableSubjects: Int, unownedValues: Int, unownedExtracted: Int) {
+        self.values = values; self.extractedValues = extractedValues; self.extractionRate = extractionRate; self.subjects = subjects
+        self.vulnerableSubjects = vulnerableSubjects; self.unownedValues = unownedValues; self.unownedExtracted = unownedExtracted
+    }
+    /// Counts are read as numbers and refused, naming the field, unless whole and at most 1e12 (a
+    /// hand-edited or hostile file must not trap a conversion or the report's arithmetic).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ k: CodingKeys) throws -> Int {
+            let x = try c.decode(Double.self, forKey: k)
+            guard x.isFinite, x == x.rounded(), abs(x) <= 1e12 else {
+                throw DecodingError.dataCorruptedError(forKey: k, in: c, debugDescription: "\(x) is out of range (a whole number, |x| ≤ 1e12)")
+            }
+            return Int(x)
+        }
+        values = try count(.values); extractedValues = try count(.extractedValues); subjects = try count(.subjects)
+        vulnerableSubjects = try count(.vulnerableSubjects); unownedValues = try count(.unownedValues); unownedExtracted = try count(.unownedExtracted)
+        extractionRate = try c.decode(Double.self, forKey: .extractionRate)
+    }
+}
+
 public struct AuditReport: Codable, Sendable {
     public var schema = "shallot.audit/2"
     public var software: String
@@ -111,7 +156,7 @@ public struct AuditReport: Codable, Sendable {
     public var settings: AuditSettings
     public var model: [String: String]
     public var corpus: [String: String]
-    public var summary: [String: Double]
+    public var summary: AuditSummary
     public var extractionByDuplication: [String: [String: Int]]
     public var values: [AuditValueRow]
     public var subjects: [AuditSubjectRow]
@@ -132,15 +177,6 @@ public struct AuditReport: Codable, Sendable {
     }
 }
 
-/// Salted, keyed hashes for values and subjects (HMAC-SHA256, first 16 hex digits).
-public struct Hasher16: Sendable {
-    let salt: Data
-    public init(salt: Data) { self.salt = salt }
-    public func callAsFunction(_ s: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(s.utf8), using: SymmetricKey(data: salt)).prefix(8).map { String(format: "%02x", $0) }.joined()
-    }
-}
-
 /// The audit's headline: what greedy extraction, exposure and membership inference each found,
 /// weighed together. "No leak found" only when every attack ran and none found anything; a
 /// missing attack makes it inconclusive, never a pass.
@@ -153,8 +189,8 @@ public struct AuditHeadline: Codable, Sendable, Equatable {
 extension AuditReport {
     public func assessHeadline() -> AuditHeadline {
         var findings: [String] = [], level = AuditHeadline.Level.noLeakFound
-        let values = Int(summary["values"] ?? 0), extracted = Int(summary["extracted_values"] ?? 0)
-        let subjectsN = Int(summary["subjects"] ?? 0), vulnerable = Int(summary["vulnerable_subjects"] ?? 0)
+        let values = summary.values, extracted = summary.extractedValues
+        let subjectsN = summary.subjects, vulnerable = summary.vulnerableSubjects
         if settings.attacks.contains("extraction") {
             let how = settings.extraction.samples > 0 ? "greedily or in \(settings.extraction.samples) top-\(settings.extraction.topK) samples per prompt" : "greedily"
             if extracted > 0 {

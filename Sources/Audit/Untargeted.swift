@@ -5,6 +5,7 @@
 
 import Corpus
 import Foundation
+import Support
 import GPT
 import PII
 import Tokenizer
@@ -70,7 +71,7 @@ public enum UntargetedExtraction {
     /// duplicates skipped. Fewer than `settings.prompts` when the text has fewer windows. The
     /// mail openers (`builtInOpeners`) are not used by default: "Call me at" is half a target.
     public static func prompts(tokenizer: any TextTokenizer, text: String?, settings: UntargetedSettings) -> [[Int32]] {
-        var rng = AuditRNG(settings.seed)
+        var rng = SplitMix64(settings.seed)
         var out: [[Int32]] = [], seen = Set<[Int32]>()
         func add(_ p: [Int32]) { if out.count < settings.prompts, !p.isEmpty, seen.insert(p).inserted { out.append(p) } }
         let source = text.flatMap { $0.isEmpty ? nil : $0 } ?? GenericText.sample
@@ -87,7 +88,7 @@ public enum UntargetedExtraction {
     /// `baseLeaked`: ids (hashes) of the values the base model produced under the same attack;
     /// with it or `pretrainingKeys`, every value is attributed (pre-training evidence = in the
     /// pre-training corpus or produced by the base; fine-tuning evidence = in the training corpus).
-    public static func run(model: GPT, tokenizer: any TextTokenizer, trainingKeys: Set<String>, pretrainingKeys: Set<String>?,
+    public static func run(model: GPT, tokenizer: any TextTokenizer, trainingKeys: Set<PIIKey>, pretrainingKeys: Set<PIIKey>?,
                            baseLeaked: Set<String>? = nil, reference: GPT?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
                            hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
         try run(model: LocalModel(model, tokenizer: tokenizer), tokenizer: tokenizer, trainingKeys: trainingKeys, pretrainingKeys: pretrainingKeys,
@@ -97,7 +98,7 @@ public enum UntargetedExtraction {
 
     /// Without prompt log-probabilities (`model.capabilities`) the values are found and matched
     /// but not ranked (no scores, no precision); a reference that cannot score adds no score.
-    public static func run(model: any LanguageModel, tokenizer: any TextTokenizer, trainingKeys: Set<String>, pretrainingKeys: Set<String>?,
+    public static func run(model: any LanguageModel, tokenizer: any TextTokenizer, trainingKeys: Set<PIIKey>, pretrainingKeys: Set<PIIKey>?,
                            baseLeaked: Set<String>? = nil, reference: (any LanguageModel)?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
                            hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
         let prompts = Self.prompts(tokenizer: tokenizer, text: promptText, settings: settings)
@@ -153,14 +154,14 @@ public enum UntargetedExtraction {
                 scores["reference"] = (-rl.reduce(0, +) / Double(rl.count)) / max(nll, 1e-9)
             }
             for e in scanner.scan(text) {
-                let key = e.type.rawValue + "\u{1F}" + e.normalized
+                let key = PIIKey(e.type, e.normalized)
                 let inD = trainingKeys.contains(key)
                 var attribution: String?
                 if pretrainingKeys != nil || baseLeaked != nil {
-                    let inP = (pretrainingKeys?.contains(key) ?? false) || (baseLeaked?.contains(hash(key)) ?? false)
+                    let inP = (pretrainingKeys?.contains(key) ?? false) || (baseLeaked?.contains(hash(key.string)) ?? false)
                     attribution = inD && inP ? "both" : inD ? "finetuning" : inP ? "pretraining" : "neither"
                 }
-                cands.append(UntargetedCandidate(type: e.type.rawValue, id: hash(key), masked: PIIMask.mask(e), value: reveal ? e.normalized : nil,
+                cands.append(UntargetedCandidate(type: e.type.rawValue, id: hash(key.string), masked: PIIMask.mask(e), value: reveal ? e.normalized : nil,
                                                  inTraining: inD, attribution: attribution, scores: scores))
             }
         }

@@ -86,7 +86,7 @@ public struct Scrubber: Sendable {
     func rng(_ e: PIIEntity) -> SynthRNG {
         let mac = HMAC<SHA256>.authenticationCode(for: Data((e.type.rawValue + "\u{1F}" + e.normalized).utf8), using: SymmetricKey(data: secret))
         let seed = Data(mac).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return SynthRNG(seed)
+        return SynthRNG(synth: seed)
     }
 
     public func pseudonym(_ e: PIIEntity, avoid: Set<String> = []) -> String {

@@ -1,6 +1,7 @@
 // Corpus statistics and subject-level splits.
 
 import Foundation
+import Support
 import PII
 
 public struct CorpusStats: Codable, Sendable {
@@ -58,8 +59,8 @@ public enum CorpusSplit {
     /// Splits subjects (never a subject's records) into two sets with a seeded shuffle; `fraction`
     /// of the subjects go to the first. Returns the subject lists.
     public static func bySubject(_ subjects: [String], fraction: Double, seed: UInt64) -> (a: Set<String>, b: Set<String>) {
-        var rng = SynthRNG(seed)
-        let s = Array(Set(subjects)).sorted().shuffledDeterministic(&rng)
+        var rng = SynthRNG(synth: seed)
+        let s = Array(Set(subjects)).sorted().seededShuffled(using: &rng)
         let k = Int((Double(s.count) * fraction).rounded())
         return (Set(s.prefix(k)), Set(s.dropFirst(k)))
     }

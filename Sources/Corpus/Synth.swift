@@ -7,6 +7,7 @@
 // inserted a chosen number of times and are recorded.
 
 import Foundation
+import Support
 import PII
 
 public struct SynthParameters: Codable, Sendable, Equatable {
@@ -48,18 +49,11 @@ public struct SynthCorpus: Sendable {
     public var canaries: [Canary]
 }
 
-struct SynthRNG {
-    var s: UInt64
-    init(_ seed: UInt64) { s = seed &* 0x2545_F491_4F6C_DD1D &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    mutating func double() -> Double { Double(next() >> 11) / 9_007_199_254_740_992 }
+/// The generators' stream: Support's SplitMix64 under the synthetic corpora's own seeding.
+typealias SynthRNG = SplitMix64
+
+extension SplitMix64 {
+    init(synth seed: UInt64) { self.init(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 0x9E37_79B9_7F4A_7C15) }
     mutating func pick<T>(_ a: [T]) -> T { a[int(a.count)] }
     mutating func chance(_ p: Double) -> Bool { double() < p }
 }
@@ -69,10 +63,10 @@ public enum SynthGenerator {
         guard p.subjects >= 2, p.records >= 1, p.population == 0 || p.population == 1 else {
             throw CorpusError.invalidArgument("synth needs at least 2 subjects and 1 record, population 0 or 1")
         }
-        var rng = SynthRNG(p.seed ^ (UInt64(p.population) << 56))
+        var rng = SynthRNG(synth: p.seed ^ (UInt64(p.population) << 56))
         let people = makePeople(p, &rng)
         // Heavy-tailed activity: subject k sends with weight 1/(k+1)^zipf (k in a shuffled order).
-        let order = (0..<people.count).shuffledDeterministic(&rng)
+        let order = Array(0..<people.count).seededShuffled(using: &rng)
         var cum: [Double] = [], total = 0.0
         for k in 0..<people.count { total += 1 / pow(Double(k + 1), p.zipf); cum.append(total) }
         func sender() -> Int {
@@ -209,7 +203,7 @@ public enum SynthGenerator {
         lines.append("")
         var para: [String] = []
         let n = 2 + rng.int(4)
-        var idx = Array(sentences.indices).shuffledDeterministic(&rng).prefix(n)
+        var idx = Array(sentences.indices).seededShuffled(using: &rng).prefix(n)
         if idx.isEmpty { idx = [0] }
         for (k, i) in idx.enumerated() {
             var s = fill(sentences[i], &rng, to)
@@ -260,14 +254,5 @@ public enum SynthGenerator {
             }
         }
         return out
-    }
-}
-
-
-extension Collection {
-    func shuffledDeterministic(_ rng: inout SynthRNG) -> [Element] {
-        var a = Array(self)
-        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, rng.int(i + 1)) }
-        return a
     }
 }

@@ -2,6 +2,7 @@
 // scoring and generation (Inference) are separate objects that read these weights.
 
 import Foundation
+import Support
 @_exported import ModelFormat
 import Kernels
 

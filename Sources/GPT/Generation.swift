@@ -4,6 +4,7 @@
 // own stream seeded by (seed, i), so results do not depend on thread count or timing.
 
 import Foundation
+import Support
 import Kernels
 
 public struct SamplingParameters: Codable, Sendable, Equatable {

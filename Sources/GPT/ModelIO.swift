@@ -4,6 +4,7 @@
 // checkpoints with the causal-mask buffers `attn.bias` / `attn.masked_bias` load too.
 
 import Foundation
+import Support
 import Kernels
 import SafeTensors
 import Tokenizer

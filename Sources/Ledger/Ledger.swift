@@ -212,7 +212,7 @@ public final class Ledger: @unchecked Sendable {
     /// normalised id (`SubjectID.normalize`), so "Alice@X.com " and "alice@x.com" are one key, and
     /// without the key file nobody can tell whether an address they guess is in the ledger.
     public func subjectKey(_ subject: String) -> String {
-        Self.hex(HMAC<SHA256>.authenticationCode(for: Data(("shallot-subject:" + SubjectID.normalize(subject)).utf8), using: key))
+        hex(HMAC<SHA256>.authenticationCode(for: Data(("shallot-subject:" + SubjectID.normalize(subject)).utf8), using: key))
     }
 
     /// "R-3", "r-3" and "3" all name request R-3; nil for anything else.
@@ -223,12 +223,11 @@ public final class Ledger: @unchecked Sendable {
         return "R-\(n)"
     }
 
-    static func hex(_ d: some Sequence<UInt8>) -> String { d.map { String(format: "%02x", $0) }.joined() }
 
     func entryHash(prev: String, kind: String, created: String, payload: String) -> String {
         var h = HMAC<SHA256>(key: key)
         for part in [prev, kind, created, payload] { h.update(data: Data(part.utf8)); h.update(data: Data([0])) }
-        return Self.hex(h.finalize())
+        return hex(h.finalize())
     }
 
     static func canonical(_ payload: [String: Any]) throws -> String {

@@ -8,11 +8,9 @@ public enum AuditHTML {
 
     public static func render(_ r: AuditReport) -> String {
         var p = Page(title: "Shallot audit — what this model leaks")
-        let s = r.summary
-        // Counts; a missing, "nan" or absurd entry (a hand-edited file) shows as 0, never a trap.
-        func count(_ k: String) -> Int { s[k].flatMap { $0.isFinite && abs($0) < 1e15 ? Int($0) : nil } ?? 0 }
-        let values = count("values"), extracted = count("extracted_values")
-        let subjects = count("subjects"), vulnerable = count("vulnerable_subjects")
+        // Counts (whole numbers by type; `shallot report` has refused absurd ones already).
+        let values = r.summary.values, extracted = r.summary.extractedValues
+        let subjects = r.summary.subjects, vulnerable = r.summary.vulnerableSubjects
 
         // Summary for a non-specialist.
         var sum = "<div class=\"summary\">"

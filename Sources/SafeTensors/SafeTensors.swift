@@ -6,6 +6,7 @@
 // file and the tensor. No model knowledge lives here.
 
 import Foundation
+import Support
 
 public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
@@ -308,25 +309,6 @@ public enum SafeTensorsWriter {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees a half-written file and an interrupted write leaves the old one intact.
-public func atomicWrite(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    do {
-        try data.write(to: tmp)
-        if rename(tmp.path, url.path) != 0 {
-            let err = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw SafeTensorsError.writeFailed(path: path, reason: err)
-        }
-    } catch let e as SafeTensorsError {
-        throw e
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw SafeTensorsError.writeFailed(path: path, reason: error.localizedDescription)
-    }
-}
 
 func jsonString(_ s: String) -> String {
     var out = "\""

@@ -11,6 +11,7 @@
 // (whatever temperature / top-k / top-p the sampling used).
 
 import Foundation
+import Support
 import GPT
 import Kernels
 import Tokenizer

@@ -3,6 +3,7 @@
 import Audit
 import Corpus
 import Foundation
+import Support
 import GPT
 import Kernels
 import PII
@@ -13,8 +14,8 @@ import Unlearning
 extension StudyRunner {
     static let types: Set<PIIType> = [.email, .phone]
 
-    func keys(_ records: [Record]) -> Set<String> {
-        Set(PIIIndex.build(records: records, scanner: PIIScanner(types: Self.types)).entries.map(\.key.string))
+    func keys(_ records: [Record]) -> Set<PIIKey> {
+        Set(PIIIndex.build(records: records, scanner: PIIScanner(types: Self.types)).entries.map(\.key))
     }
 
     /// Mean log-probability per token of each value after (up to 64 tokens of) its first occurrence's left context.
@@ -31,7 +32,7 @@ extension StudyRunner {
     /// Mean normal-fit exposure (bits) of up to `limit` values against sampled candidates of the
     /// same format in the same context (Secret Sharer's estimate; see Audit/Exposure.swift).
     func meanExposure(_ m: GPT, _ entries: [PIIIndexEntry], pool: [String], limit: Int = 64, candidates: Int = 32) throws -> Double {
-        var rng = AuditRNG(s.seed ^ 0xE7)
+        var rng = SplitMix64(s.seed ^ 0xE7)
         let scorer = Scorer(model: m)
         var xs: [Double] = []
         for e in entries.prefix(limit) {
@@ -93,10 +94,10 @@ extension StudyRunner {
             let pTargets = P.filter { pTargetIds.contains($0.id) }, pOthers = pTrain.filter { !pTargetIds.contains($0.id) }
             let excluded = keys(pOthers).union(fKeys)
             var targetIndex = PIIIndex.build(records: pTargets, scanner: PIIScanner(types: Self.types))
-            targetIndex.entries = targetIndex.entries.filter { !excluded.contains($0.key.string) }
+            targetIndex.entries = targetIndex.entries.filter { !excluded.contains($0.key) }
             let trainedKeys = keys(pTrain).union(fKeys)
             var unseenIndex = PIIIndex.build(records: pUnseen, scanner: PIIScanner(types: Self.types))
-            unseenIndex.entries = unseenIndex.entries.filter { !trainedKeys.contains($0.key.string) }
+            unseenIndex.entries = unseenIndex.entries.filter { !trainedKeys.contains($0.key) }
             let byId = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
             let pool = (targetIndex.entries + unseenIndex.entries).filter { $0.type == .email }.map(\.value)
             var models: [String: ModelLeak] = [:]
@@ -135,7 +136,7 @@ extension StudyRunner {
     /// Every distinct value the fine-tuned model produces — untargeted generation from distinct
     /// 10-token windows of the pre-training corpus, plus the targeted attack on all of P's
     /// trained values — by the corpus that holds it.
-    func attribution(_ tuned: GPT, fKeys: Set<String>) throws -> ([String: String], Int, Int) {
+    func attribution(_ tuned: GPT, fKeys: Set<PIIKey>) throws -> ([String: String], Int, Int) {
         progress(.stage("pre-training leakage: attribution"))
         var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
         let pKeys = keys(pTrain)
@@ -154,8 +155,8 @@ extension StudyRunner {
         let pIndex = PIIIndex.build(records: pTrain, scanner: PIIScanner(types: Self.types))
         let pById = Dictionary(uniqueKeysWithValues: pTrain.map { ($0.id, $0) })
         for r in try TargetedExtraction.run(model: tuned, tokenizer: tok, index: pIndex, records: pById, types: Self.types, settings: ex) where r.extracted {
-            let k = PIIKey(r.type, r.value).string
-            attributed[hasher(k)] = fKeys.contains(k) ? "both" : "pretraining"
+            let k = PIIKey(r.type, r.value)
+            attributed[hasher(k.string)] = fKeys.contains(k) ? "both" : "pretraining"
         }
         return (attributed, un.generations, un.distinctGenerations)
     }

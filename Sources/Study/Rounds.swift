@@ -6,6 +6,7 @@
 
 import Audit
 import Foundation
+import Support
 import GPT
 import Kernels
 

@@ -119,10 +119,8 @@ public final class StudyRunner {
     }
 
     func seededShuffle<T>(_ a: [T], seed: UInt64) -> [T] {
-        var a = a
         var rng = SplitMix64(seed: mix64(seed))
-        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-        return a
+        return a.seededShuffled(using: &rng)
     }
 
     /// The ownership table of F (DIR/ownership.json, owner-only: value ids and owners are keys

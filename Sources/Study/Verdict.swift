@@ -12,6 +12,7 @@
 
 import Audit
 import Foundation
+import Support
 import Kernels
 
 /// One seed's newly-vulnerable count among the subjects eligible to become so.

@@ -6,6 +6,7 @@
 // merges.txt: that is `ByteTokenizer`, used until a BPE vocabulary is given.
 
 import Foundation
+import Support
 
 public enum TokenizerError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
@@ -136,7 +137,7 @@ public enum TokenizerFiles {
     }
 
     static func atomicWriteFile(_ d: Data, _ path: String) throws {
-        do { try d.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        do { try atomicWrite(d, to: path) } catch {
             throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
         }
     }

@@ -5,6 +5,7 @@
 
 import Crypto
 import Foundation
+import Support
 import Kernels
 import Tokenizer
 
@@ -111,13 +112,8 @@ public struct BatchPlan: Sendable {
     }
 
     public func permutation(epoch: Int) -> [Int] {
-        var idx = Array(0..<windows)
         var rng = SplitMix64(seed: mix64(seed ^ 0x5EED_DA7A) &+ UInt64(epoch))
-        for i in stride(from: windows - 1, to: 0, by: -1) {
-            let j = Int(rng.next() % UInt64(i + 1))
-            idx.swapAt(i, j)
-        }
-        return idx
+        return Array(0..<windows).seededShuffled(using: &rng)
     }
 
     /// Inputs and targets (B·T each) of global step `step`.
@@ -136,15 +132,4 @@ public struct BatchPlan: Sendable {
     }
 }
 
-public func sha256(_ s: String) -> String { hex(SHA256.hash(data: Data(s.utf8))) }
-public func sha256(data: Data) -> String { hex(SHA256.hash(data: data)) }
 
-public func sha256(file path: String) throws -> String {
-    guard let h = FileHandle(forReadingAtPath: path) else { throw TrainingError.unreadable(path: path, reason: "cannot open") }
-    defer { try? h.close() }
-    var hasher = SHA256()
-    while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
-    return hex(hasher.finalize())
-}
-
-func hex(_ d: some Sequence<UInt8>) -> String { d.map { String(format: "%02x", $0) }.joined() }

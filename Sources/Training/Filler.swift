@@ -2,6 +2,7 @@
 // exact token count.
 
 import Foundation
+import Support
 import Kernels
 import Tokenizer
 

@@ -2,10 +2,10 @@
 // the audit, unlearning and ledger to tie a model to its parent and to the records it saw.
 
 import Foundation
+import Support
 import GPT
 import SafeTensors
 
-public let shallotVersion = "0.1.0"
 
 public struct Provenance: Codable, Sendable {
     public struct ParentModel: Codable, Sendable {

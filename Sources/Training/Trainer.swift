@@ -2,6 +2,7 @@
 // AdamW with the warm-up + cosine schedule, atomic checkpoints every N steps, and exact resume.
 
 import Foundation
+import Support
 import GPT
 import Kernels
 import SafeTensors

@@ -8,6 +8,7 @@
 // retain stream, as in training. Every step is a pure function of (seed, step).
 
 import Foundation
+import Support
 import GPT
 import Kernels
 import Training
@@ -83,9 +84,8 @@ public enum Unlearner {
             let first = step * B
             if first / forget.count != pass || order.isEmpty {
                 pass = first / forget.count
-                order = Array(forget.indices)
                 var rng = SplitMix64(seed: mix64(s.seed ^ 0xF0_2937) &+ UInt64(pass))
-                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+                order = Array(forget.indices).seededShuffled(using: &rng)
             }
             var x = [Int32](repeating: padToken, count: B * T), y = [Int32](repeating: -1, count: B * T)
             for b in 0..<B {

@@ -36,205 +36,260 @@ struct AuditCommand: ParsableCommand {
         with --reveal-pii).
         """)
     @Option(help: "Model directory.") var model: String?
-    @Option(help: "A served model instead of --model: the OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.") var endpoint: String?
-    @Option(help: "With --endpoint: the model's name on the server (its /v1/models id).") var servedModel: String?
-    @Option(help: "With --endpoint: tokenizer files of the served model (default: the server's /tokenize).") var tokenizer: String?
-    @Option(help: "With --endpoint: the context length, when the server does not report it.") var contextLength: Int?
-    @Option(help: "With --endpoint: requests in flight.") var concurrency = 32
-    @Option(help: "With --endpoint: retries of a request on 429, 5xx and timeouts (exponential backoff).") var maxRetries = 6
-    @Option(help: "With --endpoint: the environment variable holding the API key (default OPENAI_API_KEY; unset: no key).") var apiKeyEnv: String?
-    @Option(help: "With --endpoint: the request log (default OUT/requests.jsonl).") var requestLog: String?
-    @Option(help: "A served base (reference) model: its API base (instead of --reference DIR).") var referenceEndpoint: String?
-    @Option(help: "With --reference-endpoint: the reference's served model name.") var referenceServedModel: String?
+    @OptionGroup(title: "A served model") var served: EndpointOptions
     @Option(help: "The corpus the model was trained on (JSONL records).") var data: String
     @Option(help: "Held-out records for membership inference.") var nonmembers: String?
     @Option(help: "Base (reference) model directory: the reference-model MIA score, and lineage — the same extraction attacks on the base.") var reference: String?
     @Option(help: "Canary file written by `corpus synth --canary-repeats` (FILE.canaries.json).") var canaries: String?
-    @Option(help: "Comma-separated attacks: extraction, untargeted, association, exposure, mia, canaries.") var attacks = "extraction,untargeted,association,exposure,mia,canaries"
     @Option(help: "untargeted: the base model's pre-training corpus, to attribute leaks (pre-training / fine-tuning / both / neither).") var pretrainingData: String?
-    @Option(help: "untargeted: public text whose distinct 10-token windows are the prompts (without it: built-in openers once each, then windows of a shipped generic text).") var prompts: String?
-    @Option(help: "untargeted: number of prompts.") var untargetedPrompts = 64
-    @Option(help: "untargeted: top-k samples per prompt besides greedy.") var untargetedSamples = 4
-    @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
-    @Option(help: "Comma-separated prefix lengths in tokens.") var k = "10,50"
-    @Option(help: "Top-k samples per prompt besides greedy decoding.") var samples = 0
-    @Option(help: "Values whose exposure is measured (most frequent first).") var exposureValues = 100
-    @Option(help: "Candidates per exposure measurement.") var candidates = 100
-    @Option(help: "Audit only the N most frequent values.") var limit: Int?
-    @Option(help: "Audit a seeded uniform sample of N values (a quick look at a large corpus).") var sample: Int?
-    @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Bootstrap resamples for the MIA intervals.") var bootstrap = 1000
-    @Option(help: "File with the hashing salt (to compare audits).") var saltFile: String?
+    @Option(help: "untargeted: public text whose distinct 10-token windows are the prompts (without it: windows of a shipped generic text).") var prompts: String?
+    @OptionGroup(title: "Attacks") var attack: AttackOptions
+    @OptionGroup var salt: SaltOptions
     @Flag(help: "Store PII values and subject ids in the clear.") var revealPii = false
     @Option(help: "Output directory.") var out: String
-    @Flag(help: "JSON lines progress.") var json = false
+    @OptionGroup var progress: ProgressOptions
+    @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
-        guard (model == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --model DIR and --endpoint URL") }
-        guard (endpoint == nil) == (servedModel == nil) else { throw ValidationError("--endpoint and --served-model go together") }
-        guard (referenceEndpoint == nil) == (referenceServedModel == nil) else { throw ValidationError("--reference-endpoint and --reference-served-model go together") }
-        guard reference == nil || referenceEndpoint == nil else { throw ValidationError("give one of --reference DIR and --reference-endpoint URL") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (model == nil) != (served.endpoint == nil) else { throw ValidationError("give exactly one of --model DIR and --endpoint URL") }
+        guard reference == nil || served.referenceEndpoint == nil else { throw ValidationError("give one of --reference DIR and --reference-endpoint URL") }
     }
 
+    /// The audited model, its tokenizer, what audit.json says about it, and what identifies it
+    /// in the checkpoint fingerprint.
+    struct Target { var model: any LanguageModel; var tokenizer: any TextTokenizer; var info: [String: String]; var fingerprint: String }
+
     func run() throws {
+        threads.apply()
+        let settings = try attack.settings(revealPII: revealPii)
         let records = readCorpus(data)
         let non = nonmembers.map(readCorpus)
-        let progressState = RequestProgress()
-        // The audited model: local weights, or a server (settings shared with the reference endpoint).
-        var apiKey: String?
-        if endpoint != nil || referenceEndpoint != nil {
-            let name = apiKeyEnv ?? "OPENAI_API_KEY"
-            apiKey = ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
-            if apiKeyEnv != nil && apiKey == nil { fail("--api-key-env \(name): the variable is not set") }
-        }
-        let localTokenizer = tokenizer.map { t in reporting { try TokenizerFiles.load(directory: t) } }
-        func served(_ url: String, _ name: String) -> OpenAICompletionsModel {
-            var es = EndpointSettings(baseURL: url, servedModel: name)
-            es.apiKey = apiKey; es.concurrency = concurrency; es.maxRetries = maxRetries
-            es.requestLog = requestLog ?? (out + "/requests.jsonl"); es.revealPII = revealPii
-            es.tokenizer = localTokenizer; es.contextLength = contextLength
-            es.onProgress = { d, t in progressState.requests(d, t) }
-            return reporting {
-                try PrivateFile.makeDirectory(out)
-                return try OpenAICompletionsModel(es)
-            }
-        }
-        let target: any LanguageModel, tok: any TextTokenizer
-        var info: [String: String]
-        var modelFingerprint: String
-        if let endpoint, let servedModel {
-            let e = served(endpoint, servedModel)
-            target = e; tok = e.tokenizer
-            info = ["endpoint": endpoint, "served_model": servedModel, "server_model_entry": e.modelEntry, "context_length": "\(e.contextLength)"]
-            for (k, v) in e.probe { info["endpoint_" + k] = v }
-            if let t = tokenizer { info["tokenizer_path"] = t }
-            modelFingerprint = "endpoint\u{1F}" + endpoint + "\u{1F}" + servedModel + "\u{1F}" + (tokenizer.flatMap { try? sha256(file: $0 + "/tokenizer.json") } ?? "")
-            if !e.capabilities.promptLogprobs {
-                FileHandle.standardError.write(Data("note: \(servedModel) returns no prompt log-probabilities: exposure, membership inference, canaries and continuous scores are unavailable\n".utf8))
-            }
-        } else {
-            let dir = model!
-            let m = reporting { try GPT.load(directory: dir) }
-            tok = reporting { try TokenizerFiles.load(directory: dir) }
-            target = LocalModel(m, tokenizer: tok)
-            info = ["path": dir, "weights_sha256": (try? sha256(file: dir + "/model.safetensors")) ?? "",
-                    "parameters": "\(m.parameterCount)", "layers": "\(m.config.nLayer)", "width": "\(m.config.nEmbd)"]
-            modelFingerprint = info["weights_sha256"] ?? ""
-        }
-        var ref: (any LanguageModel)?
-        var referenceFingerprint = reference.flatMap { try? sha256(file: $0 + "/model.safetensors") } ?? ""
-        if let r = reference {
-            ref = LocalModel(reporting { try GPT.load(directory: r) }, tokenizer: tok)
-            if endpoint != nil { checkSameTokenizer(tok, reporting { try TokenizerFiles.load(directory: r) }, "--reference \(r)") }
-        } else if let url = referenceEndpoint, let name = referenceServedModel {
-            let e = served(url, name)
-            checkSameTokenizer(tok, e.tokenizer, "--reference-endpoint \(url)")
-            ref = e
-            info["reference_endpoint"] = url; info["reference_served_model"] = name; info["reference_server_model_entry"] = e.modelEntry
-            referenceFingerprint = "endpoint\u{1F}" + url + "\u{1F}" + name
-        }
-        var cans: [Canary]?
-        if let c = canaries {
-            struct File: Decodable { let canaries: [Canary] }
-            guard let d = FileManager.default.contents(atPath: c), let f = try? JSONDecoder().decode(File.self, from: d) else { fail("\(c): not a canary file from `corpus synth`") }
-            cans = f.canaries
-        }
-        var ex = ExtractionSettings()
-        ex.prefixLengths = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        ex.samples = samples; ex.seed = seed
-        let attackList = attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        if let bad = attackList.first(where: { !AuditSettings.attackNames.contains($0) }) {
-            throw ValidationError("--attacks: unknown attack \"\(bad)\" (known: \(AuditSettings.attackNames.joined(separator: ", ")))")
-        }
-        let settings = AuditSettings(attacks: attackList, types: types.map(\.rawValue),
-                                     extraction: ex, exposureValues: exposureValues, exposureCandidates: candidates, exposureContextTokens: 64,
-                                     bootstrapResamples: bootstrap, limit: limit, seed: seed, revealPII: revealPii)
-        var settingsU = settings
-        settingsU.sample = sample
-        settingsU.untargeted.prompts = untargetedPrompts
-        settingsU.untargeted.samplesPerPrompt = untargetedSamples
-        settingsU.untargeted.seed = seed
+        let requests = RequestProgress()
+        var target = loadTarget(requests)
+        let (ref, referenceFingerprint) = loadReference(&target, requests)
         let checkpointDir = out + "/.checkpoint"
         removeOnInterrupt(checkpointDir)
-        var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
-        if let s = saltFile {
-            guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
-            salt = d
-        } else if let d = FileManager.default.contents(atPath: checkpointDir + "/salt"), d.count == 32 {
-            salt = d  // an interrupted audit's random salt, so that its finished stages stay valid
-        } else {
-            // Kept only while the audit runs (removed with the checkpoint at the end or on
-            // SIGINT/SIGTERM): the final outputs never sit beside the salt of their hashes.
-            reporting {
-                try PrivateFile.makeDirectory(out)
-                try PrivateFile.makeDirectory(checkpointDir, restrictExisting: true)
-                try PrivateFile.write(salt, to: checkpointDir + "/salt")
-            }
-        }
+        let salt = auditSalt(checkpointDir: checkpointDir)
         let corpusInfo: [String: String] = ["path": data, "file_sha256": (try? sha256(file: data)) ?? "", "records": "\(records.count)",
                                             "subjects": "\(Set(records.map(\.subject)).count)", "non_members": "\(non?.count ?? 0)"]
         // Stages are reused only by the same audit: same settings, model, corpus, base, canaries and salt.
-        let enc0 = JSONEncoder(); enc0.outputFormatting = .sortedKeys
-        var fp = (try? enc0.encode(settingsU)) ?? Data()
-        for part in [modelFingerprint, corpusInfo["file_sha256"] ?? "", nonmembers.flatMap { try? sha256(file: $0) } ?? "",
+        let parts = [target.fingerprint, corpusInfo["file_sha256"] ?? "", nonmembers.flatMap { try? sha256(file: $0) } ?? "",
                      referenceFingerprint, canaries.flatMap { try? sha256(file: $0) } ?? "",
-                     pretrainingData.flatMap { try? sha256(file: $0) } ?? "", prompts.flatMap { try? sha256(file: $0) } ?? ""] { fp += Data(part.utf8) + Data([0]) }
-        fp += salt
-        var inputs = AuditInputs(model: target, modelInfo: info, tokenizer: tok, records: records, corpusInfo: corpusInfo,
-                                 nonMembers: non, reference: ref, canaries: cans, pretrainingRecords: pretrainingData.map(readCorpus),
+                     pretrainingData.flatMap { try? sha256(file: $0) } ?? "", prompts.flatMap { try? sha256(file: $0) } ?? ""]
+        var inputs = AuditInputs(model: target.model, modelInfo: target.info, tokenizer: target.tokenizer, records: records, corpusInfo: corpusInfo,
+                                 nonMembers: non, reference: ref, canaries: readCanaries(), pretrainingRecords: pretrainingData.map(readCorpus),
                                  promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() })
-        inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: sha256(data: fp))
+        inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: AuditCheckpoints.fingerprint(settings: settings, inputs: parts, salt: salt))
+        let report = runAudit(inputs, settings: settings, salt: salt, requests: requests)
+        reporting {
+            try writeOutputs(report)
+            try? FileManager.default.removeItem(atPath: checkpointDir)
+        }
+        printSummary(report, target: target.model)
+    }
+
+    func loadTarget(_ requests: RequestProgress) -> Target {
+        if let endpoint = served.endpoint, let name = served.servedModel {
+            let e = served.model(endpoint, name, out: out, revealPII: revealPii, requests: requests)
+            var info = ["endpoint": endpoint, "served_model": name, "server_model_entry": e.modelEntry, "context_length": "\(e.contextLength)"]
+            for (k, v) in e.probe { info["endpoint_" + k] = v }
+            if let t = served.tokenizer { info["tokenizer_path"] = t }
+            if !e.capabilities.promptLogprobs {
+                FileHandle.standardError.write(Data("note: \(name) returns no prompt log-probabilities: exposure, membership inference, canaries and continuous scores are unavailable\n".utf8))
+            }
+            let fingerprint = "endpoint\u{1F}" + endpoint + "\u{1F}" + name + "\u{1F}" + (served.tokenizer.flatMap { try? sha256(file: $0 + "/tokenizer.json") } ?? "")
+            return Target(model: e, tokenizer: e.tokenizer, info: info, fingerprint: fingerprint)
+        }
+        let dir = model!
+        let m = reporting { try GPT.load(directory: dir) }
+        let tok = reporting { try TokenizerFiles.load(directory: dir) }
+        let info = ["path": dir, "weights_sha256": (try? sha256(file: dir + "/model.safetensors")) ?? "",
+                    "parameters": "\(m.parameterCount)", "layers": "\(m.config.nLayer)", "width": "\(m.config.nEmbd)"]
+        return Target(model: LocalModel(m, tokenizer: tok), tokenizer: tok, info: info, fingerprint: info["weights_sha256"] ?? "")
+    }
+
+    /// The base (reference) model, local or served, and its part of the fingerprint; a served
+    /// reference adds its endpoint to the target's info.
+    func loadReference(_ target: inout Target, _ requests: RequestProgress) -> ((any LanguageModel)?, String) {
+        if let r = reference {
+            if served.endpoint != nil { checkSameTokenizer(target.tokenizer, reporting { try TokenizerFiles.load(directory: r) }, "--reference \(r)") }
+            return (LocalModel(reporting { try GPT.load(directory: r) }, tokenizer: target.tokenizer), (try? sha256(file: r + "/model.safetensors")) ?? "")
+        }
+        guard let url = served.referenceEndpoint, let name = served.referenceServedModel else { return (nil, "") }
+        let e = served.model(url, name, out: out, revealPII: revealPii, requests: requests)
+        checkSameTokenizer(target.tokenizer, e.tokenizer, "--reference-endpoint \(url)")
+        target.info["reference_endpoint"] = url; target.info["reference_served_model"] = name; target.info["reference_server_model_entry"] = e.modelEntry
+        return (e, "endpoint\u{1F}" + url + "\u{1F}" + name)
+    }
+
+    func readCanaries() -> [Canary]? {
+        guard let c = canaries else { return nil }
+        struct File: Decodable { let canaries: [Canary] }
+        guard let d = FileManager.default.contents(atPath: c), let f = try? JSONDecoder().decode(File.self, from: d) else { fail("\(c): not a canary file from `corpus synth`") }
+        return f.canaries
+    }
+
+    /// --salt-file's salt; else an interrupted audit's random salt (so that its finished stages
+    /// stay valid); else a new random one, kept only while the audit runs (removed with the
+    /// checkpoint at the end or on SIGINT/SIGTERM): the outputs never sit beside their salt.
+    func auditSalt(checkpointDir: String) -> Data {
+        if let s = salt.read() { return s }
+        if let d = FileManager.default.contents(atPath: checkpointDir + "/salt"), d.count == 32 { return d }
+        let fresh = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        reporting {
+            try PrivateFile.makeDirectory(out)
+            try PrivateFile.makeDirectory(checkpointDir, restrictExisting: true)
+            try PrivateFile.write(fresh, to: checkpointDir + "/salt")
+        }
+        return fresh
+    }
+
+    func runAudit(_ inputs: AuditInputs, settings: AuditSettings, salt: Data, requests: RequestProgress) -> AuditReport {
         var bar: ProgressBar?
-        let report = reporting {
-            try AuditRunner.run(inputs, settings: settingsU, salt: salt) { ev in
+        return reporting {
+            try AuditRunner.run(inputs, settings: settings, salt: salt) { ev in
                 switch ev {
                 case .stage(let s):
                     bar = nil
-                    progressState.stage()
-                    if json { printJSON(["event": "stage", "stage": s]) } else { FileHandle.standardError.write(Data("\(s)…\n".utf8)) }
+                    requests.stage()
+                    if progress.json { printJSON(["event": "stage", "stage": s]) } else { FileHandle.standardError.write(Data("\(s)…\n".utf8)) }
                 case .step(let d, let t):
-                    progressState.stepping()
+                    requests.stepping()
                     if bar == nil || bar!.total != t { bar = ProgressBar(total: t, label: "  ", unit: "items") }
                     bar!.update(d)
                 }
             }
         }
-        reporting {
-            try PrivateFile.makeDirectory(out)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try PrivateFile.write(enc.encode(report), to: out + "/audit.json")
-            var csv = "subject,masked,records,values,extracted_values,vulnerable,score,max_exposure\n"
-            for s in report.subjects {
-                csv += "\(csvField(s.subject)),\(csvField(s.masked)),\(s.records),\(s.values),\(s.extractedValues),\(s.vulnerable),\(s.score.map { String(format: "%.4f", $0) } ?? ""),\(s.maxExposure.map { String(format: "%.2f", $0) } ?? "")\n"
-            }
-            try PrivateFile.write(Data(csv.utf8), to: out + "/subjects.csv")
-            try PrivateFile.write(Data(AuditHTML.render(report).utf8), to: out + "/audit.html")
-            try? FileManager.default.removeItem(atPath: checkpointDir)
+    }
+
+    /// audit.json, subjects.csv and audit.html, owner-only.
+    func writeOutputs(_ report: AuditReport) throws {
+        try PrivateFile.makeDirectory(out)
+        try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(report), to: out + "/audit.json")
+        var csv = "subject,masked,records,values,extracted_values,vulnerable,score,max_exposure\n"
+        for s in report.subjects {
+            csv += "\(csvField(s.subject)),\(csvField(s.masked)),\(s.records),\(s.values),\(s.extractedValues),\(s.vulnerable),\(s.score.map { String(format: "%.4f", $0) } ?? ""),\(s.maxExposure.map { String(format: "%.2f", $0) } ?? "")\n"
         }
+        try PrivateFile.write(Data(csv.utf8), to: out + "/subjects.csv")
+        try PrivateFile.write(Data(AuditHTML.render(report).utf8), to: out + "/audit.html")
+    }
+
+    func printSummary(_ report: AuditReport, target: any LanguageModel) {
         let s = report.summary
         print(String(format: "%d of %d values extracted (%.1f%%); %d of %d subjects vulnerable → %@/audit.json",
-                     Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
+                     s.extractedValues, s.values, 100 * s.extractionRate, s.vulnerableSubjects, s.subjects, out))
         for (k, v) in (report.unavailable ?? [:]).sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
-        if let e = target as? OpenAICompletionsModel, e.retries > 0 { print("  \(e.retries) request(s) retried (see \(requestLog ?? out + "/requests.jsonl"))") }
+        if let e = target as? OpenAICompletionsModel, e.retries > 0 { print("  \(e.retries) request(s) retried (see \(served.requestLog ?? out + "/requests.jsonl"))") }
         if let h = report.headline {
             print("headline: \(h.level.rawValue)")
             for f in h.findings { print("  • " + f) }
         }
         if let mia = report.membershipInference {
-            for k in mia.keys.sorted() { print(String(format: "  MIA %@: AUC %.3f, TPR@1%%FPR %.3f", k, mia[k]!.auc, mia[k]!.tprAt1pctFPR)) }
+            for (k, m) in mia.sorted(by: { $0.key < $1.key }) { print(String(format: "  MIA %@: AUC %.3f, TPR@1%%FPR %.3f", k, m.auc, m.tprAt1pctFPR)) }
         }
         if let a = report.association {
             print("  association: \(a.associated) of \(a.pairs) (name, address) pairs produced; hits by template: " + a.hitsByTemplate.sorted { $0.key < $1.key }.map { "\($0.key.debugDescription) \($0.value)" }.joined(separator: ", "))
         }
         if let u = report.untargeted {
             print("  untargeted: \(u.prompts) distinct prompts, \(u.generations) generations (\(u.distinctGenerations) distinct), \(u.distinctValues) distinct values, \(u.distinctTrainingValues) in the training data")
-            for (k, v) in u.precisionAtM.sorted(by: { $0.key < $1.key }) { print("    precision by \(k): " + v.sorted { Int($0.key)! < Int($1.key)! }.map { "top-\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")) }
+            for (k, v) in u.precisionAtM.sorted(by: { $0.key < $1.key }) { print("    precision by \(k): " + v.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }.map { "top-\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")) }
             if let a = u.attribution { print("    attribution: " + a.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
         }
         for c in report.canaries ?? [] { print(String(format: "  canary ×%d (%@): exposure %.1f bits shown by the sample [%.1f, %.1f], %.1f estimated%@", c.repeats, c.member ? "member" : "non-member", c.exposure.exposure, c.exposure.exposureCI.low, c.exposure.exposureCI.high, c.exposure.exposureNormalFit, c.extracted ? ", extracted" : "")) }
+    }
+}
+
+/// The attacks and their sizes. Unset options take the library's defaults (AuditSettings.defaults).
+struct AttackOptions: ParsableArguments {
+    static let d = AuditSettings.defaults
+    @Option(help: "Comma-separated attacks: \(AuditSettings.attackNames.joined(separator: ", ")) (default: all).") var attacks: String?
+    @Option(parsing: .upToNextOption, help: "PII types attacked (default: \(d.types.joined(separator: " "))).") var types: [PIIType] = []
+    @Option(help: "Comma-separated prefix lengths in tokens (default: \(d.extraction.prefixLengths.map(String.init).joined(separator: ","))).") var k: String?
+    @Option(help: "Top-k samples per prompt besides greedy decoding (default: \(d.extraction.samples)).") var samples: Int?
+    @Option(help: "Values whose exposure is measured, most frequent first (default: \(d.exposureValues)).") var exposureValues: Int?
+    @Option(help: "Candidates per exposure measurement (default: \(d.exposureCandidates)).") var candidates: Int?
+    @Option(help: "Audit only the N most frequent values.") var limit: Int?
+    @Option(help: "Audit a seeded uniform sample of N values (a quick look at a large corpus).") var sample: Int?
+    @Option(help: "Seed of every draw (default: \(d.seed)).") var seed: UInt64?
+    @Option(help: "Bootstrap resamples for the MIA intervals (default: \(d.bootstrapResamples)).") var bootstrap: Int?
+    @Option(help: "untargeted: number of prompts (default: \(d.untargeted.prompts)).") var untargetedPrompts: Int?
+    @Option(help: "untargeted: top-k samples per prompt besides greedy (default: \(d.untargeted.samplesPerPrompt)).") var untargetedSamples: Int?
+
+    /// The library's settings with the options given applied; unknown attacks and impossible
+    /// sizes are refused before anything runs.
+    func settings(revealPII: Bool) throws -> AuditSettings {
+        var s = Self.d
+        if let attacks {
+            s.attacks = attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let bad = s.attacks.first(where: { !AuditSettings.attackNames.contains($0) }) {
+                throw ValidationError("--attacks: unknown attack \"\(bad)\" (known: \(AuditSettings.attackNames.joined(separator: ", ")))")
+            }
+        }
+        if !types.isEmpty { s.types = types.map(\.rawValue) }
+        if let k {
+            let ks = k.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !ks.isEmpty, ks.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--k: comma-separated positive prefix lengths, e.g. 10,50") }
+            s.extraction.prefixLengths = ks.map { $0! }
+        }
+        for (name, v) in [("--samples", samples), ("--exposure-values", exposureValues), ("--candidates", candidates), ("--bootstrap", bootstrap),
+                          ("--untargeted-prompts", untargetedPrompts), ("--untargeted-samples", untargetedSamples)] {
+            if let v, v < 0 { throw ValidationError("\(name) must not be negative") }
+        }
+        if let samples { s.extraction.samples = samples }
+        if let exposureValues { s.exposureValues = exposureValues }
+        if let candidates { s.exposureCandidates = candidates }
+        if let bootstrap { s.bootstrapResamples = bootstrap }
+        if let seed { s.seed = seed; s.extraction.seed = seed; s.untargeted.seed = seed }
+        if let untargetedPrompts { s.untargeted.prompts = untargetedPrompts }
+        if let untargetedSamples { s.untargeted.samplesPerPrompt = untargetedSamples }
+        s.limit = limit; s.sample = sample; s.revealPII = revealPII
+        return s
+    }
+}
+
+/// A model behind an OpenAI-compatible completions API instead of local weights.
+struct EndpointOptions: ParsableArguments {
+    static let d = EndpointSettings(baseURL: "", servedModel: "")
+    @Option(help: "A served model instead of --model: the OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.") var endpoint: String?
+    @Option(help: "With --endpoint: the model's name on the server (its /v1/models id).") var servedModel: String?
+    @Option(help: "With --endpoint: tokenizer files of the served model (default: the server's /tokenize).") var tokenizer: String?
+    @Option(help: "With --endpoint: the context length, when the server does not report it.") var contextLength: Int?
+    @Option(help: "With --endpoint: requests in flight (default: \(d.concurrency)).") var concurrency: Int?
+    @Option(help: "With --endpoint: retries of a request on 429, 5xx and timeouts, with exponential backoff (default: \(d.maxRetries)).") var maxRetries: Int?
+    @Option(help: "With --endpoint: the environment variable holding the API key (default OPENAI_API_KEY; unset: no key).") var apiKeyEnv: String?
+    @Option(help: "With --endpoint: the request log (default OUT/requests.jsonl).") var requestLog: String?
+    @Option(help: "A served base (reference) model: its API base (instead of --reference DIR).") var referenceEndpoint: String?
+    @Option(help: "With --reference-endpoint: the reference's served model name.") var referenceServedModel: String?
+
+    func validate() throws {
+        guard (endpoint == nil) == (servedModel == nil) else { throw ValidationError("--endpoint and --served-model go together") }
+        guard (referenceEndpoint == nil) == (referenceServedModel == nil) else { throw ValidationError("--reference-endpoint and --reference-served-model go together") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let maxRetries, maxRetries < 0 { throw ValidationError("--max-retries must not be negative") }
+    }
+
+    /// The API key from the environment (never the command line); nil when unset.
+    func apiKey() -> String? {
+        let name = apiKeyEnv ?? "OPENAI_API_KEY"
+        let key = ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        if apiKeyEnv != nil && key == nil { fail("--api-key-env \(name): the variable is not set") }
+        return key
+    }
+
+    /// A connected served model (probed: its capabilities, tokenizer and context).
+    func model(_ url: String, _ name: String, out: String, revealPII: Bool, requests: RequestProgress) -> OpenAICompletionsModel {
+        var es = EndpointSettings(baseURL: url, servedModel: name)
+        es.apiKey = apiKey()
+        if let concurrency { es.concurrency = concurrency }
+        if let maxRetries { es.maxRetries = maxRetries }
+        es.requestLog = requestLog ?? (out + "/requests.jsonl"); es.revealPII = revealPII
+        es.tokenizer = tokenizer.map { t in reporting { try TokenizerFiles.load(directory: t) } }
+        es.contextLength = contextLength
+        es.onProgress = { d, t in requests.requests(d, t) }
+        return reporting {
+            try PrivateFile.makeDirectory(out)
+            return try OpenAICompletionsModel(es)
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Audit
 import Corpus
 import Foundation
+import Support
 import GPT
 import Kernels
 import PII

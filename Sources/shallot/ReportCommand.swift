@@ -1,6 +1,7 @@
 import ArgumentParser
 import Audit
 import Foundation
+import Support
 import Report
 import SafeTensors
 import Study

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 import Audit
 import Kernels
@@ -24,7 +25,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
 
 @Suite struct MetricsKnownAnswers {
     func normals(_ n: Int, mean: Double, seed: UInt64) -> [Double] {
-        var r = AuditRNG(seed)
+        var r = SplitMix64(seed)
         return (0..<n).map { _ in mean + (-2 * log(max(r.double(), 1e-300))).squareRoot() * cos(2 * .pi * r.double()) }
     }
 
@@ -69,7 +70,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
 @Suite(.serialized) struct CanaryExposureTests {
     /// A tiny byte-level model trained on text holding five canaries many times.
     static let setup: (GPT, [String], [String]) = {
-        var rng = AuditRNG(7)
+        var rng = SplitMix64(7)
         let seen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
         let unseen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
         var text = ""
@@ -81,7 +82,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let (model, seen, unseen) = Self.setup
         let tok = ByteTokenizer()
         let scorer = Scorer(model: model)
-        var rng = AuditRNG(11)
+        var rng = SplitMix64(11)
         var seenExp: [Double] = [], unseenExp: [Double] = [], seenFit: [Double] = []
         for (secrets, out) in [(seen, 0), (unseen, 1)] {
             for s in secrets {
@@ -139,7 +140,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         for _ in 0..<60 { text += "Call me at 713-555-0142.\nYou can reach 212-555-0199.\n" }
         let tok = ByteTokenizer()
         let model = try tinyMemorisingModel([text], steps: 200, seed: 9)
-        let key = { (v: String) in "PHONE_NUMBER\u{1F}" + PIINormalize.phone(v) }
+        let key = { (v: String) in PIIKey(.phone, PIINormalize.phone(v)) }
         var s = UntargetedSettings(); s.prompts = 40; s.samplesPerPrompt = 0; s.newTokens = 40
         let promptText = "Please call me at home tonight. You can reach the desk any time. Call me at the office."
         let r = try UntargetedExtraction.run(model: model, tokenizer: tok, trainingKeys: [key("713-555-0142")], pretrainingKeys: [key("212-555-0199")],
@@ -269,7 +270,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         // Without the fixed ownership the address is unowned — never Ben's — and Ben is not
         // vulnerable through someone else's address in either audit.
         #expect(rebuilt.values.first { $0.value == "ana@corvale.com" }?.owner == nil)
-        #expect(rebuilt.summary["unowned_extracted"] == 1)
+        #expect(rebuilt.summary.unownedExtracted == 1)
         let benFixed = fixed.subjects.first { $0.subject == "ben@bayline.com" }!
         #expect(benFixed.values == 1 && (benFixed.extractedValues == 1) == benFixed.vulnerable)
         #expect(!fixed.subjects.contains { $0.subject == "ana@corvale.com" })

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 // Finite-difference checks of every backward op on tiny shapes, and the fast kernels against
 // their naive references.
 

@@ -15,7 +15,7 @@ func sampleReport() throws -> AuditReport {
        "untargeted":{"prompts":4,"samples_per_prompt":1,"top_k":40,"new_tokens":16,"window_tokens":10,"seed":0,"top_m":[10,50]},
        "exposure_values":2,"exposure_candidates":10,"exposure_context_tokens":64,"bootstrap_resamples":10,"seed":1,"reveal_pii":false},
      "model":{"path":\(q(attrBreak))},"corpus":{"path":\(q(hostile)),"records":"3"},
-     "summary":{"values":2,"extracted_values":1,"extraction_rate":0.5,"subjects":2,"vulnerable_subjects":1},
+     "summary":{"values":2,"extracted_values":1,"extraction_rate":0.5,"subjects":2,"vulnerable_subjects":1,"unowned_values":0,"unowned_extracted":0},
      "extraction_by_duplication":{"1":{"values":1,"extracted":0},">20":{"values":1,"extracted":1}},
      "targeted_lineage":{"finetuning":1,"both":0,"pretraining":0,"neither":0},
      "values":[{"id":"ab12","type":"EMAIL_ADDRESS","masked":\(q(hostile)),"owner":\(q(attrBreak)),"occurrences":30,"extracted":true,
@@ -105,7 +105,7 @@ func headlineReport(firstRanked: Int, values: Int, attacks: [String], mia: Doubl
      "extraction":{"prefix_lengths":[10],"samples":0,"top_k":40,"margin":8,"seed":0,"occurrences_per_value":3,"batch":32},
      "untargeted":{"prompts":4,"samples_per_prompt":1,"top_k":40,"new_tokens":16,"window_tokens":10,"seed":0,"top_m":[10]},
      "exposure_values":\(values),"exposure_candidates":50,"exposure_context_tokens":64,"bootstrap_resamples":10,"seed":1,"reveal_pii":false},
-     "model":{},"corpus":{},"summary":{"values":\(values),"extracted_values":0,"extraction_rate":0,"subjects":\(values),"vulnerable_subjects":0},
+     "model":{},"corpus":{},"summary":{"values":\(values),"extracted_values":0,"extraction_rate":0,"subjects":\(values),"vulnerable_subjects":0,"unowned_values":0,"unowned_extracted":0},
      "extraction_by_duplication":{},"values":[\(rows)],"subjects":[]\(miaJSON)}
     """
     return try JSONDecoder().decode(AuditReport.self, from: Data(json.utf8))

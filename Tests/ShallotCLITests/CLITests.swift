@@ -234,7 +234,7 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
             h["summary"] = summary
             try JSONSerialization.data(withJSONObject: h).write(to: URL(fileURLWithPath: d + "/\(k).json"))
             let r = try shallot(["report", d + "/\(k).json"])
-            #expect(r.status == 1 && r.stderr.contains("\(k).json") && r.stderr.contains("summary[values]") && r.stderr.contains("out of range"), "\(k): \(r.stderr)")
+            #expect(r.status == 1 && r.stderr.contains("\(k).json") && r.stderr.contains("summary.values") && r.stderr.contains("out of range"), "\(k): \(r.stderr)")
         }
     }
 }

@@ -1,0 +1,46 @@
+// Hashes and hex: content hashes of files and strings (provenance, manifests, ledger) and the
+// hex form every target prints them in.
+
+import Crypto
+import Foundation
+
+public enum HashingError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    public var description: String {
+        switch self { case .unreadable(let p, let r): return "\(p): \(r)" }
+    }
+}
+
+/// Lower-case hex of bytes.
+public func hex(_ d: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in d { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+public func sha256(_ s: String) -> String { hex(SHA256.hash(data: Data(s.utf8))) }
+public func sha256(data: Data) -> String { hex(SHA256.hash(data: data)) }
+
+/// SHA-256 of a file, read in 4 MiB chunks.
+public func sha256(file path: String) throws -> String {
+    guard let h = FileHandle(forReadingAtPath: path) else { throw HashingError.unreadable(path: path, reason: "cannot open") }
+    defer { try? h.close() }
+    var hasher = SHA256()
+    do {
+        while let chunk = try h.read(upToCount: 1 << 22), !chunk.isEmpty { hasher.update(data: chunk) }
+    } catch { throw HashingError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)") }
+    return hex(hasher.finalize())
+}
+
+/// The 16-hex-digit keyed hash that stands for a value or a subject in reports: HMAC-SHA256 under
+/// the run's salt, first 8 bytes. `domain` separates kinds ("subject", "canary", …) so equal
+/// strings of different kinds get unrelated ids.
+public struct Hasher16: Sendable {
+    let salt: Data
+    public init(salt: Data) { self.salt = salt }
+    public func callAsFunction(_ s: String) -> String {
+        hex(HMAC<SHA256>.authenticationCode(for: Data(s.utf8), using: SymmetricKey(data: salt)).prefix(8))
+    }
+    public func callAsFunction(_ domain: String, _ s: String) -> String { self(domain + "\u{1F}" + s) }
+}
