@@ -45,30 +45,15 @@ struct UnlearnCommand: ParsableCommand {
     @Option(help: "Weight of the retain NLL (default: gd 1, npo 0; npo adds the term when > 0).") var retainWeight: Float?
     @Option(help: "Seed (default 0).") var seed: UInt64?
     @Option(help: "Output model directory.") var out: String
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadOptions
     @Option(help: "Record the action and the new model in this ledger.") var ledger: String?
     @Option(parsing: .upToNextOption, help: "With --ledger: the erasure requests this action answers (R-3 or 3).") var request: [String] = []
 
     func run() throws {
-        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
-        var subjects = Set(forget.map(SubjectID.normalize).filter { !$0.isEmpty })
-        if let f = forgetFile {
-            guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("\(f): cannot read") }
-            subjects.formUnion(t.split(whereSeparator: \.isNewline).map { SubjectID.normalize(String($0)) }.filter { !$0.isEmpty })
-        }
-        guard !subjects.isEmpty else { throw ValidationError("give the subjects to forget (--forget or --forget-file)") }
+        threads.apply()
+        let subjects = try forgetSubjects()
         if !request.isEmpty && ledger == nil { throw ValidationError("--request needs --ledger") }
-        // The ledger and its requests are checked before any training.
-        let ledgerAndRequests = ledger.map { lp -> (Ledger, [String]) in
-            let l = reporting { try Ledger(path: lp) }
-            let keys = Set(subjects.map(l.subjectKey))
-            let ids = request.map { id -> String in
-                let r = reporting { try l.request(id) }
-                if !keys.contains(r.subjectKey) { fail("\(lp): request \(r.requestID)'s subject is not among the subjects to forget") }
-                return r.requestID
-            }
-            return (l, ids)
-        }
+        let ledgerAndRequests = ledger.map { openLedger($0, subjects: subjects) }
         let m = reporting { try GPT.load(directory: model) }
         let tok = reporting { try TokenizerFiles.load(directory: model) }
         let records = readCorpus(data)
@@ -76,86 +61,88 @@ struct UnlearnCommand: ParsableCommand {
         if split.forget.isEmpty { fail("\(data): none of the \(subjects.count) subjects has records (subjects are matched on the \"subject\" field, trimmed and lower-cased)") }
         if !split.missing.isEmpty { FileHandle.standardError.write(Data("warning: \(split.missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let parentProv = Provenance.read(directory: model)
-        // Every method forgets from the corpus the model was trained on, so that what the new
-        // model records as its data (and a later verification) is that corpus, not a cut-down file.
-        if let c = parentProv?.corpus, !c.fileSHA256.isEmpty, let h = try? sha256(file: data), h != c.fileSHA256 {
-            fail("\(data): not the corpus \(model) was trained on (SHA-256 \(h.prefix(12))…, shallot.json records \(c.fileSHA256.prefix(12))…)")
-        }
-        var extra: [String: String] = ["unlearning.method": method.rawValue, "unlearning.forget_records": "\(split.forget.count)",
-                                       "unlearning.forget_subjects": "\(subjects.count - split.missing.count)",
-                                       "unlearning.unlearned_from": model]
+        let action = self.action()
+        reporting { try action.checkCorpus(provenance: parentProv) }
+        var outcome = reporting { try action.perform(model: m, tokenizer: tok, records: records, split: split, provenance: parentProv, progress: progressPrinter()) }
         if let (l, _) = ledgerAndRequests {
             // Keyed pseudonyms only: shallot.json travels with the model, the key stays with the ledger.
-            extra["unlearning.forget_subject_keys"] = subjects.subtracting(split.missing).sorted().map(l.subjectKey).sorted().joined(separator: ",")
-            extra["unlearning.forget_subject_keys_scheme"] = "hmac-sha256 under the key of ledger " + l.path
+            outcome.details["unlearning.forget_subject_keys"] = subjects.subtracting(split.missing).sorted().map(l.subjectKey).sorted().joined(separator: ",")
+            outcome.details["unlearning.forget_subject_keys_scheme"] = "hmac-sha256 under the key of ledger " + l.path
         }
-        let result: GPT
-        var training: TrainParameters?
-        var corpusTokens = 0
-        if method == .retrain {
-            guard let prov = parentProv, let parent = prov.parent, let original = prov.training else {
-                fail("\(model)/shallot.json: no parent model and training settings recorded; exact retraining needs the model's parent (train it with `shallot train --init PARENT`)")
-            }
-            let base = reporting { try GPT.load(directory: parent.path) }
-            let stream = Retrainer.stream(records: records, tokens: tok.encodeBatch(records.map(\.text)), removed: split.forgetIds, budget: budget,
-                                          tokenizer: tok, seed: seed ?? 0)
-            let p = Retrainer.parameters(original, budget: budget, originalSteps: original.steps ?? prov.summary?.steps)
-            corpusTokens = stream.count
-            FileHandle.standardError.write(Data("retraining \(parent.path) on \(split.retain.count) records (\(split.forget.count) forgotten), budget \(budget.rawValue)\n".utf8))
-            var bar = ProgressBar(total: 1, label: "retrain", unit: "steps")
-            _ = reporting {
-                try Retrainer.retrain(base, stream: stream, parameters: p) { st, total, loss in
-                    if bar.total != total { bar = ProgressBar(total: total, label: "retrain", unit: "steps") }
-                    bar.update(st, extra: String(format: "loss %.4f", loss))
-                }
-            }
-            result = base; training = p
-            extra["unlearning.budget"] = budget.rawValue
-            extra["unlearning.parent"] = parent.path
-        } else {
-            var u = UnlearnSettings()
-            u.method = method
-            if let steps { u.steps = steps }
-            if let lr { u.learningRate = lr }
-            if let batch { u.batchSize = batch }
-            if let context { u.context = context }
-            if let beta { u.beta = beta }
-            if let seed { u.seed = seed }
-            u.retainWeight = retainWeight
-            var bar = ProgressBar(total: u.steps, label: method.rawValue, unit: "steps")
-            let log = reporting {
-                try Unlearner.forget(model: m, tokenizer: tok, split: split, settings: u) { st in
-                    bar.update(st.step, extra: String(format: "forget NLL %.3f", st.forgetLoss) + (st.retainLoss.map { String(format: " retain NLL %.3f", $0) } ?? ""))
-                }
-            }
-            result = m
-            u.context = min(u.context, m.config.nPositions)
-            extra["unlearning.settings"] = String(decoding: (try? JSONEncoder().encode(u)) ?? Data(), as: UTF8.self)
-            extra["unlearning.retain_weight"] = String(format: "%g", u.effectiveRetainWeight)
-            if let first = log.first, let last = log.last { extra["unlearning.forget_nll"] = String(format: "%.4f → %.4f", first.forgetLoss, last.forgetLoss) }
-        }
-        let retain = split.retain, forgetRecords = split.forget, missing = split.missing
         reporting {
-            try result.save(directory: out)
+            try outcome.model.save(directory: out)
             try tok.save(to: out)
-            let prov = Provenance(weightsSHA256: try sha256(file: out + "/model.safetensors"),
-                                  parent: Provenance.ParentModel(path: method == .retrain ? (parentProv?.parent?.path ?? model) : model,
-                                                                 weightsSHA256: method == .retrain ? (parentProv?.parent?.weightsSHA256 ?? "") : ((try? sha256(file: model + "/model.safetensors")) ?? "")),
-                                  corpus: Provenance.Corpus(path: data, fileSHA256: (try? sha256(file: data)) ?? "", records: retain.count, tokens: corpusTokens,
-                                                            manifestSHA256: sha256(retain.map(\.id).sorted().joined(separator: "\n"))),
-                                  tokenizer: parentProv?.tokenizer ?? "", training: training, summary: nil, extra: extra)
+            let prov = Provenance(weightsSHA256: try sha256(file: out + "/model.safetensors"), parent: outcome.parent,
+                                  corpus: Provenance.Corpus(path: data, fileSHA256: (try? sha256(file: data)) ?? "", records: split.retain.count, tokens: outcome.corpusTokens,
+                                                            manifestSHA256: sha256(split.retain.map(\.id).sorted().joined(separator: "\n"))),
+                                  tokenizer: parentProv?.tokenizer ?? "", training: outcome.training, summary: nil, extra: outcome.details)
             try prov.write(directory: out)
         }
-        if let lr = ledgerAndRequests {
-            let (l, requestIDs) = lr
-            let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": requestIDs, "forget_subject_keys": subjects.sorted().map(l.subjectKey),
-                                                    "forget_records": forgetRecords.count, "input_path": model,
-                                                    "input_weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
-                                                    "output_path": out, "output_weights_sha256": (try? sha256(file: out + "/model.safetensors")) ?? ""]) }
-            FileHandle.standardError.write(Data("ledger: action \(a.id)\n".utf8))
-            announceHead(a, l)
-            try registerModel(l, model: out, data: data, records: retain, extra: ["produced_by_action": a.id])
+        if let (l, requestIDs) = ledgerAndRequests { try record(in: l, requests: requestIDs, subjects: subjects, split: split) }
+        print("\(method.rawValue): forgot \(split.forget.count) records of \(subjects.count - split.missing.count) subjects → \(out)")
+    }
+
+    /// --forget and --forget-file, normalised.
+    func forgetSubjects() throws -> Set<String> {
+        var subjects = Set(forget.map(SubjectID.normalize).filter { !$0.isEmpty })
+        if let f = forgetFile {
+            guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("\(f): cannot read") }
+            subjects.formUnion(t.split(whereSeparator: \.isNewline).map { SubjectID.normalize(String($0)) }.filter { !$0.isEmpty })
         }
-        print("\(method.rawValue): forgot \(forgetRecords.count) records of \(subjects.count - missing.count) subjects → \(out)")
+        guard !subjects.isEmpty else { throw ValidationError("give the subjects to forget (--forget or --forget-file)") }
+        return subjects
+    }
+
+    /// The ledger and the requests this action answers, checked before any training.
+    func openLedger(_ path: String, subjects: Set<String>) -> (Ledger, [String]) {
+        let l = reporting { try Ledger(path: path) }
+        let keys = Set(subjects.map(l.subjectKey))
+        let ids = request.map { id -> String in
+            let r = reporting { try l.request(id) }
+            if !keys.contains(r.subjectKey) { fail("\(path): request \(r.requestID)'s subject is not among the subjects to forget") }
+            return r.requestID
+        }
+        return (l, ids)
+    }
+
+    /// The options mapped onto the library's action (unset options keep its defaults).
+    func action() -> UnlearningAction {
+        var a = UnlearningAction(modelDirectory: model, dataPath: data, method: method)
+        a.budget = budget; a.seed = seed
+        if let steps { a.settings.steps = steps }
+        if let lr { a.settings.learningRate = lr }
+        if let batch { a.settings.batchSize = batch }
+        if let context { a.settings.context = context }
+        if let beta { a.settings.beta = beta }
+        if let seed { a.settings.seed = seed }
+        a.settings.retainWeight = retainWeight
+        return a
+    }
+
+    func progressPrinter() -> (UnlearningProgress) -> Void {
+        let steps = action().settings.steps, label = method.rawValue
+        var bar = ProgressBar(total: steps, label: label, unit: "steps")
+        return { ev in
+            switch ev {
+            case .retraining(let parent, let retained, let forgotten, let budget):
+                FileHandle.standardError.write(Data("retraining \(parent) on \(retained) records (\(forgotten) forgotten), budget \(budget.rawValue)\n".utf8))
+            case .retrainStep(let st, let total, let loss):
+                if bar.total != total { bar = ProgressBar(total: total, label: "retrain", unit: "steps") }
+                bar.update(st, extra: String(format: "loss %.4f", loss))
+            case .step(let st):
+                bar.update(st.step, extra: String(format: "forget NLL %.3f", st.forgetLoss) + (st.retainLoss.map { String(format: " retain NLL %.3f", $0) } ?? ""))
+            }
+        }
+    }
+
+    /// The action and the new model in the ledger.
+    func record(in l: Ledger, requests requestIDs: [String], subjects: Set<String>, split: ForgetSplit) throws {
+        let a = reporting { try l.append(.action, ["method": method.rawValue, "requests": requestIDs, "forget_subject_keys": subjects.sorted().map(l.subjectKey),
+                                                "forget_records": split.forget.count, "input_path": model,
+                                                "input_weights_sha256": (try? sha256(file: model + "/model.safetensors")) ?? "",
+                                                "output_path": out, "output_weights_sha256": (try? sha256(file: out + "/model.safetensors")) ?? ""]) }
+        FileHandle.standardError.write(Data("ledger: action \(a.id)\n".utf8))
+        announceHead(a, l)
+        try registerModel(l, model: out, data: data, records: split.retain, extra: ["produced_by_action": a.id])
     }
 }
