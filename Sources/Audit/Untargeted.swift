@@ -102,96 +102,118 @@ public enum UntargetedExtraction {
                            baseLeaked: Set<String>? = nil, reference: (any LanguageModel)?, promptText: String?, types: Set<PIIType>, settings: UntargetedSettings,
                            hash: Hasher16, reveal: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> UntargetedResult {
         let prompts = Self.prompts(tokenizer: tokenizer, text: promptText, settings: settings)
-        let longest = prompts.map(\.count).max() ?? 1
-        let maxNew = min(settings.newTokens, model.contextLength - longest - 1)
-        guard maxNew >= 1 else { throw AttackContextError(attack: "untargeted extraction", needed: longest + 2, context: model.contextLength) }
-        let gen = model
-        var generations: [(prompt: [Int32], out: [Int32])] = []
-        let batch = 32
-        var i = 0
-        while i < prompts.count {
-            let ps = Array(prompts[i..<min(prompts.count, i + batch)])
-            var g = SamplingParameters.greedy(maxNew); g.stopAtEndOfText = false
-            for (p, o) in zip(ps, try gen.generate(prompts: ps, g, endOfText: nil)) { generations.append((p, o)) }
-            if settings.samplesPerPrompt > 0 {
-                var sp = SamplingParameters(maxNewTokens: maxNew, temperature: 1, topK: settings.topK, seed: settings.seed &+ UInt64(i))
-                sp.stopAtEndOfText = false
-                let rep = ps.flatMap { Array(repeating: $0, count: settings.samplesPerPrompt) }
-                for (p, o) in zip(rep, try gen.generate(prompts: rep, sp, endOfText: nil)) { generations.append((p, o)) }
-            }
-            i += batch
-            progress?(min(i, prompts.count), prompts.count)
-        }
-        // Signals of every generation (its own tokens, given the prompt).
-        let seqs = generations.map { $0.prompt + $0.out }
-        let canScore = model.capabilities.promptLogprobs
-        let main = canScore ? try model.score(seqs) : nil
-        let ref = try reference.flatMap { $0.capabilities.promptLogprobs && canScore ? try $0.score(seqs) : nil }
+        let generations = try generate(model: model, prompts: prompts, settings: settings, progress: progress)
         let texts = generations.map { (try? tokenizer.decode($0.out)) ?? "" }
-        // The lower-cased text may take more tokens than the generation did: cut at the context.
-        let lowerSeqs = zip(generations, texts).map { Array(($0.prompt + tokenizer.encode($1.lowercased())).prefix(model.contextLength)) }
-        let lower = canScore ? try model.score(lowerSeqs) : nil
+        let scores = try rankingScores(model: model, reference: reference, tokenizer: tokenizer, generations: generations, texts: texts)
+        let attributed = pretrainingKeys != nil || baseLeaked != nil
         let scanner = PIIScanner(types: types)
         var cands: [UntargetedCandidate] = []
         for (k, text) in texts.enumerated() {
-            let n = generations[k].out.count
-            var scores: [String: Double] = [:]
-            if let main, let lower {
-            let lp = main[k].logprobs.suffix(n).map(Double.init)
-            guard !lp.isEmpty else { continue }
-            let nll = -lp.reduce(0, +) / Double(lp.count)
-            let lowerN = max(1, lowerSeqs[k].count - generations[k].prompt.count)
-            let lowerNll = -lower[k].logprobs.suffix(lowerN).reduce(0.0) { $0 + Double($1) } / Double(lowerN)
-            scores = [
-                "perplexity": -nll,                                                   // higher = more suspicious
-                "zlib": -nll * Double(lp.count) / Double(8 * max(1, Zlib.compressedSize(text))),
-                "lowercase": lowerNll / max(nll, 1e-9),
-                "window": -minWindowNLL(lp, window: min(50, lp.count)),
-            ]
-            } else if n == 0 { continue }
-            if let r = ref, let nll = scores["perplexity"].map({ -$0 }) {
-                let rl = r[k].logprobs.suffix(n).map(Double.init)
-                scores["reference"] = (-rl.reduce(0, +) / Double(rl.count)) / max(nll, 1e-9)
-            }
+            guard let sc = scores[k] else { continue }
             for e in scanner.scan(text) {
                 let key = PIIKey(e.type, e.normalized)
                 let inD = trainingKeys.contains(key)
                 var attribution: String?
-                if pretrainingKeys != nil || baseLeaked != nil {
+                if attributed {
                     let inP = (pretrainingKeys?.contains(key) ?? false) || (baseLeaked?.contains(hash(key.string)) ?? false)
                     attribution = inD && inP ? "both" : inD ? "finetuning" : inP ? "pretraining" : "neither"
                 }
                 cands.append(UntargetedCandidate(type: e.type.rawValue, id: hash(key.string), masked: PIIMask.mask(e), value: reveal ? e.normalized : nil,
-                                                 inTraining: inD, attribution: attribution, scores: scores))
+                                                 inTraining: inD, attribution: attribution, scores: sc))
             }
-        }
-        var precision: [String: [String: Double]] = [:]
-        for name in cands.first?.scores.keys.sorted() ?? [] {
-            // Distinct values, each at its best-scoring occurrence (duplicates of one memorised
-            // value must not fill the top of the ranking).
-            var best: [String: UntargetedCandidate] = [:]
-            for c in cands where (best[c.id]?.scores[name] ?? -.infinity) < (c.scores[name] ?? -.infinity) { best[c.id] = c }
-            let ranked = best.values.sorted { ($0.scores[name] ?? -.infinity, $1.id) > ($1.scores[name] ?? -.infinity, $0.id) }
-            var row: [String: Double] = [:]
-            for m in settings.topM where !ranked.isEmpty {
-                let top = ranked.prefix(m)
-                row["\(m)"] = Double(top.filter(\.inTraining).count) / Double(top.count)
-            }
-            precision[name] = row
         }
         // one row per distinct value (the best-scoring occurrence)
         var seen = Set<String>()
         var distinct: [UntargetedCandidate] = []
         for c in cands.sorted(by: { ($0.scores["perplexity"] ?? 0) > ($1.scores["perplexity"] ?? 0) }) where seen.insert(c.id).inserted { distinct.append(c) }
         var attribution: [String: Int]?
-        if pretrainingKeys != nil || baseLeaked != nil {
+        if attributed {
             attribution = ["pretraining": 0, "finetuning": 0, "both": 0, "neither": 0]
             for c in distinct { attribution![c.attribution!, default: 0] += 1 }
         }
         return UntargetedResult(settings: settings, prompts: prompts.count, generations: generations.count,
                                 distinctGenerations: Set(generations.map(\.out)).count, candidates: cands.count, distinctValues: distinct.count,
-                                distinctTrainingValues: distinct.filter(\.inTraining).count, precisionAtM: precision,
+                                distinctTrainingValues: distinct.filter(\.inTraining).count, precisionAtM: precisionAtM(cands, topM: settings.topM),
                                 attribution: attribution, values: distinct)
+    }
+
+    /// Every prompt decoded greedily, plus `samplesPerPrompt` seeded top-k samples each, in
+    /// batches of 32; generations never stop at <|endoftext|> and fit the context.
+    static func generate(model: any LanguageModel, prompts: [[Int32]], settings: UntargetedSettings,
+                         progress: ((Int, Int) -> Void)?) throws -> [(prompt: [Int32], out: [Int32])] {
+        let longest = prompts.map(\.count).max() ?? 1
+        let maxNew = min(settings.newTokens, model.contextLength - longest - 1)
+        guard maxNew >= 1 else { throw AttackContextError(attack: "untargeted extraction", needed: longest + 2, context: model.contextLength) }
+        var generations: [(prompt: [Int32], out: [Int32])] = []
+        let batch = 32
+        var i = 0
+        while i < prompts.count {
+            let ps = Array(prompts[i..<min(prompts.count, i + batch)])
+            var g = SamplingParameters.greedy(maxNew); g.stopAtEndOfText = false
+            for (p, o) in zip(ps, try model.generate(prompts: ps, g, endOfText: nil)) { generations.append((p, o)) }
+            if settings.samplesPerPrompt > 0 {
+                var sp = SamplingParameters(maxNewTokens: maxNew, temperature: 1, topK: settings.topK, seed: settings.seed &+ UInt64(i))
+                sp.stopAtEndOfText = false
+                let rep = ps.flatMap { Array(repeating: $0, count: settings.samplesPerPrompt) }
+                for (p, o) in zip(rep, try model.generate(prompts: rep, sp, endOfText: nil)) { generations.append((p, o)) }
+            }
+            i += batch
+            progress?(min(i, prompts.count), prompts.count)
+        }
+        return generations
+    }
+
+    /// Each generation's ranking scores (Carlini et al. 2021: perplexity, zlib ratio, lower-case
+    /// ratio, sliding window, reference-model ratio), higher = more suspicious; an empty set when
+    /// the back end cannot score; nil for a generation with nothing to rank (no tokens).
+    static func rankingScores(model: any LanguageModel, reference: (any LanguageModel)?, tokenizer: any TextTokenizer,
+                              generations: [(prompt: [Int32], out: [Int32])], texts: [String]) throws -> [[String: Double]?] {
+        let canScore = model.capabilities.promptLogprobs
+        guard canScore else { return generations.map { $0.out.isEmpty ? nil : [:] } }
+        let seqs = generations.map { $0.prompt + $0.out }
+        let main = try model.score(seqs)
+        let ref = try reference.flatMap { $0.capabilities.promptLogprobs ? try $0.score(seqs) : nil }
+        // The lower-cased text may take more tokens than the generation did: cut at the context.
+        let lowerSeqs = zip(generations, texts).map { Array(($0.prompt + tokenizer.encode($1.lowercased())).prefix(model.contextLength)) }
+        let lower = try model.score(lowerSeqs)
+        return texts.indices.map { k in
+            let n = generations[k].out.count
+            let lp = main[k].logprobs.suffix(n).map(Double.init)
+            guard !lp.isEmpty else { return nil }
+            let nll = -lp.reduce(0, +) / Double(lp.count)
+            let lowerN = max(1, lowerSeqs[k].count - generations[k].prompt.count)
+            let lowerNll = -lower[k].logprobs.suffix(lowerN).reduce(0.0) { $0 + Double($1) } / Double(lowerN)
+            var scores = [
+                "perplexity": -nll,
+                "zlib": -nll * Double(lp.count) / Double(8 * max(1, Zlib.compressedSize(texts[k]))),
+                "lowercase": lowerNll / max(nll, 1e-9),
+                "window": -minWindowNLL(lp, window: min(50, lp.count)),
+            ]
+            if let r = ref {
+                let rl = r[k].logprobs.suffix(n).map(Double.init)
+                scores["reference"] = (-rl.reduce(0, +) / Double(rl.count)) / max(nll, 1e-9)
+            }
+            return scores
+        }
+    }
+
+    /// For each ranking: the fraction of the top-m distinct values that are training values, each
+    /// value at its best-scoring occurrence (duplicates of one memorised value must not fill the
+    /// top of the ranking).
+    static func precisionAtM(_ cands: [UntargetedCandidate], topM: [Int]) -> [String: [String: Double]] {
+        var precision: [String: [String: Double]] = [:]
+        for name in cands.first?.scores.keys.sorted() ?? [] {
+            var best: [String: UntargetedCandidate] = [:]
+            for c in cands where (best[c.id]?.scores[name] ?? -.infinity) < (c.scores[name] ?? -.infinity) { best[c.id] = c }
+            let ranked = best.values.sorted { ($0.scores[name] ?? -.infinity, $1.id) > ($1.scores[name] ?? -.infinity, $0.id) }
+            var row: [String: Double] = [:]
+            for m in topM where !ranked.isEmpty {
+                let top = ranked.prefix(m)
+                row["\(m)"] = Double(top.filter(\.inTraining).count) / Double(top.count)
+            }
+            precision[name] = row
+        }
+        return precision
     }
 
     /// The lowest mean NLL over sliding windows (Carlini's minimum-perplexity window).
