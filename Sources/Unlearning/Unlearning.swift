@@ -78,38 +78,17 @@ public enum Unlearner {
         let plan = try useRetain ? BatchPlan(dataset: retain!, B: B, T: T, seed: s.seed) : nil
         var cache: (epoch: Int, perm: [Int])?
         var log: [UnlearnStep] = []
-        // Forget rows in a seeded order, reshuffled each pass.
-        var order: [Int] = [], pass = -1
+        var rows = ForgetRows(forget: forget, seed: s.seed)
         for step in 0..<s.steps {
-            let first = step * B
-            if first / forget.count != pass || order.isEmpty {
-                pass = first / forget.count
-                var rng = SplitMix64(seed: mix64(s.seed ^ 0xF0_2937) &+ UInt64(pass))
-                order = Array(forget.indices).seededShuffled(using: &rng)
-            }
-            var x = [Int32](repeating: padToken, count: B * T), y = [Int32](repeating: -1, count: B * T)
-            for b in 0..<B {
-                let r = forget[order[(first + b) % forget.count]]
-                let n = min(T, r.count - 1)
-                for t in 0..<n { x[b * T + t] = r[t]; y[b * T + t] = r[t + 1] }
-            }
+            let (x, y) = rows.batch(step: step, B: B, T: T, padToken: padToken)
             graph.zeroGrad()
             let fl = try graph.forward(inputs: x, targets: y, training: false)
             switch s.method {
             case .ga, .gd:
                 graph.backward(lossScale: -1)
             case .npo:
-                // log π(x) = −Σ per-token losses of the row; weight of each row's NLL gradient:
-                // −(2/B)·σ(β(log π_θ − log π_ref)) (the derivative of (2/β)·log(1 + (π_θ/π_ref)^β)).
                 try refGraph!.forward(inputs: x, targets: y, training: false)
-                var dloss = [Float](repeating: 0, count: B * T)
-                for b in 0..<B {
-                    var lp = 0.0, lr = 0.0
-                    for t in 0..<T where y[b * T + t] >= 0 { lp -= Double(graph.losses[b * T + t]); lr -= Double(refGraph!.losses[b * T + t]) }
-                    let w = Float(2 / (1 + exp(-Double(s.beta) * (lp - lr)))) / Float(B)
-                    for t in 0..<T where y[b * T + t] >= 0 { dloss[b * T + t] = -w }
-                }
-                graph.backward(dloss: dloss)
+                graph.backward(dloss: npoGradient(losses: graph.losses, referenceLosses: refGraph!.losses, targets: y, B: B, T: T, beta: s.beta))
             case .retrain: break
             }
             var rl: Float?
@@ -124,5 +103,44 @@ public enum Unlearner {
             progress?(e)
         }
         return log
+    }
+
+    /// The NPO loss's gradient with respect to each token's loss. log π(x) = −Σ per-token losses
+    /// of the row; each row's tokens get −(2/B)·σ(β(log π_θ − log π_ref)), the derivative of
+    /// (2/β)·log(1 + (π_θ/π_ref)^β) (METHODS.md).
+    static func npoGradient(losses: UnsafeMutablePointer<Float>, referenceLosses: UnsafeMutablePointer<Float>, targets y: [Int32], B: Int, T: Int, beta: Float) -> [Float] {
+        var dloss = [Float](repeating: 0, count: B * T)
+        for b in 0..<B {
+            var lp = 0.0, lr = 0.0
+            for t in 0..<T where y[b * T + t] >= 0 { lp -= Double(losses[b * T + t]); lr -= Double(referenceLosses[b * T + t]) }
+            let w = Float(2 / (1 + exp(-Double(beta) * (lp - lr)))) / Float(B)
+            for t in 0..<T where y[b * T + t] >= 0 { dloss[b * T + t] = -w }
+        }
+        return dloss
+    }
+}
+
+/// The forget records as training rows: visited in a seeded order, reshuffled every pass; each
+/// row is one record cut at T tokens, padded (targets −1 are ignored).
+struct ForgetRows {
+    let forget: [[Int32]]
+    let seed: UInt64
+    var order: [Int] = [], pass = -1
+    init(forget: [[Int32]], seed: UInt64) { self.forget = forget; self.seed = seed }
+
+    mutating func batch(step: Int, B: Int, T: Int, padToken: Int32) -> (x: [Int32], y: [Int32]) {
+        let first = step * B
+        if first / forget.count != pass || order.isEmpty {
+            pass = first / forget.count
+            var rng = SplitMix64(seed: mix64(seed ^ 0xF0_2937) &+ UInt64(pass))
+            order = Array(forget.indices).seededShuffled(using: &rng)
+        }
+        var x = [Int32](repeating: padToken, count: B * T), y = [Int32](repeating: -1, count: B * T)
+        for b in 0..<B {
+            let r = forget[order[(first + b) % forget.count]]
+            let n = min(T, r.count - 1)
+            for t in 0..<n { x[b * T + t] = r[t]; y[b * T + t] = r[t + 1] }
+        }
+        return (x, y)
     }
 }
