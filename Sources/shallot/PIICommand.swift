@@ -24,7 +24,8 @@ struct Scan: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Types to detect (default: all): \(PIIType.allCases.map(\.rawValue).joined(separator: " ")).") var types: [PIIType] = []
     @Flag(help: "Print one JSON object: {\"entities\": [...], \"invalid_utf8\": n}.") var json = false
     @Flag(help: "Show values unmasked in the table.") var revealPii = false
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.effective }
     @Option(help: "Report only detections scoring at least this (0–1; default \(PIIScanner.defaultMinScore)). Scores come from the value's form, raised by context words (\"SSN\", \"tel\", \"card\") and lowered by words like \"order\"; 0 reports every validated candidate.") var minScore = PIIScanner.defaultMinScore
 
     struct Out: Encodable { let type: String; let start: Int; let end: Int; let text: String; let score: Double }

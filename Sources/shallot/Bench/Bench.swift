@@ -27,7 +27,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size (default: the peer's shape for this benchmark).") var batch: Int?
     @Option(help: "Sequence length for train/score.") var context = 128
     @Option(help: "Timed iterations (default depends on the benchmark).") var iterations: Int?
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadOptions
     @Option(help: "tokenize: tokenizer directory.") var tokenizer: String?
     @Option(help: "tokenize: text file (documents separated by blank lines).") var file: String?
     @Option(help: "tokenize: also time BPE training of this vocabulary size on the file (0 = skip).") var trainVocab = 8192
@@ -59,9 +59,9 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        threads.apply()
         let info = reporting { try BLAS.info() }
-        let nthreads = threads ?? Parallel.threads
+        let nthreads = threads.effective
         var r: Result
         switch kind {
         case .gemm: r = gemm(info)
@@ -187,7 +187,7 @@ extension Bench {
         var t = Date()
         let single = tok.encodeBatch(docs, threads: 1)
         let s1 = Date().timeIntervalSince(t)
-        let n = threads ?? Parallel.threads
+        let n = threads.effective
         t = Date()
         let multi = tok.encodeBatch(docs, threads: n)
         let s2 = Date().timeIntervalSince(t)
@@ -220,7 +220,7 @@ extension Bench {
         guard let data = FileManager.default.contents(atPath: file) else { fail("\(file): cannot read") }
         let text = String(decoding: data, as: UTF8.self)
         let mb = Double(data.count) / 1e6
-        let n = threads ?? Parallel.threads
+        let n = threads.effective
         func time(_ types: Set<PIIType>, _ t: Int) -> (Double, Int) {
             let s = PIIScanner(types: types)
             _ = s.scanDocument(String(text.prefix(100_000)), threads: t)
@@ -258,76 +258,6 @@ func peakRSS() -> Int {
     #else
     return Int(u.ru_maxrss)
     #endif
-}
-
-extension Bench {
-    /// The audit's two hot paths on random weights, on the exact workload the peer script replays:
-    /// targeted extraction (k = 50 token prompts before PII occurrences of a synthetic corpus,
-    /// greedy decoding of the value's length + 8 tokens, decode, PII check; batches of 32) and
-    /// membership-inference signals (log-probs with the distribution's mean/sd for Min-K%++, the
-    /// lower-cased text's loss, zlib size) for records cut to 128 tokens.
-    func audit() throws {
-        var sp = SynthParameters(); sp.subjects = 200; sp.records = max(400, records * 2); sp.seed = 7
-        let corpus = reporting { try SynthGenerator.generate(sp) }
-        // gpt2-small uses GPT-2's vocabulary (--tokenizer); tiny a BPE of 8192 tokens trained on the
-        // corpus, as `shallot train --vocab-size` builds (saved in --workload for the peer).
-        let tok: any TextTokenizer
-        var cfg = config
-        if preset == .tiny {
-            let bpe = reporting { try BPETrainer.train(texts: corpus.records.map(\.text), vocabSize: cfg.vocabSize).tokenizer }
-            if let w = workload { reporting { try bpe.save(to: w) } }
-            tok = bpe
-            cfg.eosTokenId = Int(tok.endOfText)
-        } else {
-            guard let dir = tokenizer else { throw ValidationError("bench audit --preset gpt2-small needs --tokenizer DIR (GPT-2 vocab.json + merges.txt)") }
-            tok = reporting { try TokenizerFiles.load(directory: dir) }
-            if let w = workload { reporting { try FileManager.default.createDirectory(atPath: w, withIntermediateDirectories: true)
-                for f in ["vocab.json", "merges.txt"] { try? FileManager.default.removeItem(atPath: w + "/" + f); try FileManager.default.copyItem(atPath: dir + "/" + f, toPath: w + "/" + f) } } }
-        }
-        let model = GPT(config: cfg, seed: 1)
-        let index = PIIIndex.build(records: corpus.records, scanner: PIIScanner(types: [.email, .phone]))
-        var ex = ExtractionSettings(); ex.prefixLengths = [50]; ex.occurrencesPerValue = 1
-        // The first `prompts` values (in index order) and their records.
-        var entries: [PIIIndexEntry] = []
-        let byId = Dictionary(uniqueKeysWithValues: corpus.records.map { ($0.id, $0) })
-        for e in index.entries where entries.count < prompts {
-            if !TargetedExtraction.prompts(entries: [e], records: byId, tokenizer: tok, contextLength: cfg.nPositions, settings: ex).isEmpty { entries.append(e) }
-        }
-        var sub = index; sub.entries = entries
-        let ps = TargetedExtraction.prompts(entries: entries, records: byId, tokenizer: tok, contextLength: cfg.nPositions, settings: ex)
-        let texts = corpus.records.prefix(records).map { String(decoding: Array(String($0.text).utf8.prefix(600)), as: UTF8.self) }
-        let cut = texts.map { t -> String in (try? tok.decode(Array(tok.encode(t).prefix(128)))) ?? t }
-        // warm-up, then timed runs
-        _ = try TargetedExtraction.run(model: model, tokenizer: tok, index: { var i = sub; i.entries = Array(entries.prefix(4)); return i }(), records: byId,
-                                       types: [.email, .phone], settings: ex)
-        var t = Date()
-        _ = try TargetedExtraction.run(model: model, tokenizer: tok, index: sub, records: byId, types: [.email, .phone], settings: ex)
-        let exSeconds = Date().timeIntervalSince(t)
-        t = Date()
-        let sig = try MembershipInference.signals(model: model, tokenizer: tok, texts: cut)
-        let miaSeconds = Date().timeIntervalSince(t)
-        let newTokens = ps.chunked(32).reduce(0) { $0 + $1.map(\.maxNew).max()! * $1.count }
-        struct R: Encodable {
-            let benchmark = "audit"; let preset: String; let threads: Int
-            let prompts: Int; let generated_tokens: Int; let extraction_seconds: Double; let prompts_per_s: Double
-            let records: Int; let record_tokens: Int; let mia_seconds: Double; let records_per_s: Double
-        }
-        let r = R(preset: preset.rawValue, threads: threads ?? Parallel.threads, prompts: ps.count, generated_tokens: newTokens, extraction_seconds: exSeconds,
-                  prompts_per_s: Double(ps.count) / exSeconds, records: cut.count, record_tokens: sig.reduce(0) { $0 + $1.logprobs.count + 1 },
-                  mia_seconds: miaSeconds, records_per_s: Double(cut.count) / miaSeconds)
-        if let w = workload {
-            struct P: Encodable { let ids: [Int32]; let max_new: Int; let value: String; let type: String }
-            struct Rec: Encodable { let text: String; let ids: [Int32]; let lower_ids: [Int32] }
-            struct W: Encodable { let vocab_size: Int; let prompts: [P]; let records: [Rec] }
-            let wl = W(vocab_size: cfg.vocabSize,
-                       prompts: ps.map { P(ids: $0.ids, max_new: $0.maxNew, value: entries[$0.entry].places[0].text, type: entries[$0.entry].type.rawValue) },
-                       records: cut.map { Rec(text: $0, ids: Array(tok.encode($0).prefix(cfg.nPositions)), lower_ids: Array(tok.encode($0.lowercased()).prefix(cfg.nPositions))) })
-            reporting { try atomicWrite(JSONEncoder().encode(wl), to: w + "/workload.json") }
-        }
-        if json { printJSON(r); return }
-        print(String(format: "audit (%@): targeted extraction %d prompts in %.2f s (%.1f prompts/s); MIA signals %d records in %.2f s (%.1f records/s)",
-                     preset.rawValue, ps.count, exSeconds, r.prompts_per_s, cut.count, miaSeconds, r.records_per_s))
-    }
 }
 
 extension Array {
