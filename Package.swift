@@ -1,10 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Kernels, the model and the trainer are hot loops over raw buffers: they are compiled optimised
-// without overflow checks in every configuration, so that `swift test` (a debug build) trains
-// its tiny models in seconds rather than minutes. Bounds are checked where data enters
-// (file parsers, token ids), not in the loops.
+// The kernels and the model are hot loops over raw buffers: they are compiled optimised without
+// overflow checks in every configuration, so that `swift test` (a debug build) trains its tiny
+// models in seconds rather than minutes. Bounds are checked where data enters (file parsers,
+// token ids), not in the loops. No other target is -Ounchecked (docs/architecture.md).
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"]), .unsafeFlags(["-wmo"], .when(configuration: .release))]
 // Everything that interprets bytes it did not write (file parsers and loaders, the tokenizer, the
 // importers, the CLI that reads audit.json) keeps Swift's bounds and overflow checks: optimised
@@ -43,20 +43,18 @@ let package = Package(
         .target(name: "ModelFormat", swiftSettings: checked),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tokenizer", dependencies: ["Support"], swiftSettings: checked),
-        .target(name: "PII", swiftSettings: fast),
+        .target(name: "PII", swiftSettings: checked),
         .target(name: "Corpus", dependencies: ["PII", "Support", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
-        .target(name: "Audit", dependencies: ["GPT", "Kernels", "SafeTensors", "Tokenizer", "PII", "Corpus", "CZlib", "Training", "Support",
-                                              .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
+        .target(name: "Audit", dependencies: ["GPT", "Tokenizer", "PII", "Corpus", "CZlib", "Support"], swiftSettings: checked),
         .target(name: "Report", dependencies: ["Audit", "Study"]),
         // The attacks' `LanguageModel` over an OpenAI-compatible completions API (vLLM, llama.cpp, TGI).
         .target(name: "Endpoint", dependencies: ["Audit", "GPT", "Tokenizer", "Support",
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "Ledger", dependencies: ["Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training", "Audit", "Corpus", "Ledger", "Support", "PII", "Tokenizer"], swiftSettings: fast),
-        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
-        .target(name: "GPT", dependencies: ["Kernels", "ModelFormat", "SafeTensors", "Support", "Tokenizer"], swiftSettings: fast),
-        .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Support", "Tokenizer",
-                                                 .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training", "Audit", "Corpus", "Ledger", "Support", "PII", "Tokenizer"], swiftSettings: checked),
+        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "PII", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
+        .target(name: "GPT", dependencies: ["Kernels", "ModelFormat", "SafeTensors", "Support"], swiftSettings: fast),
+        .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Support", "Tokenizer"],
                 swiftSettings: checked),
         // `shallot serve`: the HTTP layer and the batching loop over the engine. Ordinary optimisation
         // (no -Ounchecked): it parses untrusted requests; the hot loops it calls are in GPT/Kernels.

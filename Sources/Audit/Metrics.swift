@@ -4,7 +4,6 @@
 
 import Foundation
 import Support
-import Kernels
 
 public struct ROCCurve: Codable, Sendable {
     public var fpr: [Double]

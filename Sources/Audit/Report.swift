@@ -2,7 +2,6 @@
 // seed, model and corpus hashes, one row per PII value and per subject, aggregate metrics.
 // Values and subject ids are stored as salted hashes plus a masked form unless revealed.
 
-import Crypto
 import Foundation
 import PII
 

@@ -5,7 +5,6 @@ import Corpus
 import Foundation
 import GPT
 import PII
-import SafeTensors
 import Support
 import Tokenizer
 

@@ -7,7 +7,6 @@ import Foundation
 import Support
 import Kernels
 import SafeTensors
-import Tokenizer
 
 extension GPT {
     /// Reads `config.json` of a model directory (parsed and checked in `ModelFormat`).

@@ -5,7 +5,6 @@ import Corpus
 import Foundation
 import Support
 import GPT
-import Kernels
 import PII
 import Tokenizer
 import Training

@@ -8,7 +8,6 @@ import Audit
 import Foundation
 import Support
 import GPT
-import Kernels
 
 /// Everything the rounds carry from one to the next.
 struct OnionState {

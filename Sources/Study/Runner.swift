@@ -9,9 +9,7 @@ import Audit
 import Corpus
 import Foundation
 import GPT
-import SafeTensors
 import Support
-import Kernels
 import PII
 import Tokenizer
 import Training

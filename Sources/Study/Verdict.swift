@@ -13,7 +13,6 @@
 import Audit
 import Foundation
 import Support
-import Kernels
 
 /// One seed's newly-vulnerable count among the subjects eligible to become so.
 public struct SeedCount: Codable, Sendable, Equatable {

@@ -3,7 +3,6 @@
 // per epoch with a seeded permutation. The data position of step s is a pure function of
 // (seed, s), which is what makes resume exact.
 
-import Crypto
 import Foundation
 import Support
 import Kernels
