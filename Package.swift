@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "PII", swiftSettings: checked),
         .target(name: "Corpus", dependencies: ["PII", "Support", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
         .target(name: "Audit", dependencies: ["GPT", "Tokenizer", "PII", "Corpus", "CZlib", "Support"], swiftSettings: checked),
-        .target(name: "Report", dependencies: ["Audit", "Study"]),
+        .target(name: "Report", dependencies: ["Audit", "Study", "Support"]),
         // The attacks' `LanguageModel` over an OpenAI-compatible completions API (vLLM, llama.cpp, TGI).
         .target(name: "Endpoint", dependencies: ["Audit", "GPT", "Tokenizer", "Support",
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),

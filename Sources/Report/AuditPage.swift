@@ -2,6 +2,7 @@
 
 import Audit
 import Foundation
+import Support
 
 public enum AuditHTML {
     static let duplicationOrder = ["1", "2-5", "6-20", ">20"]
@@ -140,8 +141,7 @@ public enum AuditHTML {
     }
 
     static func settingsText(_ r: AuditReport) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let e = ResultsJSON.encoder(pretty: true)
         struct Shown: Encodable { let settings: AuditSettings; let model: [String: String]; let corpus: [String: String]; let software: String }
         return (try? String(decoding: e.encode(Shown(settings: r.settings, model: r.model, corpus: r.corpus, software: r.software)), as: UTF8.self)) ?? ""
     }

@@ -4,6 +4,7 @@
 
 import Audit
 import Foundation
+import Support
 import Study
 
 public enum StudyHTML {
@@ -92,9 +93,6 @@ public enum StudyHTML {
     }
 
     static func json<T: Encodable>(_ v: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return (try? String(decoding: e.encode(v), as: UTF8.self)) ?? ""
+        (try? String(decoding: ResultsJSON.encoder(pretty: true).encode(v), as: UTF8.self)) ?? ""
     }
 }

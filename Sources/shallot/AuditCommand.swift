@@ -328,7 +328,9 @@ func removeOnInterrupt(_ directory: String) {
         src.setEventHandler {
             try? FileManager.default.removeItem(atPath: directory)
             FileHandle.standardError.write(Data("\ninterrupted: removed \(directory)\n".utf8))
-            exit(128 + sig)
+            // _exit, not exit: the audit is still running on other threads, and exit's teardown
+            // (atexit handlers, static destructors) under their feet could crash (seen: SIGSEGV).
+            _exit(128 + sig)
         }
         src.resume()
         interruptSources.append(src)

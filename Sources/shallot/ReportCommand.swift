@@ -17,8 +17,7 @@ struct ReportCommand: ParsableCommand {
         guard let d = FileManager.default.contents(atPath: input) else { fail("\(input): cannot read") }
         struct Head: Decodable { let schema: String? }
         guard let head = try? JSONDecoder().decode(Head.self, from: d) else { fail("\(input): not JSON") }
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let dec = ResultsJSON.decoder()
         let html: String
         switch head.schema {
         case "shallot.audit/2":

@@ -46,9 +46,6 @@ func reporting<T>(_ body: () throws -> T) -> T {
 }
 
 func printJSON(_ value: some Encodable) {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let d = (try? enc.encode(value)) ?? Data("{}".utf8)
+    let d = (try? ResultsJSON.encoder().encode(value)) ?? Data("{}".utf8)
     FileHandle.standardOutput.write(d + Data("\n".utf8))
 }

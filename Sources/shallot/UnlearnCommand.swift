@@ -36,14 +36,14 @@ struct UnlearnCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Subjects to forget (trimmed and lower-cased, as corpus subjects are).") var forget: [String] = []
     @Option(help: "File with one subject to forget per line.") var forgetFile: String?
     @Option(help: "retrain | ga | gd | npo") var method: UnlearnMethod
-    @Option(help: "retrain: filler (default) | epochs | steps.") var budget: BudgetRule = .filler
-    @Option(help: "ga/gd/npo: optimisation steps (default 40).") var steps: Int?
-    @Option(help: "ga/gd/npo: learning rate (default 2e-4).") var lr: Float?
-    @Option(help: "ga/gd/npo: batch size (default 8).") var batch: Int?
-    @Option(help: "ga/gd/npo: tokens per row (default 128, at most the model's context).") var context: Int?
-    @Option(help: "npo: β (default 0.1).") var beta: Float?
+    @Option(help: "retrain: filler | epochs | steps.") var budget: BudgetRule = UnlearningAction(modelDirectory: "", dataPath: "", method: .retrain).budget
+    @Option(help: "ga/gd/npo: optimisation steps (default \(UnlearnSettings().steps)).") var steps: Int?
+    @Option(help: "ga/gd/npo: learning rate (default \(UnlearnSettings().learningRate)).") var lr: Float?
+    @Option(help: "ga/gd/npo: batch size (default \(UnlearnSettings().batchSize)).") var batch: Int?
+    @Option(help: "ga/gd/npo: tokens per row (default \(UnlearnSettings().context), at most the model's context).") var context: Int?
+    @Option(help: "npo: β (default \(UnlearnSettings().beta)).") var beta: Float?
     @Option(help: "Weight of the retain NLL (default: gd 1, npo 0; npo adds the term when > 0).") var retainWeight: Float?
-    @Option(help: "Seed (default 0).") var seed: UInt64?
+    @Option(help: "Seed (default \(UnlearnSettings().seed)).") var seed: UInt64?
     @Option(help: "Output model directory.") var out: String
     @OptionGroup var threads: ThreadOptions
     @Option(help: "Record the action and the new model in this ledger.") var ledger: String?
