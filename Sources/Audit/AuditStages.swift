@@ -65,7 +65,7 @@ final class AuditRun {
         var index = full
         index.entries.sort { ($0.occurrences, $1.value) > ($1.occurrences, $0.value) }
         if let n = settings.sample, n < index.entries.count {
-            var rng = SplitMix64(settings.seed ^ 0x5A3)
+            var rng = SplitMix64(auditSeed: settings.seed ^ 0x5A3)
             index.entries = Array(index.entries.indices).seededSample(n, using: &rng).sorted().map { index.entries[$0] }
         }
         if let l = settings.limit { index.entries = Array(index.entries.prefix(l)) }
@@ -144,7 +144,7 @@ final class AuditRun {
         guard canScore else { return nil }
         progress?(.stage("exposure"))
         if let done: [Int: ExposureResult] = checkpoints.load("exposure") { return done }
-        var rng = SplitMix64(settings.seed)
+        var rng = SplitMix64(auditSeed: settings.seed)
         let emailPool = index.entries.filter { $0.type == .email }.map(\.value)
         let n = min(settings.exposureValues, index.entries.count)
         var exposures: [Int: ExposureResult] = [:]
@@ -187,7 +187,7 @@ final class AuditRun {
         guard canScore, let cs = inputs.canaries, !cs.isEmpty else { return nil }
         progress?(.stage("canaries"))
         return try checkpoints.stage("canaries") {
-            var rng = SplitMix64(settings.seed ^ 0xCA)
+            var rng = SplitMix64(auditSeed: settings.seed ^ 0xCA)
             var rows: [AuditCanaryRow] = []
             for c in cs {
                 guard let r = c.sentence.range(of: c.secret) else { continue }

@@ -80,7 +80,7 @@ public enum Metrics {
                            members: members.count, nonMembers: nonMembers.count)
         m.roc = thin(c, to: 200)
         guard resamples > 0, !members.isEmpty, !nonMembers.isEmpty else { return m }
-        var rng = SplitMix64(seed)
+        var rng = SplitMix64(auditSeed: seed)
         var aucs: [Double] = [], t1: [Double] = [], t01: [Double] = []
         for _ in 0..<resamples {
             let ms = (0..<members.count).map { _ in members[rng.int(members.count)] }

@@ -71,7 +71,7 @@ public enum UntargetedExtraction {
     /// duplicates skipped. Fewer than `settings.prompts` when the text has fewer windows. The
     /// mail openers (`builtInOpeners`) are not used by default: "Call me at" is half a target.
     public static func prompts(tokenizer: any TextTokenizer, text: String?, settings: UntargetedSettings) -> [[Int32]] {
-        var rng = SplitMix64(settings.seed)
+        var rng = SplitMix64(auditSeed: settings.seed)
         var out: [[Int32]] = [], seen = Set<[Int32]>()
         func add(_ p: [Int32]) { if out.count < settings.prompts, !p.isEmpty, seen.insert(p).inserted { out.append(p) } }
         let source = text.flatMap { $0.isEmpty ? nil : $0 } ?? GenericText.sample

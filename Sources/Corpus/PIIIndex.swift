@@ -42,7 +42,7 @@ public struct PIIIndex: Sendable {
 
     public static func build(records: [Record], scanner: PIIScanner = PIIScanner(), contextLength: Int = 400) -> PIIIndex {
         let found = scanner.scan(all: records.map(\.text))
-        var byKey: [String: PIIIndexEntry] = [:]
+        var byKey: [PIIKey: PIIIndexEntry] = [:]
         let subjects = Set(records.map(\.subject))
         for (r, ents) in zip(records, found) {
             guard !ents.isEmpty else { continue }
@@ -54,7 +54,7 @@ public struct PIIIndex: Sendable {
             let own = authored ? AuthorBlocks.ranges(r.text) : []
             let subjectIsAddress = r.subject.contains("@")
             for e in ents {
-                let k = e.type.rawValue + "\u{1F}" + e.normalized
+                let k = PIIKey(e.type, e.normalized)
                 let ls = max(0, e.start - contextLength)
                 var left = String.UnicodeScalarView(); left.append(contentsOf: scalars[ls..<e.start])
                 let occ = PIIOccurrence(record: r.id, start: e.start, end: e.end, left: String(left), text: e.text)

@@ -84,7 +84,7 @@ public struct Scrubber: Sendable {
 
     /// A deterministic generator seeded by HMAC(secret, type ‖ normalised value).
     func rng(_ e: PIIEntity) -> SynthRNG {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data((e.type.rawValue + "\u{1F}" + e.normalized).utf8), using: SymmetricKey(data: secret))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((PIIKey(e.type, e.normalized).string).utf8), using: SymmetricKey(data: secret))
         let seed = Data(mac).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return SynthRNG(synth: seed)
     }
@@ -94,7 +94,7 @@ public struct Scrubber: Sendable {
         for _ in 0..<50 {
             let fake = draw(e, &r)
             if avoid.isEmpty { return fake }
-            if !avoid.contains(e.type.rawValue + "\u{1F}" + PIINormalize.key(e.type, fake)) { return fake }
+            if !avoid.contains(PIIKey(e.type, PIINormalize.key(e.type, fake)).string) { return fake }
         }
         return "<\(e.type.rawValue)>"
     }
@@ -268,7 +268,7 @@ public struct Scrubber: Sendable {
         for r in records where s.subjectOrdinals[r.subject] == nil { s.subjectOrdinals[r.subject] = s.subjectOrdinals.count + 1 }
         // One parallel scan over every field of every record.
         var originals = Set<String>()
-        for ents in scanner.scan(all: records.flatMap { Self.fields($0).map(\.value) }) { for e in ents { originals.insert(e.type.rawValue + "\u{1F}" + e.normalized) } }
+        for ents in scanner.scan(all: records.flatMap { Self.fields($0).map(\.value) }) { for e in ents { originals.insert(PIIKey(e.type, e.normalized).string) } }
         let avoid = mode == .pseudonymize ? originals : []
         var out: [Record] = []
         out.reserveCapacity(records.count)
@@ -285,7 +285,7 @@ public struct Scrubber: Sendable {
         let outFields = out.flatMap(Self.fields)
         for (f, ents) in zip(outFields, scanner.scan(all: outFields.map(\.value))) {
             do {
-                for e in ents where mode != .pseudonymize || originals.contains(e.type.rawValue + "\u{1F}" + e.normalized) {
+                for e in ents where mode != .pseudonymize || originals.contains(PIIKey(e.type, e.normalized).string) {
                     rep.residual[e.type.rawValue, default: 0] += 1
                     rep.residualFields[f.name, default: 0] += 1
                 }

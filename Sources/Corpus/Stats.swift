@@ -41,7 +41,7 @@ public struct CorpusStats: Codable, Sendable {
         for ents in found {
             for e in ents {
                 s.piiOccurrences[e.type.rawValue, default: 0] += 1
-                valueCount[e.type.rawValue + "\u{1F}" + e.normalized, default: 0] += 1
+                valueCount[PIIKey(e.type, e.normalized).string, default: 0] += 1
                 types[e.type.rawValue, default: []].insert(e.normalized)
             }
         }

@@ -31,7 +31,7 @@ extension StudyRunner {
     /// Mean normal-fit exposure (bits) of up to `limit` values against sampled candidates of the
     /// same format in the same context (Secret Sharer's estimate; see Audit/Exposure.swift).
     func meanExposure(_ m: GPT, _ entries: [PIIIndexEntry], pool: [String], limit: Int = 64, candidates: Int = 32) throws -> Double {
-        var rng = SplitMix64(s.seed ^ 0xE7)
+        var rng = SplitMix64(auditSeed: s.seed ^ 0xE7)
         let scorer = Scorer(model: m)
         var xs: [Double] = []
         for e in entries.prefix(limit) {

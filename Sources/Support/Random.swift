@@ -4,7 +4,7 @@
 // that checkpoints can store.
 
 /// SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.
-@inline(__always)
+@inlinable @inline(__always)
 public func mix64(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,10 +15,10 @@ public func mix64(_ x: UInt64) -> UInt64 {
 /// A seedable, copyable generator (SplitMix64). Its whole state is `state`.
 public struct SplitMix64: RandomNumberGenerator, Sendable, Codable, Equatable {
     public var state: UInt64
-    public init(seed: UInt64) { state = seed }
+    @inlinable public init(seed: UInt64) { state = seed }
     /// The audit's seeding convention (a fixed offset, so audit streams differ from training ones).
-    public init(_ seed: UInt64) { self.init(seed: seed ^ 0xA0D1_75EE_D000_0001) }
-    public mutating func next() -> UInt64 {
+    public init(auditSeed seed: UInt64) { self.init(seed: seed ^ 0xA0D1_75EE_D000_0001) }
+    @inlinable public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -138,7 +138,7 @@ public enum TokenizerFiles {
 
     static func atomicWriteFile(_ d: Data, _ path: String) throws {
         do { try atomicWrite(d, to: path) } catch {
-            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error)")
         }
     }
 

@@ -232,7 +232,7 @@ struct AttackOptions: ParsableArguments {
             s.extraction.prefixLengths = ks.map { $0! }
         }
         for (name, v) in [("--samples", samples), ("--exposure-values", exposureValues), ("--candidates", candidates), ("--bootstrap", bootstrap),
-                          ("--untargeted-prompts", untargetedPrompts), ("--untargeted-samples", untargetedSamples)] {
+                          ("--untargeted-prompts", untargetedPrompts), ("--untargeted-samples", untargetedSamples), ("--limit", limit), ("--sample", sample)] {
             if let v, v < 0 { throw ValidationError("\(name) must not be negative") }
         }
         if let samples { s.extraction.samples = samples }

@@ -62,7 +62,6 @@ struct UnlearnCommand: ParsableCommand {
         if !split.missing.isEmpty { FileHandle.standardError.write(Data("warning: \(split.missing.count) of the subjects have no records in \(data)\n".utf8)) }
         let parentProv = Provenance.read(directory: model)
         let action = self.action()
-        reporting { try action.checkCorpus(provenance: parentProv) }
         var outcome = reporting { try action.perform(model: m, tokenizer: tok, records: records, split: split, provenance: parentProv, progress: progressPrinter()) }
         if let (l, _) = ledgerAndRequests {
             // Keyed pseudonyms only: shallot.json travels with the model, the key stays with the ledger.

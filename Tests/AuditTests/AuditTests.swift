@@ -25,7 +25,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
 
 @Suite struct MetricsKnownAnswers {
     func normals(_ n: Int, mean: Double, seed: UInt64) -> [Double] {
-        var r = SplitMix64(seed)
+        var r = SplitMix64(auditSeed: seed)
         return (0..<n).map { _ in mean + (-2 * log(max(r.double(), 1e-300))).squareRoot() * cos(2 * .pi * r.double()) }
     }
 
@@ -70,7 +70,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
 @Suite(.serialized) struct CanaryExposureTests {
     /// A tiny byte-level model trained on text holding five canaries many times.
     static let setup: (GPT, [String], [String]) = {
-        var rng = SplitMix64(7)
+        var rng = SplitMix64(auditSeed: 7)
         let seen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
         let unseen = (0..<5).map { _ in String(format: "%06d", rng.int(1_000_000)) }
         var text = ""
@@ -82,7 +82,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let (model, seen, unseen) = Self.setup
         let tok = ByteTokenizer()
         let scorer = Scorer(model: model)
-        var rng = SplitMix64(11)
+        var rng = SplitMix64(auditSeed: 11)
         var seenExp: [Double] = [], unseenExp: [Double] = [], seenFit: [Double] = []
         for (secrets, out) in [(seen, 0), (unseen, 1)] {
             for s in secrets {

@@ -5,6 +5,8 @@ import Testing
 import SafeTensors
 
 func shallotBinary() -> URL {
+    // Another build's binary (e.g. the commit before a refactor, to write golden fixtures).
+    if let b = ProcessInfo.processInfo.environment["SHALLOT_BINARY"], !b.isEmpty { return URL(fileURLWithPath: b) }
     var candidates: [URL] = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL,
                              URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
