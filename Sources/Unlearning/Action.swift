@@ -86,7 +86,8 @@ public struct UnlearningAction {
         u.method = method
         let log = try Unlearner.forget(model: model, tokenizer: tokenizer, split: split, settings: u) { progress?(.step($0)) }
         u.context = min(u.context, model.config.nPositions)
-        details["unlearning.settings"] = String(decoding: (try? JSONEncoder().encode(u)) ?? Data(), as: UTF8.self)
+        // Sorted keys: an unsorted encoder orders keys differently from run to run.
+        details["unlearning.settings"] = String(decoding: (try? ResultsJSON.encoder().encode(u)) ?? Data(), as: UTF8.self)
         details["unlearning.retain_weight"] = String(format: "%g", u.effectiveRetainWeight)
         if let first = log.first, let last = log.last { details["unlearning.forget_nll"] = String(format: "%.4f → %.4f", first.forgetLoss, last.forgetLoss) }
         let parent = Provenance.ParentModel(path: modelDirectory, weightsSHA256: (try? sha256(file: modelDirectory + "/model.safetensors")) ?? "")

@@ -64,6 +64,6 @@ struct FunctionLengthTests {
             }
         }
         #expect(counted > 200, "only \(counted) functions found: the scan is broken")
-        #expect(long.isEmpty, "functions over \(Self.limit) lines:\n" + long.joined(separator: "\n"))
+        #expect(long.isEmpty, "functions over \(Self.limit) lines:\n\(long.joined(separator: "\n"))")
     }
 }

@@ -18,14 +18,16 @@
 import Foundation
 import Testing
 
-@Suite(.serialized, .enabled(if: GoldenTests.cpuHasAVX2, "the fixtures' arithmetic needs OpenBLAS's Haswell (AVX2) kernel on Linux"))
+/// Whether this CPU has AVX2 (the fixtures' GEMM kernel is OpenBLAS's Haswell one).
+let goldenCPUHasAVX2: Bool = {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+    return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx2") }
+}()
+
+@Suite(.serialized, .enabled(if: goldenCPUHasAVX2, "the fixtures' arithmetic needs OpenBLAS's Haswell (AVX2) kernel on Linux"))
 struct GoldenTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/golden")
     static let environment = ["OPENBLAS_CORETYPE": "Haswell"]
-    static var cpuHasAVX2: Bool {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-        return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx2") }
-    }
 
     /// The file as written, without the lines that change from run to run, the run directory as OUT.
     static func normalised(_ file: String, dir: String) throws -> String {
@@ -61,7 +63,7 @@ struct GoldenTests {
     /// A synthetic corpus with canaries, members and non-members, a base trained on the
     /// non-members and a model fine-tuned from it on the members long enough to memorise.
     func prepare(_ d: String) throws {
-        let tiny = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "64", "--batch", "8", "--lr", "3e-3", "--dropout", "0", "--threads", "1", "--seed", "3"]
+        let tiny = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "128", "--batch", "8", "--lr", "3e-3", "--dropout", "0", "--threads", "1", "--seed", "3"]
         try Data("a fixed salt for the golden audit".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
         try run(["corpus", "synth", "--subjects", "30", "--records", "200", "--seed", "3", "--canary-repeats", "1,30", "--canaries-per-repeat", "2", "--out", d + "/corpus.jsonl"])
         try run(["corpus", "split", d + "/corpus.jsonl", "--fraction", "0.8", "--seed", "3", "--out-a", d + "/members.jsonl", "--out-b", d + "/nonmembers.jsonl"])
@@ -99,7 +101,7 @@ struct GoldenTests {
         let d = try tmp()
         defer { try? FileManager.default.removeItem(atPath: d) }
         try Data("a fixed salt for the golden study".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
-        try run(["study", "--preset", "smoke", "--seed", "2", "--finetune-epochs", "6", "--salt-file", d + "/salt", "--threads", "1", "--out", d + "/study"])
+        try run(["study", "--preset", "smoke", "--seed", "2", "--finetune-epochs", "25", "--finetune-lr", "1e-2", "--salt-file", d + "/salt", "--threads", "1", "--out", d + "/study"])
         try Self.check(Self.normalised(d + "/study/study.json", dir: d), fixture: "study.json")
     }
 }
