@@ -40,13 +40,31 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Directory for the study's random salt (default: $SHALLOT_KEYS, else ~/.shallot/keys; made 0700).") var keys: String?
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
     @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "Jobs (trainings, audits, evaluations) run at a time (default: the number of cores; each local job then runs on one thread).") var jobs: Int?
+    @Option(help: "Kernel threads of each local job (default: cores / --jobs).") var threads: Int?
+    @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
+    @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
     @Option(help: "Output directory.") var out = "runs/study"
     @Flag(help: "JSON lines progress.") var json = false
     @Option(help: "Record the study (its models, unlearning actions and findings) in this ledger.") var ledger: String?
 
     func run() throws {
-        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        let nJobs = jobs ?? cores
+        let backend: StudyTrainer
+        switch trainer {
+        case "local":
+            guard trainerCmd == nil else { throw ValidationError("--trainer-cmd needs --trainer command") }
+            backend = .local
+        case "command":
+            guard let c = trainerCmd, c.contains("{job}") else { throw ValidationError("--trainer command needs --trainer-cmd with {job} in it (the job file's path)") }
+            backend = .command(c)
+        default: throw ValidationError("--trainer must be local or command")
+        }
+        let execution = StudyExecution(jobs: nJobs, threads: threads ?? max(1, cores / nJobs), trainer: backend)
+        BLAS.setThreads(execution.threads)
         guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default or paper") }
         if let budget { settings.budget = budget }
         if let rounds { settings.rounds = rounds }
@@ -71,7 +89,7 @@ struct StudyCommand: ParsableCommand {
         let start = Date()
         var bar: ProgressBar?
         let runner = reporting {
-            try StudyRunner(settings: settings, directory: out, salt: salt, revealPII: revealPii, userCorpus: user, corpusDescription: desc) { ev in
+            try StudyRunner(settings: settings, directory: out, salt: salt, revealPII: revealPii, userCorpus: user, corpusDescription: desc, execution: execution) { ev in
                 switch ev {
                 case .stage(let s):
                     bar = nil
@@ -105,6 +123,23 @@ struct StudyCommand: ParsableCommand {
         }
         print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
         for f in report.findings { print("  • " + f) }
+    }
+}
+
+/// `shallot study-job JOB.json`: Shallot's own trainer for one job file of the trainer contract
+/// (docs/trainer-contract.md) — what `--trainer local` runs in-process, as a command, so that it
+/// can stand in for an external trainer (`--trainer command --trainer-cmd 'shallot study-job {job}'`).
+struct StudyJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "study-job", abstract: "Train one study job file (the trainer contract, docs/trainer-contract.md).", shouldDisplay: false)
+    @Argument(help: "The job's job.json.") var job: String
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }; BLAS.setThreads(threads) }
+        let j = reporting { try TrainJob.read(job) }
+        let r = reporting { try BuiltinTrainer.run(job: j) }
+        print("job \(r.jobId): \(r.steps) steps, final loss \(String(format: "%.4f", r.finalLoss)) → \(j.output)")
     }
 }
 
