@@ -31,7 +31,7 @@ public struct StudyExecution: Sendable {
     /// Kernel threads of the local work (training and audits in this process).
     public var threads: Int
     public var trainer: StudyTrainer
-    public init(jobs: Int = 1, threads: Int = 1, trainer: StudyTrainer = .local) {
+    public init(jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, trainer: StudyTrainer = .local) {
         self.jobs = max(1, jobs); self.threads = max(1, threads); self.trainer = trainer
     }
 }
@@ -44,7 +44,9 @@ public enum StudyJobError: Error, CustomStringConvertible {
 }
 
 /// Runs closures at most `width` at a time; results in input order. Every task runs even when
-/// one fails; the first failure (in input order) is thrown afterwards.
+/// one fails; the first failure (in input order) is thrown afterwards. Workers are threads of
+/// their own, not Dispatch's pool (which runs about one per core): `--jobs 8` on a 2-core login
+/// node must keep eight external trainings (`sbatch --wait`) going.
 enum JobPool {
     static func run<T>(_ width: Int, _ tasks: [() throws -> T]) throws -> [T] {
         if width <= 1 || tasks.count <= 1 { return try tasks.map { try $0() } }
@@ -52,14 +54,21 @@ enum JobPool {
         let boxed = UncheckedSendable(tasks)
         let next = Counter()
         let workers = min(width, tasks.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
-                let i = next.next()
-                if i >= boxed.value.count { break }
-                let r = Result { try boxed.value[i]() }
-                results.value.set(i, r)
+        let finished = DispatchSemaphore(value: 0)
+        for _ in 0..<workers {
+            let t = Thread {
+                while true {
+                    let i = next.next()
+                    if i >= boxed.value.count { break }
+                    let r = Result { try boxed.value[i]() }
+                    results.value.set(i, r)
+                }
+                finished.signal()
             }
+            t.stackSize = 16 << 20
+            t.start()
         }
+        for _ in 0..<workers { finished.wait() }
         return try results.value.items.map { try $0!.get() }
     }
 
@@ -314,7 +323,7 @@ extension StudyRunner {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", cmd]
             let logPath = jobDir(job.id) + "/trainer.log"
-            FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
             guard let log = FileHandle(forWritingAtPath: logPath) else { throw StudyJobError.failed(job: job.id, reason: "\(logPath): cannot write the trainer's log") }
             p.standardOutput = log; p.standardError = log
             do { try p.run() } catch { throw StudyJobError.failed(job: job.id, reason: "cannot start /bin/sh -c \(cmd): \(error)") }

@@ -304,7 +304,9 @@ public final class StudyRunner {
     }
 
     public func run() throws -> StudyReport {
+        let threadsBefore = Parallel.threads
         Parallel.threads = execution.threads
+        defer { Parallel.threads = threadsBefore }
         try prepareTokenizer()
         encodeAll()
         _ = subjectOfStageKey  // built before any job thread reads it

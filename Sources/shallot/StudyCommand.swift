@@ -41,7 +41,7 @@ struct StudyCommand: ParsableCommand {
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
     @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
     @Option(help: "Jobs (trainings, audits, evaluations) run at a time (default: the number of cores; each local job then runs on one thread).") var jobs: Int?
-    @Option(help: "Kernel threads of each local job (default: cores / --jobs).") var threads: Int?
+    @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
     @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
     @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
     @Option(help: "Output directory.") var out = "runs/study"
@@ -63,7 +63,9 @@ struct StudyCommand: ParsableCommand {
             backend = .command(c)
         default: throw ValidationError("--trainer must be local or command")
         }
-        let execution = StudyExecution(jobs: nJobs, threads: threads ?? max(1, cores / nJobs), trainer: backend)
+        // One kernel thread per job unless asked: the GEMM split over threads can change the last
+        // bits of some scores (the exposure estimates), and --jobs must not change the study.
+        let execution = StudyExecution(jobs: nJobs, threads: threads ?? 1, trainer: backend)
         BLAS.setThreads(execution.threads)
         guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default or paper") }
         if let budget { settings.budget = budget }

@@ -32,7 +32,7 @@ import Testing
     @Test func planListsEveryJobAndTwoJobsAtATimeGiveTheSameStudy() throws {
         let (d, args) = try salted()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        let one = try shallot(args + ["--jobs", "1", "--threads", "2", "--out", d + "/one"])
+        let one = try shallot(args + ["--jobs", "1", "--out", d + "/one"])
         #expect(one.status == 0, "\(one.stderr)")
         let two = try shallot(args + ["--jobs", "2", "--out", d + "/two"])
         #expect(two.status == 0, "\(two.stderr)")
