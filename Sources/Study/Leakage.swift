@@ -80,13 +80,7 @@ extension StudyRunner {
     func pretrainingLeakage(base: GPT, controlBase: GPT, seed: UInt64) throws -> PretrainingLeakage {
         try store.stage("pretraining_leakage") {
             progress(.stage("pre-training leakage"))
-            let tuned = try model("round0_seed0") {
-                let m = base.copy(); var p = s.finetune; p.seed = seed; return (m, try train(m, stream(fTrain, replace: [], filler: true), p))
-            }.0
-            progress(.stage("fine-tuning the control base identically"))
-            let controlTuned = try model("control_finetuned") {
-                let m = controlBase.copy(); var p = s.finetune; p.seed = seed; return (m, try train(m, stream(fTrain, replace: [], filler: true), p))
-            }.0
+            let tuned = try saved("round0_seed0"), controlTuned = try saved("control_finetuned")
             // Targets: values only the target subjects' records hold; unseen: values of the
             // subjects held out of P that no training record holds (same generator and population).
             let fKeys = keys(fTrain)
@@ -101,12 +95,18 @@ extension StudyRunner {
             let pool = (targetIndex.entries + unseenIndex.entries).filter { $0.type == .email }.map(\.value)
             var models: [String: ModelLeak] = [:]
             var scores: [String: ([Double], [Double])] = [:]
-            for (name, m) in [("base", base), ("control_base", controlBase), ("finetuned", tuned), ("control_finetuned", controlTuned)] {
-                progress(.stage("pre-training leakage: \(name)"))
-                let (l, t, u) = try leak(m, targets: targetIndex, unseen: unseenIndex, byId: byId, pool: pool)
+            // The four models' measurements and the attribution are independent: run concurrently.
+            let named = [("base", base), ("control_base", controlBase), ("finetuned", tuned), ("control_finetuned", controlTuned)]
+            var tasks: [() throws -> Any] = named.map { name, m in
+                { self.report(.stage("pre-training leakage: \(name)")); return try self.leak(m, targets: targetIndex, unseen: unseenIndex, byId: byId, pool: pool) }
+            }
+            tasks.append { try self.attribution(tuned, fKeys: fKeys) }
+            let out = try JobPool.run(execution.jobs, tasks)
+            for (i, (name, _)) in named.enumerated() {
+                let (l, t, u) = out[i] as! (ModelLeak, [Double], [Double])
                 models[name] = l; scores[name] = (t, u)
             }
-            let (attributed, generations, distinct) = try attribution(tuned, fKeys: fKeys)
+            let (attributed, generations, distinct) = out[named.count] as! ([String: String], Int, Int)
             var counts = ["pretraining": 0, "finetuning": 0, "both": 0, "neither": 0]
             for a in attributed.values { counts[a, default: 0] += 1 }
             let f = models["finetuned"]!, c = models["control_finetuned"]!
@@ -136,7 +136,7 @@ extension StudyRunner {
     /// 10-token windows of the pre-training corpus, plus the targeted attack on all of P's
     /// trained values — by the corpus that holds it.
     func attribution(_ tuned: GPT, fKeys: Set<PIIKey>) throws -> ([String: String], Int, Int) {
-        progress(.stage("pre-training leakage: attribution"))
+        report(.stage("pre-training leakage: attribution"))
         var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
         let pKeys = keys(pTrain)
         var us = UntargetedSettings(); us.prompts = s.untargetedPrompts; us.samplesPerPrompt = 4; us.seed = s.seed; us.newTokens = min(64, s.model.context / 2)
@@ -176,27 +176,35 @@ extension StudyRunner {
         let original = try saved("round0_seed0")
         let forgetRecords = fTrain.filter { forget.contains($0.subject) }
         let retainRecords = fTrain.filter { !forget.contains($0.subject) }
-        let originalEval: Evaluation = try subjectStage("unlearn_eval_original") { try evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
-        var rows = [originalEval.row(method: "original", reference: nil)]
+        // The original's and the exact retrain's evaluations and every method are independent jobs.
+        var tasks: [() throws -> (String, Evaluation)] = [{
+            ("original", try self.subjectStage("unlearn_eval_original") { try self.evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) })
+        }]
         if s.rounds > 0 {
-            let retrain = try saved("round1_deletion_seed0")
-            let e: Evaluation = try subjectStage("unlearn_eval_retrain") { try evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) }
-            rows.append(e.row(method: "retrain", reference: originalEval))
+            tasks.append {
+                let retrain = try self.saved("round1_deletion_seed0")
+                return ("retrain", try self.subjectStage("unlearn_eval_retrain") { try self.evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) })
+            }
         }
         for method in s.unlearningMethods where method != .retrain {
-            let e: Evaluation = try subjectStage("unlearn_\(method.rawValue)") {
-                progress(.stage("unlearning: \(method.rawValue)"))
-                let m = original.copy()
-                var u = s.unlearning; u.method = method; u.seed = seed
-                _ = try Unlearner.forget(model: m, tokenizer: tok, split: ForgetSplit(records: fTrain, subjects: forget), settings: u) { st in
-                    self.progress(.step(done: st.step, total: u.steps))
+            tasks.append {
+                let e: Evaluation = try self.subjectStage("unlearn_\(method.rawValue)") {
+                    self.report(.stage("unlearning: \(method.rawValue)"))
+                    let m = original.copy()
+                    var u = self.s.unlearning; u.method = method; u.seed = seed
+                    _ = try Unlearner.forget(model: m, tokenizer: self.tok, split: ForgetSplit(records: self.fTrain, subjects: forget), settings: u) { st in
+                        if self.execution.jobs == 1 { self.report(.step(done: st.step, total: u.steps)) }
+                    }
+                    var ev = try self.evaluate(m, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil)
+                    ev.steps = u.steps
+                    return ev
                 }
-                var ev = try evaluate(m, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil)
-                ev.steps = u.steps
-                return ev
+                return (method.rawValue, e)
             }
-            rows.append(e.row(method: method.rawValue, reference: originalEval))
         }
+        let evals = try JobPool.run(execution.jobs, tasks)
+        let originalEval = evals[0].1
+        let rows = evals.map { $0.0 == "original" ? $0.1.row(method: "original", reference: nil) : $0.1.row(method: $0.0, reference: originalEval) }
         return rows
     }
 

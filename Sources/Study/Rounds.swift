@@ -89,22 +89,34 @@ extension StudyRunner {
                           heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
     }
 
-    func onionRound(_ r: Int, base: GPT, state st: inout OnionState) throws -> StudyRound {
+    func onionRound(_ r: Int, base: TrainSpec.Base, state st: inout OnionState) throws -> StudyRound {
         let del = planDeletion(st)
         if r == 1 { st.forgetSet = Set(del) }
         let target = st.cumulativeRecords[.deletion]! + recordCount(del)
         let rand = planRandom(st, target: target - st.cumulativeRecords[.randomRemoval]!, round: r)
         let plans: [Arm: [String]] = [.deletion: del, .randomRemoval: rand.chosen, .reseed: []]
-        var arms: [Arm: ArmRound] = [:]
-        var counts: [Arm: [SeedCount]] = [:]
+        // The round's removals are decided: every arm and seed is a job, all planned now and run
+        // concurrently (they depend only on the previous round's audits).
         for arm in Arm.allCases {
             st.removed[arm]!.formUnion(plans[arm]!)
             st.cumulativeRecords[arm]! += recordCount(plans[arm]!)
-            var results: [RunRecord] = []
-            for i in st.seeds.indices {
-                results.append(try fineTuneAndAudit(base: base, removed: st.removed[arm]!, seed: runSeed(st, arm, i, round: r), baselineSteps: st.baseline[0].steps,
-                                                    name: "round\(r)_\(arm.rawValue)_seed\(i)", keep: arm == .deletion && r == 1 && i == 0))
+        }
+        let frozen = st
+        let specs = Arm.allCases.flatMap { arm in
+            frozen.seeds.indices.map { i in
+                (arm, finetuneSpec("round\(r)_\(arm.rawValue)_seed\(i)", base: base, removed: frozen.removed[arm]!, seed: runSeed(frozen, arm, i, round: r),
+                                   baselineSteps: frozen.baseline[0].steps, arm: arm.rawValue, round: r))
             }
+        }
+        for (_, sp) in specs { try register(sp) }
+        planBook.round(r, planned: true, waitsFor: [], jobs: specs.map(\.1.id))
+        try planBook.write()
+        progress(.stage("round \(r): \(specs.count) fine-tunes + audits (\(Arm.allCases.count) arms × \(st.seeds.count) seeds)"))
+        let all = try JobPool.run(execution.jobs, specs.map { arm, sp in { try self.fineTuneAndAudit(sp, removed: frozen.removed[arm]!) } })
+        var arms: [Arm: ArmRound] = [:]
+        var counts: [Arm: [SeedCount]] = [:]
+        for (a, arm) in Arm.allCases.enumerated() {
+            let results = Array(all[(a * st.seeds.count)..<((a + 1) * st.seeds.count)])
             let seedResults = results.indices.map { seedResult(st, arm, $0, results[$0], round: r) }
             for i in results.indices { st.history[arm]![i].append(Set(results[i].outcome.vulnerable).intersection(present(st, arm))) }
             counts[arm] = seedResults.map { SeedCount(newly: $0.newlyVulnerable.count, eligible: $0.eligible) }

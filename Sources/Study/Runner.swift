@@ -9,6 +9,7 @@ import Audit
 import Corpus
 import Foundation
 import GPT
+import Kernels
 import Support
 import PII
 import Tokenizer
@@ -34,7 +35,10 @@ public final class StudyRunner {
     let reveal: Bool
     let store: AuditCheckpoints
     let fingerprint: String
+    let execution: StudyExecution
+    let planBook: PlanBook
     let t0 = Date()
+    let infoLock = NSLock(), progressLock = NSLock()
 
     // data
     var P: [Record] = [], F: [Record] = []
@@ -47,10 +51,14 @@ public final class StudyRunner {
     var modelInfo: [String: [String: String]] = [:]
     /// Owners of F's values, decided from the full original F before anything is deleted.
     var ownership: Ownership!
+    /// Every training job of the study by id (guarded by infoLock).
+    var specs: [String: TrainSpec] = [:]
+    /// Jobs trained by this invocation (guarded by infoLock).
+    var trainedHere = Set<String>()
 
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, corpusDescription: [String: String],
-                progress: @escaping (StudyProgress) -> Void) throws {
-        s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII
+                execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
+        s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
@@ -58,9 +66,16 @@ public final class StudyRunner {
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
+        planBook = PlanBook(path: directory + "/plan.json", fingerprint: fingerprint, execution: execution, rounds: settings.rounds)
         corpusInfo = corpusDescription
         try PrivateFile.makeDirectory(directory)
         try prepareCorpora(userCorpus)
+    }
+
+    /// Progress from any job thread, one event at a time.
+    func report(_ e: StudyProgress) {
+        progressLock.lock(); defer { progressLock.unlock() }
+        progress(e)
     }
 
     func key(_ subject: String) -> String { reveal ? subject : hash("subject\u{1F}" + subject) }
@@ -70,7 +85,8 @@ public final class StudyRunner {
     // salt) is run again.
     lazy var subjectOfStageKey: [String: String] = Dictionary(F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
     func stageKey(_ subject: String) -> String { hash("stage-subject\u{1F}" + subject) }
-    func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, _ body: () throws -> T) throws -> T {
+    func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, store: AuditCheckpoints? = nil, _ body: () throws -> T) throws -> T {
+        let store = store ?? self.store
         if let stored: T = store.load(name), let r = stored.mapSubjects({ subjectOfStageKey[$0] }) { return r }
         let r = try body()
         try store.save(name, r.mapSubjects { stageKey($0) }!)
@@ -143,38 +159,45 @@ public final class StudyRunner {
                   dropout: 0, eosTokenId: Int(tok.endOfText))
     }
 
-    /// A saved model of this study (same fingerprint) with the summary of its training, or a
-    /// freshly built and saved one. The fingerprint file is removed first and written last, so a
-    /// model interrupted while training or saving is built again, never half-read.
-    func model(_ name: String, _ build: () throws -> (GPT, TrainSummary?)) throws -> (GPT, TrainSummary?) {
-        let path = dir + "/models/" + name
-        let mark = path + "/study-fingerprint", summaryPath = path + "/study-train-summary.json"
-        if let f = FileManager.default.contents(atPath: mark), String(decoding: f, as: UTF8.self) == fingerprint,
-           let summary = FileManager.default.contents(atPath: summaryPath).flatMap({ try? JSONDecoder().decode(TrainSummary.self, from: $0) }),
-           let m = try? GPT.load(directory: path) {
-            progress(.resumed("model \(name)"))
-            return (m, summary)
-        }
-        try? FileManager.default.removeItem(atPath: mark)
-        let (m, summary) = try build()
-        try m.save(directory: path)
-        try tok.save(to: path)
-        if let summary { try atomicWrite(JSONEncoder().encode(summary), to: summaryPath) }
-        try atomicWrite(Data(fingerprint.utf8), to: mark)
-        modelInfo[name] = ["path": path, "weights_sha256": (try? sha256(file: path + "/model.safetensors")) ?? ""]
-        return (m, summary)
-    }
-
-    /// A model an earlier stage of this run saved.
+    /// A model an earlier stage of this run planned (trained now if its output is missing).
     func saved(_ name: String) throws -> GPT {
-        try model(name) { throw StudyError.corpus("\(dir)/models/\(name): missing or changed; remove \(dir)/stages and run again") }.0
+        infoLock.lock(); let spec = specs[name]; infoLock.unlock()
+        guard let spec else { throw StudyError.corpus("\(dir)/jobs/\(name): no such job in this study's plan") }
+        return try trained(spec)
     }
 
-    func tokensOf(_ r: Record) -> [Int32] {
-        if let t = tokens[r.id] { return t }
-        let t = tok.encode(r.text)
-        tokens[r.id] = t
-        return t
+    /// Registers the job spec under its id (for `saved`) and in the plan.
+    @discardableResult
+    func register(_ spec: TrainSpec) throws -> TrainSpec.Base {
+        infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
+        return TrainSpec.Base(id: spec.id, inputSHA256: try plan(spec))
+    }
+
+    /// Pre-training from scratch (weights initialised from the study's seed).
+    func pretrainSpec(_ id: String, replace: Set<String>) -> TrainSpec {
+        TrainSpec(id: id, kind: "pretrain", base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
+                  params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: replace.count, originalSteps: nil))
+    }
+
+    /// A fine-tune of `base` on F's members without the records of `removed` subjects.
+    func finetuneSpec(_ id: String, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?, arm: String?, round: Int?) -> TrainSpec {
+        var p = s.finetune; p.seed = seed
+        let split = ForgetSplit(records: fTrain, subjects: removed)
+        let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
+        p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
+        return TrainSpec(id: id, kind: "finetune", base: base, stream: st, records: split.retain, params: p, initSeed: nil,
+                         budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil),
+                         arm: arm, round: round)
+    }
+
+    /// A record's tokens (every record is encoded once, before any job runs; the table is only
+    /// read while jobs run on several threads).
+    func tokensOf(_ r: Record) -> [Int32] { tokens[r.id] ?? tok.encode(r.text) }
+
+    func encodeAll() {
+        var seen = Set<String>(), recs: [Record] = []
+        for r in P + F where seen.insert(r.id).inserted { recs.append(r) }
+        for (r, t) in zip(recs, tok.encodeBatch(recs.map(\.text))) { tokens[r.id] = t }
     }
 
     /// The token stream of `records` in order; records whose id is in `replace` become filler of
@@ -182,13 +205,6 @@ public final class StudyRunner {
     func stream(_ records: [Record], replace: Set<String>, filler: Bool) -> [Int32] {
         Filler.packed(records.map(tokensOf), replace: Set(records.indices.filter { replace.contains(records[$0].id) }),
                       keepLength: filler, tokenizer: tok, seed: s.seed)
-    }
-
-    func train(_ m: GPT, _ stream: [Int32], _ p: TrainParameters) throws -> TrainSummary {
-        let t = try Trainer(model: m, data: TokenDataset(tokens: stream, fileSHA256: "study"), params: p, checkpointPath: nil)
-        return try t.run(resume: false) { ev in
-            if case .step(let step, let total, _, _, _, _) = ev { self.progress(.step(done: step, total: total)) }
-        }
     }
 
     // MARK: audit
@@ -224,7 +240,7 @@ public final class StudyRunner {
         var inputs = AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
         inputs.ownership = ownership
         let r = try AuditRunner.run(inputs, settings: settings, salt: Data("study".utf8)) { ev in
-            if case .step(let d, let t) = ev { self.progress(.step(done: d, total: t)) }
+            if case .step(let d, let t) = ev, self.execution.jobs == 1 { self.report(.step(done: d, total: t)) }
         }
         var scores: [String: Double] = [:]
         for subj in r.subjects { if let sc = subj.score { scores[subj.subject] = sc } }
@@ -245,22 +261,28 @@ public final class StudyRunner {
         }
     }
 
-    /// Fine-tune the base on F's members without `removed` subjects (per the budget rule), audit.
-    func fineTuneAndAudit(base: GPT, removed: Set<String>, seed: UInt64, baselineSteps: Int?, name: String, keep: Bool) throws -> RunRecord {
-        try subjectStage(name) {
-            progress(.stage("fine-tune + audit: \(name)"))
-            var p = s.finetune; p.seed = seed
-            let split = ForgetSplit(records: fTrain, subjects: removed)
-            let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
-            p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
-            let build = { () throws -> (GPT, TrainSummary?) in
-                let m = base.copy()
-                return (m, try Retrainer.retrain(m, stream: st, parameters: p) { d, t, _ in self.progress(.step(done: d, total: t)) })
-            }
-            let (m, summary) = try keep ? model(name, build) : build()
+    /// Fine-tune (a job) and audit the result; the audit is keyed by the job's input hash, so a
+    /// finished one is reused without the model.
+    func fineTuneAndAudit(_ spec: TrainSpec, removed: Set<String>) throws -> RunRecord {
+        let hash = try plan(spec)
+        infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
+        let auditId = "audit_" + spec.id
+        planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
+                               inputSHA256: sha256(fingerprint + "\naudit\n" + hash), inputs: ["model_input_sha256": hash],
+                               dependsOn: [spec.id], outputs: [dir + "/stages/" + spec.id + ".json"], status: "planned"))
+        let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: sha256(fingerprint + "\naudit\n" + hash))
+        var fresh = false
+        let rr: RunRecord = try subjectStage(spec.id, store: keyed) {
+            fresh = true
+            report(.stage("fine-tune + audit: \(spec.id)"))
+            let m = try trained(spec)
+            let result = try TrainResult.read(modelDir(spec.id))
+            planBook.setStatus(auditId, "running")
             let present = fTrain.filter { !removed.contains($0.subject) }
-            return RunRecord(outcome: try audit(m, records: present), steps: summary?.steps ?? 0, loss: Double(summary?.finalLoss ?? .nan))
+            return RunRecord(outcome: try audit(m, records: present), steps: result.steps, loss: result.finalLoss)
         }
+        planBook.setStatus(auditId, fresh ? "done" : "reused")
+        return rr
     }
 
     func prepareTokenizer() throws {
@@ -279,30 +301,38 @@ public final class StudyRunner {
     }
 
     public func run() throws -> StudyReport {
+        let threadsBefore = Parallel.threads
+        Parallel.threads = execution.threads
+        defer { Parallel.threads = threadsBefore }
         try prepareTokenizer()
+        encodeAll()
+        _ = subjectOfStageKey  // built before any job thread reads it
         let ownershipSummary = try writeOwnership()
         // Bases: on P, and the control on P with the target subjects' records replaced by filler.
-        progress(.stage("pre-training the base model"))
-        let base = try model("base") {
-            let m = GPT(config: config(), seed: s.seed)
-            return (m, try train(m, stream(pTrain, replace: [], filler: true), s.pretrain))
-        }.0
-        progress(.stage("pre-training the control base (targets replaced by filler)"))
-        let controlBase = try model("base_control") {
-            let m = GPT(config: config(), seed: s.seed)
-            return (m, try train(m, stream(pTrain, replace: pTargetIds, filler: true), s.pretrain))
-        }.0
-
-        // Round 0: fine-tune with every seed.
+        let baseSpec = pretrainSpec("base", replace: []), controlSpec = pretrainSpec("base_control", replace: pTargetIds)
+        let baseRef = try register(baseSpec), controlRef = try register(controlSpec)
+        // Round 0: fine-tune with every seed; the control base fine-tuned identically (seed 0).
         let seeds = (0..<s.seeds).map { s.finetune.seed &+ UInt64($0) }
-        var baseline: [RunRecord] = []
-        for (i, sd) in seeds.enumerated() {
-            baseline.append(try fineTuneAndAudit(base: base, removed: [], seed: sd, baselineSteps: nil, name: "round0_seed\(i)", keep: i == 0))
+        let baselineSpecs = seeds.enumerated().map { i, sd in
+            finetuneSpec("round0_seed\(i)", base: baseRef, removed: [], seed: sd, baselineSteps: nil, arm: "baseline", round: 0)
         }
+        let controlTunedSpec = finetuneSpec("control_finetuned", base: controlRef, removed: [], seed: seeds[0], baselineSteps: nil, arm: nil, round: nil)
+        for sp in baselineSpecs + [controlTunedSpec] { try register(sp) }
+        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
+                               outputs: [dir + "/stages/pretraining_leakage.json"], status: "planned"))
+        try planRounds(baselineSpecs, seeds: seeds)
+
+        progress(.stage("pre-training the base model and the control base (targets replaced by filler)"))
+        let bases = try JobPool.run(execution.jobs, [{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
+        let (base, controlBase) = (bases[0], bases[1])
+        progress(.stage("round 0: \(seeds.count) fine-tunes + audits, and the control base's fine-tune"))
+        var tasks: [() throws -> RunRecord?] = baselineSpecs.map { sp in { try self.fineTuneAndAudit(sp, removed: []) } }
+        tasks.append { _ = try self.trained(controlTunedSpec); return nil }
+        let baseline = try JobPool.run(execution.jobs, tasks).prefix(seeds.count).map { $0! }
         var onion = OnionState(baseline: baseline, seeds: seeds)
         var rounds: [StudyRound] = []
         for r in 1...max(1, s.rounds) where s.rounds > 0 {
-            rounds.append(try onionRound(r, base: base, state: &onion))
+            rounds.append(try onionRound(r, base: baseRef, state: &onion))
         }
 
         let leakage = try pretrainingLeakage(base: base, controlBase: controlBase, seed: seeds[0])
@@ -311,22 +341,43 @@ public final class StudyRunner {
         var findings = rounds.map(\.statement)
         findings.append(leakage.statement)
         findings += unlearningFindings(unlearning)
-        let b0 = baseline.enumerated().map { i, rr in
+        let b0 = baselineResults(baseline, seeds: seeds)
+        recordReportedModels()
+        try planBook.write()
+        return StudyReport(software: shallotSoftware, created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpusInfo,
+                           models: modelInfo, ownership: ownershipSummary,
+                           baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
+                           rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The onion rounds in plan.json, each waiting for the previous round's audits (round r's
+    /// jobs are decided only when those are in).
+    func planRounds(_ baselineSpecs: [TrainSpec], seeds: [UInt64]) throws {
+        for r in 0..<s.rounds {
+            let waits = r == 0 ? baselineSpecs.map { "audit_" + $0.id } : Arm.allCases.flatMap { a in seeds.indices.map { "audit_round\(r)_\(a.rawValue)_seed\($0)" } }
+            planBook.round(r + 1, planned: false, waitsFor: waits, jobs: Arm.allCases.flatMap { a in seeds.indices.map { "round\(r + 1)_\(a.rawValue)_seed\($0)" } })
+        }
+        try planBook.write()
+    }
+
+    /// Round 0's seeds as study.json rows: every vulnerable subject is newly vulnerable.
+    func baselineResults(_ baseline: [RunRecord], seeds: [UInt64]) -> [SeedResult] {
+        baseline.enumerated().map { i, rr in
             SeedResult(seed: seeds[i], vulnerable: rr.outcome.vulnerable.map(key).sorted(), newlyVulnerable: rr.outcome.vulnerable.map(key).sorted(), persistence: nil,
                        jaccardPrevious: nil, jaccardEarlier: nil, eligible: recordsOf.count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
                        removedStillExtractable: 0, removedStillExtractableValues: 0, unownedExtracted: rr.outcome.unownedExtracted,
                        heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
         }
-        for name in ["base", "base_control", "round0_seed0", "round1_deletion_seed0", "control_finetuned"] where modelInfo[name] == nil {
-            let path = dir + "/models/" + name
+    }
+
+    /// Path and weights hash of every reported model on disk (a resumed run's too).
+    func recordReportedModels() {
+        for name in Self.reportedModels where modelInfo[name] == nil {
+            let path = modelDir(name)
             if FileManager.default.fileExists(atPath: path + "/model.safetensors") {
                 modelInfo[name] = ["path": path, "weights_sha256": (try? sha256(file: path + "/model.safetensors")) ?? ""]
             }
         }
-        return StudyReport(software: "shallot \(shallotVersion)", created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpusInfo,
-                           models: modelInfo, ownership: ownershipSummary,
-                           baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
-                           rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
     }
 
     func unlearningFindings(_ unlearning: [UnlearningRow]) -> [String] {

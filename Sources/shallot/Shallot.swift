@@ -9,7 +9,7 @@ struct Shallot: ParsableCommand {
         commandName: "shallot",
         abstract: "Measure which people's personal data a language model leaks, and whether deleting it works.",
         version: shallotVersion,
-        subcommands: [Train.self, Generate.self, Score.self, TokenizerCommand.self, CorpusCommand.self, PIICommand.self, AuditCommand.self, ReportCommand.self, StudyCommand.self, UnlearnCommand.self, LedgerCommand.self, ServeCommand.self, Bench.self])
+        subcommands: [Train.self, Generate.self, Score.self, TokenizerCommand.self, CorpusCommand.self, PIICommand.self, AuditCommand.self, ReportCommand.self, StudyCommand.self, StudyJobCommand.self, UnlearnCommand.self, LedgerCommand.self, ServeCommand.self, Bench.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the parent's
     /// help and exit 0, so `shallot serv --help` looked like success).

@@ -36,17 +36,63 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
     @Option(help: "Pre-training epochs (default: the preset's).") var pretrainEpochs: Double?
     @Option(help: "Seed of the corpora and models.") var seed: UInt64 = 1
-    @Option(help: "File with the hashing salt for subject keys (default: a random salt kept in the --keys directory, not beside the hashes).") var saltFile: String?
+    @OptionGroup var salt: SaltOptions
     @Option(help: "Directory for the study's random salt (default: $SHALLOT_KEYS, else ~/.shallot/keys; made 0700).") var keys: String?
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
     @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "Jobs (trainings, audits, evaluations) run at a time (default: the number of cores; each local job then runs on one thread).") var jobs: Int?
+    @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
+    @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
+    @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
     @Option(help: "Output directory.") var out = "runs/study"
     @Flag(help: "JSON lines progress.") var json = false
     @Option(help: "Record the study (its models, unlearning actions and findings) in this ledger.") var ledger: String?
 
     func run() throws {
-        if let threads { Parallel.threads = threads; BLAS.setThreads(threads) }
+        let execution = try self.execution()
+        BLAS.setThreads(execution.threads)
+        let settings = try self.settings()
+        // A missing ledger is an error now, not after the study.
+        let ledgerFile = ledger.map { lp in reporting { try Ledger(path: lp) } }
+        reporting { try PrivateFile.makeDirectory(out) }
+        let studySalt = salt.read() ?? reporting { try StudySalt.load(out: out, keys: keys) }
+        var desc: [String: String] = ["source": corpus == nil ? "synthetic (corpus synth, populations 0 and 1)" : corpus!]
+        let user = corpus.map { c -> [Record] in desc["file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
+        let runner = reporting {
+            try StudyRunner(settings: settings, directory: out, salt: studySalt, revealPII: revealPii, userCorpus: user, corpusDescription: desc,
+                            execution: execution, progress: progressPrinter())
+        }
+        let report = reporting { try runner.run() }
+        reporting {
+            try atomicWrite(ResultsJSON.encoder(pretty: true).encode(report), to: out + "/study.json")
+            try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
+        }
+        if let l = ledgerFile, let lp = ledger { record(report, settings: settings, in: l, path: lp) }
+        print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
+        for f in report.findings { print("  • " + f) }
+    }
+
+    /// --jobs, --threads and --trainer as the runner's execution settings. One kernel thread per
+    /// job unless asked: the GEMM split over threads can change the last bits of some scores (the
+    /// exposure estimates), and --jobs must not change the study.
+    func execution() throws -> StudyExecution {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        let backend: StudyTrainer
+        switch trainer {
+        case "local":
+            guard trainerCmd == nil else { throw ValidationError("--trainer-cmd needs --trainer command") }
+            backend = .local
+        case "command":
+            guard let c = trainerCmd, c.contains("{job}") else { throw ValidationError("--trainer command needs --trainer-cmd with {job} in it (the job file's path)") }
+            backend = .command(c)
+        default: throw ValidationError("--trainer must be local or command")
+        }
+        return StudyExecution(jobs: jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount), threads: threads ?? 1, trainer: backend)
+    }
+
+    /// The preset with the options given applied.
+    func settings() throws -> StudySettings {
         guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default or paper") }
         if let budget { settings.budget = budget }
         if let rounds { settings.rounds = rounds }
@@ -56,55 +102,54 @@ struct StudyCommand: ParsableCommand {
         if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
         if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }
         settings.seed = seed
-        // A missing ledger is an error now, not after the study.
-        let ledgerFile = ledger.map { lp in reporting { try Ledger(path: lp) } }
-        reporting { try PrivateFile.makeDirectory(out) }
-        let salt: Data
-        if let s = saltFile {
-            guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
-            salt = d
-        } else {
-            salt = reporting { try StudySalt.load(out: out, keys: keys) }
-        }
-        var desc: [String: String] = ["source": corpus == nil ? "synthetic (corpus synth, populations 0 and 1)" : corpus!]
-        let user = corpus.map { c -> [Record] in desc["file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
+        return settings
+    }
+
+    func progressPrinter() -> (StudyProgress) -> Void {
         let start = Date()
         var bar: ProgressBar?
-        let runner = reporting {
-            try StudyRunner(settings: settings, directory: out, salt: salt, revealPII: revealPii, userCorpus: user, corpusDescription: desc) { ev in
-                switch ev {
-                case .stage(let s):
-                    bar = nil
-                    if json { printJSON(StageEvent(stage: s, elapsedS: (Date().timeIntervalSince(start) * 10).rounded() / 10)) }
-                    else { FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), s).utf8)) }
-                case .resumed(let s):
-                    if json { printJSON(["event": "resumed", "stage": s]) } else { FileHandle.standardError.write(Data("  (reused from an earlier run: \(s))\n".utf8)) }
-                case .step(let d, let t):
-                    if json { return }
-                    if bar == nil || bar!.total != t { bar = ProgressBar(total: t, label: "  ", unit: "steps") }
-                    bar!.update(d)
-                }
+        return { ev in
+            switch ev {
+            case .stage(let s):
+                bar = nil
+                if json { printJSON(StageEvent(stage: s, elapsedS: (Date().timeIntervalSince(start) * 10).rounded() / 10)) }
+                else { FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), s).utf8)) }
+            case .resumed(let s):
+                if json { printJSON(["event": "resumed", "stage": s]) } else { FileHandle.standardError.write(Data("  (reused from an earlier run: \(s))\n".utf8)) }
+            case .step(let d, let t):
+                if json { return }
+                if bar == nil || bar!.total != t { bar = ProgressBar(total: t, label: "  ", unit: "steps") }
+                bar!.update(d)
             }
         }
-        let report = reporting { try runner.run() }
-        reporting {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try atomicWrite(enc.encode(report), to: out + "/study.json")
-            try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
-        }
-        if let l = ledgerFile, let lp = ledger {
-            var models: [String: Any] = [:]
-            for (k, v) in report.models { models[k] = v }
-            let e = reporting { try l.append(.study, ["study_json": out + "/study.json", "study_sha256": (try? sha256(file: out + "/study.json")) ?? "",
-                                                   "preset": preset, "budget": settings.budget.rawValue, "models": models, "findings": report.findings,
-                                                   "unlearning_methods": report.unlearning.map(\.method)]) }
-            FileHandle.standardError.write(Data("ledger: study entry \(e.id) in \(lp)\n".utf8))
-            announceHead(e, l)
-        }
-        print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
-        for f in report.findings { print("  • " + f) }
+    }
+
+    /// The study, its models and findings in the ledger.
+    func record(_ report: StudyReport, settings: StudySettings, in l: Ledger, path lp: String) {
+        var models: [String: Any] = [:]
+        for (k, v) in report.models { models[k] = v }
+        let e = reporting { try l.append(.study, ["study_json": out + "/study.json", "study_sha256": (try? sha256(file: out + "/study.json")) ?? "",
+                                               "preset": preset, "budget": settings.budget.rawValue, "models": models, "findings": report.findings,
+                                               "unlearning_methods": report.unlearning.map(\.method)]) }
+        FileHandle.standardError.write(Data("ledger: study entry \(e.id) in \(lp)\n".utf8))
+        announceHead(e, l)
+    }
+}
+
+/// `shallot study-job JOB.json`: Shallot's own trainer for one job file of the trainer contract
+/// (docs/trainer-contract.md) — what `--trainer local` runs in-process, as a command, so that it
+/// can stand in for an external trainer (`--trainer command --trainer-cmd 'shallot study-job {job}'`).
+struct StudyJobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "study-job", abstract: "Train one study job file (the trainer contract, docs/trainer-contract.md).", shouldDisplay: false)
+    @Argument(help: "The job's job.json.") var job: String
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }; BLAS.setThreads(threads) }
+        let j = reporting { try TrainJob.read(job) }
+        let r = reporting { try BuiltinTrainer.run(job: j) }
+        print("job \(r.jobId): \(r.steps) steps, final loss \(String(format: "%.4f", r.finalLoss)) → \(j.output)")
     }
 }
 

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// The study as a plan of jobs (issue #15): plan.json, concurrency that leaves the results
+/// unchanged, and training by an external command under the trainer contract.
+@Suite(.serialized) struct StudyPlanTests {
+    /// study.json without the time it was written, the seconds it took and the output directory.
+    func normalised(_ dir: String) throws -> String {
+        var j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as! [String: Any]
+        j["created"] = nil; j["seconds"] = nil
+        let d = try JSONSerialization.data(withJSONObject: j, options: [.sortedKeys])
+        return String(decoding: d, as: UTF8.self).replacingOccurrences(of: dir.replacingOccurrences(of: "/", with: "\\/"), with: "OUT")
+    }
+
+    func plan(_ dir: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/plan.json"))) as! [String: Any]
+    }
+
+    /// Job id → input hash.
+    func hashes(_ plan: [String: Any]) -> [String: String] {
+        var out: [String: String] = [:]
+        for j in plan["jobs"] as! [[String: Any]] { out[j["id"] as! String] = j["input_sha256"] as? String ?? "" }
+        return out
+    }
+
+    func salted() throws -> (String, [String]) {
+        let d = try tmp()
+        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        return (d, ["study", "--preset", "smoke", "--salt-file", d + "/salt"])
+    }
+
+    @Test func planListsEveryJobAndTwoJobsAtATimeGiveTheSameStudy() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let one = try shallot(args + ["--jobs", "1", "--out", d + "/one"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let two = try shallot(args + ["--jobs", "2", "--out", d + "/two"])
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(try normalised(d + "/one") == normalised(d + "/two"), "--jobs 2 changed the results")
+
+        let p = try plan(d + "/one")
+        #expect(p["schema"] as? String == "shallot.plan/1")
+        let jobs = p["jobs"] as! [[String: Any]]
+        let byId = Dictionary(uniqueKeysWithValues: jobs.map { ($0["id"] as! String, $0) })
+        // smoke: 2 bases, 2 baselines + the control's fine-tune, 1 round × 3 arms × 2 seeds, an audit per fine-tune but the control's
+        for id in ["base", "base_control", "round0_seed0", "round0_seed1", "control_finetuned", "pretraining_leakage"] + ["deletion", "random_removal", "reseed"].flatMap({ a in
+            (0..<2).map { "round1_\(a)_seed\($0)" } }) {
+            #expect(byId[id] != nil, "plan.json misses \(id)")
+        }
+        #expect(jobs.filter { $0["kind"] as? String == "finetune" }.count == 9)
+        #expect(jobs.filter { $0["kind"] as? String == "audit" }.count == 8)
+        #expect(byId["round0_seed0"]?["depends_on"] as? [String] == ["base"])
+        #expect(byId["control_finetuned"]?["depends_on"] as? [String] == ["base_control"])
+        #expect(byId["audit_round1_deletion_seed0"]?["depends_on"] as? [String] == ["round1_deletion_seed0"])
+        #expect(jobs.filter { ["pretrain", "finetune", "audit"].contains($0["kind"] as? String) }.allSatisfy { ($0["status"] as? String) == "done" })
+        let rounds = p["rounds"] as! [[String: Any]]
+        #expect(rounds.count == 1 && rounds[0]["planned"] as? Bool == true && (rounds[0]["jobs"] as! [String]).count == 6)
+        // The reseed arm trains the unchanged data: its tokens are the baseline's, its seed another.
+        let tokens = { (id: String) in (byId[id]?["inputs"] as? [String: String])?["tokens_sha256"] }
+        #expect(tokens("round1_reseed_seed0") == tokens("round0_seed0") && tokens("round1_deletion_seed0") != tokens("round0_seed0"))
+        // Input hashes are content addresses: the same in another output directory, unique per job.
+        let h1 = hashes(p), h2 = hashes(try plan(d + "/two"))
+        #expect(h1 == h2)
+        let trainHashes = jobs.filter { ["pretrain", "finetune"].contains($0["kind"] as? String) }.map { $0["input_sha256"] as! String }
+        #expect(Set(trainHashes).count == trainHashes.count)
+        // The job files honour the contract.
+        let job = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/one/jobs/round0_seed0/job.json"))) as! [String: Any]
+        #expect(job["schema"] as? String == "shallot.train-job/1" && job["kind"] as? String == "finetune")
+        #expect((job["base_model"] as? String)?.hasSuffix("/one/jobs/base/model") == true)
+        let base = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/one/jobs/base/job.json"))) as! [String: Any]
+        #expect(base["base_model"] is NSNull, "a pretrain job's base_model must be null")
+        let perms = try FileManager.default.attributesOfItem(atPath: d + "/one/jobs/round0_seed0/records.jsonl")[.posixPermissions] as! Int
+        #expect(perms == 0o600)
+
+        // Run again: every job is reused, nothing trained or audited.
+        let again = try shallot(args + ["--jobs", "2", "--out", d + "/two"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains(" trainer)") && !again.stderr.contains("fine-tune + audit"), "a finished job was run again:\n\(again.stderr)")
+        #expect(try normalised(d + "/two") == normalised(d + "/one"))
+    }
+
+    @Test func anExternalTrainerCommandGivesTheSameStudy() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let local = try shallot(args + ["--jobs", "2", "--out", d + "/local"])
+        #expect(local.status == 0, "\(local.stderr)")
+        let bin = shallotBinary().path
+        let ext = try shallot(args + ["--jobs", "2", "--trainer", "command", "--trainer-cmd", "'\(bin)' study-job --threads 1 {job}", "--out", d + "/ext"])
+        #expect(ext.status == 0, "\(ext.stderr)")
+        #expect(try normalised(d + "/ext") == normalised(d + "/local"))
+        #expect(FileManager.default.fileExists(atPath: d + "/ext/jobs/round0_seed0/trainer.log"))
+        #expect((try plan(d + "/ext"))["trainer"] as? String == "command")
+    }
+
+    @Test func aFailingOrLyingTrainerIsAClearError() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let failing = try shallot(args + ["--trainer", "command", "--trainer-cmd", "echo no GPU here >&2; exit 1 # {job}", "--out", d + "/fail"])
+        #expect(failing.status == 1)
+        #expect(failing.stderr.contains("job base") && failing.stderr.contains("exited with status 1") && failing.stderr.contains("no GPU here"), "\(failing.stderr)")
+
+        let bin = shallotBinary().path
+        let lie = "'\(bin)' study-job {job} >/dev/null && sed -i 's/\"tokens_sha256\" : \"[0-9a-f]*\"/\"tokens_sha256\" : \"0123\"/' \"$(dirname {job})/model/shallot-train-result.json\""
+        let lying = try shallot(args + ["--trainer", "command", "--trainer-cmd", lie, "--out", d + "/lie"])
+        #expect(lying.status == 1)
+        #expect(lying.stderr.contains("tokens_sha256") && lying.stderr.contains("other data"), "\(lying.stderr)")
+
+        let noPlaceholder = try shallot(args + ["--trainer", "command", "--trainer-cmd", "true", "--out", d + "/np"])
+        #expect(noPlaceholder.status != 0 && noPlaceholder.stderr.contains("{job}"))
+    }
+}
