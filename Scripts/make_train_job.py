@@ -3,7 +3,8 @@
 a synthetic pre-training corpus and a disjoint fine-tuning one (`shallot corpus synth`), a BPE
 vocabulary (`shallot tokenizer train`), a small base model (`shallot train`, no dropout, as the
 study's), the fine-tuning stream (`shallot tokenizer encode --out train.tok`), and
-DIR/jobs/<id>/job.json asking to fine-tune the base on it.
+DIR/jobs/<id>/job.json asking to fine-tune the base on it (or, with --kind pretrain, to train a new
+model of the given shape on it).
 
     python3 Scripts/make_train_job.py --shallot .build/release/shallot --out /tmp/job-demo
     python3 examples/hf_trainer.py /tmp/job-demo/jobs/ft-demo/job.json
@@ -32,6 +33,8 @@ def add_arguments(ap):
     ap.add_argument("--shallot", default=".build/release/shallot")
     ap.add_argument("--out", required=True, help="directory to build in (created)")
     ap.add_argument("--id", default="ft-demo", help="job id")
+    ap.add_argument("--kind", choices=["finetune", "pretrain"], default="finetune",
+                    help="pretrain: a job that starts from new weights of the given shape (no base model is trained)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--dim", type=int, default=128)
@@ -55,9 +58,10 @@ def build(a):
     run(a.shallot, "corpus", "synth", "--subjects", 160, "--records", 1000, "--seed", 1, "--population", 1, "--out", pre)
     run(a.shallot, "corpus", "synth", "--subjects", a.subjects, "--records", a.records, "--seed", 2, "--population", 0, "--out", ft)
     run(a.shallot, "tokenizer", "train", "--data", pre, "--vocab-size", a.vocab, "--out", tok)
-    run(a.shallot, "train", "--data", pre, "--tokenizer", tok, "--out", base, "--layers", a.layers, "--heads", a.heads,
-        "--dim", a.dim, "--context", a.context, "--dropout", 0, "--steps", a.base_steps, "--batch", a.batch,
-        "--lr", 2e-3, "--seed", 1, "--checkpoint-every", 0, "--json")
+    if a.kind == "finetune":
+        run(a.shallot, "train", "--data", pre, "--tokenizer", tok, "--out", base, "--layers", a.layers, "--heads", a.heads,
+            "--dim", a.dim, "--context", a.context, "--dropout", 0, "--steps", a.base_steps, "--batch", a.batch,
+            "--lr", 2e-3, "--seed", 1, "--checkpoint-every", 0, "--json")
     job_dir = os.path.join(out, "jobs", a.id)
     os.makedirs(job_dir, mode=0o700, exist_ok=True)
     os.chmod(job_dir, 0o700)
@@ -68,10 +72,14 @@ def build(a):
         os.chmod(f, 0o600)
     with open(tokens, "rb") as f:
         count = int.from_bytes(f.read(24)[16:24], "little")
-    with open(os.path.join(base, "config.json")) as f:
-        cfg = json.load(f)
+    if a.kind == "finetune":
+        with open(os.path.join(base, "config.json")) as f:
+            cfg = json.load(f)
+    else:  # the shape `shallot train --tokenizer tok --layers … --context …` gives a new model
+        with open(os.path.join(tok, "vocab.json")) as f:
+            cfg = {"n_layer": a.layers, "n_head": a.heads, "n_embd": a.dim, "n_positions": a.context, "vocab_size": len(json.load(f))}
     job = {
-        "schema": "shallot.train-job/1", "id": a.id, "kind": "finetune", "base_model": base,
+        "schema": "shallot.train-job/1", "id": a.id, "kind": a.kind, "base_model": base if a.kind == "finetune" else None,
         "config": {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")},
         "tokenizer": tok,
         "data": {"tokens": tokens, "tokens_sha256": sha256_file(tokens), "token_count": count,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A reference external trainer for Shallot (docs/trainer-contract.md), with PyTorch + transformers.
 
-    python3 examples/hf_trainer.py OUT/jobs/<job-id>/job.json [--device cuda] [--threads N]
+    python3 examples/hf_trainer.py OUT/jobs/<job-id>/job.json [--device cuda] [--threads N] [--checkpoint-every N]
 
 Reads a `shallot.train-job/1` file, checks it (schema, files, hashes), trains a GPT-2 on the job's
 packed token stream `train.tok` exactly as Shallot's own trainer would — the same "shallot/1"
@@ -9,10 +9,11 @@ window order, warm-up + cosine schedule, AdamW with decay on 2-D tensors only, g
 and writes a Hugging Face directory plus `shallot-train-result.json` to the job's "output".
 Exit 0 on success; 1 with a message naming the file on a bad job. Float32 on CPU or CUDA.
 
-What cannot match Shallot bit for bit (different kernels): the float rounding of every step, the
-dropout masks when the model has dropout (the study's models have none), and the initial weights of
-a "pretrain" job (torch's initialiser seeded with the job's seed, same distribution as Shallot's).
-Only torch, transformers, safetensors and the standard library are used.
+A "pretrain" job starts from Shallot's own initial weights (its SplitMix64 + Box–Muller initialiser,
+reproduced here, seeded with the job's optional "init_seed", else its "seed"). What cannot match
+Shallot bit for bit (different kernels): the float rounding of every step (summation order), and the
+dropout masks when the model has dropout (the study's models have none). Only torch, transformers,
+safetensors and the standard library are used.
 """
 import argparse, hashlib, json, math, os, shutil, struct, sys, time
 
@@ -186,18 +187,65 @@ def end_of_text_id(tokenizer_dir):
         return json.load(f).get("<|endoftext|>")
 
 
+def shallot_init_(model, seed):
+    """Shallot's initialisation (Sources/GPT/GPT.swift `GPT(config:seed:)`), element for element:
+    one SplitMix64 stream over the tensors in Shallot's order; 2-D weights N(0, 0.02) by Box–Muller
+    from two 53-bit doubles each (residual projections N(0, 0.02/sqrt(2·n_layer))), layer-norm
+    weights 1, everything else 0. Vectorised: output i of the stream is mix(state + (i+1)·γ), in
+    int64 tensors where multiplication wraps as u64 arithmetic does."""
+    import torch
+    gamma = 0x9E3779B97F4A7C15
+    i64 = lambda u: u - (1 << 64) if u >= (1 << 63) else u
+    srl = lambda x, k: (x >> k) & ((1 << (64 - k)) - 1)  # logical shift of an int64 tensor
+    state = seed & MASK64
+    cfg = model.config
+    std = torch.tensor(cfg.initializer_range, dtype=torch.float32)
+    proj_std = std / torch.sqrt(torch.tensor(2.0 * cfg.n_layer, dtype=torch.float32))
+    names = ["transformer.wte.weight", "transformer.wpe.weight"]
+    for l in range(cfg.n_layer):
+        names += [f"transformer.h.{l}.{n}" for n in ("ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
+                  "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                  "mlp.c_proj.weight", "mlp.c_proj.bias")]
+    names += ["transformer.ln_f.weight", "transformer.ln_f.bias"]
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name in names:
+            p = params[name]
+            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+                p.fill_(1.0)
+            elif p.dim() != 2:
+                p.zero_()
+            else:
+                scale = proj_std if name.endswith("c_proj.weight") else std
+                flat = p.view(-1)
+                for lo in range(0, flat.numel(), 1 << 21):
+                    n = min(1 << 21, flat.numel() - lo)
+                    z = i64(state) + torch.arange(1, 2 * n + 1, dtype=torch.int64) * i64(gamma)
+                    z = (z ^ srl(z, 30)) * i64(0xBF58476D1CE4E5B9)
+                    z = (z ^ srl(z, 27)) * i64(0x94D049BB133111EB)
+                    u = srl(z ^ srl(z, 31), 11).double() * (1.0 / (1 << 53))
+                    u1, u2 = u[0::2].clamp_min(1e-300), u[1::2]
+                    normal = (torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)).float()
+                    flat[lo:lo + n] = scale * normal
+                    state = (state + 2 * n * gamma) & MASK64
+    if set(params) - set(names) - {"lm_head.weight"}:
+        raise ValueError(f"parameters Shallot does not have: {sorted(set(params) - set(names))}")
+
+
 def load_model(job, job_path):
     import torch, transformers
     want = job["config"]
     if job["kind"] == "finetune":
         model = transformers.GPT2LMHeadModel.from_pretrained(job["base_model"], dtype=torch.float32)
     else:
-        # Shallot's study pre-trains without dropout; the shape comes from the job.
+        # Shallot's study pre-trains without dropout; the shape comes from the job, the weights from Shallot's initialiser.
         eot = end_of_text_id(job["tokenizer"])
         cfg = transformers.GPT2Config(vocab_size=want["vocab_size"], n_positions=want["n_positions"], n_embd=want["n_embd"],
                                       n_layer=want["n_layer"], n_head=want["n_head"], resid_pdrop=0.0, embd_pdrop=0.0,
                                       attn_pdrop=0.0, bos_token_id=eot, eos_token_id=eot, tie_word_embeddings=True)
         model = transformers.GPT2LMHeadModel(cfg).to(torch.float32)
+        # Shallot's own initial weights, from the job's init_seed (else its seed), as Shallot's trainer.
+        shallot_init_(model, job["training"].get("init_seed", job["training"]["seed"]))
     have = model.config
     for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size"):
         if getattr(have, k) != want[k]:
@@ -231,11 +279,43 @@ def clip_(params, max_norm):
 
 # ---- training -----------------------------------------------------------------------------------
 
-def train(job, job_path, device):
+def save_checkpoint(path, job, step, model, opt):
+    """Weights, AdamW moments, the next step and the RNG state, written atomically: the data order
+    and schedule are functions of the step, so a resumed run continues exactly."""
+    import torch
+    state = {"job_id": job["id"], "tokens_sha256": job["data"]["tokens_sha256"], "steps": job["training"]["steps"],
+             "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # weights trained on personal data
+    with os.fdopen(fd, "wb") as f:
+        torch.save(state, f)
+    os.replace(path + ".tmp", path)
+
+
+def resume(path, job, model, opt):
+    """The step to start from: 0, or the checkpoint's when it belongs to this very job."""
+    import torch
+    if not path or not os.path.isfile(path):
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, in the job's 0700 directory
+    mine = (state.get("job_id"), state.get("tokens_sha256"), state.get("steps")) == (job["id"], job["data"]["tokens_sha256"], job["training"]["steps"])
+    if not mine:
+        print(f"hf_trainer: {path}: belongs to another job; starting from step 0", file=sys.stderr)
+        return 0
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    print(f"hf_trainer: resuming {job['id']} at step {state['step']} from {path}", file=sys.stderr)
+    return state["step"]
+
+
+def train(job, job_path, device, checkpoint_every=0):
     import torch
     tr, T, B = job["training"], job["training"]["context"], job["training"]["batch_size"]
     seed, steps = tr["seed"], tr["steps"]
-    torch.manual_seed(seed)  # pretrain initialisation and dropout (if the model has any)
+    torch.manual_seed(seed)  # dropout, if the model has any
     model = load_model(job, job_path).to(device)
     tokens = read_tokens(job["data"]["tokens"], job["data"]["token_count"], model.config.vocab_size)
     windows = max(0, (len(tokens) - 1) // T)  # window i = tokens[i·T ..< i·T + T + 1]
@@ -244,10 +324,12 @@ def train(job, job_path, device):
     per_epoch = windows // B
     opt = optimizer_for(model, tr)
     params = [p for g in opt.param_groups for p in g["params"]]
+    checkpoint = os.path.join(os.path.dirname(os.path.abspath(job_path)), "hf_trainer-checkpoint.pt") if checkpoint_every > 0 else None
+    start = resume(checkpoint, job, model, opt)
     model.train()
     offsets = torch.arange(T + 1)
     perm, perm_epoch, loss_value, t0 = None, -1, float("nan"), time.time()
-    for step in range(steps):
+    for step in range(start, steps):
         epoch, k = divmod(step, per_epoch)
         if epoch != perm_epoch:
             perm, perm_epoch = permutation(windows, seed, epoch), epoch
@@ -266,7 +348,9 @@ def train(job, job_path, device):
         loss_value = loss.item()
         # One JSON line a step, as `shallot train --json`.
         print(json.dumps({"event": "step", "step": step + 1, "total": steps, "loss": loss_value, "lr": lr, "grad_norm": norm}), flush=True)
-    return model, loss_value, time.time() - t0
+        if checkpoint and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(checkpoint, job, step + 1, model, opt)
+    return model, loss_value, time.time() - t0, checkpoint
 
 
 def write_outputs(job, model, final_loss):
@@ -300,6 +384,8 @@ def main():
     ap.add_argument("job", help="the job's job.json")
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, …")
     ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    ap.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                    help="save a resumable checkpoint beside job.json every N steps (0 = never); a rerun of the same job continues from it")
     a = ap.parse_args()
     job = read_job(a.job)
     import torch
@@ -307,10 +393,12 @@ def main():
         torch.set_num_threads(a.threads)
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 means float32, also on Ampere+
     torch.backends.cudnn.allow_tf32 = False
-    model, final_loss, seconds = train(job, a.job, torch.device(a.device))
+    model, final_loss, seconds, checkpoint = train(job, a.job, torch.device(a.device), a.checkpoint_every)
     if not math.isfinite(final_loss):
         fail(a.job, f"training diverged (final loss {final_loss}); nothing written")
     path = write_outputs(job, model, final_loss)
+    if checkpoint and os.path.exists(checkpoint):
+        os.remove(checkpoint)
     print(f"hf_trainer: {job['id']}: {job['training']['steps']} steps in {seconds:.1f} s, final loss {final_loss:.4f}; {path}",
           file=sys.stderr)
 
