@@ -39,10 +39,11 @@ private func json(_ path: String) throws -> [String: Any] {
         #expect(local.status == 0, "\(local.stderr)")
         guard ext.status == 0, local.status == 0 else { return }
 
-        // Every job was handed to hf_trainer.py and answered as the contract says.
+        // Every training job was handed to hf_trainer.py and answered as the contract says.
         let jobsDir = d + "/external/jobs"
         let jobs = try FileManager.default.contentsOfDirectory(atPath: jobsDir).sorted()
-        #expect(!jobs.isEmpty, "no job directories in \(jobsDir)")
+            .filter { FileManager.default.fileExists(atPath: "\(jobsDir)/\($0)/job.json") }
+        #expect(jobs.contains("base") && jobs.contains("round0_seed0"), "training jobs in \(jobsDir): \(jobs)")
         for id in jobs {
             let job = try json("\(jobsDir)/\(id)/job.json")
             #expect(job["schema"] as? String == "shallot.train-job/1")
@@ -54,6 +55,16 @@ private func json(_ path: String) throws -> [String: Any] {
             #expect(result["steps"] as? Int == (job["training"] as? [String: Any])?["steps"] as? Int)
             #expect((result["trainer"] as? String)?.hasPrefix("hf_trainer.py") == true, "\(id): \(result["trainer"] ?? "no trainer")")
         }
+
+        // The same plan: the same jobs (id, kind, dependencies), whoever trained them.
+        let shape = { (dir: String) throws -> [String] in
+            let plan = try json(dir + "/plan.json")
+            return ((plan["jobs"] as? [[String: Any]]) ?? []).map { j in
+                "\(j["id"] ?? "?") \(j["kind"] ?? "?") \(((j["depends_on"] as? [String]) ?? []).joined(separator: ","))"
+            }.sorted()
+        }
+        #expect(try shape(d + "/external") == shape(d + "/local"))
+        #expect(try json(d + "/external/plan.json")["trainer"] as? String == "command")
 
         // Both studies are complete, with the same plan (settings, rounds, seeds, arms) and verdicts.
         let e = try json(d + "/external/study.json"), l = try json(d + "/local/study.json")
@@ -75,5 +86,8 @@ private func json(_ path: String) throws -> [String: Any] {
         // Same steps per fine-tune; the losses differ only by the two engines' float rounding.
         let steps = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["seeds"] as? [[String: Any]]) ?? []).map { $0["train_steps"] as? Int ?? -1 } }
         #expect(steps(e) == steps(l))
+        // Not asserted, said: how far the two trainers' numbers ended up (float rounding only).
+        let losses = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["seeds"] as? [[String: Any]]) ?? []).map { $0["final_loss"] as? Double ?? .nan } }
+        print("external vs local trainer, baseline final losses: \(losses(e)) vs \(losses(l))")
     }
 }
