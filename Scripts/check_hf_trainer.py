@@ -6,7 +6,8 @@
    exit 1 with a message naming the offending file, and write no result file;
 2. a run killed (SIGKILL) after a checkpoint and run again ends with the same loss and the same
    weights as an uninterrupted run;
-3. the result file's fields are the job's.
+3. the result file's fields are the job's;
+4. a pre-training job's initial weights equal Shallot's bit for bit.
 
     python3 Scripts/check_hf_trainer.py --shallot .build/release/shallot
 
@@ -102,6 +103,27 @@ def main():
     print(f"{'ok  ' if good else 'FAIL'} result file: {json.dumps(result)} (mode {mode})")
     if not good:
         failures.append("result")
+    # 4. A pre-training job's initial weights are Shallot's, bit for bit: `shallot train --lr 0
+    #    --steps 1` saves its initialisation unchanged (AdamW with lr 0 moves nothing).
+    import torch, transformers
+    sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+    import hf_trainer
+    from safetensors.torch import load_file
+    init_dir = os.path.join(tmp, "init0")
+    cmd = [ns.shallot, "train", "--data", job["data"]["tokens"], "--tokenizer", job["tokenizer"], "--layers", 2, "--heads", 2,
+           "--dim", 32, "--context", 32, "--dropout", 0, "--seed", 99, "--steps", 1, "--lr", 0, "--batch", 4,
+           "--checkpoint-every", 0, "--out", init_dir, "--json"]
+    subprocess.run([str(x) for x in cmd], check=True, capture_output=True)
+    with open(os.path.join(init_dir, "config.json")) as f:
+        c = json.load(f)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**{k: c[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")}))
+    hf_trainer.shallot_init_(model, 99)
+    ours, theirs = model.state_dict(), load_file(os.path.join(init_dir, "model.safetensors"))
+    differ = sum((ours[k if k in ours else "transformer." + k] != v).sum().item() for k, v in theirs.items())
+    total = sum(v.numel() for v in theirs.values())
+    print(f"{'ok  ' if differ == 0 else 'FAIL'} pre-training initialisation: {differ} of {total} weights differ from Shallot's")
+    if differ:
+        failures.append("init")
     shutil.rmtree(tmp)
     if failures:
         sys.exit(f"check_hf_trainer: failed: {', '.join(failures)}")

@@ -76,6 +76,8 @@ def read_job(path):
             need(tr, k, (int, float), "training.")
         if tr.get("data_order") != "shallot/1":
             raise ValueError('"training.data_order" must be "shallot/1" (the only order this trainer knows)')
+        if tr.get("init_seed") is not None and (not isinstance(tr["init_seed"], int) or not 0 <= tr["init_seed"] <= MASK64):
+            raise ValueError('"training.init_seed" must be a u64 or absent')
         if not (0 <= tr["seed"] <= MASK64) or tr["steps"] < 1 or tr["batch_size"] < 1 or tr["warmup_steps"] < 0:
             raise ValueError('"training": seed must be a u64, steps and batch_size ≥ 1, warmup_steps ≥ 0')
         if not 2 <= tr["context"] <= cfg["n_positions"]:
@@ -208,6 +210,7 @@ def shallot_init_(model, seed):
                   "mlp.c_proj.weight", "mlp.c_proj.bias")]
     names += ["transformer.ln_f.weight", "transformer.ln_f.bias"]
     params = dict(model.named_parameters())
+    assert set(params) - {"lm_head.weight"} == set(names), "transformers' GPT-2 has other tensors than Shallot's"
     with torch.no_grad():
         for name in names:
             p = params[name]
@@ -228,8 +231,6 @@ def shallot_init_(model, seed):
                     normal = (torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)).float()
                     flat[lo:lo + n] = scale * normal
                     state = (state + 2 * n * gamma) & MASK64
-    if set(params) - set(names) - {"lm_head.weight"}:
-        raise ValueError(f"parameters Shallot does not have: {sorted(set(params) - set(names))}")
 
 
 def load_model(job, job_path):
@@ -245,7 +246,8 @@ def load_model(job, job_path):
                                       attn_pdrop=0.0, bos_token_id=eot, eos_token_id=eot, tie_word_embeddings=True)
         model = transformers.GPT2LMHeadModel(cfg).to(torch.float32)
         # Shallot's own initial weights, from the job's init_seed (else its seed), as Shallot's trainer.
-        shallot_init_(model, job["training"].get("init_seed", job["training"]["seed"]))
+        init_seed = job["training"].get("init_seed")
+        shallot_init_(model, job["training"]["seed"] if init_seed is None else init_seed)
     have = model.config
     for k in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size"):
         if getattr(have, k) != want[k]:
