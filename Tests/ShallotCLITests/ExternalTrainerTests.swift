@@ -25,7 +25,7 @@ private func json(_ path: String) throws -> [String: Any] {
 }
 
 @Suite(.serialized) struct ExternalTrainerTests {
-    @Test(.enabled(if: torchAvailable, "skipped: python3 cannot import torch and transformers (pip install torch transformers; .ci/run does)"))
+    @Test(.enabled(if: torchAvailable, "python3 cannot import torch and transformers (pip install torch transformers; .ci/run does)"))
     func smokeStudyWithTheReferenceTrainer() throws {
         let d = try tmp()
         defer { try? FileManager.default.removeItem(atPath: d) }
