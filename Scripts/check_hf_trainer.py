@@ -105,7 +105,7 @@ def main():
         failures.append("result")
     # 4. A pre-training job's initial weights are Shallot's, bit for bit: `shallot train --lr 0
     #    --steps 1` saves its initialisation unchanged (AdamW with lr 0 moves nothing).
-    import torch, transformers
+    import transformers
     sys.path.insert(0, os.path.join(HERE, "..", "examples"))
     import hf_trainer
     from safetensors.torch import load_file
