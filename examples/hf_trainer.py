@@ -300,7 +300,7 @@ def resume(path, job, model, opt):
     import torch
     if not path or not os.path.isfile(path):
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, in the job's 0700 directory
+    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only: no pickled code runs
     mine = (state.get("job_id"), state.get("tokens_sha256"), state.get("steps")) == (job["id"], job["data"]["tokens_sha256"], job["training"]["steps"])
     if not mine:
         print(f"hf_trainer: {path}: belongs to another job; starting from step 0", file=sys.stderr)
