@@ -219,6 +219,9 @@ struct AuditCommand: ParsableCommand {
                      Int(s["extracted_values"]!), Int(s["values"]!), 100 * s["extraction_rate"]!, Int(s["vulnerable_subjects"]!), Int(s["subjects"]!), out))
         for (k, v) in (report.unavailable ?? [:]).sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         if let e = target as? OpenAICompletionsModel, e.retries > 0 { print("  \(e.retries) request(s) retried (see \(requestLog ?? out + "/requests.jsonl"))") }
+        if let e = target as? OpenAICompletionsModel, e.promptTokenMismatches > 0 {
+            print("  \(e.promptTokenMismatches) text prompt(s) the server split into a different number of tokens than the audit (prompt_token_mismatch in \(requestLog ?? out + "/requests.jsonl"))")
+        }
         if let h = report.headline {
             print("headline: \(h.level.rawValue)")
             for f in h.findings { print("  • " + f) }
