@@ -82,8 +82,8 @@ def llama_source(args, work):
     if found:
         return found[0]
     os.makedirs(os.path.join(work, "sdist"), exist_ok=True)
-    # --no-build-isolation: pip need not build anything to hand over the source archive
-    run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python", "--no-build-isolation",
+    # --no-binary for this package only (":all:" would also build its build tools from source)
+    run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
          f"llama-cpp-python=={ver}", "-d", os.path.join(work, "sdist")])
     tars = glob.glob(os.path.join(work, "sdist", f"llama_cpp_python-{ver}.tar.gz"))
     if not tars:
