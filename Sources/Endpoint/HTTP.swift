@@ -1,6 +1,7 @@
 // The HTTP side of the endpoint client: JSON POST/GET with retries and exponential backoff on
 // 429, 5xx, timeouts and connection errors, a bearer key that is never logged, and a request
-// log (JSON lines) that holds request ids, sizes, status and latency — the bodies (raw PII:
+// log (JSON lines) that holds request ids, sizes, status, latency and the server's token counts
+// (`usage`) — the bodies (raw PII:
 // prompts and generations) only when the user asked for them.
 
 import AsyncHTTPClient
@@ -70,7 +71,7 @@ final class HTTPTransport: @unchecked Sendable {
     /// Sends the request (JSON body or GET), retrying transient failures. Returns the status and
     /// body of the final attempt: 2xx, or a 4xx the caller may interpret (e.g. a format the
     /// server refuses). Throws after the last retry of a transient failure.
-    func send(_ url: String, body: Data?, kind: String) async throws -> (status: Int, body: Data) {
+    func send(_ url: String, body: Data?, kind: String, retry: Bool = true) async throws -> (status: Int, body: Data) {
         let id = newId()
         var attempt = 0
         while true {
@@ -93,6 +94,10 @@ final class HTTPTransport: @unchecked Sendable {
                 let data = Data(buf.readableBytesView)
                 let status = Int(resp.status.code)
                 entry["status"] = status; entry["response_bytes"] = data.count
+                // token counts the server reports (numbers only: what an audit costs in tokens)
+                if let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let u = obj["usage"] as? [String: Any] {
+                    for k in ["prompt_tokens", "completion_tokens"] { if let v = u[k] as? Int { entry[k] = v } }
+                }
                 if revealBodies { entry["response_body"] = String(decoding: data, as: UTF8.self) }
                 if status == 429 || status >= 500 { transient = true; failure = "HTTP \(status)" } else { result = (status, data) }
             } catch {
@@ -103,6 +108,7 @@ final class HTTPTransport: @unchecked Sendable {
             entry["latency_ms"] = Int(Date().timeIntervalSince(t0) * 1000)
             log.write(entry)
             if let result { return result }
+            if !retry, let status = entry["status"] as? Int, status == 500 { return (status, Data()) }   // a probe: a refusal, not a failure
             guard transient, attempt <= maxRetries else {
                 throw EndpointError("\(kind) request failed after \(attempt) attempts: \(failure ?? "unknown error")")
             }

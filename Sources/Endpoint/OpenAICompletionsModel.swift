@@ -2,12 +2,16 @@
 // server, TGI's OpenAI layer, `shallot serve`): `POST {base}/completions`, where base is what
 // OpenAI clients take (`http://host:8000/v1`).
 //   generate: one request per prompt, `temperature: 0` for greedy, `seed` per sample
-//   score:    `echo: true, logprobs: 1, max_tokens: 0` (1 where 0 is refused): the prompt's
-//             token log-probabilities; servers that do not return them cannot score, and the
-//             attacks that need scores report themselves unavailable
-//   prompts:  token-id arrays where the server takes them (vLLM, llama.cpp), else text
-//   tokens:   the server's `/tokenize` and `/detokenize` (at the root, beside /v1), or local
-//             tokenizer files the user names
+//   score:    `echo: true, logprobs: 1, max_tokens: 0` (1 where 0 is refused or generates),
+//             after a leading <|endoftext|> where the server's echo is aligned only then — the
+//             layout the probe verified (ScoringLayout.swift); servers that return no usable
+//             prompt log-probabilities cannot score, and the attacks that need scores report
+//             themselves unavailable
+//   prompts:  token-id arrays where the server takes them (vLLM), else text (llama-cpp-python);
+//             in text mode the server's `usage.prompt_tokens` is checked against the audit's
+//             count and each mismatch counted and logged
+//   tokens:   the server's `/tokenize` and `/detokenize` (at the root, beside /v1; or
+//             llama-cpp-python's `/extras/…`), or local tokenizer files the user names
 // Many requests run in flight; each call of the protocol blocks until all of its are done.
 
 import Audit
@@ -63,7 +67,10 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
     public let probe: [String: String]
     let http: HTTPTransport
     let promptsAsText: Bool
-    let scoreMaxTokens: Int
+    /// How scoring requests are made and read (nil: the server gives no usable prompt log-probabilities).
+    let layout: ScoringLayout?
+    private let mismatchLock = NSLock()
+    private var _mismatches = 0
 
     /// Asks the server about the model and probes what it supports (a few small requests).
     public init(_ settings: EndpointSettings) throws {
@@ -78,7 +85,6 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         guard let ctxLen = settings.contextLength ?? ctx else {
             throw EndpointError("the server does not report \(settings.servedModel)'s context length; give it (--context-length)")
         }
-        contextLength = ctxLen
         // The tokenizer.
         let tok: any TextTokenizer = try settings.tokenizer ?? ServerTokenizer(http: http, settings: settings)
         tokenizer = tok
@@ -88,7 +94,8 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         guard sample.count >= 2 else { throw EndpointError("the tokenizer returned \(sample.count) tokens for a sentence") }
         // Prompt format: token ids where accepted, else text.
         let asText = try blocking { () -> Bool in
-            let ids = try await Self.complete(http, s, prompt: sample.map(Int.init), fields: ["max_tokens": 1, "temperature": 0])
+            // not retried: llama-cpp-python answers a token-id prompt with 500 (its validation error)
+            let ids = try await Self.complete(http, s, prompt: sample.map(Int.init), fields: ["max_tokens": 1, "temperature": 0], retry: false)
             if (200..<300).contains(ids.status) { return false }
             let text = try await Self.complete(http, s, prompt: "Hello, this is a short test of the server.", fields: ["max_tokens": 1, "temperature": 0])
             if (200..<300).contains(text.status) { return true }
@@ -96,28 +103,31 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         }
         promptsAsText = asText
         probe["prompt_format"] = asText ? "text" : "token_ids"
-        // Prompt log-probabilities: echo with max_tokens 0, else 1.
-        let prompt: Any = asText ? "Hello, this is a short test of the server." as Any : sample.map(Int.init) as Any
-        let promptBox = UncheckedBox(prompt)
-        let n = sample.count
-        let scoring = try blocking { () -> Int? in
-            for mt in [0, 1] {
-                let r = try await Self.complete(http, s, prompt: promptBox.value, fields: ["max_tokens": mt, "echo": true, "logprobs": 1, "temperature": 0])
-                guard (200..<300).contains(r.status), let lp = Self.tokenLogprobs(r.body), lp.count >= (asText ? 2 : n),
-                      lp.dropFirst().prefix(asText ? lp.count - 1 - mt : n - 1).allSatisfy({ $0 != nil }) else { continue }
-                return mt
-            }
-            return nil
-        }
-        scoreMaxTokens = scoring ?? 0
-        probe["prompt_logprobs"] = scoring == nil ? "no" : "yes"
-        if scoring == nil { probe["prompt_logprobs_note"] = "the server returned no prompt log-probabilities for echo + logprobs + max_tokens 0 or 1" }
+        // Prompt log-probabilities: which request layout returns log p(x_t | x_<t) (see ScoringLayout.probe).
+        let found = try blocking { try await ScoringLayout.probe(http, s, tokenizer: tok, sample: sample, text: "Hello, this is a short test of the server.", asText: asText) }
+        layout = found.layout
+        probe["prompt_logprobs"] = found.layout == nil ? "no" : "yes"
+        probe["prompt_logprobs_note"] = found.note
+        if let l = found.layout { probe["prompt_logprobs_request"] = l.summary }
+        // Scored sequences carry the layout's leading token and generated token: the audit gets what is left.
+        let overhead = found.layout.map { ($0.prefix ? 1 : 0) + $0.maxTokens } ?? 0
+        contextLength = ctxLen - overhead
+        if overhead > 0 { probe["context_length_note"] = "\(ctxLen - overhead) of \(ctxLen) positions: scoring requests add \(overhead) token(s) (leading <|endoftext|>, generated token)" }
         self.probe = probe
-        capabilities = ModelCapabilities(promptLogprobs: scoring != nil, distribution: false)
+        capabilities = ModelCapabilities(promptLogprobs: found.layout != nil, distribution: false)
     }
 
     /// Retries made so far (429, 5xx, timeouts).
     public var retries: Int { http.retryCount }
+
+    /// Text prompts the server split into a different number of tokens than the audit's tokenizer
+    /// (text mode only; each is also a `prompt_token_mismatch` line in the request log).
+    public var promptTokenMismatches: Int { mismatchLock.withLock { _mismatches } }
+
+    func promptMismatch(ours: Int, server: Int, kind: String) {
+        mismatchLock.withLock { _mismatches += 1 }
+        http.log.write(["kind": "prompt_token_mismatch", "request_kind": kind, "audit_tokens": ours, "server_tokens": server])
+    }
 
     // MARK: protocol
 
@@ -126,21 +136,25 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
             throw LanguageModelError.unavailable("\(settings.servedModel) at \(settings.baseURL) returns no prompt log-probabilities")
         }
         try checkTokenizer()
-        let http = self.http, s = settings, asText = promptsAsText, mt = scoreMaxTokens, tok = tokenizer
+        let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer
+        guard let layout else { throw LanguageModelError.unavailable("no prompt log-probabilities") }
         let total = sequences.count, cb = settings.onProgress
         let out = try blocking {
-            try await concurrentMap(sequences.count, limit: s.concurrency, onDone: { cb?($0, total) }) { i -> SequenceScore in
+            try await concurrentMap(sequences.count, limit: s.concurrency, onDone: { cb?($0, total) }) { [self] i -> SequenceScore in
                 let ids = sequences[i]
                 guard ids.count >= 2 else { return SequenceScore(logprobs: []) }
-                let prompt: Any = asText ? try await Self.detokenize(tok, ids) : ids.map(Int.init)
-                let r = try await Self.complete(http, s, prompt: prompt, fields: ["max_tokens": mt, "echo": true, "logprobs": 1, "temperature": 0])
+                let prompt = try await layout.prompt(ids, tok, asText: asText)
+                let r = try await Self.complete(http, s, prompt: prompt, fields: layout.fields)
                 guard (200..<300).contains(r.status), let lp = Self.tokenLogprobs(r.body) else {
                     throw EndpointError("scoring request failed (HTTP \(r.status))", status: r.status)
                 }
-                // The prompt's own positions: drop the first (no prediction) and any generated token.
-                let promptCount = asText ? lp.count - mt : ids.count
-                guard lp.count >= promptCount, promptCount >= 1 else { throw EndpointError("the server returned \(lp.count) log-probabilities for \(ids.count) tokens") }
-                return SequenceScore(logprobs: lp[1..<promptCount].map { Float($0 ?? -.infinity) })
+                // In text mode the server tokenises the prompt itself: the count it reports is checked against ours.
+                var n = ids.count
+                if asText, let served = Self.usage(r.body)?.prompt {
+                    let theirs = served - layout.serverExtraTokens - (layout.prefix ? 1 : 0)
+                    if theirs != n { promptMismatch(ours: n, server: theirs, kind: "score"); n = theirs }
+                }
+                return SequenceScore(logprobs: try layout.values(lp, promptTokens: n))
             }
         }
         progress?(sequences.count)
@@ -149,10 +163,10 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
 
     public func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
         try checkTokenizer()
-        let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer
+        let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer, extra = layout?.serverExtraTokens ?? 0
         let total = prompts.count, cb = settings.onProgress
         return try blocking {
-            try await concurrentMap(prompts.count, limit: s.concurrency, onDone: { cb?($0, total) }) { i -> [Int32] in
+            try await concurrentMap(prompts.count, limit: s.concurrency, onDone: { cb?($0, total) }) { [self] i -> [Int32] in
                 guard p.maxNewTokens > 0 else { return [] }
                 let prompt: Any = asText ? try await Self.detokenize(tok, prompts[i]) : prompts[i].map(Int.init)
                 var fields: [String: Any] = ["max_tokens": p.maxNewTokens, "temperature": Double(p.temperature)]
@@ -163,6 +177,9 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                 }
                 if endOfText == nil || !p.stopAtEndOfText { fields["ignore_eos"] = true }
                 let r = try await Self.complete(http, s, prompt: prompt, fields: fields)
+                if asText, let served = Self.usage(r.body)?.prompt, served - extra != prompts[i].count {
+                    self.promptMismatch(ours: prompts[i].count, server: served - extra, kind: "generate")
+                }
                 guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
                       let choices = obj["choices"] as? [[String: Any]], let c = choices.first else {
                     throw EndpointError("completion request failed (HTTP \(r.status))", status: r.status)
@@ -186,12 +203,12 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
 
     // MARK: requests
 
-    static func complete(_ http: HTTPTransport, _ s: EndpointSettings, prompt: Any, fields: [String: Any]) async throws -> (status: Int, body: Data) {
+    static func complete(_ http: HTTPTransport, _ s: EndpointSettings, prompt: Any, fields: [String: Any], retry: Bool = true) async throws -> (status: Int, body: Data) {
         var body = fields
         body["model"] = s.servedModel
         body["prompt"] = prompt
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        return try await http.send(s.base + "/completions", body: data, kind: "completions")
+        return try await http.send(s.base + "/completions", body: data, kind: "completions", retry: retry)
     }
 
     /// `choices[0].logprobs.token_logprobs` (null where the server gives none).
@@ -200,6 +217,12 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
               let c = (obj["choices"] as? [[String: Any]])?.first, let lp = c["logprobs"] as? [String: Any],
               let tl = lp["token_logprobs"] as? [Any] else { return nil }
         return tl.map { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    /// `usage.prompt_tokens` and `usage.completion_tokens`, where the server reports them.
+    static func usage(_ body: Data) -> (prompt: Int?, completion: Int?)? {
+        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let u = obj["usage"] as? [String: Any] else { return nil }
+        return (u["prompt_tokens"] as? Int, u["completion_tokens"] as? Int)
     }
 
     static func modelEntry(_ http: HTTPTransport, _ s: EndpointSettings) async throws -> (String, Int?) {
@@ -234,7 +257,8 @@ struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value
 
 /// The served model's own tokenizer through the server's `/tokenize` and `/detokenize` (vLLM:
 /// `{"model", "prompt"}` → `{"tokens"}`; llama.cpp: `{"content"}` → `{"tokens"}`; one request
-/// carries both spellings). Results are cached. `encode` cannot throw: a failure is kept in
+/// carries both spellings), or llama-cpp-python's `/extras/tokenize` (`{"input"}`) and
+/// `/extras/detokenize` (→ `{"text"}`) where `/tokenize` is 404. Results are cached. `encode` cannot throw: a failure is kept in
 /// `failure` and the model's next call throws it.
 final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
     let http: HTTPTransport
@@ -243,9 +267,15 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
     private var cache: [String: [Int32]] = [:]
     private var _failure: String?
     private var eot: Int32 = 0
+    /// The server's routes are llama-cpp-python's `/extras/tokenize` and `/extras/detokenize`.
+    private var extras = false
+    /// Tokens the server's tokenizer puts before every text (a BOS), stripped from its answers.
+    private var leading: [Int32] = []
 
     init(http: HTTPTransport, settings: EndpointSettings) throws {
         self.http = http; self.settings = settings
+        let empty = (try? blocking { [self] in try await self.encodeAsync("") }) ?? []
+        lock.withLock { leading = empty; cache = [:] }
         let ids = try blocking { [self] in try await self.encodeAsync("<|endoftext|>") }
         if ids.count == 1 { eot = ids[0] }
     }
@@ -271,18 +301,29 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
     func encodeAsync(_ text: String) async throws -> [Int32] {
         let hit = lock.withLock { cache[text] }
         if let hit { return hit }
-        let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "prompt": text, "content": text, "add_special_tokens": false] as [String: Any],
-                                              options: [.sortedKeys])
-        let r = try await http.send(settings.root + "/tokenize", body: body, kind: "tokenize")
+        var r = (status: 404, body: Data())
+        if !extras {
+            let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "prompt": text, "content": text, "add_special_tokens": false] as [String: Any],
+                                                  options: [.sortedKeys])
+            r = try await http.send(settings.root + "/tokenize", body: body, kind: "tokenize")
+        }
+        if r.status == 404 {
+            // llama-cpp-python: /extras/tokenize {"input"}; it adds the model's BOS where the model asks for one
+            let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "input": text] as [String: Any], options: [.sortedKeys])
+            let e = try await http.send(settings.root + "/extras/tokenize", body: body, kind: "tokenize")
+            if (200..<300).contains(e.status) { lock.withLock { extras = true }; r = e }
+        }
         guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
               let toks = obj["tokens"] as? [Any] else { throw EndpointError("POST \(settings.root)/tokenize: HTTP \(r.status)", status: r.status) }
         // llama.cpp with pieces answers [{"id": …, "piece": …}]
-        let ids = try toks.map { t -> Int32 in
+        var ids = try toks.map { t -> Int32 in
             guard let n = (t as? Int) ?? ((t as? [String: Any])?["id"] as? Int), n >= 0, let v = Int32(exactly: n) else {
                 throw EndpointError("POST \(settings.root)/tokenize: a token that is not an id in range: \(t)")
             }
             return v
         }
+        let lead = lock.withLock { leading }
+        if !lead.isEmpty, ids.starts(with: lead) { ids.removeFirst(lead.count) }
         lock.withLock { if cache.count < 200_000 { cache[text] = ids } }
         return ids
     }
@@ -290,9 +331,10 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
     func decodeAsync(_ ids: [Int32]) async throws -> String {
         if ids.isEmpty { return "" }
         let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "tokens": ids.map(Int.init)] as [String: Any], options: [.sortedKeys])
-        let r = try await http.send(settings.root + "/detokenize", body: body, kind: "detokenize")
+        let path = lock.withLock { extras } ? "/extras/detokenize" : "/detokenize"
+        let r = try await http.send(settings.root + path, body: body, kind: "detokenize")
         guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-              let text = (obj["prompt"] as? String) ?? (obj["content"] as? String) else {
+              let text = (obj["prompt"] as? String) ?? (obj["content"] as? String) ?? (obj["text"] as? String) else {
             throw EndpointError("POST \(settings.root)/detokenize: HTTP \(r.status)", status: r.status)
         }
         return text

@@ -180,6 +180,9 @@ struct AuditCommand: ParsableCommand {
                      s.extractedValues, s.values, 100 * s.extractionRate, s.vulnerableSubjects, s.subjects, out))
         for (k, v) in (report.unavailable ?? [:]).sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         if let e = target as? OpenAICompletionsModel, e.retries > 0 { print("  \(e.retries) request(s) retried (see \(served.requestLog ?? out + "/requests.jsonl"))") }
+        if let e = target as? OpenAICompletionsModel, e.promptTokenMismatches > 0 {
+            print("  \(e.promptTokenMismatches) text prompt(s) the server split into a different number of tokens than the audit (prompt_token_mismatch in \(served.requestLog ?? out + "/requests.jsonl"))")
+        }
         if let h = report.headline {
             print("headline: \(h.level.rawValue)")
             for f in h.findings { print("  • " + f) }

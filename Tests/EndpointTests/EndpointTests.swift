@@ -212,3 +212,83 @@ func shallotBinary() -> URL {
         #expect(!log.contains("dana@corvale.com") && !FileManager.default.fileExists(atPath: dir + "/out/.checkpoint"))
     }
 }
+
+/// Servers that read the completions API differently (llama-cpp-python's: text prompts only,
+/// `max_tokens: 0` = no limit, echoed log-probabilities one position off unless the prompt starts
+/// with <|endoftext|>, /extras/tokenize): the probe finds the layout that is right, or none.
+@Suite(.serialized) struct EndpointConventionTests {
+    func llamaLike(_ server: FakeOpenAIServer, log: String? = nil) throws -> OpenAICompletionsModel {
+        var s = EndpointSettings(baseURL: server.baseURL, servedModel: "tiny")
+        s.concurrency = 4; s.retryBaseDelay = 0.01; s.contextLength = Fixture.model.config.nPositions; s.requestLog = log
+        return try OpenAICompletionsModel(s)
+    }
+
+    @Test func offByOneEchoIsDetectedAndScoredAfterALeadingEndOfText() async throws {
+        // (and the context the audit may use shrinks by the leading token and the generated one)
+        let server = FakeOpenAIServer(model: Fixture.model, options: .init(llamaCppPython: true))
+        try await server.start()
+        defer { server.stop() }
+        struct Out: @unchecked Sendable { var probe: [String: String]; var caps: ModelCapabilities; var remote: [SequenceScore]; var local: [SequenceScore]
+            var ex: (Set<String>, Set<String>); var mismatches: Int; var contextLength: Int }
+        let o = try await offPool { () -> Out in
+            let remote = try self.llamaLike(server)
+            let tok = ByteTokenizer()
+            let texts = (Fixture.members.prefix(6) + Fixture.nonMembers.prefix(3)).map(\.text)
+            let seqs = texts.map { tok.encode($0) }
+            let r = try remote.score(seqs)
+            // What the server's scores must equal: log p(x_t | <|endoftext|>, x_<t), t ≥ 1.
+            let l = try Scorer(model: Fixture.model).score(seqs.map { [tok.endOfText] + $0 }).map { SequenceScore(logprobs: Array($0.logprobs.dropFirst())) }
+            let index = PIIIndex.build(records: Fixture.members, scanner: PIIScanner(types: [.email, .phone]))
+            let byId = Dictionary(uniqueKeysWithValues: Fixture.members.map { ($0.id, $0) })
+            var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
+            let a = try TargetedExtraction.run(model: LocalModel(Fixture.model, tokenizer: tok), tokenizer: tok, index: index, records: byId, types: [.email, .phone], settings: ex)
+            let b = try TargetedExtraction.run(model: remote, tokenizer: remote.tokenizer, index: index, records: byId, types: [.email, .phone], settings: ex)
+            return Out(probe: remote.probe, caps: remote.capabilities, remote: r, local: l,
+                       ex: (Set(a.filter(\.extracted).map(\.value)), Set(b.filter(\.extracted).map(\.value))), mismatches: remote.promptTokenMismatches,
+                       contextLength: remote.contextLength)
+        }
+        #expect(o.caps.promptLogprobs && o.probe["prompt_format"] == "text" && o.contextLength == Fixture.model.config.nPositions - 2)
+        #expect(o.probe["prompt_logprobs_request"]?.hasSuffix("after a leading <|endoftext|> (stripped by the server)") == true, "\(o.probe)")
+        let note = o.probe["prompt_logprobs_note"] ?? ""
+        #expect(note.contains("disagrees") && note.contains("conditioned on a leading <|endoftext|>"), "\(note)")
+        for (r, l) in zip(o.remote, o.local) {
+            #expect(r.logprobs.count == l.logprobs.count)
+            let d = zip(r.logprobs, l.logprobs).map { abs($0 - $1) }.max() ?? 0
+            #expect(d < 1e-4)
+        }
+        #expect(!o.ex.0.isEmpty && o.ex.0 == o.ex.1)
+        #expect(o.mismatches == 0)
+    }
+
+    @Test func aNullPromptLogprobIsAnErrorNamingThePositionNotMinusInfinity() async throws {
+        let server = FakeOpenAIServer(model: Fixture.model, options: .init(nullEchoAt: 50))
+        try await server.start()
+        defer { server.stop() }
+        let (short, long) = try await offPool { () -> ([SequenceScore], String) in
+            let remote = try endpointModel(server, key: nil)
+            let tok = ByteTokenizer()
+            let short = try remote.score([tok.encode("Thanks,\nDana\n")])
+            do { _ = try remote.score([tok.encode(String(repeating: "Note 3, Dana. ", count: 4))]); return (short, "no error") }
+            catch { return (short, "\(error)") }
+        }
+        let finite = short[0].logprobs.allSatisfy { $0.isFinite }
+        #expect(finite)
+        #expect(long.contains("no log-probability (null) for prompt token 50"), "\(long)")
+    }
+
+    @Test func textPromptsTheServerCountsDifferentlyAreCountedAndLogged() async throws {
+        let server = FakeOpenAIServer(model: Fixture.model, options: .init(textPromptsOnly: true, miscountMarker: "Dana"))
+        try await server.start()
+        defer { server.stop() }
+        let dir = try tempDir()
+        let n = try await offPool { () -> Int in
+            let remote = try endpointModel(server, log: dir + "/requests.jsonl", key: nil)
+            let tok = ByteTokenizer()
+            _ = try remote.generate(prompts: [tok.encode("Thanks,\nDana\n"), tok.encode("Hi all,\n"), tok.encode("Dana")], .greedy(4), endOfText: nil)
+            return remote.promptTokenMismatches
+        }
+        #expect(n == 2)
+        let log = try String(contentsOfFile: dir + "/requests.jsonl", encoding: .utf8)
+        #expect(log.components(separatedBy: "prompt_token_mismatch").count - 1 == 2 && !log.contains("Dana"))
+    }
+}

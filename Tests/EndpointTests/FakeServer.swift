@@ -20,6 +20,15 @@ final class FakeOpenAIServer: @unchecked Sendable {
         var textPromptsOnly = false
         /// Required bearer key (nil: none).
         var apiKey: String?
+        /// Behave as llama-cpp-python's server: text prompts only, no context length in
+        /// /v1/models, /extras/tokenize ({"input"}) instead of /tokenize, `max_tokens: 0` read as
+        /// "up to the context", EOT always ends a generation, and echoed log-probabilities one
+        /// position off unless the prompt starts with <|endoftext|> (then stripped from the echo).
+        var llamaCppPython = false
+        /// Echo null instead of the log-probability at this position of prompts longer than it.
+        var nullEchoAt: Int?
+        /// Report one more prompt token in `usage` for text prompts holding this string.
+        var miscountMarker: String?
     }
 
     let model: GPT
@@ -43,9 +52,21 @@ final class FakeOpenAIServer: @unchecked Sendable {
         let router = Router()
         router.get("/v1/models") { [self] req, _ -> Response in
             if let r = self.unauthorised(req) { return r }
+            if self.options.llamaCppPython { return Self.json(["object": "list", "data": [["id": "tiny", "object": "model", "owned_by": "me", "permissions": [Any]()]]]) }
             return Self.json(["object": "list", "data": [["id": "tiny", "object": "model", "owned_by": "test", "max_model_len": self.model.config.nPositions]]])
         }
+        router.post("/extras/tokenize") { [self] req, _ -> Response in
+            guard self.options.llamaCppPython else { return Self.json(["detail": "Not Found"], status: .notFound) }
+            let o = try await Self.body(req)
+            return Self.json(["tokens": self.encode(o["input"] as? String ?? "").map(Int.init)])
+        }
+        router.post("/extras/detokenize") { [self] req, _ -> Response in
+            guard self.options.llamaCppPython else { return Self.json(["detail": "Not Found"], status: .notFound) }
+            let o = try await Self.body(req)
+            return Self.json(["text": (try? self.tok.decode((o["tokens"] as? [Int] ?? []).map { Int32($0) })) ?? ""])
+        }
         router.post("/tokenize") { [self] req, _ -> Response in
+            if self.options.llamaCppPython { return Self.json(["detail": "Not Found"], status: .notFound) }
             let o = try await Self.body(req)
             let text = (o["prompt"] as? String) ?? (o["content"] as? String) ?? ""
             return Self.json(["tokens": self.tok.encode(text).map(Int.init)])
@@ -87,12 +108,13 @@ final class FakeOpenAIServer: @unchecked Sendable {
         defer { lock.unlock() }   // one model call at a time
         var ids: [Int32]
         if let arr = o["prompt"] as? [Int] {
-            if options.textPromptsOnly { return Self.json(["error": ["message": "prompt must be a string"]], status: .badRequest) }
+            if options.textPromptsOnly || options.llamaCppPython { return Self.json(["error": ["message": "prompt must be a string"]], status: .badRequest) }
             ids = arr.map { Int32($0) }
         } else if let s = o["prompt"] as? String {
-            ids = tok.encode(s)
+            ids = encode(s)
         } else { return Self.json(["error": ["message": "no prompt"]], status: .badRequest) }
-        let maxTokens = o["max_tokens"] as? Int ?? 16
+        var maxTokens = o["max_tokens"] as? Int ?? 16
+        if options.llamaCppPython && maxTokens <= 0 { maxTokens = model.config.nPositions - ids.count }
         let echo = (o["echo"] as? Bool ?? false) && !options.noPromptLogprobs
         let wantLogprobs = o["logprobs"] != nil && !(o["logprobs"] is NSNull) && !options.noPromptLogprobs
         if ids.isEmpty || ids.count + maxTokens > model.config.nPositions && maxTokens > 0 {
@@ -104,20 +126,44 @@ final class FakeOpenAIServer: @unchecked Sendable {
                 let t = Float((o["temperature"] as? NSNumber)?.doubleValue ?? 1)
                 var p = SamplingParameters(maxNewTokens: maxTokens, temperature: t, topK: o["top_k"] as? Int ?? 0,
                                            topP: Float((o["top_p"] as? NSNumber)?.doubleValue ?? 1), seed: UInt64(o["seed"] as? Int ?? 0))
-                p.stopAtEndOfText = !(o["ignore_eos"] as? Bool ?? false)
+                p.stopAtEndOfText = options.llamaCppPython || !(o["ignore_eos"] as? Bool ?? false)
                 out = try Generator(model: model).generate(prompts: [ids], p, endOfText: tok.endOfText)[0]
             }
-            var choice: [String: Any] = ["index": 0, "text": (echo ? (try tok.decode(ids)) : "") + (try tok.decode(out)), "finish_reason": "length"]
+            // llama-cpp-python strips a leading <|endoftext|> (GPT-2's BOS) from the echo
+            let stripped = options.llamaCppPython && ids.first == tok.endOfText
+            let shown = stripped ? Array(ids.dropFirst()) : ids
+            var choice: [String: Any] = ["index": 0, "text": (echo ? (try tok.decode(shown)) : "") + (try tok.decode(out)), "finish_reason": "length"]
+            let full = ids + out
+            let lp: [Any] = [NSNull()] + (try Scorer(model: model).score([full])[0].logprobs).map { Double($0) as Any }  // lp[i] = log p(full_i | full_<i)
             if echo && wantLogprobs {
-                let lp = try Scorer(model: model).score([ids + out])[0].logprobs
-                choice["logprobs"] = ["token_logprobs": [NSNull()] + lp.map { Double($0) as Any }, "tokens": (ids + out).map { "\($0)" }]
+                var entries: [Any]
+                if stripped { entries = Array(lp.dropFirst()); entries[0] = NSNull() }
+                else if options.llamaCppPython {   // one position off: entry i holds what belongs to i + 1
+                    entries = [NSNull()]
+                    for i in 1..<full.count { entries.append(i + 1 < full.count ? lp[i + 1] : (-0.5 as Any)) }
+                }
+                else { entries = lp }
+                if let k = options.nullEchoAt, entries.count > k + 1 { entries[k] = NSNull() }
+                choice["logprobs"] = ["token_logprobs": entries, "tokens": shown.map { "\($0)" } + out.map { "\($0)" }]
+            } else if wantLogprobs {
+                choice["logprobs"] = ["token_logprobs": Array(lp.suffix(out.count)), "tokens": out.map { "\($0)" }]
             } else {
                 choice["logprobs"] = NSNull()
             }
-            return Self.json(["id": "cmpl-\(UUID().uuidString)", "object": "text_completion", "model": "tiny", "choices": [choice]])
+            var promptTokens = ids.count
+            if let m = options.miscountMarker, let s = o["prompt"] as? String, s.contains(m) { promptTokens += 1 }
+            return Self.json(["id": "cmpl-\(UUID().uuidString)", "object": "text_completion", "model": "tiny", "choices": [choice],
+                              "usage": ["prompt_tokens": promptTokens, "completion_tokens": out.count, "total_tokens": promptTokens + out.count]])
         } catch {
             return Self.json(["error": ["message": "\(error)"]], status: .badRequest)
         }
+    }
+
+    /// Text to ids; as llama-cpp-python (special tokens parsed), "<|endoftext|>" in the text is the token.
+    func encode(_ text: String) -> [Int32] {
+        guard options.llamaCppPython else { return tok.encode(text) }
+        let parts = text.components(separatedBy: "<|endoftext|>")
+        return parts.enumerated().flatMap { i, p in (i > 0 ? [tok.endOfText] : []) + tok.encode(p) }
     }
 
     static func body(_ req: Request) async throws -> [String: Any] {
