@@ -55,6 +55,10 @@ func withServer(apiKey: String? = nil, maxBodyBytes: Int = 1 << 20, maxBatch: In
 func request(_ base: String, _ path: String, method: String = "POST", body: String? = nil, bearer: String? = nil) async throws -> HTTPResult {
     var r = URLRequest(url: URL(string: base + path)!)
     r.httpMethod = method
+    // Generous: the server's handlers run on Swift's cooperative pool (one thread per core), which
+    // other suites' synchronous tests can hold for minutes while `swift test` runs suites in
+    // parallel; a 60 s default timed out once in CI although the server was fine.
+    r.timeoutInterval = 900
     if let body { r.httpBody = Data(body.utf8); r.setValue("application/json", forHTTPHeaderField: "Content-Type") }
     if let bearer { r.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
     let (data, resp) = try await URLSession.shared.data(for: r)
