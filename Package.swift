@@ -52,7 +52,7 @@ let package = Package(
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(name: "Ledger", dependencies: ["Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Unlearning", dependencies: ["GPT", "Kernels", "Training", "Audit", "Corpus", "Ledger", "Support", "PII", "Tokenizer"], swiftSettings: checked),
-        .target(name: "Study", dependencies: ["Audit", "Corpus", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
+        .target(name: "Study", dependencies: ["Audit", "Corpus", "Endpoint", "GPT", "Kernels", "PII", "SafeTensors", "Support", "Tokenizer", "Training", "Unlearning"], swiftSettings: checked),
         .target(name: "GPT", dependencies: ["Kernels", "ModelFormat", "SafeTensors", "Support"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["GPT", "Kernels", "SafeTensors", "Support", "Tokenizer"],
                 swiftSettings: checked),

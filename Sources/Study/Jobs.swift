@@ -31,8 +31,15 @@ public struct StudyExecution: Sendable {
     /// Kernel threads of the local work (training and audits in this process).
     public var threads: Int
     public var trainer: StudyTrainer
-    public init(jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, trainer: StudyTrainer = .local) {
+    /// Round audits through a model server this command starts per model (`{model}`, `{port}`;
+    /// ModelServerProcess); nil: in this process.
+    public var serveCommand: String?
+    /// Seconds a server may take to answer before its audit fails.
+    public var serveTimeout: Double = 900
+    public init(jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, trainer: StudyTrainer = .local,
+                serveCommand: String? = nil, serveTimeout: Double = 900) {
         self.jobs = max(1, jobs); self.threads = max(1, threads); self.trainer = trainer
+        self.serveCommand = serveCommand; self.serveTimeout = serveTimeout
     }
 }
 
@@ -43,46 +50,158 @@ public enum StudyJobError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs closures at most `width` at a time; results in input order. Every task runs even when
-/// one fails; the first failure (in input order) is thrown afterwards. Workers are threads of
-/// their own, not Dispatch's pool (which runs about one per core): `--jobs 8` on a 2-core login
-/// node must keep eight external trainings (`sbatch --wait`) going.
-enum JobPool {
-    static func run<T>(_ width: Int, _ tasks: [() throws -> T]) throws -> [T] {
-        if width <= 1 || tasks.count <= 1 { return try tasks.map { try $0() } }
-        let results = UncheckedSendable(ResultBox<T>(count: tasks.count))
-        let boxed = UncheckedSendable(tasks)
-        let next = Counter()
-        let workers = min(width, tasks.count)
-        let finished = DispatchSemaphore(value: 0)
-        for _ in 0..<workers {
-            let t = Thread {
-                while true {
-                    let i = next.next()
-                    if i >= boxed.value.count { break }
-                    let r = Result { try boxed.value[i]() }
-                    results.value.set(i, r)
-                }
-                finished.signal()
-            }
-            t.stackSize = 16 << 20
-            t.start()
+/// The study's jobs share `width` slots: a job holds one while it computes and gives it up while
+/// it waits for other jobs, so nested work (the leakage stage's four measurements) cannot
+/// deadlock the pool. Slots go to the waiting job of the most urgent priority (0: the current
+/// round, whose audits decide the next one; 1: work nothing waits for yet — the control's
+/// fine-tune, later rounds' reseeded fine-tunes, the leakage and unlearning stages), first come
+/// first served within a priority. Every job runs on a thread of its own, not Dispatch's pool
+/// (about one per core): `--jobs 8` on a 2-core login node must keep eight external trainings
+/// (`sbatch --wait`) going. Results never depend on the order: each job computes alone on its
+/// own kernel threads (StudyExecution.threads).
+final class JobScheduler: @unchecked Sendable {
+    let width: Int
+    private let cond = NSCondition()
+    private var free: Int
+    private var queue: [(priority: Int, ticket: Int)] = []
+    private var tickets = 0
+    private var runningBackground = 0
+    /// Key of the thread-dictionary entry holding the priority of the slot a thread holds.
+    private static let slotKey = "shallot.study.slot"
+
+    init(width: Int) { self.width = max(1, width); free = self.width }
+
+    static let urgent = 0, background = 1
+
+    /// Background work holds at most width − 1 slots (all of one), so that the next round's
+    /// first job never waits for a background job to finish — until `noMoreUrgentWork()`.
+    private var backgroundCap: Int { urgentDone ? width : max(1, width - 1) }
+    private var urgentDone = false
+
+    /// The rounds are over: background work may take every slot.
+    func noMoreUrgentWork() {
+        cond.lock(); urgentDone = true; cond.broadcast(); cond.unlock()
+    }
+
+    /// A place in the queue, taken in the caller's thread so that the order of `spawn` calls is
+    /// the order of service (within a priority).
+    private func enqueue(_ priority: Int) -> Int {
+        cond.lock(); defer { cond.unlock() }
+        let ticket = tickets; tickets += 1
+        queue.append((priority, ticket))
+        return ticket
+    }
+
+    /// The ticket to serve next: the first of the most urgent priority that may run now.
+    private func next() -> Int? {
+        queue.filter { $0.priority == Self.urgent || runningBackground < backgroundCap }
+            .min(by: { ($0.priority, $0.ticket) < ($1.priority, $1.ticket) })?.ticket
+    }
+
+    private func acquire(ticket: Int, _ priority: Int) {
+        cond.lock()
+        while !(free > 0 && next() == ticket) { cond.wait() }
+        queue.removeAll { $0.ticket == ticket }
+        free -= 1
+        if priority != Self.urgent { runningBackground += 1 }
+        cond.broadcast()
+        cond.unlock()
+        Thread.current.threadDictionary[Self.slotKey] = priority
+    }
+
+    private func acquire(_ priority: Int) { acquire(ticket: enqueue(priority), priority) }
+
+    private func release() {
+        let p = currentPriority ?? Self.urgent
+        Thread.current.threadDictionary.removeObject(forKey: Self.slotKey)
+        cond.lock()
+        free += 1
+        if p != Self.urgent { runningBackground -= 1 }
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// The priority of the slot the calling thread holds (nil: it holds none, e.g. the main thread).
+    var currentPriority: Int? { Thread.current.threadDictionary[Self.slotKey] as? Int }
+
+    /// Runs `body` while not holding a slot: the caller's slot (if any) is lent out while it waits.
+    func blocking<T>(_ body: () throws -> T) rethrows -> T {
+        guard let p = currentPriority else { return try body() }
+        release()
+        defer { acquire(p) }
+        return try body()
+    }
+
+    /// Starts `body` on a thread of its own once a slot is free.
+    func spawn<T>(priority: Int? = nil, _ body: @escaping () throws -> T) -> JobFuture<T> {
+        let future = JobFuture<T>(scheduler: self)
+        let p = priority ?? currentPriority ?? Self.urgent
+        let box = UncheckedSendable(body)
+        let ticket = enqueue(p)
+        let t = Thread {
+            self.acquire(ticket: ticket, p)
+            let r = Result { try box.value() }
+            self.release()
+            future.fulfil(r)
         }
-        for _ in 0..<workers { finished.wait() }
-        return try results.value.items.map { try $0!.get() }
+        t.stackSize = 16 << 20
+        t.start()
+        return future
     }
 
-    final class ResultBox<T>: @unchecked Sendable {
-        var items: [Result<T, Error>?]
-        let lock = NSLock()
-        init(count: Int) { items = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ r: Result<T, Error>) { lock.lock(); items[i] = r; lock.unlock() }
+    /// Runs every task (at the caller's priority unless given) and returns their results in
+    /// input order. Every task runs even when one fails; the first failure in input order is
+    /// thrown afterwards. One slot wide: in this thread, one after another.
+    func run<T>(_ tasks: [() throws -> T], priority: Int? = nil) throws -> [T] {
+        if width == 1 || tasks.count <= 1 {
+            let rs = inSlot(priority ?? currentPriority ?? Self.urgent) { tasks.map { t in Result { try t() } } }
+            return try rs.map { try $0.get() }
+        }
+        let futures = tasks.map { spawn(priority: priority, $0) }
+        let rs = futures.map { f in Result { try f.wait() } }
+        return try rs.map { try $0.get() }
     }
 
-    final class Counter: @unchecked Sendable {
-        var value = 0
-        let lock = NSLock()
-        func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
+    /// Runs `body` in the calling thread holding a slot (the one it holds, or one acquired now).
+    func inSlot<T>(_ priority: Int, _ body: () throws -> T) rethrows -> T {
+        if currentPriority != nil { return try body() }
+        acquire(priority)
+        defer { release() }
+        return try body()
+    }
+
+    /// Per-key exclusion: a second caller for the same key (a job already running on another
+    /// thread) waits for the first to finish, without holding a slot, then runs `body` itself
+    /// (which finds the first one's output on disk).
+    func exclusive<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+        cond.lock()
+        let lock = keyLocks[key] ?? NSLock()
+        keyLocks[key] = lock
+        cond.unlock()
+        if !lock.try() { blocking { lock.lock() } }
+        defer { lock.unlock() }
+        return try body()
+    }
+    private var keyLocks: [String: NSLock] = [:]
+}
+
+/// The result of a job started with `JobScheduler.spawn`.
+final class JobFuture<T>: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var result: Result<T, Error>?
+    private let scheduler: JobScheduler
+    init(scheduler: JobScheduler) { self.scheduler = scheduler }
+
+    func fulfil(_ r: Result<T, Error>) { cond.lock(); result = r; cond.broadcast(); cond.unlock() }
+
+    /// Waits (lending the caller's slot out) and returns the job's result or throws its error.
+    func wait() throws -> T {
+        let r: Result<T, Error> = scheduler.blocking {
+            cond.lock(); defer { cond.unlock() }
+            while result == nil { cond.wait() }
+            return result!
+        }
+        return try r.get()
     }
 }
 
@@ -166,13 +285,16 @@ final class PlanBook: @unchecked Sendable {
         if let i = file.rounds.firstIndex(where: { $0.round == r }) { file.rounds[i] = PlanRound(round: r, planned: planned, waitsFor: waitsFor, jobs: jobs) }
     }
 
+    /// One write at a time, so that the file on disk is always the latest state.
+    private let writeLock = NSLock()
+
     func write() throws {
+        writeLock.lock(); defer { writeLock.unlock() }
         lock.lock()
         var f = file
         f.jobs = order.map { entries[$0]! }
         lock.unlock()
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try PrivateFile.write(enc.encode(f), to: path)
+        try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(f), to: path)
     }
 }
 
@@ -216,6 +338,7 @@ extension StudyRunner {
                                        records: absolute(d + "/records.jsonl"), recordsSHA256: sha256(data: recordsData)),
                            training: TrainJob.training(spec.params, steps: steps, warmup: warmup, initSeed: spec.initSeed),
                            budget: spec.budget, output: absolute(d + "/model"))
+        // The input hash's own formula (fixed: changing it would orphan finished jobs).
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
         var what = "kind=\(spec.kind)\nbase=\(spec.base?.inputSHA256 ?? "none")\ntokenizer=\(tokenizerSHA256())\ntokens=\(tokSHA)\n"
         what += "config=" + String(decoding: try enc.encode(job.config), as: UTF8.self) + "\n"
@@ -226,20 +349,11 @@ extension StudyRunner {
 
     func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
 
-    func tokenFileData(_ stream: [Int32]) -> Data {
-        // TokenFile.write's bytes, built in memory so that the hash is known before writing.
-        let width = tok.vocabSize <= 65536 ? 2 : 4
-        var d = Data("SHTK".utf8)
-        for v in [UInt32(1), UInt32(width), UInt32(tok.vocabSize)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
-        withUnsafeBytes(of: UInt64(stream.count).littleEndian) { d.append(contentsOf: $0) }
-        if width == 2 { stream.map { UInt16(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { d.append(contentsOf: $0) } }
-        else { stream.map { UInt32(bitPattern: $0).littleEndian }.withUnsafeBytes { d.append(contentsOf: $0) } }
-        return d
-    }
+    func tokenFileData(_ stream: [Int32]) -> Data { TokenFile.encode(stream, vocabSize: tok.vocabSize) }
 
     func recordsJSONL(_ records: [Record]) -> Data {
         struct Row: Encodable { var id: String; var subject: String; var text: String }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let enc = ResultsJSON.encoder()
         var d = Data()
         for r in records { d += (try? enc.encode(Row(id: r.id, subject: r.subject, text: r.text))) ?? Data(); d.append(0x0A) }
         return d
@@ -264,15 +378,22 @@ extension StudyRunner {
 
     /// The trained model of `spec`: reused when its output is present and verified for the same
     /// input hash, else trained (job files written, the trainer run, its output verified).
+    /// One thread at a time per job: a second caller waits, then finds the output verified.
     func trained(_ spec: TrainSpec) throws -> GPT {
+        try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec) }
+    }
+
+    private func trainOrReuse(_ spec: TrainSpec) throws -> GPT {
         let (job, hash) = try describe(spec)
         planBook.add(planEntry(spec, job, hash))
         let d = jobDir(spec.id), mark = d + "/verified.json"
-        if let m = FileManager.default.contents(atPath: mark).flatMap({ try? JSONDecoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
-           let old = try? TrainJob.read(d + "/job.json"), old == job,
+        if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
+           let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
            (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256, let (model, _) = try? job.verifyOutput() {
             infoLock.lock(); let mine = trainedHere.contains(spec.id); infoLock.unlock()
             if !mine { report(.resumed("model \(spec.id)")) }
+            // A moved run directory: the job file names the new places.
+            if old != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
             planBook.setStatus(spec.id, "done")
             noteModel(spec.id, job.output, m.weightsSHA256)
             return model
@@ -282,15 +403,14 @@ extension StudyRunner {
         try? FileManager.default.removeItem(atPath: job.output)
         try PrivateFile.write(tokenFileData(spec.stream), to: job.data.tokens)
         try PrivateFile.write(recordsJSONL(spec.records), to: job.data.records)
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try PrivateFile.write(enc.encode(job), to: d + "/job.json")
+        try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
         planBook.setStatus(spec.id, "running")
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
             try runTrainer(job, file: d + "/job.json")
             let (model, _) = try job.verifyOutput()
             let w = try sha256(file: job.output + "/model.safetensors")
-            try atomicWrite(JSONEncoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
+            try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
             infoLock.lock(); trainedHere.insert(spec.id); infoLock.unlock()
             planBook.setStatus(spec.id, "done")
             noteModel(spec.id, job.output, w)

@@ -79,7 +79,7 @@ extension StudyRunner {
 
     func pretrainingLeakage(base: GPT, controlBase: GPT, seed: UInt64) throws -> PretrainingLeakage {
         try store.stage("pretraining_leakage") {
-            progress(.stage("pre-training leakage"))
+            report(.stage("pre-training leakage"))
             let tuned = try saved("round0_seed0"), controlTuned = try saved("control_finetuned")
             // Targets: values only the target subjects' records hold; unseen: values of the
             // subjects held out of P that no training record holds (same generator and population).
@@ -101,7 +101,7 @@ extension StudyRunner {
                 { self.report(.stage("pre-training leakage: \(name)")); return try self.leak(m, targets: targetIndex, unseen: unseenIndex, byId: byId, pool: pool) }
             }
             tasks.append { try self.attribution(tuned, fKeys: fKeys) }
-            let out = try JobPool.run(execution.jobs, tasks)
+            let out = try scheduler.run(tasks)
             for (i, (name, _)) in named.enumerated() {
                 let (l, t, u) = out[i] as! (ModelLeak, [Double], [Double])
                 models[name] = l; scores[name] = (t, u)
@@ -202,7 +202,7 @@ extension StudyRunner {
                 return (method.rawValue, e)
             }
         }
-        let evals = try JobPool.run(execution.jobs, tasks)
+        let evals = try scheduler.run(tasks)
         let originalEval = evals[0].1
         let rows = evals.map { $0.0 == "original" ? $0.1.row(method: "original", reference: nil) : $0.1.row(method: $0.0, reference: originalEval) }
         return rows

@@ -89,6 +89,23 @@ extension StudyRunner {
                           heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
     }
 
+    /// The fine-tune of `arm`, seed `i` in round `r`, with the arm's removals so far.
+    func roundSpec(_ st: OnionState, _ arm: Arm, _ i: Int, round r: Int, base: TrainSpec.Base) -> TrainSpec {
+        finetuneSpec("round\(r)_\(arm.rawValue)_seed\(i)", base: base, removed: st.removed[arm]!, seed: runSeed(st, arm, i, round: r),
+                     baselineSteps: st.baseline[0].steps, arm: arm.rawValue, round: r)
+    }
+
+    /// Starts every round's reseeded fine-tunes and their audits in the background: the reseed
+    /// arm removes nothing, so they depend on no audit; the rounds then find them done (or wait
+    /// for them).
+    func startReseeded(_ st: OnionState, base: TrainSpec.Base) throws -> [JobFuture<RunRecord>] {
+        guard s.rounds > 0 else { return [] }
+        let specs = (1...s.rounds).flatMap { r in st.seeds.indices.map { roundSpec(st, .reseed, $0, round: r, base: base) } }
+        for sp in specs { try register(sp) }
+        try planBook.write()
+        return specs.map { sp in scheduler.spawn(priority: JobScheduler.background) { try self.fineTuneAndAudit(sp, removed: []) } }
+    }
+
     func onionRound(_ r: Int, base: TrainSpec.Base, state st: inout OnionState) throws -> StudyRound {
         let del = planDeletion(st)
         if r == 1 { st.forgetSet = Set(del) }
@@ -102,17 +119,12 @@ extension StudyRunner {
             st.cumulativeRecords[arm]! += recordCount(plans[arm]!)
         }
         let frozen = st
-        let specs = Arm.allCases.flatMap { arm in
-            frozen.seeds.indices.map { i in
-                (arm, finetuneSpec("round\(r)_\(arm.rawValue)_seed\(i)", base: base, removed: frozen.removed[arm]!, seed: runSeed(frozen, arm, i, round: r),
-                                   baselineSteps: frozen.baseline[0].steps, arm: arm.rawValue, round: r))
-            }
-        }
+        let specs = Arm.allCases.flatMap { arm in frozen.seeds.indices.map { i in (arm, roundSpec(frozen, arm, i, round: r, base: base)) } }
         for (_, sp) in specs { try register(sp) }
         planBook.round(r, planned: true, waitsFor: [], jobs: specs.map(\.1.id))
         try planBook.write()
-        progress(.stage("round \(r): \(specs.count) fine-tunes + audits (\(Arm.allCases.count) arms × \(st.seeds.count) seeds)"))
-        let all = try JobPool.run(execution.jobs, specs.map { arm, sp in { try self.fineTuneAndAudit(sp, removed: frozen.removed[arm]!) } })
+        report(.stage("round \(r): \(specs.count) fine-tunes + audits (\(Arm.allCases.count) arms × \(st.seeds.count) seeds)"))
+        let all = try scheduler.run(specs.map { arm, sp in { try self.fineTuneAndAudit(sp, removed: frozen.removed[arm]!) } })
         var arms: [Arm: ArmRound] = [:]
         var counts: [Arm: [SeedCount]] = [:]
         for (a, arm) in Arm.allCases.enumerated() {

@@ -7,6 +7,7 @@
 
 import Audit
 import Corpus
+import Endpoint
 import Foundation
 import GPT
 import Kernels
@@ -37,6 +38,7 @@ public final class StudyRunner {
     let fingerprint: String
     let execution: StudyExecution
     let planBook: PlanBook
+    let scheduler: JobScheduler
     let t0 = Date()
     let infoLock = NSLock(), progressLock = NSLock()
 
@@ -55,11 +57,13 @@ public final class StudyRunner {
     var specs: [String: TrainSpec] = [:]
     /// Jobs trained by this invocation (guarded by infoLock).
     var trainedHere = Set<String>()
+    /// Audits run by this invocation (guarded by infoLock): one run ahead of its round is done, not reused.
+    var auditedHere = Set<String>()
 
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, corpusDescription: [String: String],
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
-        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
+        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
         var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; verdict 2".utf8)
@@ -67,6 +71,7 @@ public final class StudyRunner {
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
         planBook = PlanBook(path: directory + "/plan.json", fingerprint: fingerprint, execution: execution, rounds: settings.rounds)
+        scheduler = JobScheduler(width: execution.jobs)
         corpusInfo = corpusDescription
         try PrivateFile.makeDirectory(directory)
         try prepareCorpora(userCorpus)
@@ -78,13 +83,13 @@ public final class StudyRunner {
         progress(e)
     }
 
-    func key(_ subject: String) -> String { reveal ? subject : hash("subject\u{1F}" + subject) }
+    func key(_ subject: String) -> String { reveal ? subject : hash("subject", subject) }
 
     // Stage files hold salted subject keys, never subjects (docs/security.md): keyed when a stage
     // is saved, mapped back when it is loaded; a stage whose keys do not map (saved under another
     // salt) is run again.
     lazy var subjectOfStageKey: [String: String] = Dictionary(F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
-    func stageKey(_ subject: String) -> String { hash("stage-subject\u{1F}" + subject) }
+    func stageKey(_ subject: String) -> String { hash("stage-subject", subject) }
     func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, store: AuditCheckpoints? = nil, _ body: () throws -> T) throws -> T {
         let store = store ?? self.store
         if let stored: T = store.load(name), let r = stored.mapSubjects({ subjectOfStageKey[$0] }) { return r }
@@ -142,9 +147,8 @@ public final class StudyRunner {
     func writeOwnership() throws -> OwnershipSummary {
         struct Row: Codable { var type: String; var value: String; var owner: String? }
         let rows = ownership.values.sorted().map { k in Row(type: k.type.rawValue, value: reveal ? k.value : hash(k.string), owner: ownership.owner(of: k).map(key)) }
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = dir + "/ownership.json"
-        try PrivateFile.write(enc.encode(rows), to: path)
+        try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(rows), to: path)
         var byType: [String: Int] = [:]
         for k in ownership.owners.keys { byType[k.type.rawValue, default: 0] += 1 }
         let members = Set(recordsOf.keys)
@@ -235,7 +239,9 @@ public final class StudyRunner {
     }
 
     /// Greedy targeted extraction of `records`' values, owners from the study's fixed ownership.
-    func audit(_ m: GPT, records: [Record]) throws -> AuditOutcome {
+    func audit(_ m: GPT, records: [Record]) throws -> AuditOutcome { try audit(LocalModel(m, tokenizer: tok), records: records) }
+
+    func audit(_ m: any LanguageModel, records: [Record]) throws -> AuditOutcome {
         let settings = AuditSettings.targetedOnly(prefixLengths: s.prefixLengths, types: Self.types.map(\.rawValue).sorted(), seed: s.seed)
         var inputs = AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
         inputs.ownership = ownership
@@ -252,6 +258,26 @@ public final class StudyRunner {
                             values: r.values.count, byDuplication: r.extractionByDuplication)
     }
 
+    /// The round audit of model `id`: in this process, or through a server `--serve-cmd` starts
+    /// for it (stopped when the audit ends; its log and request log in the job's directory).
+    func auditModel(_ id: String, _ m: GPT, records: [Record]) throws -> AuditOutcome {
+        guard let template = execution.serveCommand else { return try audit(m, records: records) }
+        report(.stage("serving \(id) for its audit (--serve-cmd)"))
+        let server = try ModelServerProcess.start(template: template, model: absolute(modelDir(id)), logPath: jobDir(id) + "/server.log",
+                                                  timeout: execution.serveTimeout)
+        defer { server.stop() }
+        var es = EndpointSettings(baseURL: server.baseURL, servedModel: server.servedModel)
+        es.tokenizer = tok
+        es.contextLength = s.model.context
+        es.requestLog = jobDir(id) + "/requests.jsonl"
+        es.revealPII = false
+        do {
+            return try audit(try OpenAICompletionsModel(es), records: records)
+        } catch {
+            throw StudyJobError.failed(job: "audit_" + id, reason: "through \(server.baseURL) (`\(server.command)`, log \(server.logPath)): \(error)")
+        }
+    }
+
     // MARK: the study
 
     struct RunRecord: Codable, SubjectKeyedStage {
@@ -264,13 +290,19 @@ public final class StudyRunner {
     /// Fine-tune (a job) and audit the result; the audit is keyed by the job's input hash, so a
     /// finished one is reused without the model.
     func fineTuneAndAudit(_ spec: TrainSpec, removed: Set<String>) throws -> RunRecord {
+        try scheduler.exclusive("audit:" + spec.id) { try fineTuneAndAuditNow(spec, removed: removed) }
+    }
+
+    private func fineTuneAndAuditNow(_ spec: TrainSpec, removed: Set<String>) throws -> RunRecord {
         let hash = try plan(spec)
         infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
         let auditId = "audit_" + spec.id
+        // An audit through a server is its own result (other numerics): never mixed with a local one.
+        let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand == nil ? "" : "\nserved"))
         planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
-                               inputSHA256: sha256(fingerprint + "\naudit\n" + hash), inputs: ["model_input_sha256": hash],
+                               inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
                                dependsOn: [spec.id], outputs: [dir + "/stages/" + spec.id + ".json"], status: "planned"))
-        let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: sha256(fingerprint + "\naudit\n" + hash))
+        let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash)
         var fresh = false
         let rr: RunRecord = try subjectStage(spec.id, store: keyed) {
             fresh = true
@@ -279,14 +311,18 @@ public final class StudyRunner {
             let result = try TrainResult.read(modelDir(spec.id))
             planBook.setStatus(auditId, "running")
             let present = fTrain.filter { !removed.contains($0.subject) }
-            return RunRecord(outcome: try audit(m, records: present), steps: result.steps, loss: result.finalLoss)
+            return RunRecord(outcome: try auditModel(spec.id, m, records: present), steps: result.steps, loss: result.finalLoss)
         }
-        planBook.setStatus(auditId, fresh ? "done" : "reused")
+        infoLock.lock()
+        if fresh { auditedHere.insert(spec.id) }
+        let here = auditedHere.contains(spec.id)
+        infoLock.unlock()
+        planBook.setStatus(auditId, here ? "done" : "reused")
         return rr
     }
 
     func prepareTokenizer() throws {
-        progress(.stage("tokenizer"))
+        report(.stage("tokenizer"))
         let tokDir = dir + "/tokenizer"
         if FileManager.default.fileExists(atPath: tokDir + "/vocab.json"), let f = FileManager.default.contents(atPath: tokDir + "/study-fingerprint"),
            String(decoding: f, as: UTF8.self) == fingerprint, let t = try? TokenizerFiles.load(directory: tokDir) {
@@ -304,10 +340,7 @@ public final class StudyRunner {
         let threadsBefore = Parallel.threads
         Parallel.threads = execution.threads
         defer { Parallel.threads = threadsBefore }
-        try prepareTokenizer()
-        encodeAll()
-        _ = subjectOfStageKey  // built before any job thread reads it
-        let ownershipSummary = try writeOwnership()
+        let ownershipSummary = try prepare()
         // Bases: on P, and the control on P with the target subjects' records replaced by filler.
         let baseSpec = pretrainSpec("base", replace: []), controlSpec = pretrainSpec("base_control", replace: pTargetIds)
         let baseRef = try register(baseSpec), controlRef = try register(controlSpec)
@@ -318,25 +351,37 @@ public final class StudyRunner {
         }
         let controlTunedSpec = finetuneSpec("control_finetuned", base: controlRef, removed: [], seed: seeds[0], baselineSteps: nil, arm: nil, round: nil)
         for sp in baselineSpecs + [controlTunedSpec] { try register(sp) }
-        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
-                               outputs: [dir + "/stages/pretraining_leakage.json"], status: "planned"))
+        planAnalyses()
         try planRounds(baselineSpecs, seeds: seeds)
 
-        progress(.stage("pre-training the base model and the control base (targets replaced by filler)"))
-        let bases = try JobPool.run(execution.jobs, [{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
+        report(.stage("pre-training the base model and the control base (targets replaced by filler)"))
+        let bases = try scheduler.run([{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
         let (base, controlBase) = (bases[0], bases[1])
-        progress(.stage("round 0: \(seeds.count) fine-tunes + audits, and the control base's fine-tune"))
-        var tasks: [() throws -> RunRecord?] = baselineSpecs.map { sp in { try self.fineTuneAndAudit(sp, removed: []) } }
-        tasks.append { _ = try self.trained(controlTunedSpec); return nil }
-        let baseline = try JobPool.run(execution.jobs, tasks).prefix(seeds.count).map { $0! }
+        // Work that nothing waits for yet takes the slots the rounds leave free (priority
+        // `background`): the control base's fine-tune, every later round's reseeded fine-tunes
+        // (they remove nothing, so they are known before any audit), the leakage stage once round
+        // 0 is in, the unlearning comparison once round 1 is.
+        report(.stage("round 0: \(seeds.count) fine-tunes + audits, and the control base's fine-tune"))
+        let round0 = baselineSpecs.map { sp in scheduler.spawn(priority: JobScheduler.urgent) { try self.fineTuneAndAudit(sp, removed: []) } }
+        let controlTuned = scheduler.spawn(priority: JobScheduler.background) { _ = try self.trained(controlTunedSpec) }
+        let baseline = try round0.map { try $0.wait() }
         var onion = OnionState(baseline: baseline, seeds: seeds)
+        let ahead = try startReseeded(onion, base: baseRef)
+        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("pretraining_leakage") { try self.pretrainingLeakage(base: base, controlBase: controlBase, seed: seeds[0]) } }
         var rounds: [StudyRound] = []
+        var unlearningJob: JobFuture<[UnlearningRow]>?
         for r in 1...max(1, s.rounds) where s.rounds > 0 {
             rounds.append(try onionRound(r, base: baseRef, state: &onion))
+            if r == 1 {
+                let forget = onion.forgetSet
+                unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("unlearning") { try self.unlearningComparison(forget: forget, seed: seeds[0]) } }
+            }
         }
-
-        let leakage = try pretrainingLeakage(base: base, controlBase: controlBase, seed: seeds[0])
-        let unlearning = try unlearningComparison(forget: onion.forgetSet, seed: seeds[0])
+        scheduler.noMoreUrgentWork()
+        try controlTuned.wait()
+        for job in ahead { _ = try job.wait() }
+        let leakage = try leakageJob.wait()
+        let unlearning = try unlearningJob?.wait() ?? unlearningComparison(forget: onion.forgetSet, seed: seeds[0])
 
         var findings = rounds.map(\.statement)
         findings.append(leakage.statement)
@@ -348,6 +393,32 @@ public final class StudyRunner {
                            models: modelInfo, ownership: ownershipSummary,
                            baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
                            rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The tokenizer, every record's tokens, the stage-key table and the ownership file, before
+    /// any job runs.
+    func prepare() throws -> OwnershipSummary {
+        try prepareTokenizer()
+        encodeAll()
+        _ = subjectOfStageKey  // built before any job thread reads it
+        return try writeOwnership()
+    }
+
+    /// The leakage analysis and the unlearning comparison in plan.json.
+    func planAnalyses() {
+        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
+                               outputs: [dir + "/stages/pretraining_leakage.json"], status: "planned"))
+        guard s.rounds > 0 else { return }
+        planBook.add(PlanEntry(id: "unlearning", kind: "unlearning", inputs: [:], dependsOn: ["round0_seed0", "round1_deletion_seed0"],
+                               outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }
+                                   + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" },
+                               status: "planned"))
+    }
+
+    /// Runs a stage, its plan entry marked running, then done (or failed).
+    func tracked<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        planBook.setStatus(id, "running")
+        do { let r = try body(); planBook.setStatus(id, "done"); return r } catch { planBook.setStatus(id, "failed"); throw error }
     }
 
     /// The onion rounds in plan.json, each waiting for the previous round's audits (round r's

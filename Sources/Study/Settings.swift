@@ -87,7 +87,7 @@ public struct StudySettings: Codable, Sendable {
     }
 
     /// smoke: seconds, exercises every stage on toy sizes (tests, CI; its numbers mean nothing);
-    /// quick: minutes on 2 cores; default: under half an hour; paper: GPT-2-small scale (hours to days).
+    /// quick: ~1.5 minutes on 2 cores; default: ~6 minutes; paper: GPT-2-small scale (hours to days).
     static let presets: [Preset] = [
         Preset(name: "smoke", people: (24, 60, 24, 60), shape: ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300), batch: 4,
                pretrain: (1, 3e-3), finetune: (1, 3e-3), rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4,

@@ -26,7 +26,7 @@ public enum PrivateFile {
     /// rename), so the file is never readable by others, not even while it is being written.
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(temporarySuffix())").path
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, fileMode)
         guard fd >= 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
         fchmod(fd, fileMode)   // an old temporary file of the same name keeps its mode otherwise
@@ -81,7 +81,7 @@ public enum PrivateFile {
 /// Files that hold personal data or keys use `PrivateFile.write` (the same, created 0600).
 public func atomicWrite(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(temporarySuffix())")
     do { try data.write(to: tmp) } catch {
         try? FileManager.default.removeItem(at: tmp)
         throw PrivateFileError.write(path: path, reason: error.localizedDescription)
@@ -92,3 +92,13 @@ public func atomicWrite(_ data: Data, to path: String) throws {
         throw PrivateFileError.write(path: path, reason: err)
     }
 }
+
+/// Process id and a per-process count: two threads writing the same file never share a
+/// temporary file (the last rename wins, whole).
+func temporarySuffix() -> String {
+    temporaryLock.lock(); defer { temporaryLock.unlock() }
+    temporaryCount += 1
+    return "\(getpid())-\(temporaryCount)"
+}
+private let temporaryLock = NSLock()
+nonisolated(unsafe) private var temporaryCount = 0

@@ -49,7 +49,8 @@ final class ManagedAtomicCounter: @unchecked Sendable {
 /// Token files: "SHTK", version 1, element width (2 or 4 bytes), vocabulary size, token count,
 /// then the ids little-endian — uint16 when the vocabulary fits, else uint32.
 public enum TokenFile {
-    public static func write(_ tokens: [Int32], vocabSize: Int, to path: String) throws {
+    /// The file's bytes.
+    public static func encode(_ tokens: [Int32], vocabSize: Int) -> Data {
         let width = vocabSize <= 65536 ? 2 : 4
         var d = Data("SHTK".utf8)
         for v in [UInt32(1), UInt32(width), UInt32(vocabSize)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
@@ -62,6 +63,11 @@ public enum TokenFile {
             let u = tokens.map { UInt32(bitPattern: $0).littleEndian }
             u.withUnsafeBytes { d.append(contentsOf: $0) }
         }
+        return d
+    }
+
+    public static func write(_ tokens: [Int32], vocabSize: Int, to path: String) throws {
+        let d = encode(tokens, vocabSize: vocabSize)
         do { try d.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
         }
@@ -69,6 +75,11 @@ public enum TokenFile {
 
     public static func read(_ path: String) throws -> (tokens: [Int32], vocabSize: Int) {
         guard let d = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "no such file") }
+        return try decode(d, path: path)
+    }
+
+    /// The tokens of a token file's bytes `d` (read from `path`, which errors name).
+    public static func decode(_ d: Data, path: String) throws -> (tokens: [Int32], vocabSize: Int) {
         guard d.count >= 24, d.prefix(4) == Data("SHTK".utf8) else { throw TokenizerError.malformed(path: path, line: nil, reason: "not a Shallot token file (no SHTK header)") }
         return try d.withUnsafeBytes { raw in
             let version = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))

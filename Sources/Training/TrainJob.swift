@@ -154,9 +154,12 @@ public struct TrainResult: Codable, Sendable, Equatable {
     public static func read(_ dir: String) throws -> TrainResult {
         let p = dir + "/" + fileName
         guard let d = FileManager.default.contents(atPath: p) else { throw TrainJobError.unreadable(p, "no such file") }
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try dec.decode(TrainResult.self, from: d) } catch { throw TrainJobError.unreadable(p, "not a shallot.train-result/1 file: \(error)") }
+        return try decode(d, path: p)
+    }
+
+    /// A result file's bytes `d` (read from `path`, which errors name).
+    public static func decode(_ d: Data, path p: String) throws -> TrainResult {
+        do { return try ResultsJSON.decoder().decode(TrainResult.self, from: d) } catch { throw TrainJobError.unreadable(p, "not a shallot.train-result/1 file: \(error)") }
     }
 }
 
@@ -172,13 +175,23 @@ public enum TrainJobError: Error, CustomStringConvertible {
 }
 
 extension TrainJob {
+    /// This job with `other`'s file locations (base model, tokenizer, data, output): equal to
+    /// `other` when the two ask for the same work wherever their run directories are.
+    public func located(like other: TrainJob) -> TrainJob {
+        var j = self
+        if baseModel != nil, other.baseModel != nil { j.baseModel = other.baseModel }  // a base on one side only stays a difference
+        j.tokenizer = other.tokenizer; j.output = other.output
+        j.data.tokens = other.data.tokens; j.data.records = other.data.records
+        return j
+    }
+
     /// Checks what a trainer left in `output`: the result file (job id, the tokens it trained on,
     /// the steps), the config's shape, and that the weights load. Returns the model and result.
     public func verifyOutput() throws -> (GPT, TrainResult) {
         let rp = output + "/" + TrainResult.fileName
         guard let d = FileManager.default.contents(atPath: rp) else { throw TrainJobError.rejected(job: id, reason: "\(rp): the trainer wrote no result file") }
-        _ = d
-        guard let r = try? TrainResult.read(output) else { throw TrainJobError.rejected(job: id, reason: "\(rp): not a shallot.train-result/1 file") }
+        let r: TrainResult
+        do { r = try TrainResult.decode(d, path: rp) } catch { throw TrainJobError.rejected(job: id, reason: "\(error)") }
         guard r.schema == "shallot.train-result/1" else { throw TrainJobError.rejected(job: id, reason: "\(rp): schema \"\(r.schema)\"") }
         guard r.jobId == id else { throw TrainJobError.rejected(job: id, reason: "\(rp): job_id \"\(r.jobId)\" is another job's") }
         guard r.tokensSHA256 == data.tokensSHA256 else {
@@ -197,8 +210,9 @@ extension TrainJob {
 /// the result. `progress` gets (step, total).
 public enum BuiltinTrainer {
     public static func run(job: TrainJob, progress: ((Int, Int) -> Void)? = nil) throws -> TrainResult {
-        let (tokens, vocab) = try TokenFile.read(job.data.tokens)
-        let sha = try sha256(file: job.data.tokens)
+        guard let bytes = FileManager.default.contents(atPath: job.data.tokens) else { throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): cannot read") }
+        let (tokens, vocab) = try TokenFile.decode(bytes, path: job.data.tokens)
+        let sha = sha256(data: bytes)
         guard sha == job.data.tokensSHA256, tokens.count == job.data.tokenCount else {
             throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): sha256 \(sha.prefix(16))… / \(tokens.count) tokens, the job says \(job.data.tokensSHA256.prefix(16))… / \(job.data.tokenCount)")
         }
@@ -229,9 +243,7 @@ public enum BuiltinTrainer {
             try? FileManager.default.copyItem(atPath: job.tokenizer + "/" + f, toPath: job.output + "/" + f)
         }
         let r = TrainResult(jobId: job.id, tokensSHA256: sha, steps: summary.steps, finalLoss: Double(summary.finalLoss), trainer: "shallot \(shallotVersion)")
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try atomicWrite(enc.encode(r), to: job.output + "/" + TrainResult.fileName)
+        try atomicWrite(ResultsJSON.encoder(pretty: true).encode(r), to: job.output + "/" + TrainResult.fileName)
         return r
     }
 }

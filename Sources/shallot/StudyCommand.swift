@@ -44,6 +44,8 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
     @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
     @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
+    @Option(help: "Audit each fine-tune through a model server this /bin/sh command line starts for it: {model} is replaced by the model directory, {port} by a free local port (API base http://127.0.0.1:PORT/v1; without {port}, the first URL the command prints). E.g. 'vllm serve {model} --port {port}'. The server is stopped after the audit.") var serveCmd: String?
+    @Option(help: "With --serve-cmd: seconds a server may take to start answering.") var serveTimeout: Double = 900
     @Option(help: "Output directory.") var out = "runs/study"
     @Flag(help: "JSON lines progress.") var json = false
     @Option(help: "Record the study (its models, unlearning actions and findings) in this ledger.") var ledger: String?
@@ -88,7 +90,10 @@ struct StudyCommand: ParsableCommand {
             backend = .command(c)
         default: throw ValidationError("--trainer must be local or command")
         }
-        return StudyExecution(jobs: jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount), threads: threads ?? 1, trainer: backend)
+        if let c = serveCmd, !c.contains("{model}") { throw ValidationError("--serve-cmd needs {model} in it (the model directory)") }
+        guard serveTimeout > 0 else { throw ValidationError("--serve-timeout must be positive") }
+        return StudyExecution(jobs: jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount), threads: threads ?? 1, trainer: backend,
+                              serveCommand: serveCmd, serveTimeout: serveTimeout)
     }
 
     /// The preset with the options given applied.

@@ -77,6 +77,16 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         #expect(!again.stderr.contains(" trainer)") && !again.stderr.contains("fine-tune + audit"), "a finished job was run again:\n\(again.stderr)")
         #expect(try normalised(d + "/two") == normalised(d + "/one"))
+
+        // A moved study directory resumes in its new place: nothing trained again, the job files
+        // rewritten with the new paths.
+        try FileManager.default.moveItem(atPath: d + "/two", toPath: d + "/moved")
+        let moved = try shallot(args + ["--jobs", "2", "--out", d + "/moved"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(!moved.stderr.contains(" trainer)") && !moved.stderr.contains("fine-tune + audit"), "a moved study trained again:\n\(moved.stderr)")
+        let movedJob = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/moved/jobs/round0_seed0/job.json"))) as! [String: Any]
+        #expect((movedJob["output"] as? String)?.hasSuffix("/moved/jobs/round0_seed0/model") == true, "\(movedJob["output"] ?? "")")
+        #expect(try normalised(d + "/moved") == normalised(d + "/one"))
     }
 
     @Test func anExternalTrainerCommandGivesTheSameStudy() throws {
@@ -107,5 +117,73 @@ import Testing
 
         let noPlaceholder = try shallot(args + ["--trainer", "command", "--trainer-cmd", "true", "--out", d + "/np"])
         #expect(noPlaceholder.status != 0 && noPlaceholder.stderr.contains("{job}"))
+    }
+
+    /// Processes whose command line mentions `text` (from /proc).
+    func processes(mentioning text: String) -> [String] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.filter { Int($0) != nil }.compactMap { pid in
+            guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let cmd = String(decoding: d.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmd.contains(text) ? pid + ": " + cmd : nil
+        }
+    }
+
+    /// Vulnerable subjects per arm and seed, round by round (what the verdicts are computed from).
+    func vulnerableSets(_ dir: String) throws -> [String] {
+        let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as! [String: Any]
+        var out: [String] = []
+        for s in (j["baseline"] as! [String: Any])["seeds"] as! [[String: Any]] { out.append("0: \(s["vulnerable"] ?? "")") }
+        for r in j["rounds"] as? [[String: Any]] ?? [] {
+            for (arm, a) in (r["arms"] as! [String: Any]).sorted(by: { $0.key < $1.key }) {
+                for s in ((a as! [String: Any])["seeds"] as! [String: Any])["results"] as! [[String: Any]] { out.append("\(r["round"] ?? ""), \(arm): \(s["vulnerable"] ?? "")") }
+            }
+        }
+        return out
+    }
+
+    @Test func roundAuditsThroughAServerPerModel() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let bin = shallotBinary().path
+        let served = try shallot(args + ["--jobs", "2", "--serve-cmd", "'\(bin)' serve --model {model} --port {port}", "--out", d + "/served"])
+        #expect(served.status == 0, "\(served.stderr)")
+        let local = try shallot(args + ["--jobs", "2", "--out", d + "/local"])
+        #expect(local.status == 0, "\(local.stderr)")
+        guard served.status == 0, local.status == 0 else { return }
+        // Every round audit went through its own server, logged, and the server is gone.
+        let audited = ["round0_seed0", "round0_seed1", "round1_deletion_seed0", "round1_random_removal_seed1", "round1_reseed_seed0"]
+        for id in audited {
+            let log = (try? String(contentsOfFile: "\(d)/served/jobs/\(id)/server.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("serving"), "\(id): server log \(log)")
+            let req = "\(d)/served/jobs/\(id)/requests.jsonl"
+            let lines = ((try? String(contentsOfFile: req, encoding: .utf8)) ?? "").split(separator: "\n")
+            #expect(lines.count > 10, "\(id): \(lines.count) logged requests")
+            let perms = (try? FileManager.default.attributesOfItem(atPath: req)[.posixPermissions] as? Int) ?? nil
+            #expect(perms == 0o600)
+        }
+        #expect(processes(mentioning: d + "/served/jobs").isEmpty, "servers left running: \(processes(mentioning: d + "/served/jobs"))")
+        // The same engine behind HTTP: greedy extraction finds the same values, so the same
+        // subjects are vulnerable in every round, arm and seed.
+        #expect(try vulnerableSets(d + "/served") == vulnerableSets(d + "/local"))
+    }
+
+    @Test func aServerThatPrintsItsURLOrFailsToStart() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let bin = shallotBinary().path
+        // No {port}: the first URL the command prints (`shallot serve` names it on stderr).
+        let printed = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port 0", "--out", d + "/printed"])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: d + "/printed/jobs/round0_seed0/requests.jsonl"))
+        let exits = try shallot(args + ["--rounds", "0", "--serve-cmd", "echo no GPU for {model} >&2; exit 3", "--out", d + "/exits"])
+        #expect(exits.status == 1)
+        #expect(exits.stderr.contains("exited with status 3") && exits.stderr.contains("no GPU for"), "\(exits.stderr)")
+        let silent = try shallot(args + ["--rounds", "0", "--serve-timeout", "2", "--serve-cmd", "sleep 60 # {model}", "--out", d + "/silent"])
+        #expect(silent.status == 1)
+        #expect(silent.stderr.contains("did not serve within 2 s"), "\(silent.stderr)")
+        #expect(processes(mentioning: "sleep 60 # ").filter { $0.contains(d) }.isEmpty, "the timed-out command was left running")
+        let noModel = try shallot(args + ["--serve-cmd", "vllm serve --port {port}", "--out", d + "/nomodel"])
+        #expect(noModel.status != 0 && noModel.stderr.contains("{model}"))
     }
 }

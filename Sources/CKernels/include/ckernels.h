@@ -20,4 +20,12 @@ void sh_gelu_forward(float *out, const float *inp, long n);
 void sh_gelu_backward(float *dinp, const float *inp, const float *dout, long n);
 /// Σ x^2 in double
 double sh_sumsq(const float *x, long n);
+/// One (batch, head) of causal attention. qkv, out: the batch's rows ((T, 3C), (T, C)); att, mask:
+/// the pair's (T, T) probabilities and dropout multipliers (mask may be NULL); kT: 16 * ceil(T/16) * hs
+/// floats of scratch.
+void sh_attention_forward_head(float *out, float *att, const float *mask, const float *qkv,
+                               long T, long C, long h, long hs, float scale, float *kT);
+/// Its backward: dqkv (the batch's rows) accumulates; scratch: the pair's (T, T); vT as kT.
+void sh_attention_backward_head(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                                const float *mask, long T, long C, long h, long hs, float scale, float *vT);
 #endif
