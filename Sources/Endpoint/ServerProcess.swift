@@ -1,9 +1,12 @@
 // A model server started for one model directory by the user's command template (the study's
 // `--serve-cmd`, docs/plan.md "Audits through a model server"): `{model}` is replaced by the
 // model directory, `{port}` by a free local port chosen here. The API base is
-// `http://127.0.0.1:PORT/v1` when the template takes `{port}`, else the first http(s) URL the
-// command prints (stdout or stderr; `/v1` is added when missing). The server is ready when
-// GET BASE/models lists a model: the only one listed, or the one named after the directory.
+// `http://127.0.0.1:PORT/v1` when the template takes `{port}`; otherwise every http(s) URL the
+// command prints (stdout or stderr; `/v1` added when missing) is tried in order. The server is
+// ready when GET BASE/models lists the model: the one named like the directory (vLLM names a
+// model by the path it was given), or the only one listed when the template chose the port.
+// Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`VLLM_API_KEY=…`, `shallot serve
+// --api-key-env SHALLOT_SERVE_API_KEY`); it is sent with every request and never written down.
 // The command runs in a process group of its own, so that stopping it stops what it started
 // (`vllm serve`, `srun`, a wrapper script).
 
@@ -19,44 +22,103 @@ public final class ModelServerProcess: @unchecked Sendable {
     public let servedModel: String
     public let command: String
     public let logPath: String
+    /// The key the server was started with (SHALLOT_SERVE_API_KEY); send it as a bearer token.
+    public let apiKey: String
     let pid: pid_t
     private var stopped = false
     private let lock = NSLock()
+
+    /// The environment variable holding the server's API key.
+    public static let apiKeyVariable = "SHALLOT_SERVE_API_KEY"
 
     /// Starts the server and waits until it answers (at most `timeout` seconds).
     public static func start(template: String, model: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
         let port = template.contains("{port}") ? try freePort() : nil
         let cmd = template.replacingOccurrences(of: "{model}", with: shellQuote(model))
             .replacingOccurrences(of: "{port}", with: port.map(String.init) ?? "")
-        let pid = try spawn(cmd, log: logPath)
-        let server = try waitUntilServing(pid: pid, cmd: cmd, port: port, model: model, logPath: logPath, timeout: timeout)
-        return server
+        var rng = SystemRandomNumberGenerator()
+        let key = (0..<4).map { _ in String(rng.next() as UInt64, radix: 16) }.joined()
+        let pid = try spawn(cmd, log: logPath, environment: [apiKeyVariable: key])
+        do {
+            return try waitUntilServing(pid: pid, cmd: cmd, port: port, model: model, key: key, logPath: logPath, timeout: timeout)
+        } catch {
+            terminate(pid, grace: 5)
+            registry.remove(pid)
+            throw error
+        }
     }
 
-    private init(pid: pid_t, baseURL: String, servedModel: String, command: String, logPath: String) {
-        self.pid = pid; self.baseURL = baseURL; self.servedModel = servedModel; self.command = command; self.logPath = logPath
+    private init(pid: pid_t, baseURL: String, servedModel: String, command: String, logPath: String, apiKey: String) {
+        self.pid = pid; self.baseURL = baseURL; self.servedModel = servedModel; self.command = command; self.logPath = logPath; self.apiKey = apiKey
     }
 
     deinit { stop() }
 
-    /// SIGTERM to the command's process group, SIGKILL after `grace` seconds; waits for it.
+    /// SIGTERM to the command's process group, SIGKILL to whatever of it is left after `grace`
+    /// seconds; waits for the command itself.
     public func stop(grace: Double = 15) {
         lock.lock(); defer { lock.unlock() }
         guard !stopped else { return }
         stopped = true
         Self.terminate(pid, grace: grace)
+        Self.registry.remove(pid)
     }
 
+    /// The group gets SIGTERM; it has `grace` seconds to be gone entirely (the leader reaped and
+    /// no member left: vLLM's engine processes, `srun`), then what remains gets SIGKILL.
     static func terminate(_ pid: pid_t, grace: Double) {
         kill(-pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
         var status: Int32 = 0
+        var reaped = false
         while Date() < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { kill(-pid, SIGKILL); return }  // the leader is gone; stragglers too
+            if !reaped {
+                let w = waitpid(pid, &status, WNOHANG)
+                if w == pid || (w == -1 && errno == ECHILD) { reaped = true }   // ECHILD: reaped already
+            }
+            if reaped && kill(-pid, 0) != 0 { return }   // ESRCH: nobody left in the group
             usleep(100_000)
         }
         kill(-pid, SIGKILL)
-        _ = waitpid(pid, &status, 0)
+        if !reaped { _ = waitpid(pid, &status, 0) }
+    }
+
+    // MARK: every server of this process
+
+    /// The process groups of the servers running now.
+    static let registry = Registry()
+    final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pids = Set<pid_t>()
+        private var closed = false
+        /// Runs `start` (which returns a new group) under the lock: a group started while
+        /// `terminateAll` runs is stopped at once, never missed.
+        func add(_ start: () throws -> pid_t) throws -> pid_t {
+            lock.lock(); defer { lock.unlock() }
+            let p = try start()
+            if closed { kill(-p, SIGKILL) } else { pids.insert(p) }
+            return p
+        }
+        func remove(_ p: pid_t) { lock.lock(); pids.remove(p); lock.unlock() }
+        func close() -> [pid_t] { lock.lock(); defer { lock.unlock() }; closed = true; return Array(pids) }
+    }
+
+    /// SIGTERM to every running server's process group, SIGKILL to what is left after `grace`
+    /// seconds; no server starts afterwards. For a caller that is about to exit (interrupted, or
+    /// failed while other jobs were still serving): the servers run in process groups of their
+    /// own, so neither a Ctrl-C at the terminal nor the caller's exit reaches them.
+    public static func terminateAll(grace: Double = 5) {
+        let pids = registry.close()
+        for p in pids { kill(-p, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        var left = pids
+        var status: Int32 = 0
+        while !left.isEmpty && Date() < deadline {
+            for p in left { _ = waitpid(p, &status, WNOHANG) }   // a leader that is a zombie still counts as the group
+            left = left.filter { kill(-$0, 0) == 0 }
+            if !left.isEmpty { usleep(100_000) }
+        }
+        for p in left { kill(-p, SIGKILL) }
     }
 
     // MARK: starting
@@ -80,58 +142,74 @@ public final class ModelServerProcess: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// `/bin/sh -c cmd` in a new process group, stdout and stderr appended to `log` (0600).
-    static func spawn(_ cmd: String, log: String) throws -> pid_t {
-        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    /// `/bin/sh -c cmd` in a new process group with `environment` added, stdin from /dev/null,
+    /// stdout and stderr to `log` (truncated, 0600: a server may log prompts), no other file
+    /// descriptor of ours, SIGINT/SIGTERM/SIGPIPE at their defaults and nothing blocked (we
+    /// ignore SIGINT while servers run, and a child would inherit that).
+    static func spawn(_ cmd: String, log: String, environment: [String: String]) throws -> pid_t {
+        let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw EndpointError("\(log): cannot write the server's log (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
+        fchmod(fd, 0o600)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fd, 1)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        // None of our other descriptors (open logs, sockets): close what is open now from 3 up
+        // (a descriptor closed meanwhile is no error for glibc's posix_spawn).
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }.filter { $0 > 2 }
+        for d in open.sorted() { posix_spawn_file_actions_addclose(&actions, d) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        var defaults = sigset_t(), none = sigset_t()
+        sigemptyset(&defaults); sigemptyset(&none)
+        for s in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         posix_spawnattr_setpgroup(&attr, 0)
         let args: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", cmd].map { a in a.withCString { strdup($0) } }
-        defer { args.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, args + [nil], environ)  // argv as a C array, NULL-terminated
-        guard rc == 0 else { throw EndpointError("cannot start /bin/sh -c \(cmd): \(String(cString: strerror(rc)))") }
-        return pid
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { k, v in "\(k)=\(v)".withCString { strdup($0) } }
+        defer { (args + envp).forEach { free($0) } }
+        return try registry.add {
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, args + [nil], envp + [nil])  // argv, envp: NULL-terminated C arrays
+            guard rc == 0 else { throw EndpointError("cannot start /bin/sh -c \(cmd): \(String(cString: strerror(rc)))") }
+            return pid
+        }
     }
 
-    static func waitUntilServing(pid: pid_t, cmd: String, port: Int?, model: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
+    static func waitUntilServing(pid: pid_t, cmd: String, port: Int?, model: String, key: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
         let deadline = Date().addingTimeInterval(timeout)
-        let http = try HTTPTransport(concurrency: 1, apiKey: nil, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1, timeoutSeconds: 5)
+        let http = try HTTPTransport(concurrency: 1, apiKey: key, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1, timeoutSeconds: 5)
         var lastProblem = "no answer yet"
         while true {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 kill(-pid, SIGKILL)
+                registry.remove(pid)
                 throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; the last lines of its output (\(logPath)):\n\(tail(logPath))")
             }
             if Date() >= deadline {
-                terminate(pid, grace: 5)
                 throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); the last lines of its output (\(logPath)):\n\(tail(logPath))")
             }
-            if let base = port.map({ "http://127.0.0.1:\($0)/v1" }) ?? printedURL(logPath) {
+            let candidates = port.map { ["http://127.0.0.1:\($0)/v1"] } ?? printedURLs(logPath)
+            if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL" }
+            for base in candidates {
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false) }
-                    if (200..<300).contains(r.status) {
-                        if let name = try pickModel(r.body, model: model, base: base) {
-                            return ModelServerProcess(pid: pid, baseURL: base, servedModel: name, command: cmd, logPath: logPath)
-                        }
-                        lastProblem = "GET \(base)/models lists no model yet"
-                    } else {
-                        lastProblem = "GET \(base)/models: HTTP \(r.status)"
+                    guard (200..<300).contains(r.status) else { lastProblem = "GET \(base)/models: HTTP \(r.status)"; continue }
+                    switch pickModel(r.body, model: model, anyOne: port != nil) {
+                    case .found(let name):
+                        return ModelServerProcess(pid: pid, baseURL: base, servedModel: name, command: cmd, logPath: logPath, apiKey: key)
+                    case .notYet(let why), .notThis(let why):
+                        lastProblem = "GET \(base)/models: \(why)"
                     }
-                } catch let e as EndpointError where e.message.hasPrefix("GET ") {
-                    terminate(pid, grace: 5)
-                    throw e
                 } catch {
                     lastProblem = "GET \(base)/models: \(error)"
                 }
@@ -140,30 +218,40 @@ public final class ModelServerProcess: @unchecked Sendable {
         }
     }
 
-    /// The served model's id: the only one listed, else the one named like the directory (nil:
-    /// the list is still empty).
-    static func pickModel(_ body: Data, model: String, base: String) throws -> String? {
+    enum Pick: Equatable { case found(String), notYet(String), notThis(String) }
+
+    /// The served model's id in a /models answer: the one named like the directory (its path as
+    /// given, standardised, or its last component); with `anyOne` (the port is ours), the only one.
+    static func pickModel(_ body: Data, model: String, anyOne: Bool) -> Pick {
         guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let data = obj["data"] as? [[String: Any]] else {
-            throw EndpointError("GET \(base)/models: not an OpenAI model list")
+            return .notThis("not an OpenAI model list")
         }
         let ids = data.compactMap { $0["id"] as? String }
-        if ids.isEmpty { return nil }
-        if ids.count == 1 { return ids[0] }
+        if ids.isEmpty { return .notYet("no model listed yet") }
         let dir = URL(fileURLWithPath: model).standardizedFileURL
-        if let m = ids.first(where: { $0 == model || $0 == dir.path || $0 == dir.lastPathComponent }) { return m }
-        throw EndpointError("GET \(base)/models: several models (\(ids.joined(separator: ", "))) and none is named after \(model)")
+        if let m = ids.first(where: { $0 == model || $0 == dir.path || $0 == dir.lastPathComponent }) { return .found(m) }
+        if anyOne && ids.count == 1 { return .found(ids[0]) }
+        return .notThis("it serves \(ids.joined(separator: ", ")), not \(model)")
     }
 
-    /// The first http(s) URL in the log, with `/v1` added when its path does not end so.
-    static func printedURL(_ logPath: String) -> String? {
-        guard let h = FileHandle(forReadingAtPath: logPath) else { return nil }
+    /// Every distinct http(s) URL in the log, in order, with `/v1` added when its path does not
+    /// end so (at most 16).
+    static func printedURLs(_ logPath: String) -> [String] {
+        guard let h = FileHandle(forReadingAtPath: logPath) else { return [] }
         defer { try? h.close() }
-        guard let d = try? h.read(upToCount: 1 << 20), let text = String(data: d, encoding: .utf8) else { return nil }
-        guard let r = text.range(of: #"https?://[^\s"'<>]+"#, options: .regularExpression) else { return nil }
-        var url = String(text[r])
-        while let last = url.last, ".,;:)]}".contains(last) { url.removeLast() }
-        while url.hasSuffix("/") { url.removeLast() }
-        return url.hasSuffix("/v1") ? url : url + "/v1"
+        guard let d = try? h.read(upToCount: 1 << 20) else { return [] }
+        let text = String(decoding: d, as: UTF8.self)
+        var out: [String] = []
+        var from = text.startIndex
+        while out.count < 16, let r = text.range(of: #"https?://[^\s"'<>]+"#, options: .regularExpression, range: from..<text.endIndex) {
+            from = r.upperBound
+            var url = String(text[r])
+            while let last = url.last, ".,;:)]}".contains(last) { url.removeLast() }
+            while url.hasSuffix("/") { url.removeLast() }
+            if !url.hasSuffix("/v1") { url += "/v1" }
+            if !out.contains(url) { out.append(url) }
+        }
+        return out
     }
 
     static func describeExit(_ status: Int32) -> String {

@@ -243,10 +243,14 @@ struct PlanFile: Codable {
     var fingerprint: String
     var trainer: String
     var trainerCommand: String?
+    /// `--serve-cmd`: the round audits went through a server this command started per model.
+    var serveCommand: String?
     var concurrency: Int
     var rounds: [PlanRound]
     var jobs: [PlanEntry]
-    enum CodingKeys: String, CodingKey { case schema, fingerprint, trainer, concurrency, rounds, jobs, trainerCommand = "trainer_command" }
+    enum CodingKeys: String, CodingKey {
+        case schema, fingerprint, trainer, concurrency, rounds, jobs, trainerCommand = "trainer_command", serveCommand = "serve_command"
+    }
 }
 
 /// plan.json, rewritten atomically whenever an entry is added or changes state.
@@ -261,7 +265,7 @@ final class PlanBook: @unchecked Sendable {
         self.path = path
         var cmd: String?
         if case .command(let c) = execution.trainer { cmd = c }
-        file = PlanFile(fingerprint: fingerprint, trainer: execution.trainer.name, trainerCommand: cmd, concurrency: execution.jobs,
+        file = PlanFile(fingerprint: fingerprint, trainer: execution.trainer.name, trainerCommand: cmd, serveCommand: execution.serveCommand, concurrency: execution.jobs,
                         rounds: (0..<rounds).map { PlanRound(round: $0 + 1, planned: false, waitsFor: [], jobs: []) }, jobs: [])
     }
 
@@ -380,16 +384,29 @@ extension StudyRunner {
     /// input hash, else trained (job files written, the trainer run, its output verified).
     /// One thread at a time per job: a second caller waits, then finds the output verified.
     func trained(_ spec: TrainSpec) throws -> GPT {
-        try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec) }
+        try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: true)! }
     }
 
-    private func trainOrReuse(_ spec: TrainSpec) throws -> GPT {
+    /// The same, without building the model in this process (its audit goes through a server):
+    /// the output is verified by its files (TrainJob.verifyFiles).
+    func ensureTrained(_ spec: TrainSpec) throws {
+        _ = try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: false) }
+    }
+
+    /// The model (nil without `load`) once the job's output is verified.
+    private func verified(_ job: TrainJob, load: Bool) throws -> GPT? {
+        if load { return try job.verifyOutput().0 }
+        _ = try job.verifyFiles()
+        return nil
+    }
+
+    private func trainOrReuse(_ spec: TrainSpec, load: Bool) throws -> GPT? {
         let (job, hash) = try describe(spec)
         planBook.add(planEntry(spec, job, hash))
         let d = jobDir(spec.id), mark = d + "/verified.json"
         if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
            let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
-           (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256, let (model, _) = try? job.verifyOutput() {
+           (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256, let model = try? verified(job, load: load) {
             infoLock.lock(); let mine = trainedHere.contains(spec.id); infoLock.unlock()
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
@@ -408,7 +425,7 @@ extension StudyRunner {
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
             try runTrainer(job, file: d + "/job.json")
-            let (model, _) = try job.verifyOutput()
+            let model = try verified(job, load: load)
             let w = try sha256(file: job.output + "/model.safetensors")
             try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
             infoLock.lock(); trainedHere.insert(spec.id); infoLock.unlock()

@@ -260,8 +260,8 @@ public final class StudyRunner {
 
     /// The round audit of model `id`: in this process, or through a server `--serve-cmd` starts
     /// for it (stopped when the audit ends; its log and request log in the job's directory).
-    func auditModel(_ id: String, _ m: GPT, records: [Record]) throws -> AuditOutcome {
-        guard let template = execution.serveCommand else { return try audit(m, records: records) }
+    func auditModel(_ id: String, _ m: GPT?, records: [Record]) throws -> AuditOutcome {
+        guard let template = execution.serveCommand, m == nil else { return try audit(m!, records: records) }
         report(.stage("serving \(id) for its audit (--serve-cmd)"))
         let server = try ModelServerProcess.start(template: template, model: absolute(modelDir(id)), logPath: jobDir(id) + "/server.log",
                                                   timeout: execution.serveTimeout)
@@ -271,6 +271,7 @@ public final class StudyRunner {
         es.contextLength = s.model.context
         es.requestLog = jobDir(id) + "/requests.jsonl"
         es.revealPII = false
+        es.apiKey = server.apiKey
         do {
             return try audit(try OpenAICompletionsModel(es), records: records)
         } catch {
@@ -298,7 +299,7 @@ public final class StudyRunner {
         infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
         let auditId = "audit_" + spec.id
         // An audit through a server is its own result (other numerics): never mixed with a local one.
-        let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand == nil ? "" : "\nserved"))
+        let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
         planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
                                inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
                                dependsOn: [spec.id], outputs: [dir + "/stages/" + spec.id + ".json"], status: "planned"))
@@ -307,7 +308,9 @@ public final class StudyRunner {
         let rr: RunRecord = try subjectStage(spec.id, store: keyed) {
             fresh = true
             report(.stage("fine-tune + audit: \(spec.id)"))
-            let m = try trained(spec)
+            // Served audits never build the model here: it may be too large for this machine.
+            let m: GPT? = execution.serveCommand == nil ? try trained(spec) : nil
+            if m == nil { try ensureTrained(spec) }
             let result = try TrainResult.read(modelDir(spec.id))
             planBook.setStatus(auditId, "running")
             let present = fTrain.filter { !removed.contains($0.subject) }
@@ -378,8 +381,10 @@ public final class StudyRunner {
             }
         }
         scheduler.noMoreUrgentWork()
-        try controlTuned.wait()
-        for job in ahead { _ = try job.wait() }
+        // Their errors are not this stage's: a failed one was run again (or failed) where it is
+        // used — the round that owns a reseeded fine-tune, the leakage analysis for the control.
+        _ = try? controlTuned.wait()
+        for job in ahead { _ = try? job.wait() }
         let leakage = try leakageJob.wait()
         let unlearning = try unlearningJob?.wait() ?? unlearningComparison(forget: onion.forgetSet, seed: seeds[0])
 
@@ -406,10 +411,10 @@ public final class StudyRunner {
 
     /// The leakage analysis and the unlearning comparison in plan.json.
     func planAnalyses() {
-        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
+        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputSHA256: sha256(fingerprint + "\npretraining_leakage"), inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
                                outputs: [dir + "/stages/pretraining_leakage.json"], status: "planned"))
         guard s.rounds > 0 else { return }
-        planBook.add(PlanEntry(id: "unlearning", kind: "unlearning", inputs: [:], dependsOn: ["round0_seed0", "round1_deletion_seed0"],
+        planBook.add(PlanEntry(id: "unlearning", kind: "unlearning", inputSHA256: sha256(fingerprint + "\nunlearning"), inputs: [:], dependsOn: ["round0_seed0", "round1_deletion_seed0"],
                                outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }
                                    + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" },
                                status: "planned"))

@@ -188,6 +188,13 @@ extension TrainJob {
     /// Checks what a trainer left in `output`: the result file (job id, the tokens it trained on,
     /// the steps), the config's shape, and that the weights load. Returns the model and result.
     public func verifyOutput() throws -> (GPT, TrainResult) {
+        let r = try verifyFiles()
+        do { return (try GPT.load(directory: output), r) } catch { throw TrainJobError.rejected(job: id, reason: "\(output): the weights do not load: \(error)") }
+    }
+
+    /// The same checks without building the model (for a model audited through a server): the
+    /// result file, the config's shape, and a readable safetensors header.
+    public func verifyFiles() throws -> TrainResult {
         let rp = output + "/" + TrainResult.fileName
         guard let d = FileManager.default.contents(atPath: rp) else { throw TrainJobError.rejected(job: id, reason: "\(rp): the trainer wrote no result file") }
         let r: TrainResult
@@ -202,7 +209,8 @@ extension TrainJob {
         do { cfg = try GPT.loadConfig(directory: output) } catch { throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: \(error)") }
         let got = Shape(nLayer: cfg.nLayer, nHead: cfg.nHead, nEmbd: cfg.nEmbd, nPositions: cfg.nPositions, vocabSize: cfg.vocabSize)
         guard got == config else { throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: shape \(got) is not the job's \(config)") }
-        do { return (try GPT.load(directory: output), r) } catch { throw TrainJobError.rejected(job: id, reason: "\(output): the weights do not load: \(error)") }
+        do { _ = try SafeTensorsFile(path: output + "/model.safetensors") } catch { throw TrainJobError.rejected(job: id, reason: "\(output)/model.safetensors: \(error)") }
+        return r
     }
 }
 

@@ -318,6 +318,23 @@ final class RequestProgress: @unchecked Sendable {
     }
 }
 
+/// On SIGINT or SIGTERM: stops the model servers `--serve-cmd` started (they run in process
+/// groups of their own, out of the terminal's reach), then exits with 128 + the signal. What the
+/// study finished is on disk; the same command resumes it.
+func stopServersOnInterrupt() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue.global())
+        src.setEventHandler {
+            FileHandle.standardError.write(Data("\ninterrupted: stopping the model servers\n".utf8))
+            ModelServerProcess.terminateAll()
+            _exit(128 + sig)
+        }
+        src.resume()
+        interruptSources.append(src)
+    }
+}
+
 /// The signal sources must outlive the call that installs them.
 nonisolated(unsafe) private var interruptSources: [DispatchSourceSignal] = []
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Corpus
+import Endpoint
 import Foundation
 import Kernels
 import Ledger
@@ -64,7 +65,15 @@ struct StudyCommand: ParsableCommand {
             try StudyRunner(settings: settings, directory: out, salt: studySalt, revealPII: revealPii, userCorpus: user, corpusDescription: desc,
                             execution: execution, progress: progressPrinter())
         }
-        let report = reporting { try runner.run() }
+        if execution.serveCommand != nil { stopServersOnInterrupt() }
+        let report: StudyReport
+        do { report = try runner.run() } catch {
+            // Other jobs may still be running (background work, model servers): stop the servers
+            // and leave at once (exit's teardown under running threads can crash).
+            ModelServerProcess.terminateAll()
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            _exit(1)
+        }
         reporting {
             try atomicWrite(ResultsJSON.encoder(pretty: true).encode(report), to: out + "/study.json")
             try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")

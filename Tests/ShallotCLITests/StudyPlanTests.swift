@@ -146,7 +146,7 @@ import Testing
         let (d, args) = try salted()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let bin = shallotBinary().path
-        let served = try shallot(args + ["--jobs", "2", "--serve-cmd", "'\(bin)' serve --model {model} --port {port}", "--out", d + "/served"])
+        let served = try shallot(args + ["--jobs", "2", "--serve-cmd", "'\(bin)' serve --model {model} --port {port} --api-key-env SHALLOT_SERVE_API_KEY", "--out", d + "/served"])
         #expect(served.status == 0, "\(served.stderr)")
         let local = try shallot(args + ["--jobs", "2", "--out", d + "/local"])
         #expect(local.status == 0, "\(local.stderr)")
@@ -176,13 +176,33 @@ import Testing
         let printed = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port 0", "--out", d + "/printed"])
         #expect(printed.status == 0, "\(printed.stderr)")
         #expect(FileManager.default.fileExists(atPath: d + "/printed/jobs/round0_seed0/requests.jsonl"))
+        // A server of another model (by name) at the printed URL is not taken for this one.
+        let other = try shallot(args + ["--rounds", "0", "--serve-timeout", "4", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name other",
+                                        "--out", d + "/other"])
+        #expect(other.status == 1)
+        #expect(other.stderr.contains("it serves other, not"), "\(other.stderr)")
         let exits = try shallot(args + ["--rounds", "0", "--serve-cmd", "echo no GPU for {model} >&2; exit 3", "--out", d + "/exits"])
         #expect(exits.status == 1)
         #expect(exits.stderr.contains("exited with status 3") && exits.stderr.contains("no GPU for"), "\(exits.stderr)")
-        let silent = try shallot(args + ["--rounds", "0", "--serve-timeout", "2", "--serve-cmd", "sleep 60 # {model}", "--out", d + "/silent"])
+        // (`sleep …; echo {model}`: the shell stays, its command line names the directory)
+        let silent = try shallot(args + ["--rounds", "0", "--serve-timeout", "2", "--serve-cmd", "sleep 60; echo {model}", "--out", d + "/silent"])
         #expect(silent.status == 1)
         #expect(silent.stderr.contains("did not serve within 2 s"), "\(silent.stderr)")
-        #expect(processes(mentioning: "sleep 60 # ").filter { $0.contains(d) }.isEmpty, "the timed-out command was left running")
+        #expect(processes(mentioning: "sleep 60; echo").filter { $0.contains(d) }.isEmpty, "the timed-out command was left running")
+        // Interrupted while a server is starting: the server's process group is stopped too.
+        let p = Process()
+        p.executableURL = shallotBinary()
+        p.arguments = args + ["--rounds", "0", "--serve-timeout", "600", "--serve-cmd", "sleep 300; echo {model}", "--out", d + "/int"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: d + "/int/jobs/round0_seed0/server.log") && Date() < deadline && p.isRunning { usleep(100_000) }
+        while !processes(mentioning: "sleep 300; echo").contains(where: { $0.contains(d) }) && Date() < deadline && p.isRunning { usleep(100_000) }
+        #expect(processes(mentioning: "sleep 300; echo").contains { $0.contains(d) }, "the serve command never started")
+        p.interrupt()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130)
+        #expect(processes(mentioning: "sleep 300; echo").filter { $0.contains(d) }.isEmpty, "an interrupted study left its server running")
         let noModel = try shallot(args + ["--serve-cmd", "vllm serve --port {port}", "--out", d + "/nomodel"])
         #expect(noModel.status != 0 && noModel.stderr.contains("{model}"))
     }

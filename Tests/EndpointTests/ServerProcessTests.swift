@@ -1,0 +1,39 @@
+// How a `--serve-cmd` server is found and recognised (ModelServerProcess): the URLs a command
+// prints, and which /models answer names the model it was started for.
+
+import Foundation
+import Testing
+@testable import Endpoint
+
+@Suite struct ServerProcessTests {
+    func log(_ bytes: [UInt8]) throws -> String {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString).log").path
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    @Test func everyPrintedURLInOrderWithV1() throws {
+        var text = Array("INFO see https://docs.vllm.ai/en/latest/. Starting on http://0.0.0.0:8000 (Press CTRL+C)\n".utf8)
+        text += [0xE2, 0x96]   // a progress bar cut inside a character
+        text += Array("\nserving m on http://127.0.0.1:9000/v1/, again http://0.0.0.0:8000\n".utf8)
+        let p = try log(text)
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        #expect(ModelServerProcess.printedURLs(p) == ["https://docs.vllm.ai/en/latest/v1", "http://0.0.0.0:8000/v1", "http://127.0.0.1:9000/v1"])
+        let empty = try log([])
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(ModelServerProcess.printedURLs(empty).isEmpty)
+    }
+
+    @Test func theModelIsTheOneNamedLikeItsDirectory() {
+        func list(_ ids: [String]) -> Data { try! JSONSerialization.data(withJSONObject: ["object": "list", "data": ids.map { ["id": $0] }]) }
+        let dir = "/runs/s/jobs/round1_reseed_seed0/model"
+        #expect(ModelServerProcess.pickModel(list(["a", dir]), model: dir, anyOne: false) == .found(dir))        // vLLM: the path given
+        #expect(ModelServerProcess.pickModel(list(["model"]), model: dir + "/", anyOne: false) == .found("model")) // shallot serve: the name
+        #expect(ModelServerProcess.pickModel(list(["other"]), model: dir, anyOne: true) == .found("other"))       // our port, one model
+        if case .notThis(let why) = ModelServerProcess.pickModel(list(["other"]), model: dir, anyOne: false) {
+            #expect(why.contains("other"))
+        } else { Issue.record("a server of another model was taken") }
+        if case .notYet = ModelServerProcess.pickModel(list([]), model: dir, anyOne: true) {} else { Issue.record("an empty list is not a model") }
+        if case .notThis = ModelServerProcess.pickModel(Data("<html>".utf8), model: dir, anyOne: true) {} else { Issue.record("HTML is not a model list") }
+    }
+}
