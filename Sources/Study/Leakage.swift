@@ -234,7 +234,7 @@ extension StudyRunner {
             try scorer.score(rs.map { Array(tokensOf($0).prefix(ctx)) }.filter { $0.count >= 2 }).map { Double($0.loss) }
         }
         let fl = try losses(forgetRecords), hl = try losses(Array(fHeldOut.prefix(300))), rl = try losses(Array(retain.prefix(300)))
-        let scores = forget.compactMap { a.scores[$0] }
+        let scores = forget.sorted().compactMap { a.scores[$0] }   // in a fixed order: a Set's order changes from run to run, and so would the last bit of the mean
         return Evaluation(vulnerable: a.vulnerable.filter { !forget.contains($0) },
                           forgetVulnerable: a.vulnerable.filter { forget.contains($0) }.count,
                           forgetExtracted: a.extractedOwners.filter { forget.contains($0) }.count,
