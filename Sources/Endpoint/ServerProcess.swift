@@ -1,16 +1,18 @@
 // A model server started for one model directory by the user's command template (the study's
 // `--serve-cmd`, docs/plan.md "Audits through a model server"): `{model}` is replaced by the
 // model directory, `{port}` by a free local port chosen here. The API base is
-// `http://127.0.0.1:PORT/v1` when the template takes `{port}`; otherwise every http(s) URL the
-// command prints (stdout or stderr; `/v1` added when missing) is tried in order. The server is
-// ready when GET BASE/models lists the model: the one named like the directory (vLLM names a
-// model by the path it was given), or the only one listed when the template chose the port.
+// `http://127.0.0.1:PORT/v1` when the template takes `{port}`; otherwise every http(s) URL with
+// an explicit port the command prints (stdout or stderr; `/v1` added when missing) is tried in
+// order. The server is ready when GET BASE/models lists the model: the one named by the
+// directory's path (vLLM's default name) or by its last two components (`<job>/model`), or the
+// only one listed when the template chose the port.
 // Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`VLLM_API_KEY=…`, `shallot serve
 // --api-key-env SHALLOT_SERVE_API_KEY`); it is sent with every request and never written down.
 // The command runs in a process group of its own, so that stopping it stops what it started
 // (`vllm serve`, `srun`, a wrapper script).
 
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -43,7 +45,7 @@ public final class ModelServerProcess: @unchecked Sendable {
             return try waitUntilServing(pid: pid, cmd: cmd, port: port, model: model, key: key, logPath: logPath, timeout: timeout)
         } catch {
             terminate(pid, grace: 5)
-            registry.remove(pid)
+            ProcessGroups.unregister(pid)
             throw error
         }
     }
@@ -61,7 +63,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         Self.terminate(pid, grace: grace)
-        Self.registry.remove(pid)
+        ProcessGroups.unregister(pid)
     }
 
     /// The group gets SIGTERM; it has `grace` seconds to be gone entirely (the leader reaped and
@@ -76,50 +78,16 @@ public final class ModelServerProcess: @unchecked Sendable {
                 let w = waitpid(pid, &status, WNOHANG)
                 if w == pid || (w == -1 && errno == ECHILD) { reaped = true }   // ECHILD: reaped already
             }
-            if reaped && kill(-pid, 0) != 0 { return }   // ESRCH: nobody left in the group
+            if reaped && kill(-pid, 0) != 0 && errno == ESRCH { return }   // nobody left in the group
             usleep(100_000)
         }
         kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)   // the leader too, had it left the group
         if !reaped { _ = waitpid(pid, &status, 0) }
     }
 
-    // MARK: every server of this process
-
-    /// The process groups of the servers running now.
-    static let registry = Registry()
-    final class Registry: @unchecked Sendable {
-        private let lock = NSLock()
-        private var pids = Set<pid_t>()
-        private var closed = false
-        /// Runs `start` (which returns a new group) under the lock: a group started while
-        /// `terminateAll` runs is stopped at once, never missed.
-        func add(_ start: () throws -> pid_t) throws -> pid_t {
-            lock.lock(); defer { lock.unlock() }
-            let p = try start()
-            if closed { kill(-p, SIGKILL) } else { pids.insert(p) }
-            return p
-        }
-        func remove(_ p: pid_t) { lock.lock(); pids.remove(p); lock.unlock() }
-        func close() -> [pid_t] { lock.lock(); defer { lock.unlock() }; closed = true; return Array(pids) }
-    }
-
-    /// SIGTERM to every running server's process group, SIGKILL to what is left after `grace`
-    /// seconds; no server starts afterwards. For a caller that is about to exit (interrupted, or
-    /// failed while other jobs were still serving): the servers run in process groups of their
-    /// own, so neither a Ctrl-C at the terminal nor the caller's exit reaches them.
-    public static func terminateAll(grace: Double = 5) {
-        let pids = registry.close()
-        for p in pids { kill(-p, SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        var left = pids
-        var status: Int32 = 0
-        while !left.isEmpty && Date() < deadline {
-            for p in left { _ = waitpid(p, &status, WNOHANG) }   // a leader that is a zombie still counts as the group
-            left = left.filter { kill(-$0, 0) == 0 }
-            if !left.isEmpty { usleep(100_000) }
-        }
-        for p in left { kill(-p, SIGKILL) }
-    }
+    /// Stops every server (and external trainer) this process started: ProcessGroups.terminateAll.
+    public static func terminateAll(grace: Double = 5) { ProcessGroups.terminateAll(grace: grace) }
 
     // MARK: starting
 
@@ -147,7 +115,12 @@ public final class ModelServerProcess: @unchecked Sendable {
     /// descriptor of ours, SIGINT/SIGTERM/SIGPIPE at their defaults and nothing blocked (we
     /// ignore SIGINT while servers run, and a child would inherit that).
     static func spawn(_ cmd: String, log: String, environment: [String: String]) throws -> pid_t {
-        let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let opened = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard opened >= 0 else { throw EndpointError("\(log): cannot write the server's log (\(String(cString: strerror(errno))))") }
+        // Above 2, so that the child's stdin/stdout/stderr actions never replace it (a process
+        // started with fd 0 closed would get the log there).
+        let fd = opened > 2 ? opened : fcntl(opened, F_DUPFD_CLOEXEC, 3)
+        if fd != opened { close(opened) }
         guard fd >= 0 else { throw EndpointError("\(log): cannot write the server's log (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         fchmod(fd, 0o600)
@@ -176,7 +149,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         for (k, v) in environment { env[k] = v }
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { k, v in "\(k)=\(v)".withCString { strdup($0) } }
         defer { (args + envp).forEach { free($0) } }
-        return try registry.add {
+        return try ProcessGroups.register {
             var pid: pid_t = 0
             let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, args + [nil], envp + [nil])  // argv, envp: NULL-terminated C arrays
             guard rc == 0 else { throw EndpointError("cannot start /bin/sh -c \(cmd): \(String(cString: strerror(rc)))") }
@@ -192,36 +165,40 @@ public final class ModelServerProcess: @unchecked Sendable {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 kill(-pid, SIGKILL)
-                registry.remove(pid)
+                ProcessGroups.unregister(pid)
                 throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; the last lines of its output (\(logPath)):\n\(tail(logPath))")
             }
             if Date() >= deadline {
                 throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); the last lines of its output (\(logPath)):\n\(tail(logPath))")
             }
             let candidates = port.map { ["http://127.0.0.1:\($0)/v1"] } ?? printedURLs(logPath)
-            if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL" }
+            if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL with a port" }
+            var problems: [String] = []
             for base in candidates {
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false) }
-                    guard (200..<300).contains(r.status) else { lastProblem = "GET \(base)/models: HTTP \(r.status)"; continue }
+                    guard (200..<300).contains(r.status) else { problems.append("GET \(base)/models: HTTP \(r.status)"); continue }
                     switch pickModel(r.body, model: model, anyOne: port != nil) {
                     case .found(let name):
                         return ModelServerProcess(pid: pid, baseURL: base, servedModel: name, command: cmd, logPath: logPath, apiKey: key)
                     case .notYet(let why), .notThis(let why):
-                        lastProblem = "GET \(base)/models: \(why)"
+                        problems.append("GET \(base)/models: \(why)")
                     }
                 } catch {
-                    lastProblem = "GET \(base)/models: \(error)"
+                    problems.append("GET \(base)/models: \(error)")
                 }
             }
+            if !problems.isEmpty { lastProblem = problems.joined(separator: "; ") }
             usleep(250_000)
         }
     }
 
     enum Pick: Equatable { case found(String), notYet(String), notThis(String) }
 
-    /// The served model's id in a /models answer: the one named like the directory (its path as
-    /// given, standardised, or its last component); with `anyOne` (the port is ours), the only one.
+    /// The served model's id in a /models answer: the one named by the directory's path (as
+    /// given, or standardised) or by its last two components (`<job>/model`: every study model's
+    /// directory is called `model`, so the last alone names nothing); with `anyOne` (the port is
+    /// ours), the only one listed.
     static func pickModel(_ body: Data, model: String, anyOne: Bool) -> Pick {
         guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let data = obj["data"] as? [[String: Any]] else {
             return .notThis("not an OpenAI model list")
@@ -229,13 +206,15 @@ public final class ModelServerProcess: @unchecked Sendable {
         let ids = data.compactMap { $0["id"] as? String }
         if ids.isEmpty { return .notYet("no model listed yet") }
         let dir = URL(fileURLWithPath: model).standardizedFileURL
-        if let m = ids.first(where: { $0 == model || $0 == dir.path || $0 == dir.lastPathComponent }) { return .found(m) }
+        let lastTwo = dir.deletingLastPathComponent().lastPathComponent + "/" + dir.lastPathComponent
+        if let m = ids.first(where: { $0 == model || $0 == dir.path || $0 == lastTwo }) { return .found(m) }
         if anyOne && ids.count == 1 { return .found(ids[0]) }
         return .notThis("it serves \(ids.joined(separator: ", ")), not \(model)")
     }
 
-    /// Every distinct http(s) URL in the log, in order, with `/v1` added when its path does not
-    /// end so (at most 16).
+    /// Every distinct http(s) URL with an explicit port in the log, in order, with `/v1` added
+    /// when its path does not end so (at most 16). A server announces its port; documentation
+    /// links do not, and must not be sent the key.
     static func printedURLs(_ logPath: String) -> [String] {
         guard let h = FileHandle(forReadingAtPath: logPath) else { return [] }
         defer { try? h.close() }
@@ -243,7 +222,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         let text = String(decoding: d, as: UTF8.self)
         var out: [String] = []
         var from = text.startIndex
-        while out.count < 16, let r = text.range(of: #"https?://[^\s"'<>]+"#, options: .regularExpression, range: from..<text.endIndex) {
+        while out.count < 16, let r = text.range(of: #"https?://[^\s"'<>/:]+:[0-9]+[^\s"'<>]*"#, options: .regularExpression, range: from..<text.endIndex) {
             from = r.upperBound
             var url = String(text[r])
             while let last = url.last, ".,;:)]}".contains(last) { url.removeLast() }

@@ -406,7 +406,8 @@ extension StudyRunner {
         let d = jobDir(spec.id), mark = d + "/verified.json"
         if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
            let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
-           (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256, let model = try? verified(job, load: load) {
+           (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256,
+           case .success(let model) = Result(catching: { try verified(job, load: load) }) {   // (not `try?`: a nil model is a success)
             infoLock.lock(); let mine = trainedHere.contains(spec.id); infoLock.unlock()
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
@@ -463,8 +464,13 @@ extension StudyRunner {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
             guard let log = FileHandle(forWritingAtPath: logPath) else { throw StudyJobError.failed(job: job.id, reason: "\(logPath): cannot write the trainer's log") }
             p.standardOutput = log; p.standardError = log
-            do { try p.run() } catch { throw StudyJobError.failed(job: job.id, reason: "cannot start /bin/sh -c \(cmd): \(error)") }
+            // Registered, so that an interrupted or failing study stops it (Foundation starts it
+            // in a process group of its own, out of the terminal's reach).
+            do { _ = try ProcessGroups.register { try p.run(); return p.processIdentifier } } catch {
+                throw StudyJobError.failed(job: job.id, reason: "cannot start /bin/sh -c \(cmd): \(error)")
+            }
             p.waitUntilExit()
+            ProcessGroups.unregister(p.processIdentifier)
             try? log.close()
             guard p.terminationReason == .exit, p.terminationStatus == 0 else {
                 let how = p.terminationReason == .exit ? "exited with status \(p.terminationStatus)" : "was killed by signal \(p.terminationStatus)"

@@ -318,16 +318,19 @@ final class RequestProgress: @unchecked Sendable {
     }
 }
 
-/// On SIGINT or SIGTERM: stops the model servers `--serve-cmd` started (they run in process
-/// groups of their own, out of the terminal's reach), then exits with 128 + the signal. What the
-/// study finished is on disk; the same command resumes it.
-func stopServersOnInterrupt() {
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
+/// On SIGINT, SIGTERM or SIGHUP (unless ignored, as under nohup): stops the model servers
+/// (`--serve-cmd`) and external trainers (`--trainer command`) this process started — they run
+/// in process groups of their own, out of the terminal's reach — then exits with 128 + the
+/// signal. What the study finished is on disk; the same command resumes it. A SIGKILL (or the
+/// OOM killer) cannot be caught: then they are left running.
+func stopChildrenOnInterrupt() {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        let previous = signal(sig, SIG_IGN)   // the dispatch source receives it instead of the default handler
+        if sig == SIGHUP && unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }  // nohup
         let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue.global())
         src.setEventHandler {
-            FileHandle.standardError.write(Data("\ninterrupted: stopping the model servers\n".utf8))
-            ModelServerProcess.terminateAll()
+            FileHandle.standardError.write(Data("\ninterrupted: stopping the model servers and trainers this study started\n".utf8))
+            ProcessGroups.terminateAll()
             _exit(128 + sig)
         }
         src.resume()

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Corpus
-import Endpoint
 import Foundation
 import Kernels
 import Ledger
@@ -45,7 +44,7 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
     @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
     @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
-    @Option(help: "Audit each fine-tune through a model server this /bin/sh command line starts for it: {model} is replaced by the model directory, {port} by a free local port (API base http://127.0.0.1:PORT/v1; without {port}, the first URL the command prints). E.g. 'vllm serve {model} --port {port}'. The server is stopped after the audit.") var serveCmd: String?
+    @Option(help: "Audit each fine-tune through a model server this /bin/sh command line starts for it: {model} is replaced by the model directory, {port} by a free local port (API base http://127.0.0.1:PORT/v1; without {port}, the URLs with a port the command prints). The server must demand the key in $SHALLOT_SERVE_API_KEY, e.g. 'VLLM_API_KEY=$SHALLOT_SERVE_API_KEY vllm serve {model} --host 127.0.0.1 --port {port}'. It is stopped after the audit (docs/plan.md).") var serveCmd: String?
     @Option(help: "With --serve-cmd: seconds a server may take to start answering.") var serveTimeout: Double = 900
     @Option(help: "Output directory.") var out = "runs/study"
     @Flag(help: "JSON lines progress.") var json = false
@@ -65,12 +64,12 @@ struct StudyCommand: ParsableCommand {
             try StudyRunner(settings: settings, directory: out, salt: studySalt, revealPII: revealPii, userCorpus: user, corpusDescription: desc,
                             execution: execution, progress: progressPrinter())
         }
-        if execution.serveCommand != nil { stopServersOnInterrupt() }
+        if execution.serveCommand != nil || execution.trainer != .local { stopChildrenOnInterrupt() }
         let report: StudyReport
         do { report = try runner.run() } catch {
-            // Other jobs may still be running (background work, model servers): stop the servers
-            // and leave at once (exit's teardown under running threads can crash).
-            ModelServerProcess.terminateAll()
+            // Other jobs may still be running (background work, model servers, trainers): stop the
+            // child processes and leave at once (exit's teardown under running threads can crash).
+            ProcessGroups.terminateAll()
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             _exit(1)
         }

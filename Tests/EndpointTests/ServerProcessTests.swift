@@ -18,7 +18,8 @@ import Testing
         text += Array("\nserving m on http://127.0.0.1:9000/v1/, again http://0.0.0.0:8000\n".utf8)
         let p = try log(text)
         defer { try? FileManager.default.removeItem(atPath: p) }
-        #expect(ModelServerProcess.printedURLs(p) == ["https://docs.vllm.ai/en/latest/v1", "http://0.0.0.0:8000/v1", "http://127.0.0.1:9000/v1"])
+        // the documentation link has no port: never polled, never sent the key
+        #expect(ModelServerProcess.printedURLs(p) == ["http://0.0.0.0:8000/v1", "http://127.0.0.1:9000/v1"])
         let empty = try log([])
         defer { try? FileManager.default.removeItem(atPath: empty) }
         #expect(ModelServerProcess.printedURLs(empty).isEmpty)
@@ -28,7 +29,9 @@ import Testing
         func list(_ ids: [String]) -> Data { try! JSONSerialization.data(withJSONObject: ["object": "list", "data": ids.map { ["id": $0] }]) }
         let dir = "/runs/s/jobs/round1_reseed_seed0/model"
         #expect(ModelServerProcess.pickModel(list(["a", dir]), model: dir, anyOne: false) == .found(dir))        // vLLM: the path given
-        #expect(ModelServerProcess.pickModel(list(["model"]), model: dir + "/", anyOne: false) == .found("model")) // shallot serve: the name
+        #expect(ModelServerProcess.pickModel(list(["round1_reseed_seed0/model"]), model: dir + "/", anyOne: false) == .found("round1_reseed_seed0/model"))
+        // every study model's directory is called "model": that alone names no job
+        if case .found = ModelServerProcess.pickModel(list(["model"]), model: dir, anyOne: false) { Issue.record("\"model\" was taken for \(dir)") }
         #expect(ModelServerProcess.pickModel(list(["other"]), model: dir, anyOne: true) == .found("other"))       // our port, one model
         if case .notThis(let why) = ModelServerProcess.pickModel(list(["other"]), model: dir, anyOne: false) {
             #expect(why.contains("other"))

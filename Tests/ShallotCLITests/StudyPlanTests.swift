@@ -166,6 +166,13 @@ import Testing
         // The same engine behind HTTP: greedy extraction finds the same values, so the same
         // subjects are vulnerable in every round, arm and seed.
         #expect(try vulnerableSets(d + "/served") == vulnerableSets(d + "/local"))
+
+        // Resumed: a trained model is reused (verified by its files), only the missing audit runs.
+        try FileManager.default.removeItem(atPath: d + "/served/stages/round0_seed0.json")
+        let again = try shallot(args + ["--jobs", "2", "--serve-cmd", "'\(bin)' serve --model {model} --port {port} --api-key-env SHALLOT_SERVE_API_KEY", "--out", d + "/served"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains("training round0_seed0") && again.stderr.contains("serving round0_seed0"), "\(again.stderr)")
+        #expect(try vulnerableSets(d + "/served") == vulnerableSets(d + "/local"))
     }
 
     @Test func aServerThatPrintsItsURLOrFailsToStart() throws {
@@ -173,11 +180,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: d) }
         let bin = shallotBinary().path
         // No {port}: the first URL the command prints (`shallot serve` names it on stderr).
-        let printed = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port 0", "--out", d + "/printed"])
+        let printed = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name {model}", "--out", d + "/printed"])
         #expect(printed.status == 0, "\(printed.stderr)")
         #expect(FileManager.default.fileExists(atPath: d + "/printed/jobs/round0_seed0/requests.jsonl"))
         // A server of another model (by name) at the printed URL is not taken for this one.
-        let other = try shallot(args + ["--rounds", "0", "--serve-timeout", "4", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name other",
+        let other = try shallot(args + ["--rounds", "0", "--serve-timeout", "20", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name other",
                                         "--out", d + "/other"])
         #expect(other.status == 1)
         #expect(other.stderr.contains("it serves other, not"), "\(other.stderr)")
@@ -198,11 +205,18 @@ import Testing
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: d + "/int/jobs/round0_seed0/server.log") && Date() < deadline && p.isRunning { usleep(100_000) }
         while !processes(mentioning: "sleep 300; echo").contains(where: { $0.contains(d) }) && Date() < deadline && p.isRunning { usleep(100_000) }
-        #expect(processes(mentioning: "sleep 300; echo").contains { $0.contains(d) }, "the serve command never started")
+        let shell = processes(mentioning: "sleep 300; echo").first { $0.contains(d) }
+        #expect(shell != nil, "the serve command never started")
+        let group = shell.flatMap { Int32($0.prefix { $0 != ":" }) } ?? 0
         p.interrupt()
+        let exitBy = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < exitBy { usleep(100_000) }
+        if p.isRunning { p.terminate(); Issue.record("the interrupted study did not exit") }
         p.waitUntilExit()
         #expect(p.terminationStatus == 130)
-        #expect(processes(mentioning: "sleep 300; echo").filter { $0.contains(d) }.isEmpty, "an interrupted study left its server running")
+        usleep(200_000)
+        // the shell and its `sleep` child: the whole process group is gone
+        #expect(group > 0 && kill(-group, 0) != 0 && errno == ESRCH, "an interrupted study left its server's process group \(group) running")
         let noModel = try shallot(args + ["--serve-cmd", "vllm serve --port {port}", "--out", d + "/nomodel"])
         #expect(noModel.status != 0 && noModel.stderr.contains("{model}"))
     }

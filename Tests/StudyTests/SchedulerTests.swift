@@ -18,12 +18,18 @@ final class Gauge: @unchecked Sendable {
     func busy(_ s: String = "", _ seconds: Double = 0.05) { enter(s); Thread.sleep(forTimeInterval: seconds); leave() }
 }
 
-/// Runs `body` on a thread; fails the test if it does not return within `seconds` (a deadlock).
-func finishes(within seconds: Double, _ body: @escaping @Sendable () -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+/// Runs `body` on a thread and returns its result; nil (and a failed test) if it does not return
+/// within `seconds` (a deadlock).
+func finishes<T>(within seconds: Double, _ body: @escaping @Sendable () -> T, sourceLocation: SourceLocation = #_sourceLocation) -> T? {
     let done = DispatchSemaphore(value: 0)
-    Thread { body(); done.signal() }.start()
-    #expect(done.wait(timeout: .now() + seconds) == .success, "did not finish within \(seconds) s", sourceLocation: sourceLocation)
+    let box = Box<T>()
+    Thread { box.value = body(); done.signal() }.start()
+    let ok = done.wait(timeout: .now() + seconds) == .success
+    #expect(ok, "did not finish within \(seconds) s", sourceLocation: sourceLocation)
+    return ok ? box.value : nil
 }
+
+final class Box<T>: @unchecked Sendable { var value: T? }
 
 @Suite struct SchedulerTests {
     @Test(arguments: [1, 2, 3])
@@ -36,20 +42,28 @@ func finishes(within seconds: Double, _ body: @escaping @Sendable () -> Void, so
 
     @Test func backgroundLeavesASlotWhileRoundsRemain() throws {
         let s = JobScheduler(width: 2), g = Gauge(), bg = Gauge()
-        let background = (0..<4).map { _ in s.spawn(priority: JobScheduler.background) { bg.busy("b", 0.1) } }
-        Thread.sleep(forTimeInterval: 0.02)
-        let urgent = (0..<4).map { _ in s.spawn(priority: JobScheduler.urgent) { g.busy("u", 0.05) } }
-        for f in urgent { try f.wait() }
-        #expect(bg.peak == 1, "background held \(bg.peak) slots of 2 while urgent work waited")
+        let started = DispatchSemaphore(value: 0)
+        // Four background jobs, nothing urgent yet: still only one runs at a time.
+        let background = (0..<4).map { _ in s.spawn(priority: JobScheduler.background) { started.signal(); bg.busy("b", 0.3) } }
+        started.wait()
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(bg.peak == 1, "background took \(bg.peak) of 2 slots while rounds remain")
+        // Urgent work gets the free slot at once, while the background job still runs.
+        let t0 = Date()
+        try s.spawn(priority: JobScheduler.urgent) { g.busy("u", 0.01) }.wait()
+        #expect(Date().timeIntervalSince(t0) < 0.15, "the urgent job waited for a background job")
+        #expect(bg.peak == 1)
         s.noMoreUrgentWork()
         for f in background { try f.wait() }
     }
 
     @Test func urgentWorkQueuedFirstIsServedFirst() throws {
         let s = JobScheduler(width: 1), g = Gauge()
-        let first = s.spawn(priority: JobScheduler.urgent) { g.busy("u1") }
+        let gate = DispatchSemaphore(value: 0)
+        let first = s.spawn(priority: JobScheduler.urgent) { gate.wait(); g.busy("u1") }
         let bgJob = s.spawn(priority: JobScheduler.background) { g.busy("b") }
         let second = s.spawn(priority: JobScheduler.urgent) { g.busy("u2") }
+        gate.signal()   // all three are queued before the first can finish
         try first.wait(); try second.wait(); try bgJob.wait()
         #expect(g.log == ["u1", "u2", "b"])
     }
@@ -57,16 +71,16 @@ func finishes(within seconds: Double, _ body: @escaping @Sendable () -> Void, so
     @Test(arguments: [1, 2])
     func nestedWorkAndWaitsDoNotDeadlock(width: Int) {
         let s = JobScheduler(width: width)
-        finishes(within: 20) {
+        let mine = finishes(within: 20) { () -> [Int]? in
             let outer = (0..<3).map { i in
                 s.spawn(priority: JobScheduler.background) { () -> Int in
                     let inner = try s.run((0..<3).map { j in { Thread.sleep(forTimeInterval: 0.01); return i * 10 + j } })
                     return inner.reduce(0, +)
                 }
             }
-            let mine = try? s.run([{ try outer[0].wait() }, { try outer[1].wait() + outer[2].wait() }])
-            #expect(mine == [3, 33 + 63])
+            return try? s.run([{ try outer[0].wait() }, { try outer[1].wait() + outer[2].wait() }])
         }
+        #expect(mine == .some([3, 33 + 63]))
     }
 
     @Test func oneKeyNeverRunsTwiceAtOnce() throws {
