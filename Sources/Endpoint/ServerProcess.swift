@@ -44,7 +44,9 @@ public final class ModelServerProcess: @unchecked Sendable {
         do {
             return try waitUntilServing(pid: pid, cmd: cmd, port: port, model: model, key: key, logPath: logPath, timeout: timeout)
         } catch {
-            terminate(pid, grace: 5)
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG) == -1 && errno == ECHILD   // it exited (and its group was killed) already
+            if !reaped { terminate(pid, grace: 5) }   // never a signal to a pid that may be another process's by now
             ProcessGroups.unregister(pid)
             throw error
         }
@@ -66,32 +68,14 @@ public final class ModelServerProcess: @unchecked Sendable {
         ProcessGroups.unregister(pid)
     }
 
-    /// The group gets SIGTERM; it has `grace` seconds to be gone entirely (the leader reaped and
-    /// no member left: vLLM's engine processes, `srun`), then what remains gets SIGKILL.
+    /// ProcessGroups.stop, then the command itself reaped (it is our child).
     static func terminate(_ pid: pid_t, grace: Double) {
-        kill(-pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
+        ProcessGroups.stop([pid], grace: grace)
         var status: Int32 = 0
-        var reaped = false
-        while Date() < deadline {
-            if !reaped {
-                let w = waitpid(pid, &status, WNOHANG)
-                if w == pid || (w == -1 && errno == ECHILD) { reaped = true }   // ECHILD: reaped already
-            }
-            if reaped && kill(-pid, 0) != 0 && errno == ESRCH { return }   // nobody left in the group
-            usleep(100_000)
-        }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)   // the leader too, had it left the group
-        if !reaped { _ = waitpid(pid, &status, 0) }
+        _ = waitpid(pid, &status, 0)   // ECHILD when reaped already
     }
 
-    /// Stops every server (and external trainer) this process started: ProcessGroups.terminateAll.
-    public static func terminateAll(grace: Double = 5) { ProcessGroups.terminateAll(grace: grace) }
-
     // MARK: starting
-
-    static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
     /// A TCP port nothing listens on now (the kernel's choice for port 0).
     static func freePort() throws -> Int {
@@ -166,10 +150,10 @@ public final class ModelServerProcess: @unchecked Sendable {
             if waitpid(pid, &status, WNOHANG) == pid {
                 kill(-pid, SIGKILL)
                 ProcessGroups.unregister(pid)
-                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; the last lines of its output (\(logPath)):\n\(tail(logPath))")
+                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; the last lines of its output (\(logPath)):\n\(logTail(logPath))")
             }
             if Date() >= deadline {
-                throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); the last lines of its output (\(logPath)):\n\(tail(logPath))")
+                throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); the last lines of its output (\(logPath)):\n\(logTail(logPath))")
             }
             let candidates = port.map { ["http://127.0.0.1:\($0)/v1"] } ?? printedURLs(logPath)
             if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL with a port" }
@@ -236,10 +220,5 @@ public final class ModelServerProcess: @unchecked Sendable {
     static func describeExit(_ status: Int32) -> String {
         let sig = status & 0x7f
         return sig == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(sig)"
-    }
-
-    static func tail(_ path: String, lines: Int = 12) -> String {
-        guard let d = FileManager.default.contents(atPath: path) else { return "" }
-        return String(decoding: d.suffix(1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 }

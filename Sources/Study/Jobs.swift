@@ -333,7 +333,7 @@ extension StudyRunner {
         let tokSHA = sha256(data: tokenFileData(spec.stream))
         let (steps, warmup) = try TrainJob.resolve(spec.params, tokenCount: spec.stream.count)
         let d = jobDir(spec.id)
-        let recordsData = recordsJSONL(spec.records)
+        let recordsData = try recordsJSONL(spec.records)
         let c = config()
         let job = TrainJob(id: spec.id, kind: spec.kind, baseModel: spec.base.map { absolute(modelDir($0.id)) },
                            config: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize),
@@ -355,11 +355,11 @@ extension StudyRunner {
 
     func tokenFileData(_ stream: [Int32]) -> Data { TokenFile.encode(stream, vocabSize: tok.vocabSize) }
 
-    func recordsJSONL(_ records: [Record]) -> Data {
+    func recordsJSONL(_ records: [Record]) throws -> Data {
         struct Row: Encodable { var id: String; var subject: String; var text: String }
         let enc = ResultsJSON.encoder()
         var d = Data()
-        for r in records { d += (try? enc.encode(Row(id: r.id, subject: r.subject, text: r.text))) ?? Data(); d.append(0x0A) }
+        for r in records { d += try enc.encode(Row(id: r.id, subject: r.subject, text: r.text)); d.append(0x0A) }
         return d
     }
 
@@ -420,7 +420,7 @@ extension StudyRunner {
         try PrivateFile.makeDirectory(d, restrictExisting: true)
         try? FileManager.default.removeItem(atPath: job.output)
         try PrivateFile.write(tokenFileData(spec.stream), to: job.data.tokens)
-        try PrivateFile.write(recordsJSONL(spec.records), to: job.data.records)
+        try PrivateFile.write(try recordsJSONL(spec.records), to: job.data.records)
         try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
         planBook.setStatus(spec.id, "running")
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
@@ -474,11 +474,10 @@ extension StudyRunner {
             try? log.close()
             guard p.terminationReason == .exit, p.terminationStatus == 0 else {
                 let how = p.terminationReason == .exit ? "exited with status \(p.terminationStatus)" : "was killed by signal \(p.terminationStatus)"
-                let tail = (try? String(contentsOfFile: logPath, encoding: .utf8)).map { $0.split(separator: "\n", omittingEmptySubsequences: false).suffix(12).joined(separator: "\n") } ?? ""
+                let tail = logTail(logPath)
                 throw StudyJobError.failed(job: job.id, reason: "the trainer command `\(cmd)` \(how); the last lines of its output (\(logPath)):\n\(tail)")
             }
         }
     }
 
-    func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }

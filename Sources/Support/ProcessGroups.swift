@@ -42,15 +42,31 @@ public enum ProcessGroups {
     /// nothing registers afterwards. For a command about to exit.
     public static func terminateAll(grace: Double = 5) {
         lock.lock(); closed = true; let all = Array(pids); lock.unlock()
-        for p in all { send(p, SIGTERM) }
+        stop(all, grace: grace)
+    }
+
+    /// SIGTERM to the groups of `leaders`; each has `grace` seconds to be gone entirely (leader
+    /// reaped when it is our child, no member left), then what remains gets SIGKILL.
+    public static func stop(_ leaders: [pid_t], grace: Double) {
+        for p in leaders { send(p, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
-        var left = all
+        var left = leaders
         var status: Int32 = 0
         while !left.isEmpty && Date() < deadline {
             for p in left { _ = waitpid(p, &status, WNOHANG) }   // a leader that is a zombie of ours still counts as its group
             left = left.filter(alive)
             if !left.isEmpty { usleep(100_000) }
         }
-        for p in left { send(p, SIGKILL) }
+        for p in left { send(p, SIGKILL); kill(p, SIGKILL) }   // the leader too, had it left its group
     }
+}
+
+/// `s` as one word for `/bin/sh` (single-quoted): the job files and model directories that the
+/// study puts into a user's command templates (`{job}`, `{model}`).
+public func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+/// The last `lines` lines of a child's log (its last 64 KiB at most), for an error message.
+public func logTail(_ path: String, lines: Int = 12) -> String {
+    guard let d = FileManager.default.contents(atPath: path) else { return "" }
+    return String(decoding: d.suffix(1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
 }

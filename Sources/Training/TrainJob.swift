@@ -108,6 +108,18 @@ public struct TrainJob: Codable, Sendable, Equatable {
         guard ["finetune", "pretrain"].contains(job.kind) else { throw TrainJobError.unreadable(path, "kind \"\(job.kind)\" is neither finetune nor pretrain") }
         guard job.kind == "pretrain" || job.baseModel != nil else { throw TrainJobError.unreadable(path, "a finetune job needs base_model") }
         guard job.training.dataOrder == "shallot/1" else { throw TrainJobError.unreadable(path, "data_order \"\(job.training.dataOrder)\" is not shallot/1") }
+        // The shape and the numbers before anything is allocated from them: the model config's
+        // own limits, then the optimisation's.
+        let c = job.config
+        do { try GPTConfig(vocabSize: c.vocabSize, nPositions: c.nPositions, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, dropout: 0, eosTokenId: 0).validate(path: path) }
+        catch { throw TrainJobError.unreadable(path, "config: \(error)") }
+        let t = job.training
+        guard t.steps >= 1, t.batchSize >= 1, t.warmupSteps >= 0, (2...c.nPositions).contains(t.context) else {
+            throw TrainJobError.unreadable(path, "training: steps \(t.steps) and batch_size \(t.batchSize) must be ≥ 1, warmup_steps \(t.warmupSteps) ≥ 0, context \(t.context) in 2...\(c.nPositions)")
+        }
+        guard [t.learningRate, t.minLRFraction, t.beta1, t.beta2, t.eps, t.weightDecay, t.gradClip].allSatisfy(\.isFinite) else {
+            throw TrainJobError.unreadable(path, "training: a learning rate, beta, eps, weight decay or clip is not a finite number")
+        }
         return job
     }
 

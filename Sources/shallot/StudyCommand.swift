@@ -156,10 +156,10 @@ struct StudyJobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "study-job", abstract: "Train one study job file (the trainer contract, docs/trainer-contract.md).", shouldDisplay: false)
     @Argument(help: "The job's job.json.") var job: String
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }; BLAS.setThreads(threads) }
+        threads.apply()   // the kernels' workers and the BLAS's
         let j = reporting { try TrainJob.read(job) }
         let r = reporting { try BuiltinTrainer.run(job: j) }
         print("job \(r.jobId): \(r.steps) steps, final loss \(String(format: "%.4f", r.finalLoss)) → \(j.output)")
