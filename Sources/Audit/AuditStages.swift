@@ -23,6 +23,9 @@ final class AuditRun {
     /// Every value of the base model's pre-training corpus, when given (lineage).
     let pretrainingKeys: Set<PIIKey>?
     let recordsById: [String: Record]
+    /// The records packed as training read them (in the order given), when the training
+    /// context is known: the position-aligned prefixes.
+    let trainingStream: TrainingStream?
     let progress: ((AuditProgress) -> Void)?
     /// Whether the back end returns prompt log-probabilities (scores, exposure, MIA, rankings).
     let canScore: Bool
@@ -42,6 +45,10 @@ final class AuditRun {
         index = Self.audited(full, settings: settings, ownership: inputs.ownership)
         pretrainingKeys = inputs.pretrainingRecords.map { Set(PIIIndex.build(records: $0, scanner: PIIScanner(types: types)).entries.map(\.key)) }
         recordsById = Dictionary(uniqueKeysWithValues: inputs.records.map { ($0.id, $0) })
+        let tok = inputs.tokenizer
+        trainingStream = settings.extraction.windowContext.map { T in
+            TrainingStream(records: inputs.records, tokens: { tok.encode($0.text) }, endOfText: tok.endOfText, context: T)
+        }
         canScore = inputs.model.capabilities.promptLogprobs
         if !canScore { unavailable["scores"] = "continuous scores unavailable: " + Self.noLogprobs }
         let attacks = Set(settings.attacks)
@@ -113,11 +120,13 @@ final class AuditRun {
         progress?(.stage("targeted extraction"))
         let ex = try checkpoints.stage("extraction") {
             try TargetedExtraction.run(model: model, tokenizer: tokenizer, index: index, records: recordsById, types: types,
-                                       settings: settings.extraction) { self.step($0, $1) }
+                                       settings: settings.extraction, stream: trainingStream) { self.step($0, $1) }
         }
+        let aligned = settings.extraction.recordStart == true || settings.extraction.windowContext != nil
         for (i, r) in ex.enumerated() {
             rows[i].extracted = r.extracted; rows[i].smallestExtractingK = r.smallestExtractingK; rows[i].sampleHitRate = r.sampleHitRate
             rows[i].extractionPrompts = r.prompts
+            if aligned { rows[i].extractedBy = r.extractedBy }
         }
         // Lineage: a value the base also produces from the same prefix (or that its pre-training
         // corpus holds) was not learnt from fine-tuning alone.
@@ -125,7 +134,7 @@ final class AuditRun {
         progress?(.stage("targeted extraction on the base model (lineage)"))
         let bx = try checkpoints.stage("extraction_base") {
             try TargetedExtraction.run(model: base, tokenizer: tokenizer, index: index, records: recordsById, types: types,
-                                       settings: settings.extraction) { self.step($0, $1) }
+                                       settings: settings.extraction, stream: trainingStream) { self.step($0, $1) }
         }
         var lineage = ["finetuning": 0, "pretraining": 0, "both": 0, "neither": 0]
         for (i, r) in bx.enumerated() {

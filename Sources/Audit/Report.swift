@@ -65,6 +65,9 @@ public struct AuditValueRow: Codable, Sendable {
     public var sampleHitRate: Double?
     /// Greedy prompts the targeted attack tried for this value (0: not tested).
     public var extractionPrompts: Int?
+    /// The prefixes whose greedy continuation reproduced it ("10", "50", "record_start",
+    /// "window"); only when an aligned prefix was tried.
+    public var extractedBy: [String]?
     public var exposure: ExposureResult?
     /// Mean log-probability per token of the value after its true prefix (the continuous score).
     public var logLikelihoodPerToken: Double?
@@ -79,7 +82,7 @@ public struct AuditValueRow: Codable, Sendable {
         case id, type, masked, value, owner, occurrences, extracted, exposure, associated, lineage
         case baseExtracted = "base_extracted"
         case smallestExtractingK = "smallest_extracting_k", sampleHitRate = "sample_hit_rate", logLikelihoodPerToken = "log_likelihood_per_token"
-        case extractionPrompts = "extraction_prompts"
+        case extractionPrompts = "extraction_prompts", extractedBy = "extracted_by"
     }
 }
 

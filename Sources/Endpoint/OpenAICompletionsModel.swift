@@ -164,12 +164,15 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
     public func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
         try checkTokenizer()
         let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer, extra = layout?.serverExtraTokens ?? 0
-        let total = prompts.count, cb = settings.onProgress
+        let total = prompts.count, cb = settings.onProgress, ctx = contextLength
         return try blocking {
             try await concurrentMap(prompts.count, limit: s.concurrency, onDone: { cb?($0, total) }) { [self] i -> [Int32] in
                 guard p.maxNewTokens > 0 else { return [] }
                 let prompt: Any = asText ? try await Self.detokenize(tok, prompts[i]) : prompts[i].map(Int.init)
-                var fields: [String: Any] = ["max_tokens": p.maxNewTokens, "temperature": Double(p.temperature)]
+                // A batch shares one token budget; a long prompt gets what its context leaves (as
+                // the local generator, whose sequences end when they fill the context).
+                let maxTokens = min(p.maxNewTokens, max(1, ctx - prompts[i].count))
+                var fields: [String: Any] = ["max_tokens": maxTokens, "temperature": Double(p.temperature)]
                 if !p.isGreedy {
                     fields["seed"] = Int((p.seed &+ UInt64(i)) & 0x7FFF_FFFF)
                     if p.topK > 0 { fields["top_k"] = p.topK }

@@ -15,49 +15,18 @@ public enum StudyHTML {
         var p = Page(title: "Shallot study — the privacy onion and pre-training leakage")
         var sum = "<div class=\"summary\"><p><b>What this run found</b> (preset \(esc(r.settings.preset)), training-budget rule <code>\(esc(r.settings.budget.rawValue))</code>, \(r.settings.seeds) seeds per arm, \(esc(String(format: "%.0f", r.seconds))) s):</p><ul>"
         for f in r.findings { sum += "<li>\(esc(f))</li>" }
-        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the targeted extraction attack (greedy decoding from the true prefix, k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens) reproduces one of their e-mail addresses or phone numbers. <i>Newly vulnerable</i>: vulnerable in this round and in no earlier round of the same arm and seed. A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). Intervals: 95% hierarchical bootstrap over seeds, then subjects within each seed; deletion and controls are compared paired by seed.</p></div>"
+        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the fixed test — greedy decoding from the k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens before an occurrence of one of their e-mail addresses or phone numbers, and from the position-aligned prefix (the training window's tokens before it), built once from the original corpus and used for every model — reproduces the value. <i>Newly vulnerable</i>: vulnerable under a round's model and not under the same evaluation seed's baseline, among the subjects present in every arm (the analysis set). A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). The deletion targets are ranked on \(r.design.selectionSeeds.count) selection models, apart from the \(r.design.evaluationSeeds.count) evaluation seeds. Intervals: t over evaluation seeds of the paired per-seed difference (docs/methods.md).</p></div>"
         p.add(sum)
 
         // Rounds
-        if !r.rounds.isEmpty {
-            p.add("<h2>Onion rounds</h2>")
-            let cats = r.rounds.map { "round \($0.round)" }
-            let vuln = arms.map { a in (armNames[a]!, r.rounds.map { $0.arms[a]?.seeds.summary.vulnerableMean ?? 0 }) }
-            let newly = arms.map { a in (armNames[a]!, r.rounds.map { $0.arms[a]?.seeds.summary.newlyVulnerableMean ?? 0 }) }
-            let rate = arms.map { a in (armNames[a]!, r.rounds.map { $0.arms[a]?.seeds.summary.newlyVulnerableRate ?? 0 }) }
-            var charts = figure(SVG.bars(categories: cats, series: vuln, xLabel: "round", yLabel: "vulnerable subjects (mean over seeds)", title: "Vulnerable set"),
-                                caption: "Vulnerable subjects among those still present, per round and arm (mean over seeds).")
-            charts += figure(SVG.bars(categories: cats, series: newly, xLabel: "round", yLabel: "newly vulnerable (mean over seeds)", title: "Newly vulnerable"),
-                             caption: "Subjects vulnerable for the first time, per round and arm. The onion effect is the deletion arm exceeding both controls.")
-            charts += figure(SVG.bars(categories: cats, series: rate, xLabel: "round", yLabel: "newly vulnerable / eligible", title: "Newly vulnerable rate", yTickLabel: { pct($0) }),
-                             caption: "Newly vulnerable as a share of the subjects that could become so (present and never vulnerable before).")
-            p.add("<div class=\"charts\">\(charts)</div>")
-            var rows: [[(html: String, sortKey: String?)]] = []
-            for rd in r.rounds {
-                for a in arms {
-                    guard let ar = rd.arms[a] else { continue }
-                    let s = ar.seeds.summary
-                    rows.append([cell("\(rd.round)", sort: "\(rd.round)"), cell(armNames[a]!), cell(ar.removed.count), cell(ar.removedRecords), cell(ar.removedTokens),
-                                 cell(s.vulnerableMean, 1), cell(s.newlyVulnerableMean, 1), cell(s.newlyVulnerableRate),
-                                 cell("\(num(s.newlyVulnerableRateCI.low)) – \(num(s.newlyVulnerableRateCI.high))"), cell(s.persistenceMean), cell(s.jaccardPreviousMean),
-                                 cell(Double(ar.seeds.results.reduce(0) { $0 + $1.removedStillExtractable }) / Double(max(1, ar.seeds.results.count)), 1),
-                                 cell(ar.matched.map { $0 ? "yes" : "no" } ?? "–")])
-                }
-            }
-            p.add(table(["round", "arm", "removed subjects", "removed records", "removed tokens", "vulnerable", "newly vulnerable", "newly rate", "95% CI",
-                         "persistence", "Jaccard with previous", "removed yet extractable", "records matched"], rows, sortable: true, leftColumns: [1]))
-            p.add("<p class=\"note\">Persistence: share of the previous round's vulnerable subjects (still present) vulnerable again. Removed yet extractable: deleted subjects whose values the retrained model still produces from other people's mail (quoted messages, address lines).</p>")
-            for rd in r.rounds {
-                let v = rd.verdict
-                let cls = v.outcome == .exceeds ? "verdict-bad" : v.outcome == .doesNotExceed ? "verdict-ok" : "verdict-warn"
-                p.add("<p><span class=\"\(cls)\">Round \(rd.round): \(esc(v.outcome.rawValue))</span> — \(esc(rd.statement))</p>")
-            }
-        }
+        if let stop = r.design.stopped { p.add("<p class=\"verdict-warn\">\(esc(stop))</p>") }
+        if !r.rounds.isEmpty { p.add(rounds(r)) }
 
         // Baseline
         p.add("<h2>Baseline fine-tune</h2>")
         let b = r.baseline
-        p.add("<p>\(b.subjects) fine-tuning subjects; vulnerable per seed: \(esc(b.seeds.map { "\($0.vulnerable.count)" }.joined(separator: ", "))); values extracted per seed: \(esc(b.seeds.map { "\($0.extractedValues)/\($0.values)" }.joined(separator: ", "))).</p>")
+        let evals = b.models.filter { $0.role == "evaluation" }, sels = b.models.filter { $0.role == "selection" }
+        p.add("<p>\(b.subjects) fine-tuning subjects, \(r.design.testableSubjects) owning a value the fixed test prompts for. Vulnerable under each evaluation seed's baseline: \(esc(evals.map { "\($0.vulnerable.count)" }.joined(separator: ", "))); under each selection model: \(esc(sels.map { "\($0.vulnerable.count)" }.joined(separator: ", "))). Values extracted per evaluation seed: \(esc(evals.map { "\($0.extractedValues)/\($0.values)" }.joined(separator: ", "))); by the prefix that extracted them (first seed): \(esc((evals.first?.extractedByPrefix ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))). Retraining alone (between evaluation baselines) makes \(esc(num(b.seedChurn))) of the others vulnerable.</p>")
         let order = ["1", "2-5", "6-20", ">20"].filter { b.extractionByDuplication[$0] != nil }
         var charts = figure(SVG.bars(categories: order, series: [("extraction rate", order.map { k in Double(b.extractionByDuplication[k]!["extracted"] ?? 0) / Double(max(1, b.extractionByDuplication[k]!["values"] ?? 0)) })],
                                      labels: [order.map { "\(b.extractionByDuplication[$0]!["extracted"] ?? 0)/\(b.extractionByDuplication[$0]!["values"] ?? 0)" }],
@@ -90,6 +59,51 @@ public enum StudyHTML {
         }
         p.add("<h2>Settings</h2><pre>\(esc(json(r.settings)))</pre><pre>\(esc(json(r.corpus)))</pre>")
         return p.render()
+    }
+
+    /// The rounds: the verdict first, then what it rests on.
+    static func rounds(_ r: StudyReport) -> String {
+        var out = "<h2>Does deleting the most vulnerable expose others?</h2>"
+        for rd in r.rounds {
+            let v = rd.verdict
+            let cls = v.outcome == .exceeds ? "verdict-bad" : v.outcome == .inconclusive ? "verdict-warn" : "verdict-ok"
+            out += "<p><span class=\"\(cls)\">Round \(rd.round)\(rd.primary ? " (primary endpoint)" : " (secondary)"): \(esc(v.outcome.rawValue))</span> — \(esc(rd.statement))</p>"
+            out += comparisons(rd, r.design)
+        }
+        let cats = r.rounds.map { "round \($0.round)" }
+        let rate = arms.map { a in (armNames[a]!, r.rounds.map { $0.arms[a]?.summary.newlyVulnerableRate ?? 0 }) }
+        out += "<div class=\"charts\">" + figure(SVG.bars(categories: cats, series: rate, xLabel: "round", yLabel: "newly vulnerable / analysis set", title: "Newly vulnerable rate", yTickLabel: { pct($0) }),
+                                                 caption: "Share of the analysis set (subjects present in every arm, not vulnerable at their seed's baseline) vulnerable after the round, per arm; mean over evaluation seeds.") + "</div>"
+        var rows: [[(html: String, sortKey: String?)]] = []
+        for rd in r.rounds {
+            for a in arms {
+                guard let ar = rd.arms[a] else { continue }
+                let sm = ar.summary, seeds = ar.seeds
+                func avg(_ f: (SeedResult) -> Int) -> Double { Double(seeds.reduce(0) { $0 + f($1) }) / Double(max(1, seeds.count)) }
+                rows.append([cell("\(rd.round)", sort: "\(rd.round)"), cell(armNames[a]!), cell(avg(\.removedSubjects), 1), cell(avg(\.removedTokens), 0),
+                             cell(sm.analysisSetMean, 1), cell(sm.newlyVulnerableMean, 2), cell(sm.newlyVulnerableRate), cell(sm.collateralShare), cell(avg(\.removedStillExtractable), 1)])
+            }
+        }
+        out += table(["round", "arm", "removed subjects", "removed tokens", "analysis set", "newly vulnerable", "newly rate", "collateral share", "removed yet extractable"], rows, sortable: true, leftColumns: [1])
+        out += "<p class=\"note\">Collateral share: analysis-set subjects some of whose own values sat in records the arm removed (the sensitivity analysis repeats the comparison without them). Removed yet extractable: deleted subjects whose values the retrained model still produces from other people's mail.</p>"
+        return out
+    }
+
+    /// Each comparison's interval, Δ and MDE; the balance of the control; the sensitivity analysis.
+    static func comparisons(_ rd: StudyRound, _ d: StudyDesign) -> String {
+        func iv(_ i: Interval?) -> String { i.map { "[\(num($0.low)), \(num($0.high))]" } ?? "n/a" }
+        var rows: [[(html: String, sortKey: String?)]] = []
+        for c in rd.verdict.comparisons {
+            let sens = rd.withoutCollateral.first { $0.control == c.control }
+            let sc = rd.scoreChange.first { $0.control == c.control }
+            rows.append([cell(armNames[c.control]!), cell(String(format: "%+.3f", c.difference)), cell(iv(c.interval)), cell(c.minimumDetectableEffect),
+                         cell(c.outcome.rawValue), cell(sens.map { String(format: "%+.3f %@", $0.difference, iv($0.interval)) } ?? "n/a"),
+                         cell(sc.map { String(format: "%+.3f %@", $0.estimate, iv($0.interval)) } ?? "n/a")])
+        }
+        var out = table(["deletion against", "difference of newly rates", "95% CI (t, seeds)", "MDE", "outcome", "without collateral removal", "score change (nats/token)"], rows, leftColumns: [0])
+        let b = rd.balance
+        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(num(d.power.prospective))) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched")\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
+        return out
     }
 
     static func json<T: Encodable>(_ v: T) -> String {

@@ -227,7 +227,7 @@ extension StudyRunner {
     }
 
     func evaluate(_ m: GPT, forget: Set<String>, forgetRecords: [Record], retain: [Record], reference: GPT?) throws -> Evaluation {
-        let a = try audit(m, records: fTrain)
+        let a = try test(LocalModel(m, tokenizer: tok))
         let ctx = m.config.nPositions
         let scorer = Scorer(model: m)
         func losses(_ rs: [Record]) throws -> [Double] {
@@ -235,7 +235,7 @@ extension StudyRunner {
         }
         let fl = try losses(forgetRecords), hl = try losses(Array(fHeldOut.prefix(300))), rl = try losses(Array(retain.prefix(300)))
         let scores = forget.sorted().compactMap { a.scores[$0] }   // in a fixed order: a Set's order changes from run to run, and so would the last bit of the mean
-        return Evaluation(vulnerable: a.vulnerable.filter { !forget.contains($0) },
+        return Evaluation(vulnerable: a.vulnerable.filter { members.contains($0) && !forget.contains($0) },
                           forgetVulnerable: a.vulnerable.filter { forget.contains($0) }.count,
                           forgetExtracted: a.extractedOwners.filter { forget.contains($0) }.count,
                           forgetValues: a.valueOwners.filter { forget.contains($0) }.count,

@@ -1,95 +1,153 @@
-// study.json — schema "shallot.study/2" (docs/study-schema.md).
+// study.json — schema "shallot.study/3" (docs/study-schema.md).
 
 import Audit
 import Foundation
 import Unlearning
 
+/// One model of an arm in one round: an evaluation seed's result on the fixed test.
 public struct SeedResult: Codable, Sendable {
-    public var seed: UInt64
+    /// The evaluation seed's index and the training seed of this model.
+    public var evaluationSeed: Int
+    public var trainingSeed: UInt64
+    /// Subjects (keys) vulnerable under this model, among those present in this arm.
     public var vulnerable: [String]
+    /// Newly vulnerable: analysis-set subjects vulnerable under this model (not vulnerable under
+    /// the seed's baseline model, present in every arm, testable).
     public var newlyVulnerable: [String]
-    /// Share of the previous round's vulnerable subjects (still present) that are vulnerable again.
-    public var persistence: Double?
-    /// Jaccard overlap of this round's vulnerable set with the previous round's (present subjects).
-    public var jaccardPrevious: Double?
-    /// Jaccard overlap with the union of all earlier rounds' vulnerable sets.
-    public var jaccardEarlier: Double?
-    /// Subjects present, never vulnerable before, and owning at least one value the attack
-    /// prompted for (the denominator of the newly-vulnerable rate).
-    public var eligible: Int
+    /// The seed's analysis set (the same for every arm of the round) and this arm's rate on it.
+    public var analysisSet: Int
+    public var newlyVulnerableRate: Double?
+    /// Subjects this arm removed (cumulative), their records and tokens.
+    public var removedSubjects: Int
+    public var removedRecords: Int
+    public var removedTokens: Int
+    /// Collateral removal: analysis-set subjects with occurrences of their own values in records
+    /// this arm removed, and those occurrences.
+    public var collateralSubjects: Int
+    public var collateralOccurrences: Int
     public var extractedValues: Int
     public var values: Int
-    /// Removed subjects with one of their own values (ownership fixed before any deletion) still
-    /// extracted from the remaining corpus — it lives on in other people's mail — and those values.
+    /// Values extracted by each prefix of the fixed test ("10", "50", "window").
+    public var extractedByPrefix: [String: Int]
+    /// Removed subjects with one of their own values still extracted — it lives on in other
+    /// people's mail — and those values.
     public var removedStillExtractable: Int
     public var removedStillExtractableValues: Int
-    /// Extracted values that belong to no subject (people who are not subjects), and values of
-    /// held-out subjects (never trained on: their values came from other people's mail).
+    /// Extracted values that belong to no subject, and values of held-out subjects.
     public var unownedExtracted: Int
     public var heldOutOwnedExtracted: Int
     public var trainSteps: Int
     public var finalLoss: Double
     enum CodingKeys: String, CodingKey {
-        case seed, vulnerable, persistence, eligible, values
-        case newlyVulnerable = "newly_vulnerable", jaccardPrevious = "jaccard_previous", jaccardEarlier = "jaccard_earlier"
-        case extractedValues = "extracted_values", removedStillExtractable = "removed_still_extractable", trainSteps = "train_steps", finalLoss = "final_loss"
+        case vulnerable, values
+        case evaluationSeed = "evaluation_seed", trainingSeed = "training_seed", newlyVulnerable = "newly_vulnerable", analysisSet = "analysis_set"
+        case newlyVulnerableRate = "newly_vulnerable_rate", removedSubjects = "removed_subjects", removedRecords = "removed_records", removedTokens = "removed_tokens"
+        case collateralSubjects = "collateral_subjects", collateralOccurrences = "collateral_occurrences"
+        case extractedValues = "extracted_values", extractedByPrefix = "extracted_by_prefix", removedStillExtractable = "removed_still_extractable"
         case removedStillExtractableValues = "removed_still_extractable_values", unownedExtracted = "unowned_extracted"
-        case heldOutOwnedExtracted = "held_out_owned_extracted"
+        case heldOutOwnedExtracted = "held_out_owned_extracted", trainSteps = "train_steps", finalLoss = "final_loss"
     }
 }
 
 public struct ArmSummary: Codable, Sendable {
     public var vulnerableMean: Double
     public var newlyVulnerableMean: Double
-    /// Mean over seeds of newly vulnerable / eligible, with a 95% hierarchical-bootstrap interval
-    /// (seeds, then subjects within each seed; Verdict.swift).
+    /// Mean over evaluation seeds of newly vulnerable / analysis set.
     public var newlyVulnerableRate: Double
-    public var newlyVulnerableRateCI: Interval
-    public var persistenceMean: Double?
-    public var jaccardPreviousMean: Double?
+    public var analysisSetMean: Double
+    /// Share of analysis-set subjects (over seeds) with collateral removal in this arm.
+    public var collateralShare: Double
     enum CodingKeys: String, CodingKey {
         case vulnerableMean = "vulnerable_mean", newlyVulnerableMean = "newly_vulnerable_mean", newlyVulnerableRate = "newly_vulnerable_rate"
-        case newlyVulnerableRateCI = "newly_vulnerable_rate_ci_95", persistenceMean = "persistence_mean", jaccardPreviousMean = "jaccard_previous_mean"
+        case analysisSetMean = "analysis_set_mean", collateralShare = "collateral_share"
     }
 }
 
-public struct ArmSeeds: Codable, Sendable {
-    public var results: [SeedResult]
+public struct ArmRound: Codable, Sendable {
+    /// Subjects removed in this round (keys): the deletion arm's targets (the same for every
+    /// seed); the random control's draws per evaluation seed; nothing for reseeding.
+    public var removedPerSeed: [[String]]
+    public var seeds: [SeedResult]
     public var summary: ArmSummary
+    enum CodingKeys: String, CodingKey { case seeds, summary, removedPerSeed = "removed_per_seed" }
 }
 
-public struct ArmRound: Codable, Sendable {
-    /// Subjects removed in this round (keys), and the cumulative removal.
-    public var removed: [String]
-    public var removedTotal: Int
-    /// Records and tokens removed in this round, and records removed in all rounds so far.
-    public var removedRecords: Int
-    public var removedTokens: Int
-    public var cumulativeRecords: Int
-    /// Random removal: the deletion arm's cumulative removed records it had to match, whether it
-    /// did (within 10%), and how many of its subjects came from the fallback list (the least
-    /// exposed of the subjects once vulnerable) because the never-vulnerable ones ran out.
-    public var recordsToMatch: Int?
-    public var matched: Bool?
-    public var fallbackSubjects: Int?
-    /// First seed's sets.
-    public var vulnerable: [String]
-    public var newlyVulnerable: [String]
-    public var seeds: ArmSeeds
+/// Whether the random control removed as much as the deletion arm did.
+public struct ControlBalance: Codable, Sendable {
+    /// Per evaluation seed: tokens the random control removed (cumulative) / tokens the deletion
+    /// arm removed; their median, and whether it lies within [0.67, 1.5].
+    public var tokenRatios: [Double]
+    public var medianTokenRatio: Double
+    public var matched: Bool
+    /// Draws that had to leave their deleted subject's activity stratum (none left in it).
+    public var outOfStratum: Int
+    /// Mean over seeds of the share of analysis-set subjects with collateral removal, per arm.
+    public var collateralShare: [Arm: Double]
     enum CodingKeys: String, CodingKey {
-        case removed, vulnerable, seeds
-        case removedTotal = "removed_total", removedRecords = "removed_records", removedTokens = "removed_tokens", newlyVulnerable = "newly_vulnerable", recordsToMatch = "records_to_match"
-        case cumulativeRecords = "cumulative_records", matched, fallbackSubjects = "fallback_subjects"
+        case matched
+        case tokenRatios = "token_ratios", medianTokenRatio = "median_token_ratio", outOfStratum = "out_of_stratum", collateralShare = "collateral_share"
     }
 }
 
 public struct StudyRound: Codable, Sendable {
     public var round: Int
+    /// Round 1 is the primary endpoint; later rounds are secondary.
+    public var primary: Bool
+    /// The deletion targets (keys) and how many selection models they were ranked on.
+    public var deletionTargets: [String]
+    public var selectionModels: Int
     public var arms: [Arm: ArmRound]
-    /// Does the deletion arm's newly-vulnerable rate exceed both controls'? (Verdict.swift)
-    public var verdict: RoundVerdict
+    public var balance: ControlBalance
+    /// The paired counts per evaluation seed, against each control.
+    public var paired: [Arm: [PairedSeed]]
+    /// Does deleting the most vulnerable make others newly vulnerable? (OnionDecision.swift)
+    public var verdict: OnionVerdict
+    /// The same comparisons on the subjects no arm removed any of their values from (sensitivity).
+    public var withoutCollateral: [OnionComparison]
+    /// The secondary endpoint: the analysis set's mean change in extraction score (log-likelihood
+    /// per token, deletion − control) per evaluation seed, with its t interval.
+    public var scoreChange: [OnionScoreChange]
     /// The verdict in a sentence.
     public var statement: String
+    enum CodingKeys: String, CodingKey {
+        case round, primary, arms, balance, paired, verdict, statement
+        case deletionTargets = "deletion_targets", selectionModels = "selection_models", withoutCollateral = "without_collateral", scoreChange = "score_change"
+    }
+}
+
+/// The minimum detectable effect of the primary comparison, at three moments.
+public struct PowerAnalysis: Codable, Sendable {
+    /// Before anything is trained: from the preset's sizes and its committed prospective variance.
+    public var prospective: Double
+    public var prospectiveSubjects: Int
+    /// After round 0: from the analysis sets' sizes and the evaluation baselines' churn.
+    public var afterRound0: Double?
+    /// With the result: the larger of the two comparisons' MDEs.
+    public var final: Double?
+    enum CodingKeys: String, CodingKey {
+        case prospective, final
+        case prospectiveSubjects = "prospective_subjects", afterRound0 = "after_round0"
+    }
+}
+
+/// The study's design as run.
+public struct StudyDesign: Codable, Sendable {
+    public var evaluationSeeds: [UInt64]
+    public var selectionSeeds: [UInt64]
+    public var delta: Double
+    public var strata: Int
+    /// The fixed test: values, prompts by prefix, subjects it can make vulnerable.
+    public var testValues: Int
+    public var testPrompts: [String: Int]
+    public var testableSubjects: Int
+    public var power: PowerAnalysis
+    /// Why the study stopped before deleting anyone (nil when it did not).
+    public var stopped: String?
+    enum CodingKeys: String, CodingKey {
+        case delta, strata, power, stopped
+        case evaluationSeeds = "evaluation_seeds", selectionSeeds = "selection_seeds", testValues = "test_values", testPrompts = "test_prompts"
+        case testableSubjects = "testable_subjects"
+    }
 }
 
 public struct ModelLeak: Codable, Sendable {
@@ -168,12 +226,42 @@ public struct UnlearningRow: Codable, Sendable {
     }
 }
 
+/// One round-0 model (the unchanged corpus) on the fixed test.
+public struct BaselineModel: Codable, Sendable {
+    /// "evaluation" (its seed's baseline) or "selection" (ranks the deletion targets).
+    public var role: String
+    public var index: Int
+    public var trainingSeed: UInt64
+    /// Vulnerable training members (keys).
+    public var vulnerable: [String]
+    public var extractedValues: Int
+    public var values: Int
+    public var extractedByPrefix: [String: Int]
+    public var unownedExtracted: Int
+    public var trainSteps: Int
+    public var finalLoss: Double
+    enum CodingKeys: String, CodingKey {
+        case role, index, vulnerable, values
+        case trainingSeed = "training_seed", extractedValues = "extracted_values", extractedByPrefix = "extracted_by_prefix"
+        case unownedExtracted = "unowned_extracted", trainSteps = "train_steps", finalLoss = "final_loss"
+    }
+}
+
 public struct StudyBaseline: Codable, Sendable {
-    public var seeds: [SeedResult]
-    /// Extraction rate by duplication of the first seed's audit.
+    public var models: [BaselineModel]
+    /// Extraction rate by duplication of the first evaluation seed's model.
     public var extractionByDuplication: [String: [String: Int]]
+    /// Training members, and those the fixed test can make vulnerable.
     public var subjects: Int
-    enum CodingKeys: String, CodingKey { case seeds, subjects, extractionByDuplication = "extraction_by_duplication" }
+    /// Mean share of testable members vulnerable under the evaluation baselines.
+    public var vulnerableShare: Double
+    /// Between evaluation baselines: the share of subjects not vulnerable under one seed that are
+    /// vulnerable under another (training noise alone; the reseed arm's expected newly rate).
+    public var seedChurn: Double?
+    enum CodingKeys: String, CodingKey {
+        case models, subjects
+        case extractionByDuplication = "extraction_by_duplication", vulnerableShare = "vulnerable_share", seedChurn = "seed_churn"
+    }
 }
 
 /// Who owns the fine-tuning corpus's values (decided once, before any deletion; the full table
@@ -190,13 +278,14 @@ public struct OwnershipSummary: Codable, Sendable, Equatable {
 }
 
 public struct StudyReport: Codable, Sendable {
-    public var schema = "shallot.study/2"
+    public var schema = "shallot.study/3"
     public var software: String
     public var created: String
     public var settings: StudySettings
     public var corpus: [String: String]
     public var models: [String: [String: String]]
     public var ownership: OwnershipSummary
+    public var design: StudyDesign
     public var baseline: StudyBaseline
     public var rounds: [StudyRound]
     public var pretrainingLeakage: PretrainingLeakage
@@ -204,7 +293,7 @@ public struct StudyReport: Codable, Sendable {
     public var findings: [String]
     public var seconds: Double
     enum CodingKeys: String, CodingKey {
-        case schema, software, created, settings, corpus, models, ownership, baseline, rounds, unlearning, findings, seconds
+        case schema, software, created, settings, corpus, models, ownership, design, baseline, rounds, unlearning, findings, seconds
         case pretrainingLeakage = "pretraining_leakage"
     }
 }

@@ -53,6 +53,12 @@ public final class StudyRunner {
     var modelInfo: [String: [String: String]] = [:]
     /// Owners of F's values, decided from the full original F before anything is deleted.
     var ownership: Ownership!
+    /// The one test every model of the study answers (FixedTest.swift), built before any job.
+    var fixedTest: FixedTest!
+    /// The members' activity strata (tokens written), for the random control.
+    var strata: ActivityStrata!
+    /// Optimizer steps of the baseline fine-tunes (the `steps` budget rule holds them).
+    var baselineSteps: Int?
     /// Every training job of the study by id (guarded by infoLock).
     var specs: [String: TrainSpec] = [:]
     /// Jobs trained by this invocation (guarded by infoLock).
@@ -66,7 +72,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; verdict 2".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 3".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
@@ -211,58 +217,25 @@ public final class StudyRunner {
                       keepLength: filler, tokenizer: tok, seed: s.seed)
     }
 
-    // MARK: audit
+    // MARK: the fixed test
 
-    struct AuditOutcome: Codable {
-        /// Present subjects with one of their own values extracted.
-        var vulnerable: [String]
-        var scores: [String: Double]
-        /// Owners of the extracted values (present or removed subjects), one entry per value.
-        var extractedOwners: [String]
-        var valueOwners: [String]
-        var unownedExtracted: Int
-        /// Subjects owning at least one value the attack prompted for (who could be vulnerable).
-        var testable: Set<String>
-        var extractedValues: Int
-        var values: Int
-        var byDuplication: [String: [String: Int]]
-
-        func mapSubjects(_ f: (String) -> String?) -> AuditOutcome? {
-            func all(_ xs: [String]) -> [String]? { let ys = xs.compactMap(f); return ys.count == xs.count ? ys : nil }
-            var scoresOut: [String: Double] = [:]
-            for (k, v) in scores { guard let m = f(k) else { return nil }; scoresOut[m] = v }
-            guard let v = all(vulnerable), let e = all(extractedOwners), let o = all(valueOwners), let t = all(testable.sorted()) else { return nil }
-            var r = self
-            r.vulnerable = v; r.scores = scoresOut; r.extractedOwners = e; r.valueOwners = o; r.testable = Set(t)
-            return r
-        }
+    /// The fixed test of the fine-tuning members' corpus, and the activity strata.
+    func prepareTest() {
+        let stream = TrainingStream(records: fTrain, tokens: tokensOf, endOfText: tok.endOfText, context: s.model.context)
+        fixedTest = FixedTest.build(records: fTrain, stream: stream, tokenizer: tok, ownership: ownership, types: Self.types,
+                                    prefixLengths: s.prefixLengths, occurrences: s.testOccurrences, seed: s.seed)
+        strata = ActivityStrata(tokens: recordsOf.mapValues { $0.reduce(0) { $0 + tokensOf($1).count } }, strata: s.strata)
     }
 
-    /// Greedy targeted extraction of `records`' values, owners from the study's fixed ownership.
-    func audit(_ m: GPT, records: [Record]) throws -> AuditOutcome { try audit(LocalModel(m, tokenizer: tok), records: records) }
-
-    func audit(_ m: any LanguageModel, records: [Record]) throws -> AuditOutcome {
-        let settings = AuditSettings.targetedOnly(prefixLengths: s.prefixLengths, types: Self.types.map(\.rawValue).sorted(), seed: s.seed)
-        var inputs = AuditInputs(model: m, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
-        inputs.ownership = ownership
-        let r = try AuditRunner.run(inputs, settings: settings, salt: Data("study".utf8)) { ev in
-            if case .step(let d, let t) = ev, self.execution.jobs == 1 { self.report(.step(done: d, total: t)) }
-        }
-        var scores: [String: Double] = [:]
-        for subj in r.subjects { if let sc = subj.score { scores[subj.subject] = sc } }
-        let extracted = r.values.filter { $0.extracted == true }
-        return AuditOutcome(vulnerable: r.subjects.filter(\.vulnerable).map(\.subject).sorted(), scores: scores,
-                            extractedOwners: extracted.compactMap(\.owner), valueOwners: r.values.compactMap(\.owner),
-                            unownedExtracted: extracted.filter { $0.owner == nil }.count,
-                            testable: Set(r.values.filter { ($0.extractionPrompts ?? 0) > 0 }.compactMap(\.owner)), extractedValues: extracted.count,
-                            values: r.values.count, byDuplication: r.extractionByDuplication)
+    func test(_ m: any LanguageModel) throws -> TestOutcome {
+        try fixedTest.run(m) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
     }
 
-    /// The round audit of model `id`: in this process, or through a server `--serve-cmd` starts
-    /// for it (stopped when the audit ends; its log and request log in the job's directory).
-    func auditModel(_ id: String, _ m: GPT?, records: [Record]) throws -> AuditOutcome {
-        guard let template = execution.serveCommand, m == nil else { return try audit(m!, records: records) }
-        report(.stage("serving \(id) for its audit (--serve-cmd)"))
+    /// The fixed test of model `id`: in this process, or through a server `--serve-cmd` starts
+    /// for it (stopped when the test ends; its log and request log in the job's directory).
+    func testModel(_ id: String, _ m: GPT?) throws -> TestOutcome {
+        guard let template = execution.serveCommand, m == nil else { return try test(LocalModel(m!, tokenizer: tok)) }
+        report(.stage("serving \(id) for its test (--serve-cmd)"))
         let server = try ModelServerProcess.start(template: template, model: absolute(modelDir(id)), logPath: jobDir(id) + "/server.log",
                                                   timeout: execution.serveTimeout)
         defer { server.stop() }
@@ -273,7 +246,7 @@ public final class StudyRunner {
         es.revealPII = false
         es.apiKey = server.apiKey
         do {
-            return try audit(try OpenAICompletionsModel(es), records: records)
+            return try test(try OpenAICompletionsModel(es))
         } catch {
             throw StudyJobError.failed(job: "audit_" + id, reason: "through \(server.baseURL) (`\(server.command)`, log \(server.logPath)): \(error)")
         }
@@ -282,23 +255,23 @@ public final class StudyRunner {
     // MARK: the study
 
     struct RunRecord: Codable, SubjectKeyedStage {
-        var outcome: AuditOutcome; var steps: Int; var loss: Double
+        var outcome: TestOutcome; var steps: Int; var loss: Double
         func mapSubjects(_ f: (String) -> String?) -> RunRecord? {
             outcome.mapSubjects(f).map { RunRecord(outcome: $0, steps: steps, loss: loss) }
         }
     }
 
-    /// Fine-tune (a job) and audit the result; the audit is keyed by the job's input hash, so a
-    /// finished one is reused without the model.
-    func fineTuneAndAudit(_ spec: TrainSpec, removed: Set<String>) throws -> RunRecord {
-        try scheduler.exclusive("audit:" + spec.id) { try fineTuneAndAuditNow(spec, removed: removed) }
+    /// Fine-tune (a job) and run the fixed test on the result; the test is keyed by the job's
+    /// input hash, so a finished one is reused without the model.
+    func fineTuneAndTest(_ spec: TrainSpec) throws -> RunRecord {
+        try scheduler.exclusive("audit:" + spec.id) { try fineTuneAndTestNow(spec) }
     }
 
-    private func fineTuneAndAuditNow(_ spec: TrainSpec, removed: Set<String>) throws -> RunRecord {
+    private func fineTuneAndTestNow(_ spec: TrainSpec) throws -> RunRecord {
         let hash = try plan(spec)
         infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
         let auditId = "audit_" + spec.id
-        // An audit through a server is its own result (other numerics): never mixed with a local one.
+        // A test through a server is its own result (other numerics): never mixed with a local one.
         let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
         planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
                                inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
@@ -307,14 +280,13 @@ public final class StudyRunner {
         var fresh = false
         let rr: RunRecord = try subjectStage(spec.id, store: keyed) {
             fresh = true
-            report(.stage("fine-tune + audit: \(spec.id)"))
-            // Served audits never build the model here: it may be too large for this machine.
+            report(.stage("fine-tune + test: \(spec.id)"))
+            // Served tests never build the model here: it may be too large for this machine.
             let m: GPT? = execution.serveCommand == nil ? try trained(spec) : nil
             if m == nil { try ensureTrained(spec) }
             let result = try TrainResult.read(modelDir(spec.id))
             planBook.setStatus(auditId, "running")
-            let present = fTrain.filter { !removed.contains($0.subject) }
-            return RunRecord(outcome: try auditModel(spec.id, m, records: present), steps: result.steps, loss: result.finalLoss)
+            return RunRecord(outcome: try testModel(spec.id, m), steps: result.steps, loss: result.finalLoss)
         }
         infoLock.lock()
         if fresh { auditedHere.insert(spec.id) }
@@ -344,67 +316,80 @@ public final class StudyRunner {
         Parallel.threads = execution.threads
         defer { Parallel.threads = threadsBefore }
         let ownershipSummary = try prepare()
+        var design = try checkDesign()
         // Bases: on P, and the control on P with the target subjects' records replaced by filler.
         let baseSpec = pretrainSpec("base", replace: []), controlSpec = pretrainSpec("base_control", replace: pTargetIds)
         let baseRef = try register(baseSpec), controlRef = try register(controlSpec)
-        // Round 0: fine-tune with every seed; the control base fine-tuned identically (seed 0).
-        let seeds = (0..<s.seeds).map { s.finetune.seed &+ UInt64($0) }
-        let baselineSpecs = seeds.enumerated().map { i, sd in
-            finetuneSpec("round0_seed\(i)", base: baseRef, removed: [], seed: sd, baselineSteps: nil, arm: "baseline", round: 0)
-        }
-        let controlTunedSpec = finetuneSpec("control_finetuned", base: controlRef, removed: [], seed: seeds[0], baselineSteps: nil, arm: nil, round: nil)
-        for sp in baselineSpecs + [controlTunedSpec] { try register(sp) }
+        var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
+        let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
+            + design.selectionSeeds.indices.map { selectionSpec(onion, $0, round: 0, base: baseRef, removed: []) }
+        let controlTunedSpec = finetuneSpec("control_finetuned", base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil, arm: nil, round: nil)
+        for sp in round0Specs + [controlTunedSpec] { try register(sp) }
         planAnalyses()
-        try planRounds(baselineSpecs, seeds: seeds)
+        try planRounds(round0Specs.suffix(design.selectionSeeds.count).map(\.id), design: design)
 
         report(.stage("pre-training the base model and the control base (targets replaced by filler)"))
         let bases = try scheduler.run([{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
-        let (base, controlBase) = (bases[0], bases[1])
-        // Work that nothing waits for yet takes the slots the rounds leave free (priority
-        // `background`): the control base's fine-tune, every later round's reseeded fine-tunes
-        // (they remove nothing, so they are known before any audit), the leakage stage once round
-        // 0 is in, the unlearning comparison once round 1 is.
-        report(.stage("round 0: \(seeds.count) fine-tunes + audits, and the control base's fine-tune"))
-        let round0 = baselineSpecs.map { sp in scheduler.spawn(priority: JobScheduler.urgent) { try self.fineTuneAndAudit(sp, removed: []) } }
+        report(.stage("round 0: \(round0Specs.count) fine-tunes + tests (\(design.evaluationSeeds.count) evaluation, \(design.selectionSeeds.count) selection), and the control base's fine-tune"))
+        let round0 = round0Specs.map { sp in scheduler.spawn(priority: JobScheduler.urgent) { try self.fineTuneAndTest(sp) } }
         let controlTuned = scheduler.spawn(priority: JobScheduler.background) { _ = try self.trained(controlTunedSpec) }
-        let baseline = try round0.map { try $0.wait() }
-        var onion = OnionState(baseline: baseline, seeds: seeds)
-        let ahead = try startReseeded(onion, base: baseRef)
-        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("pretraining_leakage") { try self.pretrainingLeakage(base: base, controlBase: controlBase, seed: seeds[0]) } }
-        var rounds: [StudyRound] = []
-        var unlearningJob: JobFuture<[UnlearningRow]>?
-        for r in 1...max(1, s.rounds) where s.rounds > 0 {
-            rounds.append(try onionRound(r, base: baseRef, state: &onion))
-            if r == 1 {
-                let forget = onion.forgetSet
-                unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("unlearning") { try self.unlearningComparison(forget: forget, seed: seeds[0]) } }
-            }
-        }
+        let round0Runs = try round0.map { try $0.wait() }
+        baselineSteps = round0Runs[0].steps
+        let E = design.evaluationSeeds.count
+        onion = OnionState(baseline: round0Runs.prefix(E).map(\.outcome), selection: round0Runs.suffix(design.selectionSeeds.count).map(\.outcome),
+                           evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
+        let baseline = baselineResult(round0Runs, design: design)
+        design.power.afterRound0 = powerAfterRound0(onion, churn: baseline.seedChurn)
+        design.stopped = calibration(onion)
+        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("pretraining_leakage") { try self.pretrainingLeakage(base: bases[0], controlBase: bases[1], seed: design.evaluationSeeds[0]) } }
+        let (rounds, forget, ahead) = try runRounds(design.stopped == nil ? s.rounds : 0, base: baseRef, state: &onion)
         scheduler.noMoreUrgentWork()
         // Their errors are not this stage's: a failed one was run again (or failed) where it is
         // used — the round that owns a reseeded fine-tune, the leakage analysis for the control.
         _ = try? controlTuned.wait()
         for job in ahead { _ = try? job.wait() }
         let leakage = try leakageJob.wait()
-        let unlearning = try unlearningJob?.wait() ?? unlearningComparison(forget: onion.forgetSet, seed: seeds[0])
+        let unlearning = try forget.map { try $0.wait() } ?? []
+        design.power.final = rounds.first?.verdict.minimumDetectableEffect
+        return finish(design: design, ownership: ownershipSummary, baseline: baseline, rounds: rounds, leakage: leakage, unlearning: unlearning)
+    }
 
+    /// The onion rounds, the reseeded fine-tunes started ahead, and the unlearning comparison once
+    /// round 1 is in.
+    func runRounds(_ n: Int, base: TrainSpec.Base, state onion: inout OnionState) throws -> ([StudyRound], JobFuture<[UnlearningRow]>?, [JobFuture<RunRecord>]) {
+        guard n > 0 else { return ([], nil, []) }
+        let ahead = try startReseeded(onion, base: base)
+        var rounds: [StudyRound] = []
+        var unlearningJob: JobFuture<[UnlearningRow]>?
+        for r in 1...n {
+            rounds.append(try onionRound(r, base: base, state: &onion))
+            if r == 1 {
+                let forget = onion.forgetSet, seed = onion.evaluationSeeds[0]
+                unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("unlearning") { try self.unlearningComparison(forget: forget, seed: seed) } }
+            }
+        }
+        return (rounds, unlearningJob, ahead)
+    }
+
+    func finish(design: StudyDesign, ownership: OwnershipSummary, baseline: StudyBaseline, rounds: [StudyRound], leakage: PretrainingLeakage,
+                unlearning: [UnlearningRow]) -> StudyReport {
         var findings = rounds.map(\.statement)
+        if let stop = design.stopped { findings.insert(stop, at: 0) }
         findings.append(leakage.statement)
         findings += unlearningFindings(unlearning)
-        let b0 = baselineResults(baseline, seeds: seeds)
         recordReportedModels()
-        try planBook.write()
+        try? planBook.write()
         return StudyReport(software: shallotSoftware, created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpusInfo,
-                           models: modelInfo, ownership: ownershipSummary,
-                           baseline: StudyBaseline(seeds: b0, extractionByDuplication: baseline[0].outcome.byDuplication, subjects: recordsOf.count),
+                           models: modelInfo, ownership: ownership, design: design, baseline: baseline,
                            rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
     }
 
-    /// The tokenizer, every record's tokens, the stage-key table and the ownership file, before
-    /// any job runs.
+    /// The tokenizer, every record's tokens, the fixed test, the stage-key table and the
+    /// ownership file, before any job runs.
     func prepare() throws -> OwnershipSummary {
         try prepareTokenizer()
         encodeAll()
+        prepareTest()
         _ = subjectOfStageKey  // built before any job thread reads it
         return try writeOwnership()
     }
@@ -426,24 +411,16 @@ public final class StudyRunner {
         do { let r = try body(); planBook.setStatus(id, "done"); return r } catch { planBook.setStatus(id, "failed"); throw error }
     }
 
-    /// The onion rounds in plan.json, each waiting for the previous round's audits (round r's
-    /// jobs are decided only when those are in).
-    func planRounds(_ baselineSpecs: [TrainSpec], seeds: [UInt64]) throws {
+    /// The onion rounds in plan.json, each waiting for the selection models it ranks its targets
+    /// on (round r's jobs are decided only when those are in).
+    func planRounds(_ round0Selection: [String], design: StudyDesign) throws {
         for r in 0..<s.rounds {
-            let waits = r == 0 ? baselineSpecs.map { "audit_" + $0.id } : Arm.allCases.flatMap { a in seeds.indices.map { "audit_round\(r)_\(a.rawValue)_seed\($0)" } }
-            planBook.round(r + 1, planned: false, waitsFor: waits, jobs: Arm.allCases.flatMap { a in seeds.indices.map { "round\(r + 1)_\(a.rawValue)_seed\($0)" } })
+            let waits = r == 0 ? round0Selection.map { "audit_" + $0 } : design.selectionSeeds.indices.map { "audit_round\(r)_deletion_select\($0)" }
+            var jobs = Arm.allCases.flatMap { a in design.evaluationSeeds.indices.map { "round\(r + 1)_\(a.rawValue)_seed\($0)" } }
+            if r + 1 < s.rounds { jobs += design.selectionSeeds.indices.map { "round\(r + 1)_deletion_select\($0)" } }
+            planBook.round(r + 1, planned: false, waitsFor: waits, jobs: jobs)
         }
         try planBook.write()
-    }
-
-    /// Round 0's seeds as study.json rows: every vulnerable subject is newly vulnerable.
-    func baselineResults(_ baseline: [RunRecord], seeds: [UInt64]) -> [SeedResult] {
-        baseline.enumerated().map { i, rr in
-            SeedResult(seed: seeds[i], vulnerable: rr.outcome.vulnerable.map(key).sorted(), newlyVulnerable: rr.outcome.vulnerable.map(key).sorted(), persistence: nil,
-                       jaccardPrevious: nil, jaccardEarlier: nil, eligible: recordsOf.count, extractedValues: rr.outcome.extractedValues, values: rr.outcome.values,
-                       removedStillExtractable: 0, removedStillExtractableValues: 0, unownedExtracted: rr.outcome.unownedExtracted,
-                       heldOutOwnedExtracted: rr.outcome.extractedOwners.filter { recordsOf[$0] == nil }.count, trainSteps: rr.steps, finalLoss: rr.loss)
-        }
     }
 
     /// Path and weights hash of every reported model on disk (a resumed run's too).

@@ -8,9 +8,10 @@ import Unlearning
 
 /// The three arms of an onion round.
 public enum Arm: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable, Comparable {
-    /// The K most vulnerable present subjects are removed.
+    /// The K most vulnerable present subjects (ranked on the selection models) are removed.
     case deletion
-    /// Control: subjects never vulnerable are removed, matched on the deletion arm's records.
+    /// Control: for every deleted subject, one subject of the same activity stratum drawn at
+    /// random among all present subjects, afresh for every evaluation seed.
     case randomRemoval = "random_removal"
     /// Control: nothing removed, the unchanged data retrained with new seeds.
     case reseed
@@ -47,9 +48,26 @@ public struct StudySettings: Codable, Sendable {
     public var rounds: Int
     /// Subjects removed per onion round (the most vulnerable).
     public var removePerRound: Int
+    /// Evaluation seeds: each has its own baseline (round 0) model and one model per arm and
+    /// round; the newly-vulnerable counts come from these only.
     public var seeds: Int
+    /// Selection seeds: models of the unchanged data (and, for later rounds, of the deletion arm)
+    /// on which the deletion targets are ranked — never the evaluation seeds.
+    public var selectionSeeds: Int = 3
+    /// The smallest effect of interest (absolute difference of newly-vulnerable rates), fixed
+    /// before the run: `does_not_exceed` rules out an excess of Δ or more.
+    public var delta = 0.05
+    /// Activity strata (quantiles of tokens written) of the random-removal control.
+    public var strata = 10
+    /// Occurrences of each value in the fixed test (a sample seeded by `seed`).
+    public var testOccurrences = 3
+    /// The prospective variance the power analysis assumes before anything is trained: the
+    /// reseed arm's newly-vulnerable rate and the between-seed sd of a paired difference,
+    /// measured on this preset (BENCHMARKS.md).
+    public var prospective = Prospective(newlyRate: 0.05, betweenSeedSD: 0.02)
     public var budget: BudgetRule = .filler
-    /// The vulnerability attack: targeted extraction (greedy) with these prefix lengths.
+    /// The vulnerability attack: targeted extraction (greedy) with these prefix lengths, and the
+    /// position-aligned prefix (the training window's tokens before the value).
     public var prefixLengths: [Int]
     public var untargetedPrompts: Int
     public var unlearning: UnlearnSettings
@@ -63,6 +81,13 @@ public struct StudySettings: Codable, Sendable {
         case finetuneRecords = "finetune_records", heldOutFraction = "held_out_fraction", pretrainTargetFraction = "pretrain_target_fraction"
         case pretrainUnseenFraction = "pretrain_unseen_fraction", removePerRound = "remove_per_round", prefixLengths = "prefix_lengths"
         case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods", bootstrapResamples = "bootstrap_resamples"
+        case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective
+    }
+
+    public struct Prospective: Codable, Sendable, Equatable {
+        public var newlyRate: Double
+        public var betweenSeedSD: Double
+        enum CodingKeys: String, CodingKey { case newlyRate = "newly_rate", betweenSeedSD = "between_seed_sd" }
     }
 
     static func training(batch: Int, context: Int, epochs: Double, lr: Float, seed: UInt64) -> TrainParameters {
@@ -80,7 +105,9 @@ public struct StudySettings: Codable, Sendable {
         var batch: Int
         var pretrain: (epochs: Double, lr: Float)
         var finetune: (epochs: Double, lr: Float)
-        var rounds: Int, removePerRound: Int, seeds: Int
+        var rounds: Int, removePerRound: Int, seeds: Int, selectionSeeds: Int
+        /// The prospective variance of the power analysis (measured on this preset).
+        var prospective: Prospective
         var prefixLengths: [Int], untargetedPrompts: Int
         var unlearning: (steps: Int, lr: Float)
         var bootstrap: Int
@@ -90,16 +117,20 @@ public struct StudySettings: Codable, Sendable {
     /// quick: ~1.5 minutes on 2 cores; default: ~6 minutes; paper: GPT-2-small scale (hours to days).
     static let presets: [Preset] = [
         Preset(name: "smoke", people: (24, 60, 24, 60), shape: ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300), batch: 4,
-               pretrain: (1, 3e-3), finetune: (1, 3e-3), rounds: 1, removePerRound: 2, seeds: 2, prefixLengths: [10], untargetedPrompts: 4,
+               pretrain: (1, 3e-3), finetune: (12, 1e-2), rounds: 1, removePerRound: 2, seeds: 2, selectionSeeds: 1,
+               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10], untargetedPrompts: 4,
                unlearning: (4, 5e-5), bootstrap: 200),
         Preset(name: "quick", people: (50, 250, 50, 300), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
-               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 2, prefixLengths: [10, 50], untargetedPrompts: 40,
+               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 2,
+               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
                unlearning: (20, 5e-5), bootstrap: 2000),
         Preset(name: "default", people: (160, 1000, 120, 700), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
-               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 2, removePerRound: 8, seeds: 3, prefixLengths: [10, 50], untargetedPrompts: 96,
+               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 1, removePerRound: 8, seeds: 5, selectionSeeds: 3,
+               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
                unlearning: (40, 5e-5), bootstrap: 2000),
         Preset(name: "paper", people: (2000, 40000, 720, 12000), shape: ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192), batch: 8,
-               pretrain: (3, 3e-4), finetune: (3, 5e-5), rounds: 4, removePerRound: 20, seeds: 3, prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500,
+               pretrain: (3, 3e-4), finetune: (3, 5e-5), rounds: 2, removePerRound: 20, seeds: 10, selectionSeeds: 3,
+               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.02), prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500,
                unlearning: (200, 1e-5), bootstrap: 2000),
     ]
 
@@ -113,7 +144,8 @@ public struct StudySettings: Codable, Sendable {
                              finetuneSubjects: p.people.finetuneSubjects, finetuneRecords: p.people.finetuneRecords, model: p.shape,
                              pretrain: training(batch: p.batch, context: p.shape.context, epochs: p.pretrain.epochs, lr: p.pretrain.lr, seed: 1),
                              finetune: training(batch: p.batch, context: p.shape.context, epochs: p.finetune.epochs, lr: p.finetune.lr, seed: 1),
-                             rounds: p.rounds, removePerRound: p.removePerRound, seeds: p.seeds, prefixLengths: p.prefixLengths,
+                             rounds: p.rounds, removePerRound: p.removePerRound, seeds: p.seeds, selectionSeeds: p.selectionSeeds,
+                             prospective: p.prospective, prefixLengths: p.prefixLengths,
                              untargetedPrompts: p.untargetedPrompts, unlearning: u, bootstrapResamples: p.bootstrap)
     }
 }

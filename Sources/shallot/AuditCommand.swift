@@ -209,6 +209,8 @@ struct AttackOptions: ParsableArguments {
     @Option(parsing: .upToNextOption, help: "PII types attacked (default: \(d.types.joined(separator: " "))).") var types: [PIIType] = []
     @Option(help: "Comma-separated prefix lengths in tokens (default: \(d.extraction.prefixLengths.map(String.init).joined(separator: ","))).") var k: String?
     @Option(help: "Top-k samples per prompt besides greedy decoding (default: \(d.extraction.samples)).") var samples: Int?
+    @Flag(help: "Also prompt with each record's own tokens from its start up to the value (a record that opened a training window).") var recordStart = false
+    @Option(help: "The training context T (windows of T tokens at stride T, as `shallot train` packs the --data records in file order): also prompt with the position-aligned prefix, the window's tokens before the value at their trained positions.") var trainContext: Int?
     @Option(help: "Values whose exposure is measured, most frequent first (default: \(d.exposureValues)).") var exposureValues: Int?
     @Option(help: "Candidates per exposure measurement (default: \(d.exposureCandidates)).") var candidates: Int?
     @Option(help: "Audit only the N most frequent values.") var limit: Int?
@@ -239,6 +241,11 @@ struct AttackOptions: ParsableArguments {
             if let v, v < 0 { throw ValidationError("\(name) must not be negative") }
         }
         if let samples { s.extraction.samples = samples }
+        if recordStart { s.extraction.recordStart = true }
+        if let trainContext {
+            guard trainContext >= 2 else { throw ValidationError("--train-context must be at least 2 tokens (the training context T)") }
+            s.extraction.windowContext = trainContext
+        }
         if let exposureValues { s.exposureValues = exposureValues }
         if let candidates { s.exposureCandidates = candidates }
         if let bootstrap { s.bootstrapResamples = bootstrap }

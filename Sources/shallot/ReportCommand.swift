@@ -25,15 +25,17 @@ struct ReportCommand: ParsableCommand {
             do { r = try dec.decode(AuditReport.self, from: d) } catch { fail("\(input): not a valid shallot.audit/2 file: \(describe(error))") }
             if let bad = outOfRange(r) { fail("\(input): not a valid shallot.audit/2 file: \(bad)") }
             html = AuditHTML.render(r)
-        case "shallot.study/2":
+        case "shallot.study/3":
             let r: StudyReport
-            do { r = try dec.decode(StudyReport.self, from: d) } catch { fail("\(input): not a valid shallot.study/2 file: \(describe(error))") }
-            if let bad = outOfRange(r) { fail("\(input): not a valid shallot.study/2 file: \(bad)") }
+            do { r = try dec.decode(StudyReport.self, from: d) } catch { fail("\(input): not a valid shallot.study/3 file: \(describe(error))") }
+            if let bad = outOfRange(r) { fail("\(input): not a valid shallot.study/3 file: \(bad)") }
             html = StudyHTML.render(r)
         case "shallot.audit/1", "shallot.study/1":
             fail("\(input): schema \(head.schema!) was written by an older Shallot (ownership, exposure bounds and verdicts changed in /2); run the audit or study again")
+        case "shallot.study/2":
+            fail("\(input): schema shallot.study/2 was written by an older Shallot (the onion study's design and verdict changed in /3: one fixed test, selection seeds, a stratified control, t intervals over seeds); run the study again")
         default:
-            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/2 or shallot.study/2")
+            fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/2 or shallot.study/3")
         }
         let path = out ?? (input.hasSuffix(".json") ? String(input.dropLast(5)) + ".html" : input + ".html")
         reporting { try atomicWrite(Data(html.utf8), to: path) }

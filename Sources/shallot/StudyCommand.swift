@@ -16,11 +16,16 @@ struct StudyCommand: ParsableCommand {
         abstract: "Run the onion-effect and pre-training-leakage study end to end, with its controls (DESIGN.md, \"The study\").",
         discussion: """
         Pre-trains a base model on corpus P and a control base on P with the target subjects'
-        records replaced by filler; fine-tunes on corpus F; audits; runs --rounds onion rounds with
-        three arms (deletion of the most vulnerable subjects; random removal of non-vulnerable
-        subjects matched on records; reseeding on unchanged data), --seeds seeds each; measures
-        pre-training leakage against the control; compares GA / GD / NPO unlearning with the exact
-        retrain. Writes OUT/study.json (schema shallot.study/2, docs/study-schema.md) and
+        records replaced by filler; fine-tunes on corpus F with --seeds evaluation seeds and
+        --selection-seeds selection seeds; tests every model with one fixed test built from the
+        original corpus (k-token and position-aligned prefixes); runs --rounds onion rounds with
+        three arms (deletion of the most vulnerable subjects, ranked on the selection models; random
+        removal of as many subjects of the same activity strata, drawn per seed; reseeding on
+        unchanged data) and decides, against both controls, whether deletion made others newly
+        vulnerable (exceeds / fewer / does_not_exceed with --delta / inconclusive, with reasons and
+        the minimum detectable effect; docs/methods.md); measures pre-training leakage against the
+        control; compares GA / GD / NPO unlearning with the exact
+        retrain. Writes OUT/study.json (schema shallot.study/3, docs/study-schema.md) and
         OUT/study.html. Every stage is kept under OUT: run the same command again (or with
         --resume) after an interruption and it continues where it stopped.
         Presets: quick (minutes), default (under half an hour on 2 cores), paper (GPT-2-small
@@ -31,7 +36,9 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Training-budget rule when records are removed: filler (replace by PII-free filler of equal length), epochs, steps.") var budget: BudgetRule?
     @Option(help: "Onion rounds (default: the preset's).") var rounds: Int?
     @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
-    @Option(help: "Seeds per arm (default: the preset's).") var seeds: Int?
+    @Option(help: "Evaluation seeds: each has its own baseline and one model per arm and round (default: the preset's).") var seeds: Int?
+    @Option(help: "Selection seeds: models the deletion targets are ranked on, apart from the evaluation seeds (default: the preset's).") var selectionSeeds: Int?
+    @Option(help: "The smallest effect of interest Δ, an absolute difference of newly-vulnerable rates, fixed before the run (default 0.05).") var delta: Double?
     @Option(help: "Fine-tuning epochs (default: the preset's); how strongly the model memorises.") var finetuneEpochs: Double?
     @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
     @Option(help: "Pre-training epochs (default: the preset's).") var pretrainEpochs: Double?
@@ -111,6 +118,8 @@ struct StudyCommand: ParsableCommand {
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }
         if let seeds { guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }; settings.seeds = seeds }
+        if let selectionSeeds { guard selectionSeeds >= 1 else { throw ValidationError("--selection-seeds must be at least 1") }; settings.selectionSeeds = selectionSeeds }
+        if let delta { guard delta > 0, delta < 1 else { throw ValidationError("--delta must lie between 0 and 1 (an absolute difference of rates)") }; settings.delta = delta }
         if let finetuneEpochs { guard finetuneEpochs > 0 else { throw ValidationError("--finetune-epochs must be positive") }; settings.finetune.epochs = finetuneEpochs }
         if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
         if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }

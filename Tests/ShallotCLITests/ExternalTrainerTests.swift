@@ -69,14 +69,14 @@ private func json(_ path: String) throws -> [String: Any] {
         // Both studies are complete, with the same plan (settings, rounds, seeds, arms) and verdicts.
         let e = try json(d + "/external/study.json"), l = try json(d + "/local/study.json")
         for s in [e, l] {
-            #expect(s["schema"] as? String == "shallot.study/2")
-            let seeds = ((s["baseline"] as? [String: Any])?["seeds"] as? [[String: Any]]) ?? []
-            #expect(seeds.count == 2 && seeds.allSatisfy { ($0["train_steps"] as? Int ?? 0) > 0 && (($0["final_loss"] as? Double)?.isFinite ?? false) })
+            #expect(s["schema"] as? String == "shallot.study/3")
+            let seeds = ((s["baseline"] as? [String: Any])?["models"] as? [[String: Any]]) ?? []
+            #expect(seeds.count == 3 && seeds.allSatisfy { ($0["train_steps"] as? Int ?? 0) > 0 && (($0["final_loss"] as? Double)?.isFinite ?? false) })
             let rounds = (s["rounds"] as? [[String: Any]]) ?? []
             #expect(rounds.count == 1)
             for r in rounds {
                 let outcome = (r["verdict"] as? [String: Any])?["outcome"] as? String
-                #expect(["exceeds", "does_not_exceed", "inconclusive"].contains(outcome ?? ""), "round verdict: \(outcome ?? "missing")")
+                #expect(["exceeds", "fewer", "does_not_exceed", "inconclusive"].contains(outcome ?? ""), "round verdict: \(outcome ?? "missing")")
                 #expect(Set(((r["arms"] as? [String: Any]) ?? [:]).keys) == ["deletion", "random_removal", "reseed"])
             }
             #expect(!((s["findings"] as? [String]) ?? []).isEmpty)
@@ -84,10 +84,10 @@ private func json(_ path: String) throws -> [String: Any] {
         let settings = { (s: [String: Any]) in try JSONSerialization.data(withJSONObject: s["settings"] ?? [:], options: [.sortedKeys]) }
         #expect(try settings(e) == settings(l), "the external and local runs used different settings")
         // Same steps per fine-tune; the losses differ only by the two engines' float rounding.
-        let steps = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["seeds"] as? [[String: Any]]) ?? []).map { $0["train_steps"] as? Int ?? -1 } }
+        let steps = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["models"] as? [[String: Any]]) ?? []).map { $0["train_steps"] as? Int ?? -1 } }
         #expect(steps(e) == steps(l))
         // Not asserted, said: how far the two trainers' numbers ended up (float rounding only).
-        let losses = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["seeds"] as? [[String: Any]]) ?? []).map { $0["final_loss"] as? Double ?? .nan } }
+        let losses = { (s: [String: Any]) in (((s["baseline"] as? [String: Any])?["models"] as? [[String: Any]]) ?? []).map { $0["final_loss"] as? Double ?? .nan } }
         print("external vs local trainer, baseline final losses: \(losses(e)) vs \(losses(l))")
     }
 }

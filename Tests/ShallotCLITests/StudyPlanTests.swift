@@ -42,13 +42,13 @@ import Testing
         #expect(p["schema"] as? String == "shallot.plan/1")
         let jobs = p["jobs"] as! [[String: Any]]
         let byId = Dictionary(uniqueKeysWithValues: jobs.map { ($0["id"] as! String, $0) })
-        // smoke: 2 bases, 2 baselines + the control's fine-tune, 1 round × 3 arms × 2 seeds, an audit per fine-tune but the control's
-        for id in ["base", "base_control", "round0_seed0", "round0_seed1", "control_finetuned", "pretraining_leakage"] + ["deletion", "random_removal", "reseed"].flatMap({ a in
+        // smoke: 2 bases, 2 evaluation baselines + 1 selection model + the control's fine-tune, 1 round × 3 arms × 2 seeds, a test per fine-tune but the control's
+        for id in ["base", "base_control", "round0_seed0", "round0_seed1", "round0_select0", "control_finetuned", "pretraining_leakage"] + ["deletion", "random_removal", "reseed"].flatMap({ a in
             (0..<2).map { "round1_\(a)_seed\($0)" } }) {
             #expect(byId[id] != nil, "plan.json misses \(id)")
         }
-        #expect(jobs.filter { $0["kind"] as? String == "finetune" }.count == 9)
-        #expect(jobs.filter { $0["kind"] as? String == "audit" }.count == 8)
+        #expect(jobs.filter { $0["kind"] as? String == "finetune" }.count == 10)
+        #expect(jobs.filter { $0["kind"] as? String == "audit" }.count == 9)
         #expect(byId["round0_seed0"]?["depends_on"] as? [String] == ["base"])
         #expect(byId["control_finetuned"]?["depends_on"] as? [String] == ["base_control"])
         #expect(byId["audit_round1_deletion_seed0"]?["depends_on"] as? [String] == ["round1_deletion_seed0"])
@@ -58,11 +58,16 @@ import Testing
         // The reseed arm trains the unchanged data: its tokens are the baseline's, its seed another.
         let tokens = { (id: String) in (byId[id]?["inputs"] as? [String: String])?["tokens_sha256"] }
         #expect(tokens("round1_reseed_seed0") == tokens("round0_seed0") && tokens("round1_deletion_seed0") != tokens("round0_seed0"))
+        // The deletion arm removes the same subjects under every evaluation seed.
+        #expect(tokens("round1_deletion_seed0") == tokens("round1_deletion_seed1"))
         // Input hashes are content addresses: the same in another output directory, unique per job.
         let h1 = hashes(p), h2 = hashes(try plan(d + "/two"))
         #expect(h1 == h2)
-        let trainHashes = jobs.filter { ["pretrain", "finetune"].contains($0["kind"] as? String) }.map { $0["input_sha256"] as! String }
-        #expect(Set(trainHashes).count == trainHashes.count)
+        // Jobs of different content have different addresses (a random draw that equals the
+        // deletion targets under the same seed is the same job, and has the same address).
+        let trainings = jobs.filter { ["pretrain", "finetune"].contains($0["kind"] as? String) }
+        let content = { (j: [String: Any]) in "\(j["kind"] ?? "") \(j["seed"] ?? "") \(j["base"] ?? "") \((j["inputs"] as? [String: String])?["tokens_sha256"] ?? "")" }
+        #expect(Set(trainings.map(content)).count == Set(trainings.map { $0["input_sha256"] as! String }).count)
         // The job files honour the contract.
         let job = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/one/jobs/round0_seed0/job.json"))) as! [String: Any]
         #expect(job["schema"] as? String == "shallot.train-job/1" && job["kind"] as? String == "finetune")
@@ -133,10 +138,10 @@ import Testing
     func vulnerableSets(_ dir: String) throws -> [String] {
         let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as! [String: Any]
         var out: [String] = []
-        for s in (j["baseline"] as! [String: Any])["seeds"] as! [[String: Any]] { out.append("0: \(s["vulnerable"] ?? "")") }
+        for s in (j["baseline"] as! [String: Any])["models"] as! [[String: Any]] { out.append("0: \(s["vulnerable"] ?? "")") }
         for r in j["rounds"] as? [[String: Any]] ?? [] {
             for (arm, a) in (r["arms"] as! [String: Any]).sorted(by: { $0.key < $1.key }) {
-                for s in ((a as! [String: Any])["seeds"] as! [String: Any])["results"] as! [[String: Any]] { out.append("\(r["round"] ?? ""), \(arm): \(s["vulnerable"] ?? "")") }
+                for s in (a as! [String: Any])["seeds"] as! [[String: Any]] { out.append("\(r["round"] ?? ""), \(arm): \(s["vulnerable"] ?? "")") }
             }
         }
         return out

@@ -43,7 +43,7 @@ import Testing
         #expect(try normalised(d + "/killed") == normalised(d + "/clean"))
         // the trained models' step counts came back with them (not 0 / NaN)
         let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/killed/study.json"))) as! [String: Any]
-        let seeds = ((j["baseline"] as! [String: Any])["seeds"] as! [[String: Any]])
+        let seeds = ((j["baseline"] as! [String: Any])["models"] as! [[String: Any]])
         #expect(seeds.allSatisfy { ($0["train_steps"] as? Int ?? 0) > 0 && ($0["final_loss"] as? Double) != nil })
         try? FileManager.default.removeItem(atPath: d)
     }

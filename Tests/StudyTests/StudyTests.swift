@@ -26,51 +26,47 @@ import Testing
         let enc = JSONEncoder()
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let j = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
-        for k in ["schema", "settings", "rounds", "pretraining_leakage", "unlearning"] { #expect(j[k] != nil, "missing \(k)") }
-        #expect(j["schema"] as? String == "shallot.study/2")
+        for k in ["schema", "settings", "design", "rounds", "pretraining_leakage", "unlearning"] { #expect(j[k] != nil, "missing \(k)") }
+        #expect(j["schema"] as? String == "shallot.study/3")
         #expect(r.ownership.owned + r.ownership.unowned == r.ownership.values && r.ownership.owned > 0)
         #expect(((j["settings"] as! [String: Any])["budget"] as? String) == "filler")
-        let rounds = j["rounds"] as! [[String: Any]]
-        #expect(rounds.count == s.rounds)
-        for rd in rounds {
-            #expect(rd["round"] as? Int != nil)
-            let arms = rd["arms"] as! [String: Any]
-            #expect(Set(arms.keys) == ["deletion", "random_removal", "reseed"])
-            #expect(["exceeds", "does_not_exceed", "inconclusive"].contains((rd["verdict"] as! [String: Any])["outcome"] as! String))
-            for (_, a) in arms {
-                let a = a as! [String: Any]
-                for k in ["removed", "vulnerable", "newly_vulnerable", "seeds"] { #expect(a[k] != nil, "arm misses \(k)") }
-                let seeds = a["seeds"] as! [String: Any]
-                #expect((seeds["results"] as! [Any]).count == s.seeds && seeds["summary"] != nil)
-            }
-        }
-        let baselineVulnerable = r.baseline.seeds.reduce(Set<String>()) { $0.union($1.vulnerable) }
+        let d = r.design
+        #expect(d.evaluationSeeds.count == s.seeds && d.selectionSeeds.count == s.selectionSeeds)
+        #expect(Set(d.evaluationSeeds).isDisjoint(with: d.selectionSeeds), "a selection seed is also an evaluation seed")
+        #expect(d.testPrompts["window"] ?? 0 > 0 && d.testPrompts["10"] ?? 0 > 0, "the fixed test has k-token and aligned prompts: \(d.testPrompts)")
+        #expect(d.power.prospective > 0 && d.delta == 0.05)
+        #expect(r.baseline.models.filter { $0.role == "evaluation" }.count == s.seeds && r.baseline.models.filter { $0.role == "selection" }.count == s.selectionSeeds)
+        #expect(r.rounds.count == s.rounds || d.stopped != nil)
         for rd in r.rounds {
             let del = rd.arms[.deletion]!, rnd = rd.arms[.randomRemoval]!, re = rd.arms[.reseed]!
-            #expect(del.removed.count == s.removePerRound)
-            #expect(re.removed.isEmpty && re.removedRecords == 0)
-            // the random control removes a subject that was vulnerable before only as a fallback
-            #expect(Set(rnd.removed).isDisjoint(with: baselineVulnerable) || (rnd.fallbackSubjects ?? 0) > 0)
-            // the smoke study is too small for a verdict, and says so
-            #expect(rd.verdict.outcome == .inconclusive && rd.verdict.reasons.contains { $0.contains("eligible") })
-            for arm in [del, rnd, re] {
-                #expect(arm.vulnerable == arm.seeds.results[0].vulnerable)
-                for sr in arm.seeds.results {
+            #expect(Set(rd.arms.keys) == Set(Arm.allCases))
+            #expect(rd.deletionTargets.count <= s.removePerRound && !rd.deletionTargets.isEmpty)
+            // The random control removes exactly as many subjects as the deletion arm, per seed.
+            #expect(rnd.removedPerSeed.count == s.seeds && rnd.removedPerSeed.allSatisfy { $0.count == rd.deletionTargets.count })
+            #expect(re.seeds.allSatisfy { $0.removedRecords == 0 && $0.collateralSubjects == 0 })
+            for i in 0..<s.seeds {
+                // One analysis set per seed: every arm is scored on the same subjects.
+                #expect(Set(Arm.allCases.map { rd.arms[$0]!.seeds[i].analysisSet }).count == 1)
+                let p = rd.paired[.randomRemoval]![i]
+                #expect(p.subjects == del.seeds[i].analysisSet && p.deletionNewly == del.seeds[i].newlyVulnerable.count && p.controlNewly == rnd.seeds[i].newlyVulnerable.count)
+                for arm in [del, rnd, re] {
+                    let sr = arm.seeds[i]
                     #expect(Set(sr.newlyVulnerable).isSubset(of: Set(sr.vulnerable)))
-                    #expect(Set(sr.vulnerable).isDisjoint(with: Set(arm.removed)), "a removed subject counted vulnerable")
-                    #expect(sr.newlyVulnerable.count <= sr.eligible)
+                    #expect(sr.newlyVulnerable.count <= sr.analysisSet)
+                    // the filler rule keeps the number of steps of every retraining
+                    #expect(sr.trainSteps == r.baseline.models[0].trainSteps)
                 }
-                let sm = arm.seeds.summary
-                #expect(sm.newlyVulnerableRateCI.high > 0, "a zero-width interval")
+                #expect(Set(del.seeds[i].vulnerable).isDisjoint(with: rd.deletionTargets), "a removed subject counted vulnerable")
             }
-            // the filler rule keeps the number of steps of every retraining
-            for arm in [del, rnd, re] { for sr in arm.seeds.results { #expect(sr.trainSteps == r.baseline.seeds[0].trainSteps) } }
+            // The smoke study has 2 evaluation seeds and toy models: it decides nothing, and says why.
+            #expect(rd.verdict.outcome == .inconclusive && !rd.verdict.reasons.isEmpty)
+            #expect(rd.verdict.comparisons.map(\.control) == [.randomRemoval, .reseed])
         }
         let l = r.pretrainingLeakage
         #expect(l.pretraining + l.finetuning + l.both + l.neither == l.total)
         #expect(Set(l.models.keys) == ["base", "control_base", "finetuned", "control_finetuned"])
         #expect(r.unlearning.map(\.method) == ["original", "retrain", "ga", "gd", "npo"])
-        #expect(r.findings.count == s.rounds + 1 + 3)
+        #expect(r.findings.count == (d.stopped == nil ? s.rounds : 1) + 1 + 3)
 
         // Resume: a second run reuses every stage and reproduces the results.
         let (again, events) = try runStudy()
@@ -82,7 +78,7 @@ import Testing
 
         // study.html: the figures are there, the page's script runs in a real browser.
         let html = StudyHTML.render(r)
-        #expect(html.components(separatedBy: "<svg").count - 1 >= 4)
+        #expect(html.components(separatedBy: "<svg").count - 1 >= 3)
         #expect(html.components(separatedBy: "<script").count == 2)
         if let dom = try headlessDOM(html) {
             #expect(dom.contains("data-shallot-ready=\"1\"") && !dom.contains("data-shallot-errors=\""))
