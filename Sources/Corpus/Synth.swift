@@ -27,7 +27,54 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     /// Canaries: each repeat count gets `canariesPerRepeat` secrets inserted that many times.
     public var canaryRepeats: [Int] = []
     public var canariesPerRepeat = 5
+    /// The namesake plant (SynthNamesakes.swift): groups of one heavy and `namesakeLight` light
+    /// members who share a display name, title, department and company. 0 = no plant (the corpus
+    /// is then exactly what it was before the plant existed).
+    public var namesakeGroups = 0
+    /// Light members per group (m ≥ 1).
+    public var namesakeLight = 1
+    /// Messages each light member sends (exactly).
+    public var namesakeLightMessages = 10
+    /// Messages each heavy member sends at least (a floor on top of which they take the top Zipf
+    /// ranks' share of the remaining mail).
+    public var namesakeHeavyMessages = 30
+    /// Probability that a group member's message carries their signature block.
+    public var namesakeSignatureRate = 0.95
+    /// The null twin: the same people and mail, but every light member has a name of their own.
+    public var namesakeNull = false
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case subjects, records, seed, population, zipf, internationalPhones, signatureRate, referralRate, canaryRepeats, canariesPerRepeat
+        case namesakeGroups, namesakeLight, namesakeLightMessages, namesakeHeavyMessages, namesakeSignatureRate, namesakeNull
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func get<T: Decodable>(_ k: CodingKeys, _ d: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? d }
+        subjects = try get(.subjects, subjects); records = try get(.records, records); seed = try get(.seed, seed)
+        population = try get(.population, population); zipf = try get(.zipf, zipf); internationalPhones = try get(.internationalPhones, internationalPhones)
+        signatureRate = try get(.signatureRate, signatureRate); referralRate = try get(.referralRate, referralRate)
+        canaryRepeats = try get(.canaryRepeats, canaryRepeats); canariesPerRepeat = try get(.canariesPerRepeat, canariesPerRepeat)
+        namesakeGroups = try get(.namesakeGroups, namesakeGroups); namesakeLight = try get(.namesakeLight, namesakeLight)
+        namesakeLightMessages = try get(.namesakeLightMessages, namesakeLightMessages)
+        namesakeHeavyMessages = try get(.namesakeHeavyMessages, namesakeHeavyMessages)
+        namesakeSignatureRate = try get(.namesakeSignatureRate, namesakeSignatureRate); namesakeNull = try get(.namesakeNull, namesakeNull)
+    }
+
+    /// The namesake keys are written only when there is a plant, so that the settings a corpus
+    /// without one records (e.g. in OUT.canaries.json) are what they always were.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(subjects, forKey: .subjects); try c.encode(records, forKey: .records); try c.encode(seed, forKey: .seed)
+        try c.encode(population, forKey: .population); try c.encode(zipf, forKey: .zipf); try c.encode(internationalPhones, forKey: .internationalPhones)
+        try c.encode(signatureRate, forKey: .signatureRate); try c.encode(referralRate, forKey: .referralRate)
+        try c.encode(canaryRepeats, forKey: .canaryRepeats); try c.encode(canariesPerRepeat, forKey: .canariesPerRepeat)
+        guard namesakeGroups > 0 else { return }
+        try c.encode(namesakeGroups, forKey: .namesakeGroups); try c.encode(namesakeLight, forKey: .namesakeLight)
+        try c.encode(namesakeLightMessages, forKey: .namesakeLightMessages); try c.encode(namesakeHeavyMessages, forKey: .namesakeHeavyMessages)
+        try c.encode(namesakeSignatureRate, forKey: .namesakeSignatureRate); try c.encode(namesakeNull, forKey: .namesakeNull)
+    }
 }
 
 public struct Canary: Codable, Sendable {
@@ -47,6 +94,8 @@ public struct SynthCorpus: Sendable {
     public var records: [Record]
     public var people: [SynthPerson]
     public var canaries: [Canary]
+    /// The namesake plant's groups (empty without one): what OUT.namesakes.json lists.
+    public var namesakes: [NamesakeGroup] = []
 }
 
 /// The generators' stream: Support's SplitMix64 under the synthetic corpora's own seeding.
@@ -63,57 +112,96 @@ public enum SynthGenerator {
         guard p.subjects >= 2, p.records >= 1, p.population == 0 || p.population == 1 else {
             throw CorpusError.invalidArgument("synth needs at least 2 subjects and 1 record, population 0 or 1")
         }
+        try NamesakePlant.validate(p)
         var rng = SynthRNG(synth: p.seed ^ (UInt64(p.population) << 56))
-        let people = makePeople(p, &rng)
+        var people = makePeople(p, &rng)
         // Heavy-tailed activity: subject k sends with weight 1/(k+1)^zipf (k in a shuffled order).
         let order = Array(0..<people.count).seededShuffled(using: &rng)
+        // Without a plant every pool below is the whole population in index order, so that the
+        // draws (and the corpus) are exactly those of the generator before the plant existed.
+        let plant = p.namesakeGroups > 0 ? NamesakePlant(p, &people, order: order, &rng) : nil
+        let ranked = plant?.zipfOrder ?? order
         var cum: [Double] = [], total = 0.0
-        for k in 0..<people.count { total += 1 / pow(Double(k + 1), p.zipf); cum.append(total) }
+        for k in 0..<ranked.count { total += 1 / pow(Double(k + 1), p.zipf); cum.append(total) }
         func sender() -> Int {
             let u = rng.double() * total
             var lo = 0, hi = cum.count - 1
             while lo < hi { let m = (lo + hi) / 2; if cum[m] < u { lo = m + 1 } else { hi = m } }
-            return order[lo]
+            return ranked[lo]
         }
+        let recipients = plant?.recipients ?? Array(people.indices)
         // Each person writes mostly to a few contacts.
-        let contacts = people.indices.map { _ in (0..<5).map { _ in rng.int(people.count) } }
+        var contacts = people.indices.map { _ in (0..<5).map { _ in recipients[rng.int(recipients.count)] } }
+        var schedule: [Int]?
+        if let plant {
+            plant.shareContacts(&contacts)
+            var slots = plant.fixedSenders()
+            while slots.count < p.records { slots.append(sender()) }
+            schedule = slots.seededShuffled(using: &rng)
+        }
+        let style = MailStyle(p: p, people: people, plant: plant)
         var records: [Record] = []
-        var threads: [(subject: String, from: Int, to: [Int], body: String, date: String)] = []
+        var threads: [Thread] = []
         for i in 0..<p.records {
-            let s = sender()
+            let s = schedule?[i] ?? sender()
             var to = [contacts[s][rng.int(5)]]
-            if rng.chance(0.3) { to.append(rng.int(people.count)) }
+            if rng.chance(0.3) { to.append(recipients[rng.int(recipients.count)]) }
             to = to.filter { $0 != s }
             if to.isEmpty { to = [(s + 1) % people.count] }
-            let date = makeDate(&rng, i, p.records)
-            var subjectLine: String, body: String
-            var quoted: (subject: String, from: Int, to: [Int], body: String, date: String)?
-            if !threads.isEmpty && rng.chance(0.3) {
-                quoted = threads[threads.count - 1 - rng.int(min(threads.count, 40))]
-                subjectLine = "RE: " + quoted!.subject.replacingOccurrences(of: "RE: ", with: "")
-                to = [quoted!.from]
-                if to[0] == s { to = [(s + 1) % people.count] }
-            } else {
-                subjectLine = ""
+            let (record, thread) = message(i, from: s, to: to, threads: threads, style, &rng)
+            // A group member's mail is never quoted: their phone occurs only in their own signatures.
+            if plant?.isMember(s) != true {
+                threads.append(thread)
+                if threads.count > 200 { threads.removeFirst(threads.count - 200) }
             }
-            let topic = rng.pick(SynthVocabulary.topics)
-            if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
-            body = makeBody(topic.sentences, sender: people[s], to: people[to[0]], people: people, p: p, &rng)
-            var text = "From: \(people[s].name) <\(people[s].email)>\n"
-            text += "To: " + to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ") + "\n"
-            text += "Date: \(date)\nSubject: \(subjectLine)\n\n\(body)"
-            if let q = quoted {
-                text += "\n\n-----Original Message-----\nFrom: \(people[q.from].name) [mailto:\(people[q.from].email)]\nSent: \(q.date)\n"
-                text += "To: " + q.to.map { people[$0].name }.joined(separator: "; ") + "\nSubject: \(q.subject)\n\n" + q.body
-            }
-            threads.append((subjectLine, s, to, body, date))
-            if threads.count > 200 { threads.removeFirst(threads.count - 200) }
-            let id = String(format: "p%d-%06d", p.population, i)
-            records.append(Record(id: id, subject: people[s].email, text: text, source: "synth:seed=\(p.seed):population=\(p.population)",
-                                  meta: ["sender": people[s].email, "recipients": to.map { people[$0].email }.joined(separator: ","), "date": date]))
+            records.append(record)
         }
         let canaries = insertCanaries(&records, p, &rng)
-        return SynthCorpus(records: records, people: people, canaries: canaries)
+        return SynthCorpus(records: records, people: people, canaries: canaries, namesakes: plant?.groups(people: people, records: records) ?? [])
+    }
+
+    typealias Thread = (subject: String, from: Int, to: [Int], body: String, date: String)
+
+    /// What shapes a message besides the draws: the people, each sender's signature rate, and
+    /// who may be referred to.
+    struct MailStyle {
+        let p: SynthParameters, people: [SynthPerson], plant: NamesakePlant?, referable: [Int]
+        init(p: SynthParameters, people: [SynthPerson], plant: NamesakePlant?) {
+            self.p = p; self.people = people; self.plant = plant; referable = plant?.referable ?? Array(people.indices)
+        }
+        func signatureRate(_ s: Int) -> Double { plant?.isMember(s) == true ? p.namesakeSignatureRate : p.signatureRate }
+    }
+
+    /// Message i from `s` to `to` (a reply to a recent thread 30% of the time), and its thread.
+    static func message(_ i: Int, from s: Int, to: [Int], threads: [Thread], _ style: MailStyle, _ rng: inout SynthRNG) -> (Record, Thread) {
+        let p = style.p, people = style.people
+        var to = to
+        let date = makeDate(&rng, i, p.records)
+        var subjectLine: String, body: String
+        var quoted: Thread?
+        if !threads.isEmpty && rng.chance(0.3) {
+            quoted = threads[threads.count - 1 - rng.int(min(threads.count, 40))]
+            subjectLine = "RE: " + quoted!.subject.replacingOccurrences(of: "RE: ", with: "")
+            to = [quoted!.from]
+            if to[0] == s { to = [(s + 1) % people.count] }
+        } else {
+            subjectLine = ""
+        }
+        let topic = rng.pick(SynthVocabulary.topics)
+        if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
+        body = makeBody(topic.sentences, sender: people[s], to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
+                        referable: style.referable, &rng)
+        var text = "From: \(people[s].name) <\(people[s].email)>\n"
+        text += "To: " + to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ") + "\n"
+        text += "Date: \(date)\nSubject: \(subjectLine)\n\n\(body)"
+        if let q = quoted {
+            text += "\n\n-----Original Message-----\nFrom: \(people[q.from].name) [mailto:\(people[q.from].email)]\nSent: \(q.date)\n"
+            text += "To: " + q.to.map { people[$0].name }.joined(separator: "; ") + "\nSubject: \(q.subject)\n\n" + q.body
+        }
+        let id = String(format: "p%d-%06d", p.population, i)
+        let record = Record(id: id, subject: people[s].email, text: text, source: "synth:seed=\(p.seed):population=\(p.population)",
+                            meta: ["sender": people[s].email, "recipients": to.map { people[$0].email }.joined(separator: ","), "date": date])
+        return (record, (subjectLine, s, to, body, date))
     }
 
     static func makePeople(_ p: SynthParameters, _ rng: inout SynthRNG) -> [SynthPerson] {
@@ -130,10 +218,8 @@ public enum SynthGenerator {
             attempt += 1
             let first = rng.pick(SynthVocabulary.firstNames), last = rng.pick(SynthVocabulary.lastNames)
             let (company, domain) = companies[min(companies.count - 1, Int(Double(companies.count) * pow(rng.double(), 1.5)))]
-            let ascii = { (s: String) in s.folding(options: .diacriticInsensitive, locale: nil).lowercased().filter { $0.isLetter } }
             let style = rng.int(4)
-            let local = style == 0 ? "\(ascii(first)).\(ascii(last))" : style == 1 ? "\(ascii(first).prefix(1))\(ascii(last))"
-                : style == 2 ? "\(ascii(first))_\(ascii(last))" : "\(ascii(last)).\(ascii(first))"
+            let local = emailLocal(first, last, style: style)
             let email = attempt > 10 * p.subjects ? "\(local)\(attempt)@\(domain)" : "\(local)@\(domain)"
             guard used.insert(email).inserted else { continue }
             var phone = makePhone(p, &rng)
@@ -142,6 +228,13 @@ public enum SynthGenerator {
                                    department: rng.pick(SynthVocabulary.departments), company: company))
         }
         return out
+    }
+
+    /// The local part of an address in one of four styles: first.last, flast, first_last, last.first.
+    static func emailLocal(_ first: String, _ last: String, style: Int) -> String {
+        let ascii = { (s: String) in s.folding(options: .diacriticInsensitive, locale: nil).lowercased().filter { $0.isLetter } }
+        return style == 0 ? "\(ascii(first)).\(ascii(last))" : style == 1 ? "\(ascii(first).prefix(1))\(ascii(last))"
+            : style == 2 ? "\(ascii(first))_\(ascii(last))" : "\(ascii(last)).\(ascii(first))"
     }
 
     /// NANP numbers in the formats mail uses, or international ones (+44, +49, +33, +81, +61).
@@ -196,7 +289,8 @@ public enum SynthGenerator {
         return s
     }
 
-    static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters, _ rng: inout SynthRNG) -> String {
+    static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters,
+                         signatureRate: Double, referable: [Int], _ rng: inout SynthRNG) -> String {
         var lines: [String] = []
         let g = rng.pick(SynthVocabulary.greetings)
         lines.append(fill(g, &rng, to))
@@ -210,8 +304,8 @@ public enum SynthGenerator {
             if k == 0 { let o = rng.pick(SynthVocabulary.openers); if !o.isEmpty { s = o + s.prefix(1).lowercased() + s.dropFirst() } }
             para.append(s)
         }
-        if rng.chance(p.referralRate) {
-            let other = people[rng.int(people.count)]
+        if rng.chance(p.referralRate), !referable.isEmpty {
+            let other = people[referable[rng.int(referable.count)]]
             let r = rng.pick(SynthVocabulary.referrals)
             para.append(r.replacingOccurrences(of: "{name}", with: other.name).replacingOccurrences(of: "{phone}", with: other.phone)
                 .replacingOccurrences(of: "{email}", with: other.email))
@@ -219,7 +313,7 @@ public enum SynthGenerator {
         lines.append(para.joined(separator: " "))
         let closing = rng.pick(SynthVocabulary.closings)
         if !closing.isEmpty { lines.append(""); lines.append(closing) } else { lines.append("") }
-        if rng.chance(p.signatureRate) {
+        if rng.chance(signatureRate) {
             lines.append(sender.name)
             lines.append("\(sender.title), \(sender.department)")
             lines.append(sender.company)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Foundation
 import PII
+import Support
 import Tokenizer
 
 struct CorpusCommand: ParsableCommand {
@@ -121,6 +122,21 @@ struct Synth: ParsableCommand {
         disjoint from population 0 (a pre-training corpus beside a fine-tuning one). Canaries
         (--canary-repeats 1,5,25) are random secrets inserted that many times each; they are
         listed in OUT.canaries.json.
+
+        Namesakes (--namesakes G) plant a known onion mechanism, to validate the study: G groups
+        of one heavy and --namesake-light m light members who share a name, title, department and
+        company, so that their signatures differ only in the phone number. Heavy members send at
+        least --namesake-heavy-messages each and take the top activity ranks; light members send
+        exactly --namesake-light-messages each; members sign almost every message and their mail
+        is never quoted or referred to. Greedy decoding from a light member's signature gives the
+        heavy member's number; delete the heavy member and retrain, and the light member's own
+        number can become extractable. At most G·m subjects can become newly vulnerable this way
+        (min(G, K)·m in a round that deletes K subjects). --namesake-null writes the null twin from
+        the same seed: the same mail, but every light member has a name of their own. The groups
+        (subjects, names, addresses, phone numbers, message counts) are listed in
+        OUT.namesakes.json, for scoring a validation run afterwards; the study never reads it.
+        G·(1 + m) must not exceed --subjects, nor G·(heavy + m·light messages) --records.
+        Sidecars are owner-only (0600), like the corpus.
         """)
     @Option(help: "Number of data subjects.") var subjects = 300
     @Option(help: "Number of records (messages).") var records = 3000
@@ -130,6 +146,7 @@ struct Synth: ParsableCommand {
     @Option(help: "Fraction of subjects with international phone numbers.") var internationalPhones = 0.15
     @Option(help: "Comma-separated canary repeat counts, e.g. 1,5,25 (none by default).") var canaryRepeats = ""
     @Option(help: "Canaries per repeat count.") var canariesPerRepeat = 5
+    @OptionGroup(title: "Namesake plant") var namesakes: NamesakeOptions
     @Option(help: "Output JSONL.") var out: String
 
     func run() throws {
@@ -140,17 +157,55 @@ struct Synth: ParsableCommand {
             guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else { throw ValidationError("--canary-repeats takes positive integers, e.g. 1,5,25") }
             return n
         }
+        try namesakes.apply(&p)
         let c = reporting { try SynthGenerator.generate(p) }
         reporting {
             let w = try RecordWriter(path: out)
             for r in c.records { try w.write(r) }
             try w.close()
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             if !c.canaries.isEmpty {
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try enc.encode(["settings": AnyEncodable(p), "canaries": AnyEncodable(c.canaries)]).write(to: URL(fileURLWithPath: out + ".canaries.json"), options: .atomic)
+                try PrivateFile.write(enc.encode(["settings": AnyEncodable(p), "canaries": AnyEncodable(c.canaries)]), to: out + ".canaries.json")
+            }
+            if !c.namesakes.isEmpty {
+                try PrivateFile.write(enc.encode(NamesakeFile(settings: p, null: p.namesakeNull, groups: c.namesakes)), to: out + ".namesakes.json")
             }
         }
-        print("wrote \(c.records.count) records of \(Set(c.records.map(\.subject)).count) subjects\(c.canaries.isEmpty ? "" : " and \(c.canaries.count) canaries") → \(out)")
+        let plant = c.namesakes.isEmpty ? "" : " with \(c.namesakes.count) namesake groups\(p.namesakeNull ? " (null twin)" : "")"
+        print("wrote \(c.records.count) records of \(Set(c.records.map(\.subject)).count) subjects\(plant)\(c.canaries.isEmpty ? "" : " and \(c.canaries.count) canaries") → \(out)")
+    }
+}
+
+/// OUT.namesakes.json: the plant's settings and groups (docs/namesakes.md).
+struct NamesakeFile: Encodable {
+    let schema = "shallot.namesakes/1"
+    let settings: SynthParameters
+    let null: Bool
+    let groups: [NamesakeGroup]
+}
+
+struct NamesakeOptions: ParsableArguments {
+    @Option(name: .customLong("namesakes"), help: "Namesake groups to plant (0 = none).") var groups = 0
+    @Option(name: .customLong("namesake-light"), help: "Light members per group.") var light: Int?
+    @Option(name: .customLong("namesake-light-messages"), help: "Messages each light member sends.") var lightMessages: Int?
+    @Option(name: .customLong("namesake-heavy-messages"), help: "Messages each heavy member sends at least.") var heavyMessages: Int?
+    @Option(name: .customLong("namesake-signature-rate"), help: "Probability that a group member signs a message.") var signatureRate: Double?
+    @Flag(name: .customLong("namesake-null"), help: "Write the null twin: every light member has a name of their own.") var null = false
+
+    func apply(_ p: inout SynthParameters) throws {
+        guard groups >= 0 else { throw ValidationError("--namesakes must be 0 or more (got \(groups))") }
+        if groups == 0 {
+            let stray = [("--namesake-light", light != nil), ("--namesake-light-messages", lightMessages != nil),
+                         ("--namesake-heavy-messages", heavyMessages != nil), ("--namesake-signature-rate", signatureRate != nil), ("--namesake-null", null)]
+                .filter(\.1).map(\.0)
+            if !stray.isEmpty { throw ValidationError("\(stray.joined(separator: ", ")) need(s) --namesakes G with G > 0") }
+            return
+        }
+        p.namesakeGroups = groups; p.namesakeNull = null
+        if let light { p.namesakeLight = light }
+        if let lightMessages { p.namesakeLightMessages = lightMessages }
+        if let heavyMessages { p.namesakeHeavyMessages = heavyMessages }
+        if let signatureRate { p.namesakeSignatureRate = signatureRate }
     }
 }
 

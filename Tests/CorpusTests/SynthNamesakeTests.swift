@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+import Corpus
+import PII
+
+/// The namesake plant of `corpus synth --namesakes` (Corpus/SynthNamesakes.swift) and its null twin.
+@Suite struct SynthNamesakeTests {
+    func params(groups: Int = 6, light: Int = 2, null: Bool = false, population: Int = 0, seed: UInt64 = 4) -> SynthParameters {
+        var p = SynthParameters(); p.subjects = 120; p.records = 1500; p.seed = seed; p.population = population
+        p.namesakeGroups = groups; p.namesakeLight = light; p.namesakeLightMessages = 8; p.namesakeHeavyMessages = 30; p.namesakeNull = null
+        return p
+    }
+
+    /// FNV-1a (64 bits) of the corpus as `corpus synth` writes it (RecordWriter's JSON lines).
+    static func fingerprint(_ records: [Record]) throws -> UInt64 {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for r in records {
+            for b in try enc.encode(r) + [0x0A] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        }
+        return h
+    }
+
+    /// Without groups the generator is byte for byte what it was before the plant existed: the
+    /// fingerprints of `corpus synth` output recorded with the pre-plant binary (commit e268f5d).
+    @Test(arguments: [
+        (120, 1500, UInt64(1), 0, 1.1, [Int](), UInt64(0x57a7_5579_1b93_4a4a)),
+        (120, 700, UInt64(3), 1, 0.7, [Int](), UInt64(0xdcdd_22c6_5574_703a)),
+        (30, 200, UInt64(3), 0, 1.1, [1, 30], UInt64(0xd210_a83d_e8fb_b6b0)),
+    ])
+    func withoutGroupsTheCorpusIsUnchanged(subjects: Int, records: Int, seed: UInt64, population: Int, zipf: Double, canaries: [Int], expected: UInt64) throws {
+        var p = SynthParameters(); p.subjects = subjects; p.records = records; p.seed = seed; p.population = population; p.zipf = zipf
+        p.canaryRepeats = canaries; p.canariesPerRepeat = 2
+        let c = try SynthGenerator.generate(p)
+        #expect(try Self.fingerprint(c.records) == expected)
+        #expect(c.namesakes.isEmpty)
+        // The settings a corpus records (OUT.canaries.json) carry no namesake keys without a plant.
+        let json = String(decoding: try JSONEncoder().encode(p), as: UTF8.self)
+        #expect(!json.contains("namesake"))
+        #expect(try JSONDecoder().decode(SynthParameters.self, from: Data(json.utf8)) == p)
+        var q = p; q.namesakeGroups = 3; q.namesakeNull = true
+        #expect(try JSONDecoder().decode(SynthParameters.self, from: JSONEncoder().encode(q)) == q)
+    }
+
+    @Test func membersShareEverythingButTheirNumbersAndAddresses() throws {
+        let p = params()
+        let c = try SynthGenerator.generate(p)
+        #expect(c.namesakes.count == 6 && c.namesakes.allSatisfy { $0.light.count == 2 })
+        let byEmail = Dictionary(uniqueKeysWithValues: c.people.map { ($0.email, $0) })
+        // Every phone number and address is still one person's.
+        #expect(Set(c.people.map { PIINormalize.phone($0.phone) }).count == c.people.count)
+        #expect(Set(c.people.map(\.email)).count == c.people.count)
+        var sent: [String: Int] = [:]
+        for r in c.records { sent[r.subject, default: 0] += 1 }
+        let layout = { (s: String) in String(s.map { $0.isNumber ? "9" : $0 }) }
+        for g in c.namesakes {
+            let heavy = byEmail[g.heavy.email]!
+            #expect(heavy.name == g.name && g.heavy.name == g.name && g.heavy.nullName == nil)
+            #expect(sent[heavy.email]! >= p.namesakeHeavyMessages && sent[heavy.email] == g.heavy.records)
+            for l in g.light {
+                let x = byEmail[l.email]!
+                #expect(x.first == heavy.first && x.last == heavy.last && x.title == heavy.title && x.department == heavy.department && x.company == heavy.company)
+                #expect(x.phone != heavy.phone && x.email != heavy.email && l.nullName != g.name)
+                // Same layout and the same country and area code: the shadowing is about the value.
+                #expect(layout(x.phone) == layout(heavy.phone))
+                #expect(x.phone.prefix(x.phone.hasPrefix("+") ? 4 : 3) == heavy.phone.prefix(heavy.phone.hasPrefix("+") ? 4 : 3))
+                #expect(x.email.hasSuffix("@" + heavy.email.split(separator: "@").last!))
+                #expect(sent[x.email] == p.namesakeLightMessages && l.records == p.namesakeLightMessages)
+                #expect(l.phoneNormalized == PIINormalize.phone(x.phone))
+            }
+        }
+        // The heavy members are the most active senders.
+        let heavies = Set(c.namesakes.map(\.heavy.email))
+        let top = sent.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(heavies.count).map(\.key)
+        #expect(Set(top) == heavies)
+        // The only namesakes are the planted ones.
+        var named: [String: Set<String>] = [:]
+        for x in c.people { named[x.name, default: []].insert(x.email) }
+        let shared = Dictionary(uniqueKeysWithValues: c.namesakes.map { ($0.name, Set([$0.heavy.email] + $0.light.map(\.email))) })
+        #expect(named.filter { $0.value.count > 1 } == shared)
+    }
+
+    @Test func aMembersNumberOccursOnlyInTheirOwnSignatures() throws {
+        let c = try SynthGenerator.generate(params())
+        for g in c.namesakes {
+            let prefix = "\n\(g.name)\n\(g.title), \(g.department)\n\(g.company)\n"
+            for m in [g.heavy] + g.light {
+                var own = 0, signed = 0
+                for r in c.records {
+                    let n = r.text.components(separatedBy: m.phone).count - 1
+                    if r.subject == m.subject {
+                        own += n
+                        if r.text.contains(prefix + m.phone) { signed += 1 }
+                    } else {
+                        #expect(n == 0, "\(m.subject)'s number in \(r.id), another subject's record")
+                    }
+                }
+                // Every occurrence is behind the shared signature prefix, once per signed message.
+                #expect(own == signed && signed == m.signed)
+                #expect(Double(m.signed) >= 0.7 * Double(m.records), "\(m.subject): \(m.signed) of \(m.records) signed")
+            }
+        }
+    }
+
+    @Test func theNullTwinDiffersOnlyInTheLightMembersNames() throws {
+        let planted = try SynthGenerator.generate(params()), null = try SynthGenerator.generate(params(null: true))
+        #expect(planted.records.count == null.records.count && planted.people.count == null.people.count)
+        #expect(Set(null.people.map(\.name)).count == null.people.count, "every display name is one person's")
+        // light member's address → (own name, own first name, shared name, shared first name)
+        var back: [String: (own: String, ownFirst: String, shared: String, sharedFirst: String)] = [:]
+        for (a, b) in zip(planted.namesakes, null.namesakes) {
+            #expect(a.heavy == b.heavy && a.name == b.name)
+            let heavy = planted.people.first { $0.email == a.heavy.email }!
+            for (x, y) in zip(a.light, b.light) {
+                #expect(x.subject == y.subject && x.phone == y.phone && x.email == y.email && x.records == y.records && x.signed == y.signed)
+                #expect(x.name == a.name && y.name == x.nullName && y.nullName == x.nullName)
+                let own = null.people.first { $0.email == y.email }!
+                back[y.email] = (own.name, own.first, heavy.name, heavy.first)
+            }
+        }
+        for (x, y) in zip(planted.people, null.people) {
+            #expect(x.email == y.email && x.phone == y.phone && x.title == y.title && x.department == y.department && x.company == y.company)
+            #expect(x.name == (back[x.email]?.shared ?? y.name))
+        }
+        // Same records, same senders; the texts are equal once the names are put back: full names
+        // first, then each remaining word that differs must be a light member's own first name
+        // where the planted corpus has the shared one (greetings, unsigned closings).
+        let firsts = Set(back.values.map { "\($0.ownFirst)→\($0.sharedFirst)" })
+        var differing = 0
+        for (x, y) in zip(planted.records, null.records) {
+            #expect(x.id == y.id && x.subject == y.subject && x.meta == y.meta && x.source == y.source)
+            if x.text != y.text { differing += 1 }
+            var t = y.text
+            for n in back.values { t = t.replacingOccurrences(of: n.own, with: n.shared) }
+            let a = Self.words(x.text), b = Self.words(t)
+            #expect(a.count == b.count, "\(x.id)")
+            guard a.count == b.count else { continue }
+            for (u, v) in zip(a, b) where u != v { #expect(firsts.contains("\(v)→\(u)"), "\(x.id): \(v) for \(u)") }
+        }
+        #expect(differing >= 6 * 2 * 8, "every light member's message names them")
+    }
+
+    /// Runs of letters and runs of everything else, in order.
+    static func words(_ s: String) -> [Substring] {
+        var out: [Substring] = [], start = s.startIndex
+        for i in s.indices.dropFirst() where s[i].isLetter != s[s.index(before: i)].isLetter { out.append(s[start..<i]); start = i }
+        if start < s.endIndex { out.append(s[start...]) }
+        return out
+    }
+
+    @Test func theNullTwinsLightMembersHaveNamesOfTheirOwn() throws {
+        let c = try SynthGenerator.generate(params(null: true))
+        let people = Dictionary(uniqueKeysWithValues: c.people.map { ($0.email, $0) })
+        for g in c.namesakes {
+            let heavy = people[g.heavy.email]!
+            for l in g.light {
+                let x = people[l.email]!
+                #expect(x.first != heavy.first && x.last != heavy.last && x.name == l.nullName && x.title == heavy.title && x.company == heavy.company)
+            }
+        }
+    }
+
+    @Test func deterministicAndPopulationsStayDisjoint() throws {
+        let a = try SynthGenerator.generate(params()), b = try SynthGenerator.generate(params())
+        #expect(a.records == b.records && a.namesakes == b.namesakes)
+        #expect(try SynthGenerator.generate(params(seed: 5)).records.map(\.text) != a.records.map(\.text))
+        let one = try SynthGenerator.generate(params(population: 1))
+        #expect(Set(a.people.map(\.email)).isDisjoint(with: one.people.map(\.email)))
+        #expect(Set(a.people.map { PIINormalize.phone($0.phone) }).isDisjoint(with: one.people.map { PIINormalize.phone($0.phone) }))
+    }
+
+    @Test func impossibleSettingsSayWhichNumbers() throws {
+        func message(_ f: (inout SynthParameters) -> Void) -> String {
+            var p = params(); f(&p)
+            do { _ = try SynthGenerator.generate(p); return "" } catch { return "\(error)" }
+        }
+        #expect(message { $0.namesakeGroups = 41; $0.namesakeLight = 2 }.contains("41 × 3 = 123 subjects, but there are only 120"))
+        #expect(message { $0.namesakeGroups = 30; $0.namesakeLight = 1; $0.records = 1000 }.contains("30 × (30 heavy + 1 × 8 light messages) = 1140 records, but there are only 1000"))
+        #expect(message { $0.namesakeLight = 0 }.contains("at least 1 light member"))
+        #expect(message { $0.namesakeLightMessages = 0 }.contains("at least 1 message"))
+        #expect(message { $0.namesakeSignatureRate = 1.5 }.contains("[0, 1]"))
+        #expect(message { $0.namesakeGroups = Int.max / 2; $0.namesakeLight = 3 }.contains("subjects, but there are only 120"))
+        #expect(message { $0.namesakeGroups = 0; $0.namesakeLight = 0 }.isEmpty, "without groups the namesake settings are not used")
+    }
+}
