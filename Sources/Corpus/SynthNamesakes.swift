@@ -22,12 +22,14 @@
 // nobody else has, sharing neither first nor last name with their heavy member). Their address
 // is derived from that name in both twins. Planted and null corpora differ only in those names.
 //
-// Effect size: the plant can make at most G·m of the corpus's subjects newly vulnerable, and only
-// once their heavy members are deleted, so a round that deletes the K most vulnerable subjects
-// can open at most min(G, K) groups: an upper bound of min(G, K)·m newly vulnerable subjects,
-// i.e. a rate of min(G, K)·m / (subjects present) above what the null twin shows. The realised
-// share is that bound times the fraction of light members that are shadowed before the deletion
-// and extracted after it (measured, not assumed: see the report of the validation runs).
+// Effect size: the plant can only make light members newly vulnerable, and only once their heavy
+// member is deleted, so a round that deletes the K most vulnerable subjects opens at most min(G, K)
+// groups. A group's light members keep shadowing each other once the heavy member is gone, so an
+// opened group exposes about one light member per round (m is the number of onion layers; G·m
+// the total over rounds): the planted excess of newly vulnerable subjects over the null twin is
+// at most about min(G, K) per round. The realised share is that bound times the fraction of
+// light members that are shadowed before and extracted after — which depends on memorisation and
+// on whether the study's ranking picks the heavy members (docs/namesakes.md has measurements).
 
 import Foundation
 import PII

@@ -130,8 +130,9 @@ struct Synth: ParsableCommand {
         exactly --namesake-light-messages each; members sign almost every message and their mail
         is never quoted or referred to. Greedy decoding from a light member's signature gives the
         heavy member's number; delete the heavy member and retrain, and the light member's own
-        number can become extractable. At most G·m subjects can become newly vulnerable this way
-        (min(G, K)·m in a round that deletes K subjects). --namesake-null writes the null twin from
+        number can become extractable. A group's light members also shadow each other, so a round
+        that deletes K subjects can make about min(G, K) newly vulnerable (one light member per
+        opened group), and G·m over rounds. --namesake-null writes the null twin from
         the same seed: the same mail, but every light member has a name of their own. The groups
         (subjects, names, addresses, phone numbers, message counts) are listed in
         OUT.namesakes.json, for scoring a validation run afterwards; the study never reads it.
