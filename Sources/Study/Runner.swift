@@ -66,7 +66,8 @@ public final class StudyRunner {
     /// Audits run by this invocation (guarded by infoLock): one run ahead of its round is done, not reused.
     var auditedHere = Set<String>()
 
-    public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, corpusDescription: [String: String],
+    public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, pretrainCorpus: [Record]? = nil,
+                corpusDescription: [String: String],
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
@@ -80,7 +81,7 @@ public final class StudyRunner {
         scheduler = JobScheduler(width: execution.jobs)
         corpusInfo = corpusDescription
         try PrivateFile.makeDirectory(directory)
-        try prepareCorpora(userCorpus)
+        try prepareCorpora(userCorpus, pretrain: pretrainCorpus)
     }
 
     /// Progress from any job thread, one event at a time.
@@ -106,8 +107,16 @@ public final class StudyRunner {
 
     // MARK: corpora
 
-    func prepareCorpora(_ user: [Record]?) throws {
-        if let user {
+    func prepareCorpora(_ user: [Record]?, pretrain: [Record]?) throws {
+        if let user, let pretrain {
+            // Two corpora: the user's fine-tuning corpus and their pre-training corpus, as given.
+            guard Set(user.map(\.subject)).count >= 10, Set(pretrain.map(\.subject)).count >= 10 else {
+                throw StudyError.corpus("the fine-tuning and pre-training corpora need at least 10 subjects each")
+            }
+            let clash = Set(pretrain.map(\.id)).intersection(user.map(\.id))
+            guard clash.isEmpty else { throw StudyError.corpus("record id \"\(clash.sorted()[0])\" is in both corpora (\(clash.count) ids are): give the records distinct ids") }
+            P = pretrain; F = user
+        } else if let user {
             // A user corpus: subjects split at random into a pre-training half and a fine-tuning half.
             let subjects = Array(Set(user.map(\.subject))).sorted()
             guard subjects.count >= 20 else { throw StudyError.corpus("the corpus has \(subjects.count) subjects; the study needs at least 20") }
@@ -118,6 +127,9 @@ public final class StudyRunner {
             var sp = SynthParameters(); sp.zipf = s.zipf; sp.subjects = s.pretrainSubjects; sp.records = s.pretrainRecords; sp.seed = s.seed; sp.population = 0
             P = try SynthGenerator.generate(sp).records
             sp.subjects = s.finetuneSubjects; sp.records = s.finetuneRecords; sp.seed = s.seed &+ 1; sp.population = 1
+            if let plant = s.plant {
+                sp.namesakeGroups = plant.groups; sp.namesakeLight = plant.light; sp.namesakeLightMessages = plant.lightMessages; sp.namesakeNull = plant.null
+            }
             F = try SynthGenerator.generate(sp).records
         }
         // P: targets (replaced by filler in the control base), unseen subjects (never trained on

@@ -65,6 +65,9 @@ public struct StudySettings: Codable, Sendable {
     /// reseed arm's newly-vulnerable rate and the between-seed sd of a paired difference,
     /// measured on this preset (BENCHMARKS.md).
     public var prospective = Prospective(newlyRate: 0.05, betweenSeedSD: 0.02)
+    /// A planted onion mechanism in the synthetic fine-tuning corpus (`corpus synth --namesakes`;
+    /// validation runs, docs/methods.md): nil, none.
+    public var plant: Plant?
     public var budget: BudgetRule = .filler
     /// The vulnerability attack: targeted extraction (greedy) with these prefix lengths, and the
     /// position-aligned prefix (the training window's tokens before the value).
@@ -81,7 +84,19 @@ public struct StudySettings: Codable, Sendable {
         case finetuneRecords = "finetune_records", heldOutFraction = "held_out_fraction", pretrainTargetFraction = "pretrain_target_fraction"
         case pretrainUnseenFraction = "pretrain_unseen_fraction", removePerRound = "remove_per_round", prefixLengths = "prefix_lengths"
         case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods", bootstrapResamples = "bootstrap_resamples"
-        case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective
+        case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective, plant
+    }
+
+    /// Namesake groups planted in the synthetic fine-tuning corpus, or their null twin.
+    public struct Plant: Codable, Sendable, Equatable {
+        public var groups: Int
+        public var light = 1
+        public var lightMessages = 10
+        public var null = false
+        public init(groups: Int, light: Int = 1, lightMessages: Int = 10, null: Bool = false) {
+            self.groups = groups; self.light = light; self.lightMessages = lightMessages; self.null = null
+        }
+        enum CodingKeys: String, CodingKey { case groups, light, null, lightMessages = "light_messages" }
     }
 
     public struct Prospective: Codable, Sendable, Equatable {
@@ -114,20 +129,26 @@ public struct StudySettings: Codable, Sendable {
     }
 
     /// smoke: seconds, exercises every stage on toy sizes (tests, CI; its numbers mean nothing);
-    /// quick: ~1.5 minutes on 2 cores; default: ~6 minutes; paper: GPT-2-small scale (hours to days).
+    /// quick: ~2 minutes on 2 cores, decides only large effects; default: `make run`, 10 evaluation
+    /// and 3 selection seeds, one round (BENCHMARKS.md); validation: the planted/null runs of
+    /// Scripts/validate_study.py (a few minutes each); paper: GPT-2-small scale, for GPU trainers.
     static let presets: [Preset] = [
         Preset(name: "smoke", people: (24, 60, 24, 60), shape: ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300), batch: 4,
                pretrain: (1, 3e-3), finetune: (12, 1e-2), rounds: 1, removePerRound: 2, seeds: 2, selectionSeeds: 1,
                prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10], untargetedPrompts: 4,
                unlearning: (4, 5e-5), bootstrap: 200),
         Preset(name: "quick", people: (50, 250, 50, 300), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
-               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 2,
-               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
+               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 1,
+               prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
                unlearning: (20, 5e-5), bootstrap: 2000),
-        Preset(name: "default", people: (160, 1000, 120, 700), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
-               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 1, removePerRound: 8, seeds: 5, selectionSeeds: 3,
-               prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
+        Preset(name: "default", people: (160, 1000, 190, 1100), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
+               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 1, removePerRound: 8, seeds: 10, selectionSeeds: 3,
+               prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
                unlearning: (40, 5e-5), bootstrap: 2000),
+        Preset(name: "validation", people: (60, 300, 90, 600), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
+               pretrain: (2, 2e-3), finetune: (3, 1.5e-3), rounds: 1, removePerRound: 6, seeds: 5, selectionSeeds: 2,
+               prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 20,
+               unlearning: (10, 5e-5), bootstrap: 500),
         Preset(name: "paper", people: (2000, 40000, 720, 12000), shape: ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192), batch: 8,
                pretrain: (3, 3e-4), finetune: (3, 5e-5), rounds: 2, removePerRound: 20, seeds: 10, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.02), prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500,

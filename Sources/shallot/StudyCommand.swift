@@ -31,8 +31,13 @@ struct StudyCommand: ParsableCommand {
         Presets: quick (minutes), default (under half an hour on 2 cores), paper (GPT-2-small
         scale: hours to days).
         """)
-    @Option(help: "quick | default | paper (smoke: seconds, for tests; its numbers mean nothing)") var preset = "default"
-    @Option(help: "A JSONL corpus (e.g. from `corpus import`) instead of the synthetic one; its subjects are split into pre-training and fine-tuning halves.") var corpus: String?
+    @Option(help: "quick | default | validation | paper (smoke: seconds, for tests; its numbers mean nothing)") var preset = "default"
+    @Option(help: "A JSONL corpus (e.g. from `corpus import`) instead of the synthetic one; its subjects are split into pre-training and fine-tuning halves (unless --pretrain-corpus is given: then it is the fine-tuning corpus).") var corpus: String?
+    @Option(help: "With --corpus: the pre-training corpus (JSONL), kept apart from the fine-tuning corpus instead of splitting --corpus.") var pretrainCorpus: String?
+    @Option(help: "Plant an onion mechanism in the synthetic fine-tuning corpus: G namesake groups (corpus synth --namesakes; validation runs, docs/methods.md).") var namesakes: Int?
+    @Option(help: "With --namesakes: light members per group (default 1).") var namesakeLight: Int?
+    @Option(help: "With --namesakes: messages each light member sends (default 10).") var namesakeLightMessages: Int?
+    @Flag(help: "With --namesakes: the null twin (the same people and mail, unique names: no shadowing).") var namesakeNull = false
     @Option(help: "Training-budget rule when records are removed: filler (replace by PII-free filler of equal length), epochs, steps.") var budget: BudgetRule?
     @Option(help: "Onion rounds (default: the preset's).") var rounds: Int?
     @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
@@ -67,9 +72,10 @@ struct StudyCommand: ParsableCommand {
         let studySalt = salt.read() ?? reporting { try StudySalt.load(out: out, keys: keys) }
         var desc: [String: String] = ["source": corpus == nil ? "synthetic (corpus synth, populations 0 and 1)" : corpus!]
         let user = corpus.map { c -> [Record] in desc["file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
+        let pre = pretrainCorpus.map { c -> [Record] in desc["pretrain_file"] = c; desc["pretrain_file_sha256"] = (try? sha256(file: c)) ?? ""; return readCorpus(c) }
         let runner = reporting {
-            try StudyRunner(settings: settings, directory: out, salt: studySalt, revealPII: revealPii, userCorpus: user, corpusDescription: desc,
-                            execution: execution, progress: progressPrinter())
+            try StudyRunner(settings: settings, directory: out, salt: studySalt, revealPII: revealPii, userCorpus: user, pretrainCorpus: pre,
+                            corpusDescription: desc, execution: execution, progress: progressPrinter())
         }
         if execution.serveCommand != nil || execution.trainer != .local { stopChildrenOnInterrupt() }
         let report: StudyReport
@@ -113,7 +119,7 @@ struct StudyCommand: ParsableCommand {
 
     /// The preset with the options given applied.
     func settings() throws -> StudySettings {
-        guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default or paper") }
+        guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default, validation or paper") }
         if let budget { settings.budget = budget }
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }
@@ -124,6 +130,17 @@ struct StudyCommand: ParsableCommand {
         if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
         if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }
         settings.seed = seed
+        if pretrainCorpus != nil && corpus == nil { throw ValidationError("--pretrain-corpus needs --corpus (the fine-tuning corpus)") }
+        if let namesakes {
+            guard corpus == nil else { throw ValidationError("--namesakes plants into the synthetic corpus; it cannot be combined with --corpus (write a planted corpus with `corpus synth --namesakes` and give it as --corpus)") }
+            guard namesakes >= 1 else { throw ValidationError("--namesakes must be at least 1") }
+            var plant = StudySettings.Plant(groups: namesakes, null: namesakeNull)
+            if let namesakeLight { guard namesakeLight >= 1 else { throw ValidationError("--namesake-light must be at least 1") }; plant.light = namesakeLight }
+            if let namesakeLightMessages { guard namesakeLightMessages >= 1 else { throw ValidationError("--namesake-light-messages must be at least 1") }; plant.lightMessages = namesakeLightMessages }
+            settings.plant = plant
+        } else if namesakeNull || namesakeLight != nil || namesakeLightMessages != nil {
+            throw ValidationError("--namesake-null, --namesake-light and --namesake-light-messages need --namesakes")
+        }
         return settings
     }
 
