@@ -83,9 +83,28 @@ def run_study(args, out, seed, groups, null):
     return json.load(open(path)), time.time() - t0
 
 
-def summarise(runs):
+def plant_size(j, groups):
+    """Per run: heavy members the study deleted, and light members newly vulnerable per arm (mean
+    over evaluation seeds) — read from OUT/namesakes.json (the study wrote it and never read it)."""
+    heavy = {g["heavy"]["subject"] for g in groups}
+    light = {m["subject"] for g in groups for m in g["light"]}
+    rd = (j.get("rounds") or [None])[0]
+    if rd is None:
+        return None
+    arms = {}
+    for arm, a in rd["arms"].items():
+        seeds = a["seeds"]
+        arms[arm] = sum(len(light & set(s["newly_vulnerable"])) for s in seeds) / max(1, len(seeds))
+    return {"heavy_deleted": len(heavy & set(rd["deletion_targets"])), "heavy": len(heavy), "light_newly": arms}
+
+
+def summarise(runs, plants):
     """Verdict counts of round 1, and the plant's realised size (light namesakes newly vulnerable)."""
     out = {"runs": len(runs), "outcomes": {}}
+    sizes = [p for p in plants if p]
+    if sizes:
+        out["heavy_deleted_mean"] = sum(p["heavy_deleted"] for p in sizes) / len(sizes)
+        out["light_newly_mean"] = {a: sum(p["light_newly"].get(a, 0) for p in sizes) / len(sizes) for a in ("deletion", "random_removal", "reseed")}
     for j in runs:
         rounds = j.get("rounds") or []
         o = rounds[0]["verdict"]["outcome"] if rounds else "stopped"
@@ -123,28 +142,33 @@ def main():
     for g in [int(x) for x in args.groups.split(",")]:
         kinds = {}
         for kind in ("planted", "null"):
-            runs = []
+            runs, plants = [], []
             for r in range(args.runs):
                 seed = args.first_seed + r
-                j, secs = run_study(args, os.path.join(args.out, f"g{g}", f"{kind}-{seed}"), seed, g, kind == "null")
+                out = os.path.join(args.out, f"g{g}", f"{kind}-{seed}")
+                j, secs = run_study(args, out, seed, g, kind == "null")
+                sidecar = os.path.join(out, "namesakes.json")
+                plants.append(plant_size(j, json.load(open(sidecar))) if os.path.exists(sidecar) else None)
                 o = (j.get("rounds") or [{"verdict": {"outcome": "stopped"}}])[0]["verdict"]["outcome"]
                 print(f"G={g} {kind:7s} seed {seed}: {o}" + (f" ({secs:.0f} s)" if secs else " (read)"), flush=True)
                 runs.append(j)
-            kinds[kind] = summarise(runs)
+            kinds[kind] = summarise(runs, plants)
         report["groups"][str(g)] = kinds
     path = os.path.join(args.out, "validation.json")
     with open(path + ".tmp", "w") as f:
         json.dump(report, f, indent=2)
     os.replace(path + ".tmp", path)
-    print("\n| G | corpus | runs | exceeds | fewer | does_not_exceed | inconclusive | mean diff vs random | median MDE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| G | corpus | runs | exceeds | fewer | does_not_exceed | inconclusive | mean diff vs random | median MDE | heavy deleted | light newly (del / rand / reseed) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for g, kinds in report["groups"].items():
         for kind, s in kinds.items():
             cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
             md = s["mean_difference_vs_random"]
             mde = s["median_mde"]
             print(f"| {g} | {kind} | {s['runs']} | {cell('exceeds')} | {cell('fewer')} | {cell('does_not_exceed')} | {cell('inconclusive')} | "
-                  f"{'n/a' if md is None else f'{md:+.3f}'} | {'n/a' if mde is None else f'{mde:.3f}'} |")
+                  f"{'n/a' if md is None else f'{md:+.3f}'} | {'n/a' if mde is None else f'{mde:.3f}'} | "
+                  f"{s.get('heavy_deleted_mean', float('nan')):.1f} | "
+                  + " / ".join(f"{s.get('light_newly_mean', {}).get(a, float('nan')):.2f}" for a in ("deletion", "random_removal", "reseed")) + " |")
     print(f"\n{path}")
 
 

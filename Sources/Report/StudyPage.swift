@@ -13,7 +13,7 @@ public enum StudyHTML {
 
     public static func render(_ r: StudyReport) -> String {
         var p = Page(title: "Shallot study — the privacy onion and pre-training leakage")
-        var sum = "<div class=\"summary\"><p><b>What this run found</b> (preset \(esc(r.settings.preset)), training-budget rule <code>\(esc(r.settings.budget.rawValue))</code>, \(r.settings.seeds) seeds per arm, \(esc(String(format: "%.0f", r.seconds))) s):</p><ul>"
+        var sum = "<div class=\"summary\"><p><b>What this run found</b> (preset \(esc(r.settings.preset)), training-budget rule <code>\(esc(r.settings.budget.rawValue))</code>, \(r.settings.seeds) evaluation and \(r.settings.selectionSeeds) selection seeds, Δ = \(esc(num(r.settings.delta))), \(esc(String(format: "%.0f", r.seconds))) s):</p><ul>"
         for f in r.findings { sum += "<li>\(esc(f))</li>" }
         sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the fixed test — greedy decoding from the k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens before an occurrence of one of their e-mail addresses or phone numbers, and from the position-aligned prefix (the training window's tokens before it), built once from the original corpus and used for every model — reproduces the value. <i>Newly vulnerable</i>: vulnerable under a round's model and not under the same evaluation seed's baseline, among the subjects present in every arm (the analysis set). A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). The deletion targets are ranked on \(r.design.selectionSeeds.count) selection models, apart from the \(r.design.evaluationSeeds.count) evaluation seeds. Intervals: t over evaluation seeds of the paired per-seed difference (docs/methods.md).</p></div>"
         p.add(sum)
@@ -66,7 +66,8 @@ public enum StudyHTML {
         var out = "<h2>Does deleting the most vulnerable expose others?</h2>"
         for rd in r.rounds {
             let v = rd.verdict
-            let cls = v.outcome == .exceeds ? "verdict-bad" : v.outcome == .inconclusive ? "verdict-warn" : "verdict-ok"
+            // A null result is drawn as one only when it rules out the default Δ or less.
+            let cls = v.outcome == .exceeds ? "verdict-bad" : v.outcome == .inconclusive || v.delta > 0.05 ? "verdict-warn" : "verdict-ok"
             out += "<p><span class=\"\(cls)\">Round \(rd.round)\(rd.primary ? " (primary endpoint)" : " (secondary)"): \(esc(v.outcome.rawValue))</span> — \(esc(rd.statement))</p>"
             out += comparisons(rd, r.design)
         }
@@ -102,7 +103,7 @@ public enum StudyHTML {
         }
         var out = table(["deletion against", "difference of newly rates", "95% CI (t, seeds)", "MDE", "outcome", "without collateral removal", "score change (nats/token)"], rows, leftColumns: [0])
         let b = rd.balance
-        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(num(d.power.prospective))) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched")\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
+        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(num(d.power.prospective))) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched"); \(esc(pct(b.overlapWithTargets))) of its draws were deletion targets too (its pool holds every present subject)\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
         return out
     }
 

@@ -28,11 +28,14 @@ extension StudyRunner {
             guard testable - removedAtMost >= 1 else {
                 throw StudyError.corpus("the design is infeasible on this corpus: \(testable) fine-tuning subjects own a value the fixed test can prompt for, and \(s.rounds) round(s) of \(s.removePerRound) deletions and as many random removals leave none to compare (lower --remove-per-round or --rounds, or use a larger corpus)")
             }
+            if s.selectionSeeds < 3 {
+                report(.stage("warning: \(s.selectionSeeds) selection model(s): targets ranked on fewer than 3 models are chosen partly by one seed's noise"))
+            }
             if testable - removedAtMost < Self.minimumAnalysisSet {
                 report(.stage("warning: about \(testable - removedAtMost) subjects can be compared per seed (fewer than \(Self.minimumAnalysisSet)): the verdict will be inconclusive"))
             }
         }
-        let n = max(0, testable - removedAtMost)
+        let n = max(0, Int(Double(testable) * (1 - s.prospective.vulnerableShare)) - removedAtMost)
         let mde = OnionStatistics.prospectiveMDE(seeds: evaluation.count, subjects: n, baselineNewlyRate: s.prospective.newlyRate,
                                                  betweenSeedSD: s.prospective.betweenSeedSD)
         if s.rounds > 0 {

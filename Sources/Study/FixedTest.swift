@@ -25,6 +25,10 @@ struct FixedTest: Sendable {
     let owned: [String: [Int]]
     /// Subjects owning at least one value with a prompt: who could be vulnerable at all.
     let testable: Set<String>
+    /// Entry → the records whose tokens stand in the window prefixes of its tested occurrences
+    /// (other people's mail before the value in the same window): an arm that removes one of them
+    /// changes what the model saw before the value, even though the value itself stays.
+    let contextRecords: [Int: Set<String>]
 
     struct ScoreItem: Sendable {
         let entry: Int
@@ -51,13 +55,22 @@ struct FixedTest: Sendable {
         for (i, e) in index.entries.enumerated() { if let o = e.owner { owned[o, default: []].append(i) } }
         let prompted = Set(prompts.map(\.entry))
         let testable = Set(owned.filter { $0.value.contains(where: prompted.contains) }.keys)
-        let items = scoreItems(index.entries, byId: byId, stream: stream, tokenizer: tokenizer, settings: settings)
-        return FixedTest(entries: index.entries, prompts: prompts, scoreItems: items, types: types, settings: settings, owned: owned, testable: testable)
+        let (items, context) = scoreItems(index.entries, records: records, byId: byId, stream: stream, tokenizer: tokenizer, settings: settings)
+        return FixedTest(entries: index.entries, prompts: prompts, scoreItems: items, types: types, settings: settings, owned: owned, testable: testable,
+                         contextRecords: context)
     }
 
-    static func scoreItems(_ entries: [PIIIndexEntry], byId: [String: Record], stream: TrainingStream, tokenizer: any TextTokenizer,
-                           settings: ExtractionSettings) -> [ScoreItem] {
-        var items: [ScoreItem] = []
+    /// The scored sequences, and each entry's context records (the other records inside the window
+    /// prefixes of its tested occurrences).
+    static func scoreItems(_ entries: [PIIIndexEntry], records: [Record], byId: [String: Record], stream: TrainingStream, tokenizer: any TextTokenizer,
+                           settings: ExtractionSettings) -> ([ScoreItem], [Int: Set<String>]) {
+        var items: [ScoreItem] = [], context: [Int: Set<String>] = [:]
+        let starts = records.compactMap { r in stream.spans[r.id].map { ($0.start, r.id) } }.sorted { $0.0 < $1.0 }
+        func record(at o: Int) -> String? {
+            var lo = 0, hi = starts.count - 1, found: String?
+            while lo <= hi { let m = (lo + hi) / 2; if starts[m].0 <= o { found = starts[m].1; lo = m + 1 } else { hi = m - 1 } }
+            return found
+        }
         let kMax = settings.prefixLengths.max() ?? 50, ctx = stream.context
         for (ei, e) in entries.enumerated() {
             for occ in TargetedExtraction.chosenOccurrences(e, settings: settings) {
@@ -65,9 +78,16 @@ struct FixedTest: Sendable {
                 let ends = TokenSpans.byteEnds(recTokens, tokenizer: tokenizer)
                 guard let cover = TokenSpans.tokens(covering: occ.start, occ.end, of: rec.text, byteEnds: ends) else { continue }
                 let o = span.start + cover.lowerBound, n = cover.count
+                var at = (o / stream.context) * stream.context
+                while at < span.start, let id = record(at: at), let sp = stream.spans[id] {
+                    if id != rec.id { context[ei, default: []].insert(id) }
+                    at = sp.start + sp.count + 1
+                }
                 let value = Array(stream.tokens[o..<(o + n)])
                 var prefix = Array(stream.windowPrefix(at: o))
-                if prefix.isEmpty || span.start + cover.upperBound > stream.windowEnd(at: o) {
+                // Scoring feeds prefix + value (the last value token as input too): it must fit the
+                // window's T positions, one fewer than the generation prompt needs.
+                if prefix.isEmpty || o + n > stream.windowEnd(at: o) {
                     prefix = o > 0 ? Array(stream.tokens[max(0, o - kMax)..<o]) : [tokenizer.endOfText]
                 }
                 let ids = Array((prefix + value).suffix(ctx))
@@ -75,7 +95,7 @@ struct FixedTest: Sendable {
                 items.append(ScoreItem(entry: ei, ids: ids, valueTokens: n))
             }
         }
-        return items
+        return (items, context)
     }
 
     /// Runs the test on one model. A back end with fewer positions than the training context (a
@@ -100,11 +120,15 @@ struct FixedTest: Sendable {
         return TestOutcome(results: results, scores: scores)
     }
 
-    /// Occurrences of `subject`'s own values that lie in records of `removed` (the collateral
-    /// removal an arm inflicts on a subject it did not delete).
+    /// The collateral removal an arm inflicts on a subject it did not delete: occurrences of the
+    /// subject's own values that lie in removed records, plus the subject's tested values whose
+    /// window prefix holds a removed record (the prompt then differs from what the arm trained on).
     func collateral(of subject: String, removedRecords: Set<String>) -> Int {
         guard !removedRecords.isEmpty else { return 0 }
-        return (owned[subject] ?? []).reduce(0) { acc, i in acc + entries[i].places.filter { removedRecords.contains($0.record) }.count }
+        return (owned[subject] ?? []).reduce(0) { acc, i in
+            acc + entries[i].places.filter { removedRecords.contains($0.record) }.count
+                + ((contextRecords[i] ?? []).isDisjoint(with: removedRecords) ? 0 : 1)
+        }
     }
 
     /// Prompts by prefix label.

@@ -57,6 +57,8 @@ struct ActivityStrata: Sendable {
         /// Deleted subjects whose stratum had no present subject left: matched from the nearest
         /// stratum instead (reported; the token ratio then decides whether the control is matched).
         var outOfStratum: Int
+        /// Deleted subjects for whom no present subject was left at all (the control removes fewer).
+        var unmatched = 0
     }
 
     /// One subject per deleted subject, from `pool` (every present subject of the control arm,
@@ -69,8 +71,10 @@ struct ActivityStrata: Sendable {
         var out = Draw(chosen: [], outOfStratum: 0)
         for d in deleted.sorted() {
             let want = stratum[d] ?? 0
-            let order = (0..<count).sorted { (abs($0 - want), $0) < (abs($1 - want), $1) }
-            guard let k = order.first(where: { !(byStratum[$0] ?? []).isEmpty }) else { break }
+            // Nearest strata first; between two equally near, a seeded coin (no drift to either side).
+            let coin = rng.next() & 1 == 0
+            let order = (0..<count).sorted { (abs($0 - want), coin ? $0 : -$0) < (abs($1 - want), coin ? $1 : -$1) }
+            guard let k = order.first(where: { !(byStratum[$0] ?? []).isEmpty }) else { out.unmatched += 1; continue }
             if k != want { out.outOfStratum += 1 }
             let j = Int(rng.next() % UInt64(byStratum[k]!.count))
             out.chosen.append(byStratum[k]!.remove(at: j))
@@ -103,13 +107,12 @@ struct SeedAnalysis: Sendable {
                           deletionOnly: d.subtracting(c).count, controlOnly: c.subtracting(d).count)
     }
 
-    /// Mean over the analysis set of each subject's change in extraction score, deletion −
-    /// control (subjects without a score in either arm are left out); nil when none has both.
-    func scoreChange(_ control: Arm, _ outcomes: [Arm: TestOutcome]) -> Double? {
-        let ds = analysisSet.sorted().compactMap { s -> Double? in
+    /// Each analysis-set subject's change in extraction score, deletion − control, in subject
+    /// order (subjects without a score in either arm are left out).
+    func scoreChanges(_ control: Arm, _ outcomes: [Arm: TestOutcome]) -> [Double] {
+        analysisSet.sorted().compactMap { s -> Double? in
             guard let a = outcomes[.deletion]?.scores[s], let b = outcomes[control]?.scores[s], a.isFinite, b.isFinite else { return nil }
             return a - b
         }
-        return ds.isEmpty ? nil : ds.reduce(0, +) / Double(ds.count)
     }
 }

@@ -79,12 +79,18 @@ public struct ControlBalance: Codable, Sendable {
     public var tokenRatios: [Double]
     public var medianTokenRatio: Double
     public var matched: Bool
-    /// Draws that had to leave their deleted subject's activity stratum (none left in it).
+    /// Draws that had to leave their deleted subject's activity stratum (none left in it), and
+    /// deleted subjects for whom no present subject was left at all.
     public var outOfStratum: Int
+    public var unmatched: Int
+    /// Mean over seeds of the share of the deletion targets the random control removed too (its
+    /// pool holds every present subject, the targets included: the contrast shrinks by this share).
+    public var overlapWithTargets: Double
     /// Mean over seeds of the share of analysis-set subjects with collateral removal, per arm.
     public var collateralShare: [Arm: Double]
     enum CodingKeys: String, CodingKey {
         case matched
+        case unmatched, overlapWithTargets = "overlap_with_targets"
         case tokenRatios = "token_ratios", medianTokenRatio = "median_token_ratio", outOfStratum = "out_of_stratum", collateralShare = "collateral_share"
     }
 }

@@ -52,7 +52,7 @@ extension StudyRunner {
     }
 
     func scoreComparison(_ c: Arm, analyses: [SeedAnalysis], runs: [Arm: [RunRecord]]) -> OnionScoreChange {
-        OnionStatistics.scoreChange(seedMeans: analyses.indices.compactMap { i in analyses[i].scoreChange(c, runs.mapValues { $0[i].outcome }) }, control: c)
+        OnionStatistics.scoreChange(analyses.indices.map { i in analyses[i].scoreChanges(c, runs.mapValues { $0[i].outcome }) }, control: c)
     }
 
     /// The random control's balance against the deletion arm.
@@ -69,8 +69,10 @@ extension StudyRunner {
             }
             share[a] = xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count)
         }
+        let overlap = st.random.map { Double($0.intersection(st.deleted).count) / Double(max(1, st.deleted.count)) }
         return ControlBalance(tokenRatios: ratios, medianTokenRatio: median, matched: median.isFinite && median >= 0.67 && median <= 1.5,
-                              outOfStratum: draws.reduce(0) { $0 + $1.outOfStratum }, collateralShare: share)
+                              outOfStratum: draws.reduce(0) { $0 + $1.outOfStratum }, unmatched: draws.reduce(0) { $0 + $1.unmatched },
+                              overlapWithTargets: overlap.isEmpty ? 0 : mean(overlap), collateralShare: share)
     }
 
     /// Conditions under which the numbers, whatever they are, decide nothing.
@@ -82,6 +84,9 @@ extension StudyRunner {
         }
         if s.budget != .filler {
             out.append("not comparable: under the `\(s.budget.rawValue)` budget removing records moves every later window, so the fixed test's prompts no longer sit where the models saw them (only `filler` keeps them fixed)")
+        }
+        if b.unmatched > 0 {
+            out.append("control unmatched: \(b.unmatched) draw(s) found no present subject to remove")
         }
         if !b.matched {
             out.append(String(format: "control unmatched: the random control removed %.2f× the deletion arm's tokens (median over seeds; [0.67, 1.5] is required)", b.medianTokenRatio))
@@ -121,11 +126,11 @@ extension StudyRunner {
     func statement(_ rd: StudyRound) -> String {
         let v = rd.verdict
         func rate(_ a: Arm) -> String { String(format: "%.3f", rd.arms[a]?.summary.newlyVulnerableRate ?? .nan) }
-        var out = "Round \(rd.round)\(rd.primary ? " (primary)" : " (secondary)"): deleting the \(rd.deletionTargets.count) most vulnerable subjects (ranked on \(rd.selectionModels) selection models) "
+        var out = "Round \(rd.round)\(rd.primary ? " (primary endpoint)" : " (secondary)") — \(v.outcome.rawValue)\(v.outcome == .exceeds && v.clearsDelta ? ", by at least Δ" : ""): deleting the \(rd.deletionTargets.count) most vulnerable subjects (ranked on \(rd.selectionModels) selection models) "
         out += "left \(rate(.deletion)) of the others newly vulnerable, against \(rate(.randomRemoval)) after removing as many subjects of the same activity at random "
         out += "and \(rate(.reseed)) from retraining alone (mean over \(rd.arms[.deletion]?.seeds.count ?? 0) evaluation seeds, \(String(format: "%.0f", rd.arms[.deletion]?.summary.analysisSetMean ?? 0)) subjects each). "
         out += v.summary
-        out += String(format: " Control balance: the random control removed %.2f× the deletion arm's tokens (median over seeds)", rd.balance.medianTokenRatio)
+        out += String(format: " Minimum detectable effect %@ (Δ = %.3f). Control balance: the random control removed %.2f× the deletion arm's tokens (median over seeds) and %.0f%% of its draws were deletion targets too", v.minimumDetectableEffect.map { String(format: "%.3f", $0) } ?? "n/a", v.delta, rd.balance.medianTokenRatio, 100 * rd.balance.overlapWithTargets)
         if rd.balance.outOfStratum > 0 { out += ", \(rd.balance.outOfStratum) draws outside their stratum" }
         out += "."
         return out

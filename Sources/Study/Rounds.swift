@@ -81,8 +81,10 @@ extension StudyRunner {
         return (targets, draws)
     }
 
-    func onionRound(_ r: Int, base: TrainSpec.Base, state st: inout OnionState) throws -> StudyRound {
+    func onionRound(_ r: Int, base: TrainSpec.Base, state st: inout OnionState) throws -> StudyRound? {
         let (targets, draws) = planRemovals(st, round: r)
+        // No one left whom the selection models find vulnerable: a round would remove nothing.
+        guard !targets.isEmpty else { return nil }
         if r == 1 { st.forgetSet = Set(targets) }
         st.deleted.formUnion(targets)
         for i in draws.indices { st.random[i].formUnion(draws[i].chosen) }

@@ -1,9 +1,9 @@
-// `shallot study`: DESIGN.md's protocol end to end. Pre-train a base on corpus P and a control
-// base on P with the target subjects' records replaced by filler; fine-tune on F; audit; onion
-// rounds with a deletion arm and two controls (random removal matched on records, and reseeding
-// on unchanged data), several seeds each; pre-training leakage with the control base; approximate
-// unlearning against the exact retrain. Every stage is checkpointed under DIR so that an
-// interrupted study resumes.
+// `shallot study` end to end (docs/methods.md). Pre-train a base on corpus P and a control base
+// on P with the target subjects' records replaced by filler; fine-tune on F with evaluation and
+// selection seeds; run the fixed test on every model; onion rounds with a deletion arm and two
+// controls (random removal from the deleted subjects' activity strata, per seed; reseeding on
+// unchanged data); pre-training leakage with the control base; approximate unlearning against the
+// exact retrain. Every job is checkpointed under DIR so that an interrupted study resumes.
 
 import Audit
 import Corpus
@@ -130,7 +130,13 @@ public final class StudyRunner {
             if let plant = s.plant {
                 sp.namesakeGroups = plant.groups; sp.namesakeLight = plant.light; sp.namesakeLightMessages = plant.lightMessages; sp.namesakeNull = plant.null
             }
-            F = try SynthGenerator.generate(sp).records
+            let f = try SynthGenerator.generate(sp)
+            F = f.records
+            // The plant's groups, for scoring a validation run afterwards (the study never reads it).
+            if s.plant != nil {
+                try PrivateFile.makeDirectory(dir)
+                try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(f.namesakes), to: dir + "/namesakes.json")
+            }
         }
         // P: targets (replaced by filler in the control base), unseen subjects (never trained on
         // by any model: their values that no training record holds are the unseen comparison
@@ -374,7 +380,11 @@ public final class StudyRunner {
         var rounds: [StudyRound] = []
         var unlearningJob: JobFuture<[UnlearningRow]>?
         for r in 1...n {
-            rounds.append(try onionRound(r, base: base, state: &onion))
+            guard let round = try onionRound(r, base: base, state: &onion) else {
+                report(.stage("round \(r): the selection models find no present subject vulnerable; the rounds end here"))
+                break
+            }
+            rounds.append(round)
             if r == 1 {
                 let forget = onion.forgetSet, seed = onion.evaluationSeeds[0]
                 unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("unlearning") { try self.unlearningComparison(forget: forget, seed: seed) } }

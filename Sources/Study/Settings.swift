@@ -75,7 +75,7 @@ public struct StudySettings: Codable, Sendable {
     public var untargetedPrompts: Int
     public var unlearning: UnlearnSettings
     public var unlearningMethods: [UnlearnMethod] = [.ga, .gd, .npo]
-    /// Resamples of the verdicts' hierarchical bootstrap (METHODS.md: at least 2,000).
+    /// Resamples of the pre-training leakage bootstrap (the onion verdict needs none).
     public var bootstrapResamples = 2000
 
     enum CodingKeys: String, CodingKey {
@@ -102,7 +102,9 @@ public struct StudySettings: Codable, Sendable {
     public struct Prospective: Codable, Sendable, Equatable {
         public var newlyRate: Double
         public var betweenSeedSD: Double
-        enum CodingKeys: String, CodingKey { case newlyRate = "newly_rate", betweenSeedSD = "between_seed_sd" }
+        /// Share of testable subjects vulnerable at baseline (they leave the analysis set).
+        public var vulnerableShare = 0.3
+        enum CodingKeys: String, CodingKey { case newlyRate = "newly_rate", betweenSeedSD = "between_seed_sd", vulnerableShare = "vulnerable_share" }
     }
 
     static func training(batch: Int, context: Int, epochs: Double, lr: Float, seed: UInt64) -> TrainParameters {
@@ -138,7 +140,7 @@ public struct StudySettings: Codable, Sendable {
                prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10], untargetedPrompts: 4,
                unlearning: (4, 5e-5), bootstrap: 200),
         Preset(name: "quick", people: (50, 250, 50, 300), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
-               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 1,
+               pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
                unlearning: (20, 5e-5), bootstrap: 2000),
         Preset(name: "default", people: (160, 1000, 190, 1100), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
@@ -146,7 +148,7 @@ public struct StudySettings: Codable, Sendable {
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
                unlearning: (40, 5e-5), bootstrap: 2000),
         Preset(name: "validation", people: (60, 300, 90, 600), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
-               pretrain: (2, 2e-3), finetune: (3, 1.5e-3), rounds: 1, removePerRound: 6, seeds: 5, selectionSeeds: 2,
+               pretrain: (2, 2e-3), finetune: (3, 1.5e-3), rounds: 1, removePerRound: 6, seeds: 5, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 20,
                unlearning: (10, 5e-5), bootstrap: 500),
         Preset(name: "paper", people: (2000, 40000, 720, 12000), shape: ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192), batch: 8,

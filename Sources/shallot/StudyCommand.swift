@@ -93,6 +93,20 @@ struct StudyCommand: ParsableCommand {
         if let l = ledgerFile, let lp = ledger { record(report, settings: settings, in: l, path: lp) }
         print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")
         for f in report.findings { print("  • " + f) }
+        print(Self.verdictLine(report))
+    }
+
+    /// The last line: the primary endpoint's verdict, its intervals, Δ, the MDE and the balance.
+    static func verdictLine(_ r: StudyReport) -> String {
+        guard let rd = r.rounds.first(where: \.primary) else {
+            return "onion verdict: none — " + (r.design.stopped ?? "no onion round was run (--rounds 0)")
+        }
+        let v = rd.verdict
+        let cs = v.comparisons.map { c in
+            "\(c.control.rawValue) \(String(format: "%+.3f", c.difference)) " + (c.interval.map { String(format: "[%.3f, %.3f]", $0.low, $0.high) } ?? "[n/a]")
+        }.joined(separator: ", ")
+        let mde = v.minimumDetectableEffect.map { String(format: "%.3f", $0) } ?? "n/a"
+        return "onion verdict (round \(rd.round)): \(v.outcome.rawValue.uppercased()) — deletion − control: \(cs); Δ = \(String(format: "%.3f", v.delta)), MDE \(mde); random control removed \(String(format: "%.2f", rd.balance.medianTokenRatio))× the deletion arm's tokens (median), \(String(format: "%.0f", 100 * rd.balance.overlapWithTargets))% of its draws were targets too"
     }
 
     /// --jobs, --threads and --trainer as the runner's execution settings. One kernel thread per
