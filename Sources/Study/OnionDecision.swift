@@ -331,7 +331,9 @@ public enum OnionStatistics {
         let numeric: OnionOutcome
         if cs.allSatisfy({ $0.outcome == .exceeds }) { numeric = .exceeds }
         else if cs.allSatisfy({ $0.outcome == .fewer }) { numeric = .fewer }
-        else if cs.allSatisfy({ $0.invalidSeeds.isEmpty && ($0.interval.map { $0.high < delta } ?? false) }) { numeric = .doesNotExceed }
+        // A null result needs the power to see Δ: with near-zero counts the floor alone can squeeze
+        // an interval below Δ while the test could not have detected it (a missed plant).
+        else if cs.allSatisfy({ $0.invalidSeeds.isEmpty && ($0.interval.map { $0.high < delta } ?? false) }), let m = mde, m <= delta { numeric = .doesNotExceed }
         else { numeric = .inconclusive }
 
         var reasons = preconditions

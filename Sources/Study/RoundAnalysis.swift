@@ -78,6 +78,11 @@ extension StudyRunner {
     /// Conditions under which the numbers, whatever they are, decide nothing.
     func preconditions(_ b: ControlBalance, analyses: [SeedAnalysis]) -> [String] {
         var out: [String] = []
+        // An instrument that makes no one newly vulnerable in any arm — not even by retraining
+        // alone — saw nothing, and cannot say that deletion exposed no one.
+        if analyses.allSatisfy({ a in a.newly.values.allSatisfy(\.isEmpty) }) {
+            out.append("the instrument saw nothing: no subject became newly vulnerable in any arm or seed, not even by retraining alone")
+        }
         let smallest = analyses.map(\.analysisSet.count).min() ?? 0
         if smallest < Self.minimumAnalysisSet {
             out.append("too few subjects compared: \(smallest) in the smallest analysis set (at least \(Self.minimumAnalysisSet) are needed)")

@@ -118,6 +118,16 @@ import Testing
         #expect(v.summary.hasPrefix("Deleting the most vulnerable made fewer others newly vulnerable than either control: -0.150 [-0.259, -0.041] against random removal"))
     }
 
+    @Test func aBlindRunDoesNotRuleOutDelta() {
+        // Nobody newly vulnerable in either arm, 3 seeds of 100: the floor alone makes the
+        // interval ±0.025, below Δ, but the test could only have detected ≈0.1. Not a null result.
+        let zero = (0..<3).map { PairedSeed(seed: UInt64($0), subjects: 100, deletionNewly: 0, controlNewly: 0, deletionOnly: 0, controlOnly: 0) }
+        let r = OnionStatistics.compare(zero, control: .randomRemoval), s = OnionStatistics.compare(zero, control: .reseed)
+        #expect(r.interval!.high < 0.05 && r.minimumDetectableEffect! > 0.05)
+        let v = OnionStatistics.decide(random: r, reseed: s, delta: 0.05, preconditions: [])
+        #expect(v.outcome == .inconclusive && v.reasons.contains { $0.hasPrefix("underpowered") })
+    }
+
     @Test func upperEndsBelowDeltaAgainstBothDoNotExceed() {
         // Against reseeding the difference alternates 0.00 / 0.01: a small excess, shown above 0
         // but with the upper end below Δ, so an excess of Δ or more is still ruled out.
