@@ -1,24 +1,33 @@
 #!/usr/bin/env python3
 """Does the onion study see a planted onion effect, and only that? (docs/methods.md, "Validation")
 
-Runs `shallot study` R times on corpora with a planted onion mechanism (`--namesakes G`: groups of
-namesakes whose heavy member's phone number shadows the light members' behind the same signature
-prefix) and R times on their null twins (`--namesake-null`: the same people and mail, unique
-names), with a fresh corpus per run (`--seed`), deletion targets chosen by the study itself (blind
-to the plant), and prints the rate of each verdict with Clopper–Pearson 95% intervals:
+Each run writes a fresh pair of corpora with `shallot corpus synth` (seed = first seed + run): a
+fine-tuning corpus with a planted onion mechanism (`--namesakes G` and the other plant options given
+in --synth: groups of namesakes whose heavy member's phone number shadows the light members' behind
+the same signature prefix, docs/namesakes.md) and its null twin (`--namesake-null`: the same people
+and mail, light members with names and titles of their own), and a pre-training corpus of another
+population. It runs `shallot study --corpus F --pretrain-corpus P` on each — the path a user's own
+corpus takes — with deletion targets chosen by the study itself (blind to the plant; the sidecar
+F.namesakes.json is read only afterwards, to say how many heavy members the study deleted and how
+many light members surfaced in each arm), and prints the rate of each verdict with Clopper–Pearson
+95% intervals. It exits 1 unless
 
-    planted → `exceeds` in ≥ 80% of runs;  null → `exceeds` in ≤ 5% (and `fewer` in ≤ 5%).
+    planted → `exceeds` in ≥ 80% of runs;  null → `exceeds` in ≤ 5% and `fewer` in ≤ 5% of runs
 
-`--groups 2,4,8` is the dial of the planted effect's size (the share of subjects the plant can make
-newly vulnerable grows with G), so the detection rate is shown near Δ, not only far above it.
-Resumable: a run whose study.json exists is read, not run again. Only the standard library.
+for every group count checked with --require (by default the largest of --groups). `--groups 2,4,6`
+is the dial of the planted effect's size, so the detection rate is shown near Δ, not only far above it.
+Resumable: a run whose study.json exists is read, not run again (and a killed study resumes).
+Only the standard library.
 
-    python3 Scripts/validate_study.py --shallot .build/release/shallot --runs 10 --groups 4 --out runs/validation
+    python3 Scripts/validate_study.py --shallot .build/release/shallot --runs 10 --groups 6 --out runs/validation \
+        --synth "--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 --namesake-heavy-notes --namesake-heavy-exact" \
+        -- --finetune-epochs 4 --finetune-lr 1.5e-3
 """
 import argparse
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -67,25 +76,39 @@ def clopper_pearson(k, n, level=0.95):
     return (low, high)
 
 
+def shallot(args, cmd):
+    r = subprocess.run([args.shallot] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(f"failed ({' '.join(cmd)}):\n{r.stderr[-3000:]}")
+
+
+def corpora(args, out, seed, groups, null):
+    """The run's pre-training corpus and its planted (or null) fine-tuning corpus, written once."""
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    p, f = os.path.join(out, "P.jsonl"), os.path.join(out, "F.jsonl")
+    if not os.path.exists(p):
+        shallot(args, ["corpus", "synth", "--population", "0", "--seed", str(seed)] + shlex.split(args.pretrain_synth) + ["--out", p])
+    if not os.path.exists(f + ".namesakes.json"):
+        shallot(args, ["corpus", "synth", "--population", "1", "--seed", str(seed + 1), "--namesakes", str(groups)]
+                + shlex.split(args.synth) + (["--namesake-null"] if null else []) + ["--out", f])
+    return p, f
+
+
 def run_study(args, out, seed, groups, null):
     path = os.path.join(out, "study.json")
     if os.path.exists(path):
         return json.load(open(path)), 0.0
-    cmd = [args.shallot, "study", "--preset", args.preset, "--seed", str(seed), "--namesakes", str(groups),
-           "--salt-file", os.path.join(args.out, "salt"), "--reveal-pii", "--jobs", str(args.jobs), "--out", out]
-    if null:
-        cmd.append("--namesake-null")
-    cmd += args.extra
+    p, f = corpora(args, out, seed, groups, null)
+    cmd = ["study", "--preset", args.preset, "--seed", str(seed), "--corpus", f, "--pretrain-corpus", p,
+           "--salt-file", os.path.join(args.out, "salt"), "--reveal-pii", "--jobs", str(args.jobs), "--out", out] + args.extra
     t0 = time.time()
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit(f"study failed ({' '.join(cmd)}):\n{r.stderr[-3000:]}")
+    shallot(args, cmd)
     return json.load(open(path)), time.time() - t0
 
 
 def plant_size(j, groups):
     """Per run: heavy members the study deleted, and light members newly vulnerable per arm (mean
-    over evaluation seeds) — read from OUT/namesakes.json (the study wrote it and never read it)."""
+    over evaluation seeds), from the corpus's sidecar (the study never read it)."""
     heavy = {g["heavy"]["subject"] for g in groups}
     light = {m["subject"] for g in groups for m in g["light"]}
     rd = (j.get("rounds") or [None])[0]
@@ -95,7 +118,9 @@ def plant_size(j, groups):
     for arm, a in rd["arms"].items():
         seeds = a["seeds"]
         arms[arm] = sum(len(light & set(s["newly_vulnerable"])) for s in seeds) / max(1, len(seeds))
-    return {"heavy_deleted": len(heavy & set(rd["deletion_targets"])), "heavy": len(heavy), "light_newly": arms}
+    drawn = rd["arms"]["random_removal"]["removed_per_seed"]
+    return {"heavy_deleted": len(heavy & set(rd["deletion_targets"])), "heavy": len(heavy), "light_newly": arms,
+            "heavy_drawn_by_random": sum(len(heavy & set(d)) for d in drawn) / max(1, len(drawn))}
 
 
 def summarise(runs, plants):
@@ -104,6 +129,7 @@ def summarise(runs, plants):
     sizes = [p for p in plants if p]
     if sizes:
         out["heavy_deleted_mean"] = sum(p["heavy_deleted"] for p in sizes) / len(sizes)
+        out["heavy_drawn_by_random_mean"] = sum(p["heavy_drawn_by_random"] for p in sizes) / len(sizes)
         out["light_newly_mean"] = {a: sum(p["light_newly"].get(a, 0) for p in sizes) / len(sizes) for a in ("deletion", "random_removal", "reseed")}
     for j in runs:
         rounds = j.get("rounds") or []
@@ -112,13 +138,48 @@ def summarise(runs, plants):
     for o in ("exceeds", "fewer", "does_not_exceed", "inconclusive", "stopped"):
         k = out["outcomes"].get(o, 0)
         out[o] = {"count": k, "rate": k / max(1, len(runs)), "ci_95": clopper_pearson(k, len(runs))}
-    diffs = [c["difference"] for j in runs for c in ((j.get("rounds") or [{}])[0].get("verdict", {}).get("comparisons", []))
-             if c["control"] == "random_removal"]
-    out["mean_difference_vs_random"] = sum(diffs) / len(diffs) if diffs else None
-    mdes = [j["rounds"][0]["verdict"].get("minimum_detectable_effect") for j in runs if j.get("rounds")]
-    mdes = [m for m in mdes if m is not None]
-    out["median_mde"] = sorted(mdes)[len(mdes) // 2] if mdes else None
+    diffs = {}
+    for j in runs:
+        for c in (j.get("rounds") or [{}])[0].get("verdict", {}).get("comparisons", []):
+            diffs.setdefault(c["control"], []).append(c["difference"])
+    out["mean_difference"] = {k: sum(v) / len(v) for k, v in diffs.items()}
+    mdes = sorted(m for m in (j["rounds"][0]["verdict"].get("minimum_detectable_effect") for j in runs if j.get("rounds")) if m is not None)
+    out["median_mde"] = mdes[len(mdes) // 2] if mdes else None
+    out["seconds"] = [j.get("seconds") for j in runs]
     return out
+
+
+def table(report):
+    print("\n| G | corpus | runs | exceeds | fewer | does_not_exceed | inconclusive | mean diff vs random / reseed | median MDE | heavy deleted / drawn by random | light newly (del / rand / reseed) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for g, kinds in report["groups"].items():
+        for kind, s in kinds.items():
+            cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
+            md = s["mean_difference"]
+            mde = s["median_mde"]
+            print(f"| {g} | {kind} | {s['runs']} | {cell('exceeds')} | {cell('fewer')} | {cell('does_not_exceed')} | {cell('inconclusive')} | "
+                  + " / ".join(f"{md[c]:+.3f}" if c in md else "n/a" for c in ("random_removal", "reseed")) + " | "
+                  f"{'n/a' if mde is None else f'{mde:.3f}'} | "
+                  f"{s.get('heavy_deleted_mean', float('nan')):.1f} / {s.get('heavy_drawn_by_random_mean', float('nan')):.1f} | "
+                  + " / ".join(f"{s.get('light_newly_mean', {}).get(a, float('nan')):.2f}" for a in ("deletion", "random_removal", "reseed")) + " |")
+
+
+def check(report, required):
+    """The thresholds of issue 16 on the point rates; the intervals are printed beside them."""
+    failures = []
+    for g in required:
+        kinds = report["groups"].get(str(g))
+        if not kinds:
+            failures.append(f"G={g}: not run")
+            continue
+        pl, nu = kinds["planted"], kinds["null"]
+        if pl["exceeds"]["rate"] < 0.8:
+            failures.append(f"G={g}: planted → exceeds in {pl['exceeds']['count']}/{pl['runs']} runs (< 80%)")
+        if nu["exceeds"]["rate"] > 0.05:
+            failures.append(f"G={g}: null → exceeds in {nu['exceeds']['count']}/{nu['runs']} runs (> 5%)")
+        if nu["fewer"]["rate"] > 0.05:
+            failures.append(f"G={g}: null → fewer in {nu['fewer']['count']}/{nu['runs']} runs (> 5%)")
+    return failures
 
 
 def main():
@@ -126,7 +187,11 @@ def main():
     ap.add_argument("--shallot", default=".build/release/shallot")
     ap.add_argument("--preset", default="validation")
     ap.add_argument("--runs", type=int, default=10, help="runs per corpus kind and group count")
-    ap.add_argument("--groups", default="4", help="comma-separated namesake group counts (the dial)")
+    ap.add_argument("--groups", default="6", help="comma-separated namesake group counts (the dial)")
+    ap.add_argument("--require", default=None, help="group counts the thresholds apply to (default: the largest of --groups)")
+    ap.add_argument("--synth", default="--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 "
+                    "--namesake-heavy-notes --namesake-heavy-exact", help="`corpus synth` options of the fine-tuning corpora (plant included)")
+    ap.add_argument("--pretrain-synth", default="--subjects 60 --records 300 --zipf 0.7", help="`corpus synth` options of the pre-training corpora")
     ap.add_argument("--first-seed", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="runs/validation")
@@ -138,8 +203,9 @@ def main():
         fd = os.open(salt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, os.urandom(32))
         os.close(fd)
-    report = {"preset": args.preset, "runs": args.runs, "groups": {}}
-    for g in [int(x) for x in args.groups.split(",")]:
+    groups = [int(x) for x in args.groups.split(",")]
+    report = {"preset": args.preset, "runs": args.runs, "synth": args.synth, "pretrain_synth": args.pretrain_synth, "study": args.extra, "groups": {}}
+    for g in groups:
         kinds = {}
         for kind in ("planted", "null"):
             runs, plants = [], []
@@ -147,8 +213,7 @@ def main():
                 seed = args.first_seed + r
                 out = os.path.join(args.out, f"g{g}", f"{kind}-{seed}")
                 j, secs = run_study(args, out, seed, g, kind == "null")
-                sidecar = os.path.join(out, "namesakes.json")
-                plants.append(plant_size(j, json.load(open(sidecar))) if os.path.exists(sidecar) else None)
+                plants.append(plant_size(j, json.load(open(os.path.join(out, "F.jsonl.namesakes.json")))["groups"]))
                 o = (j.get("rounds") or [{"verdict": {"outcome": "stopped"}}])[0]["verdict"]["outcome"]
                 print(f"G={g} {kind:7s} seed {seed}: {o}" + (f" ({secs:.0f} s)" if secs else " (read)"), flush=True)
                 runs.append(j)
@@ -158,18 +223,14 @@ def main():
     with open(path + ".tmp", "w") as f:
         json.dump(report, f, indent=2)
     os.replace(path + ".tmp", path)
-    print("\n| G | corpus | runs | exceeds | fewer | does_not_exceed | inconclusive | mean diff vs random | median MDE | heavy deleted | light newly (del / rand / reseed) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for g, kinds in report["groups"].items():
-        for kind, s in kinds.items():
-            cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
-            md = s["mean_difference_vs_random"]
-            mde = s["median_mde"]
-            print(f"| {g} | {kind} | {s['runs']} | {cell('exceeds')} | {cell('fewer')} | {cell('does_not_exceed')} | {cell('inconclusive')} | "
-                  f"{'n/a' if md is None else f'{md:+.3f}'} | {'n/a' if mde is None else f'{mde:.3f}'} | "
-                  f"{s.get('heavy_deleted_mean', float('nan')):.1f} | "
-                  + " / ".join(f"{s.get('light_newly_mean', {}).get(a, float('nan')):.2f}" for a in ("deletion", "random_removal", "reseed")) + " |")
+    table(report)
+    required = [int(x) for x in args.require.split(",")] if args.require else [max(groups)]
+    failures = check(report, required)
     print(f"\n{path}")
+    if failures:
+        print("VALIDATION FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"validation passed for G = {', '.join(map(str, required))}")
 
 
 if __name__ == "__main__":

@@ -40,13 +40,28 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     public var namesakeHeavyMessages = 30
     /// Probability that a group member's message carries their signature block.
     public var namesakeSignatureRate = 0.95
-    /// The null twin: the same people and mail, but every light member has a name of their own.
+    /// The null twin: the same people and mail, but every light member has a name (and a title
+    /// and department) of their own.
     public var namesakeNull = false
+    /// Each heavy member signs with one of m signature variants (title and department), and
+    /// light member j shares variant j: the light members no longer shadow each other, so
+    /// deleting the heavy member can surface all m at once (one onion layer, m people).
+    public var namesakeVariants = false
+    /// Heavy members write short notes (a greeting, one sentence, their signature; never a reply
+    /// quoting a thread): about half a message's tokens, so that a heavy member's number is seen
+    /// often without the heavy member towering over everyone in tokens written.
+    public var namesakeHeavyNotes = false
+    /// Heavy members send exactly `namesakeHeavyMessages` (no share of the Zipf head on top), so
+    /// that they sit among the corpus's other active senders rather than above all of them.
+    public var namesakeHeavyExact = false
+    /// Heavy member k sends H·(1 − k/(2(G − 1))) messages (H down to H/2) instead of H each.
+    public var namesakeHeavySpread = false
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case subjects, records, seed, population, zipf, internationalPhones, signatureRate, referralRate, canaryRepeats, canariesPerRepeat
         case namesakeGroups, namesakeLight, namesakeLightMessages, namesakeHeavyMessages, namesakeSignatureRate, namesakeNull
+        case namesakeVariants, namesakeHeavyNotes, namesakeHeavyExact, namesakeHeavySpread
     }
 
     public init(from decoder: Decoder) throws {
@@ -60,6 +75,8 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         namesakeLightMessages = try get(.namesakeLightMessages, namesakeLightMessages)
         namesakeHeavyMessages = try get(.namesakeHeavyMessages, namesakeHeavyMessages)
         namesakeSignatureRate = try get(.namesakeSignatureRate, namesakeSignatureRate); namesakeNull = try get(.namesakeNull, namesakeNull)
+        namesakeVariants = try get(.namesakeVariants, namesakeVariants); namesakeHeavyNotes = try get(.namesakeHeavyNotes, namesakeHeavyNotes)
+        namesakeHeavyExact = try get(.namesakeHeavyExact, namesakeHeavyExact); namesakeHeavySpread = try get(.namesakeHeavySpread, namesakeHeavySpread)
     }
 
     /// The namesake keys are written only when there is a plant, so that the settings a corpus
@@ -74,6 +91,11 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         try c.encode(namesakeGroups, forKey: .namesakeGroups); try c.encode(namesakeLight, forKey: .namesakeLight)
         try c.encode(namesakeLightMessages, forKey: .namesakeLightMessages); try c.encode(namesakeHeavyMessages, forKey: .namesakeHeavyMessages)
         try c.encode(namesakeSignatureRate, forKey: .namesakeSignatureRate); try c.encode(namesakeNull, forKey: .namesakeNull)
+        // Written only when set, so that a plant's settings from before these options read the same.
+        if namesakeVariants { try c.encode(true, forKey: .namesakeVariants) }
+        if namesakeHeavyNotes { try c.encode(true, forKey: .namesakeHeavyNotes) }
+        if namesakeHeavyExact { try c.encode(true, forKey: .namesakeHeavyExact) }
+        if namesakeHeavySpread { try c.encode(true, forKey: .namesakeHeavySpread) }
     }
 }
 
@@ -170,6 +192,15 @@ public enum SynthGenerator {
             self.p = p; self.people = people; self.plant = plant; referable = plant?.referable ?? Array(people.indices)
         }
         func signatureRate(_ s: Int) -> Double { plant?.isMember(s) == true ? p.namesakeSignatureRate : p.signatureRate }
+        func writesNotes(_ s: Int) -> Bool { p.namesakeHeavyNotes && plant?.isHeavy(s) == true }
+        /// The sender as their signature shows them: a heavy member with signature variants signs
+        /// with one drawn at random (no draw otherwise, so that corpora without variants are unchanged).
+        func signer(_ s: Int, _ rng: inout SynthRNG) -> SynthPerson {
+            guard let v = plant?.variants[s], !v.isEmpty else { return people[s] }
+            var x = people[s]
+            (x.title, x.department) = v[rng.int(v.count)]
+            return x
+        }
     }
 
     /// Message i from `s` to `to` (a reply to a recent thread 30% of the time), and its thread.
@@ -179,7 +210,8 @@ public enum SynthGenerator {
         let date = makeDate(&rng, i, p.records)
         var subjectLine: String, body: String
         var quoted: Thread?
-        if !threads.isEmpty && rng.chance(0.3) {
+        let note = style.writesNotes(s)
+        if !note && !threads.isEmpty && rng.chance(0.3) {
             quoted = threads[threads.count - 1 - rng.int(min(threads.count, 40))]
             subjectLine = "RE: " + quoted!.subject.replacingOccurrences(of: "RE: ", with: "")
             to = [quoted!.from]
@@ -189,8 +221,8 @@ public enum SynthGenerator {
         }
         let topic = rng.pick(SynthVocabulary.topics)
         if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
-        body = makeBody(topic.sentences, sender: people[s], to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
-                        referable: style.referable, &rng)
+        body = makeBody(topic.sentences, sender: style.signer(s, &rng), to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
+                        referable: style.referable, note: note, &rng)
         var text = "From: \(people[s].name) <\(people[s].email)>\n"
         text += "To: " + to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ") + "\n"
         text += "Date: \(date)\nSubject: \(subjectLine)\n\n\(body)"
@@ -290,13 +322,13 @@ public enum SynthGenerator {
     }
 
     static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters,
-                         signatureRate: Double, referable: [Int], _ rng: inout SynthRNG) -> String {
+                         signatureRate: Double, referable: [Int], note: Bool = false, _ rng: inout SynthRNG) -> String {
         var lines: [String] = []
         let g = rng.pick(SynthVocabulary.greetings)
         lines.append(fill(g, &rng, to))
         lines.append("")
         var para: [String] = []
-        let n = 2 + rng.int(4)
+        let n = note ? 1 : 2 + rng.int(4)
         var idx = Array(sentences.indices).seededShuffled(using: &rng).prefix(n)
         if idx.isEmpty { idx = [0] }
         for (k, i) in idx.enumerated() {
@@ -304,7 +336,7 @@ public enum SynthGenerator {
             if k == 0 { let o = rng.pick(SynthVocabulary.openers); if !o.isEmpty { s = o + s.prefix(1).lowercased() + s.dropFirst() } }
             para.append(s)
         }
-        if rng.chance(p.referralRate), !referable.isEmpty {
+        if !note, rng.chance(p.referralRate), !referable.isEmpty {
             let other = people[referable[rng.int(referable.count)]]
             let r = rng.pick(SynthVocabulary.referrals)
             para.append(r.replacingOccurrences(of: "{name}", with: other.name).replacingOccurrences(of: "{phone}", with: other.phone)

@@ -49,9 +49,12 @@ public struct NamesakeMember: Codable, Sendable, Equatable {
     /// Messages the member sent, and how many carry their signature block.
     public var records: Int
     public var signed: Int
+    /// The "Title, Department" line(s) the member signs with (a heavy member with signature
+    /// variants has several; light member j shares the heavy member's j-th).
+    public var signature: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case subject, name, email, phone, records, signed
+        case subject, name, email, phone, records, signed, signature
         case nullName = "null_name", phoneNormalized = "phone_normalized"
     }
 }
@@ -75,6 +78,9 @@ struct NamesakePlant {
     /// Each light member's own name (shown in the null twin).
     let nullNames: [Int: String]
     let members: Set<Int>, lightMembers: Set<Int>
+    /// With signature variants: each heavy member's (title, department) variants, variant j
+    /// shared with light member j (empty without variants).
+    let variants: [Int: [(String, String)]]
     /// Zipf ranks (heavy members first), recipients (everyone but light members) and people
     /// others may refer to (everyone but group members).
     let zipfOrder: [Int], recipients: [Int], referable: [Int]
@@ -86,6 +92,10 @@ struct NamesakePlant {
         guard m >= 1 else { throw CorpusError.invalidArgument("a namesake group needs at least 1 light member (got \(m))") }
         guard l >= 1 else { throw CorpusError.invalidArgument("light namesakes must send at least 1 message each (got \(l))") }
         guard h >= 0 else { throw CorpusError.invalidArgument("heavy namesakes' message floor must be 0 or more (got \(h))") }
+        // Variants and the null twin's own titles differ by title: leave one title over.
+        guard m < SynthVocabulary.titles.count else {
+            throw CorpusError.invalidArgument("a namesake group has at most \(SynthVocabulary.titles.count - 1) light members (got \(m))")
+        }
         guard (0...1).contains(p.namesakeSignatureRate) else {
             throw CorpusError.invalidArgument("the namesakes' signature rate must be in [0, 1] (got \(p.namesakeSignatureRate))")
         }
@@ -123,30 +133,44 @@ struct NamesakePlant {
         }
         heavies = Array(order.prefix(g))
         lights = (0..<g).map { k in Array(order[(g + k * m)..<(g + (k + 1) * m)]) }
-        var nullNames: [Int: String] = [:]
+        var nullNames: [Int: String] = [:], variants: [Int: [(String, String)]] = [:]
         for (k, h) in heavies.enumerated() {
             let heavy = people[h]
-            for l in lights[k] {
+            // Variant 0 is the heavy member's own; the others are drawn distinct.
+            var mine = [(heavy.title, heavy.department)]
+            while p.namesakeVariants && mine.count < m {
+                let v = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments))
+                if !mine.contains(where: { $0.0 == v.0 }) { mine.append(v) }
+            }
+            if p.namesakeVariants { variants[h] = mine }
+            for (j, l) in lights[k].enumerated() {
                 names.remove(people[l].name); emails.remove(people[l].email); phones.remove(PIINormalize.digitsOnly(people[l].phone))
                 let (first, last) = Self.freshName(&rng, taken: names, unlike: heavy)
                 names.insert("\(first) \(last)")
                 let email = Self.address(first, last, domain: Self.domain(heavy.email), &emails, &rng)
                 var phone = Self.phone(like: heavy.phone, &rng)
                 while !phones.insert(PIINormalize.digitsOnly(phone)).inserted { phone = Self.phone(like: heavy.phone, &rng) }
+                // The null twin's light member shares no signature line with the heavy member but
+                // the company's: a title and department unlike every variant (drawn in both twins,
+                // so that the two stay draw for draw the same).
+                var own = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments))
+                while mine.contains(where: { $0.0 == own.0 }) { own = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments)) }
+                let shared = mine[p.namesakeVariants ? j : 0]
                 people[l] = SynthPerson(first: p.namesakeNull ? first : heavy.first, last: p.namesakeNull ? last : heavy.last, email: email, phone: phone,
-                                        title: heavy.title, department: heavy.department, company: heavy.company)
+                                        title: p.namesakeNull ? own.0 : shared.0, department: p.namesakeNull ? own.1 : shared.1, company: heavy.company)
                 nullNames[l] = "\(first) \(last)"
             }
         }
-        self.nullNames = nullNames
+        self.nullNames = nullNames; self.variants = variants
         let light = Set(lights.joined()), all = light.union(heavies)
         lightMembers = light; members = all
-        zipfOrder = heavies + order.dropFirst(g * (1 + m))
+        zipfOrder = (p.namesakeHeavyExact ? [] : heavies) + order.dropFirst(g * (1 + m))
         recipients = people.indices.filter { !light.contains($0) }
         referable = people.indices.filter { !all.contains($0) }
     }
 
     func isMember(_ i: Int) -> Bool { members.contains(i) }
+    func isHeavy(_ i: Int) -> Bool { members.contains(i) && !lightMembers.contains(i) }
 
     /// Light members write to their heavy namesake's contacts.
     func shareContacts(_ contacts: inout [[Int]]) {
@@ -156,25 +180,36 @@ struct NamesakePlant {
     /// The plant's fixed share of the mail: H messages per heavy member, L per light member.
     func fixedSenders() -> [Int] {
         heavies.enumerated().flatMap { k, h in
-            Array(repeating: h, count: p.namesakeHeavyMessages) + lights[k].flatMap { Array(repeating: $0, count: p.namesakeLightMessages) }
+            Array(repeating: h, count: heavyMessages(k)) + lights[k].flatMap { Array(repeating: $0, count: p.namesakeLightMessages) }
         }
+    }
+
+    /// Heavy member k's messages: H, or with a spread from H down to about H/2 over the groups, so
+    /// that the heavy members fall in different activity deciles.
+    func heavyMessages(_ k: Int) -> Int {
+        let h = p.namesakeHeavyMessages, g = p.namesakeGroups
+        guard p.namesakeHeavySpread, g > 1 else { return h }
+        return Int((Double(h) * (1 - 0.5 * Double(k) / Double(g - 1))).rounded())
     }
 
     /// What OUT.namesakes.json lists: every group's members with their values and message counts.
     func groups(people: [SynthPerson], records: [Record]) -> [NamesakeGroup] {
         var sent: [String: Int] = [:], signed: [String: Int] = [:]
         let signatures = Dictionary(uniqueKeysWithValues: members.map { i in
-            (people[i].email, "\n\(people[i].name)\n\(people[i].title), \(people[i].department)\n\(people[i].company)\n\(people[i].phone)")
+            (people[i].email, (variants[i] ?? [(people[i].title, people[i].department)]).map { t, d in
+                "\n\(people[i].name)\n\(t), \(d)\n\(people[i].company)\n\(people[i].phone)"
+            })
         })
         for r in records {
-            guard let sig = signatures[r.subject] else { continue }
+            guard let sigs = signatures[r.subject] else { continue }
             sent[r.subject, default: 0] += 1
-            if r.text.contains(sig) { signed[r.subject, default: 0] += 1 }
+            if sigs.contains(where: r.text.contains) { signed[r.subject, default: 0] += 1 }
         }
         func member(_ i: Int) -> NamesakeMember {
             let x = people[i]
             return NamesakeMember(subject: x.email, name: x.name, nullName: nullNames[i], email: x.email, phone: x.phone,
-                                  phoneNormalized: PIINormalize.phone(x.phone), records: sent[x.email] ?? 0, signed: signed[x.email] ?? 0)
+                                  phoneNormalized: PIINormalize.phone(x.phone), records: sent[x.email] ?? 0, signed: signed[x.email] ?? 0,
+                                  signature: (variants[i] ?? [(x.title, x.department)]).map { "\($0), \($1)" })
         }
         return heavies.enumerated().map { k, h in
             NamesakeGroup(group: k, name: people[h].name, title: people[h].title, department: people[h].department, company: people[h].company,

@@ -126,14 +126,21 @@ struct Synth: ParsableCommand {
         Namesakes (--namesakes G) plant a known onion mechanism, to validate the study: G groups
         of one heavy and --namesake-light m light members who share a name, title, department and
         company, so that their signatures differ only in the phone number. Heavy members send at
-        least --namesake-heavy-messages each and take the top activity ranks; light members send
+        least --namesake-heavy-messages each and take the top activity ranks (exactly that many
+        with --namesake-heavy-exact); light members send
         exactly --namesake-light-messages each; members sign almost every message and their mail
         is never quoted or referred to. Greedy decoding from a light member's signature gives the
         heavy member's number; delete the heavy member and retrain, and the light member's own
         number can become extractable. A group's light members also shadow each other, so a round
         that deletes K subjects can make about min(G, K) newly vulnerable (one light member per
-        opened group), and G·m over rounds. --namesake-null writes the null twin from
-        the same seed: the same mail, but every light member has a name of their own. The groups
+        opened group), and G·m over rounds. With --namesake-variants the heavy member signs with
+        m title/department variants and light member j shares only variant j, so the light members
+        no longer shadow each other and one deletion can surface all m. --namesake-heavy-notes
+        makes the heavy members write short notes (about half a message's tokens each), so that
+        they are exposed often without towering over everyone in tokens written (the study's
+        random control matches activity strata). --namesake-null writes the null twin from
+        the same seed: the same mail, but every light member has a name, title and department of
+        their own (only the company line is shared). The groups
         (subjects, names, addresses, phone numbers, message counts) are listed in
         OUT.namesakes.json, for scoring a validation run afterwards; the study never reads it.
         G·(1 + m) must not exceed --subjects, nor G·(heavy + m·light messages) --records.
@@ -191,18 +198,25 @@ struct NamesakeOptions: ParsableArguments {
     @Option(name: .customLong("namesake-light-messages"), help: "Messages each light member sends.") var lightMessages: Int?
     @Option(name: .customLong("namesake-heavy-messages"), help: "Messages each heavy member sends at least.") var heavyMessages: Int?
     @Option(name: .customLong("namesake-signature-rate"), help: "Probability that a group member signs a message.") var signatureRate: Double?
-    @Flag(name: .customLong("namesake-null"), help: "Write the null twin: every light member has a name of their own.") var null = false
+    @Flag(name: .customLong("namesake-null"), help: "Write the null twin: every light member has a name, title and department of their own.") var null = false
+    @Flag(name: .customLong("namesake-variants"), help: "Heavy members sign with one title/department variant per light member; light member j shares only variant j.") var variants = false
+    @Flag(name: .customLong("namesake-heavy-notes"), help: "Heavy members write short notes (one sentence and their signature).") var heavyNotes = false
+    @Flag(name: .customLong("namesake-heavy-exact"), help: "Heavy members send exactly --namesake-heavy-messages (no share of the top activity ranks).") var heavyExact = false
+    @Flag(name: .customLong("namesake-heavy-spread"), help: "Heavy members' message counts run from --namesake-heavy-messages down to half of it over the groups.") var heavySpread = false
 
     func apply(_ p: inout SynthParameters) throws {
         guard groups >= 0 else { throw ValidationError("--namesakes must be 0 or more (got \(groups))") }
         if groups == 0 {
             let stray = [("--namesake-light", light != nil), ("--namesake-light-messages", lightMessages != nil),
-                         ("--namesake-heavy-messages", heavyMessages != nil), ("--namesake-signature-rate", signatureRate != nil), ("--namesake-null", null)]
+                         ("--namesake-heavy-messages", heavyMessages != nil), ("--namesake-signature-rate", signatureRate != nil), ("--namesake-null", null),
+                         ("--namesake-variants", variants), ("--namesake-heavy-notes", heavyNotes),
+                         ("--namesake-heavy-exact", heavyExact), ("--namesake-heavy-spread", heavySpread)]
                 .filter(\.1).map(\.0)
             if !stray.isEmpty { throw ValidationError("\(stray.joined(separator: ", ")) need(s) --namesakes G with G > 0") }
             return
         }
-        p.namesakeGroups = groups; p.namesakeNull = null
+        p.namesakeGroups = groups; p.namesakeNull = null; p.namesakeVariants = variants; p.namesakeHeavyNotes = heavyNotes
+        p.namesakeHeavyExact = heavyExact; p.namesakeHeavySpread = heavySpread
         if let light { p.namesakeLight = light }
         if let lightMessages { p.namesakeLightMessages = lightMessages }
         if let heavyMessages { p.namesakeHeavyMessages = heavyMessages }

@@ -102,12 +102,15 @@ import PII
         }
     }
 
-    @Test func theNullTwinDiffersOnlyInTheLightMembersNames() throws {
+    /// The null twin's light members differ in their names and in their title and department
+    /// (their signatures share only the company line with the heavy member's).
+    @Test func theNullTwinDiffersOnlyInTheLightMembersNamesAndTitles() throws {
         let planted = try SynthGenerator.generate(params()), null = try SynthGenerator.generate(params(null: true))
         #expect(planted.records.count == null.records.count && planted.people.count == null.people.count)
         #expect(Set(null.people.map(\.name)).count == null.people.count, "every display name is one person's")
         // light member's address → (own name, own first name, shared name, shared first name)
         var back: [String: (own: String, ownFirst: String, shared: String, sharedFirst: String)] = [:]
+        var lines: [String: String] = [:]  // a null light member's "Title, Department" → the planted one's
         for (a, b) in zip(planted.namesakes, null.namesakes) {
             #expect(a.heavy == b.heavy && a.name == b.name)
             let heavy = planted.people.first { $0.email == a.heavy.email }!
@@ -116,10 +119,13 @@ import PII
                 #expect(x.name == a.name && y.name == x.nullName && y.nullName == x.nullName)
                 let own = null.people.first { $0.email == y.email }!
                 back[y.email] = (own.name, own.first, heavy.name, heavy.first)
+                #expect(own.title != heavy.title && y.signature != x.signature && x.signature == ["\(heavy.title), \(heavy.department)"])
+                lines["\n\(own.name)\n\(own.title), \(own.department)\n"] = "\n\(heavy.name)\n\(heavy.title), \(heavy.department)\n"
             }
         }
         for (x, y) in zip(planted.people, null.people) {
-            #expect(x.email == y.email && x.phone == y.phone && x.title == y.title && x.department == y.department && x.company == y.company)
+            #expect(x.email == y.email && x.phone == y.phone && x.company == y.company)
+            #expect(back[x.email] != nil || (x.title == y.title && x.department == y.department))
             #expect(x.name == (back[x.email]?.shared ?? y.name))
         }
         // Same records, same senders; the texts are equal once the names are put back: full names
@@ -131,6 +137,7 @@ import PII
             #expect(x.id == y.id && x.subject == y.subject && x.meta == y.meta && x.source == y.source)
             if x.text != y.text { differing += 1 }
             var t = y.text
+            for (own, shared) in lines { t = t.replacingOccurrences(of: own, with: shared) }
             for n in back.values { t = t.replacingOccurrences(of: n.own, with: n.shared) }
             let a = Self.words(x.text), b = Self.words(t)
             #expect(a.count == b.count, "\(x.id)")
@@ -155,9 +162,61 @@ import PII
             let heavy = people[g.heavy.email]!
             for l in g.light {
                 let x = people[l.email]!
-                #expect(x.first != heavy.first && x.last != heavy.last && x.name == l.nullName && x.title == heavy.title && x.company == heavy.company)
+                #expect(x.first != heavy.first && x.last != heavy.last && x.name == l.nullName && x.title != heavy.title && x.company == heavy.company)
             }
         }
+    }
+
+    /// With signature variants, light member j shares only the heavy member's j-th "Title,
+    /// Department" line; the heavy member signs with every variant, and no two variants (nor two
+    /// light members) share a title: the light members no longer shadow each other.
+    @Test func variantsGiveEachLightMemberTheirOwnSharedPrefix() throws {
+        var p = params(groups: 4, light: 3); p.namesakeVariants = true; p.namesakeLightMessages = 10
+        let c = try SynthGenerator.generate(p)
+        let people = Dictionary(uniqueKeysWithValues: c.people.map { ($0.email, $0) })
+        for g in c.namesakes {
+            let heavy = people[g.heavy.email]!
+            #expect(g.heavy.signature.count == 3 && Set(g.heavy.signature.map { $0.split(separator: ",")[0] }).count == 3)
+            #expect(g.heavy.signature[0] == "\(heavy.title), \(heavy.department)")
+            for (j, l) in g.light.enumerated() {
+                let x = people[l.email]!
+                #expect(l.signature == [g.heavy.signature[j]] && "\(x.title), \(x.department)" == g.heavy.signature[j] && x.name == heavy.name)
+            }
+            // The heavy member's signed messages use every variant, and nothing else.
+            var used: [String: Int] = [:]
+            for r in c.records where r.subject == heavy.email {
+                for v in g.heavy.signature where r.text.contains("\n\(heavy.name)\n\(v)\n\(heavy.company)\n\(heavy.phone)") { used[v, default: 0] += 1 }
+            }
+            #expect(Set(used.keys) == Set(g.heavy.signature) && used.values.reduce(0, +) == g.heavy.signed)
+        }
+        // Without variants the corpus is what it was: the option draws nothing when off.
+        var q = params(groups: 4, light: 3); q.namesakeLightMessages = 10
+        let plain = try SynthGenerator.generate(q)
+        #expect(plain.namesakes.allSatisfy { g in g.heavy.signature.count == 1 && g.light.allSatisfy { $0.signature == g.heavy.signature } })
+        #expect(plain.records.map(\.text) != c.records.map(\.text))
+    }
+
+    /// Short notes: a heavy member's messages are one sentence and a signature, never a reply,
+    /// about half the tokens of other mail; with the exact count they send exactly H and no more.
+    @Test func heavyNotesAreShortAndTheExactCountHolds() throws {
+        var p = params(groups: 4, light: 1); p.namesakeHeavyNotes = true; p.namesakeHeavyExact = true; p.namesakeHeavyMessages = 25
+        let c = try SynthGenerator.generate(p)
+        let heavies = Set(c.namesakes.map(\.heavy.email))
+        var notes: [Int] = [], others: [Int] = [], sent: [String: Int] = [:]
+        for r in c.records {
+            sent[r.subject, default: 0] += 1
+            if heavies.contains(r.subject) {
+                notes.append(r.text.count)
+                #expect(!r.text.contains("-----Original Message-----") && !r.text.contains("Subject: RE: "), "\(r.id) is a reply")
+            } else { others.append(r.text.count) }
+        }
+        #expect(heavies.allSatisfy { sent[$0] == 25 })
+        let mean = { (xs: [Int]) in Double(xs.reduce(0, +)) / Double(xs.count) }
+        #expect(mean(notes) < 0.7 * mean(others), "notes \(mean(notes)) chars, others \(mean(others))")
+        // Without the exact count the heavy members take the top activity ranks on top of H.
+        p.namesakeHeavyExact = false
+        let ranked = try SynthGenerator.generate(p)
+        #expect(ranked.namesakes.allSatisfy { $0.heavy.records > 25 })
     }
 
     @Test func deterministicAndPopulationsStayDisjoint() throws {
