@@ -66,6 +66,7 @@ let package = Package(
         ], swiftSettings: checked),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Support"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "Kernels", "SafeTensors", "Training"],
                     resources: [.copy("Fixtures")]),

@@ -6,6 +6,7 @@
 
 import AsyncHTTPClient
 import Foundation
+import Support
 import NIOCore
 import NIOHTTP1
 
@@ -22,14 +23,8 @@ final class RequestLog: @unchecked Sendable {
     let lock = NSLock()
     init(path: String?) throws {
         guard let path else { handle = nil; return }
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw EndpointError("\(path): cannot create the request log")
-            }
-        }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw EndpointError("\(path): cannot open the request log") }
-        h.seekToEndOfFile()
-        handle = h
+        // Owner-only, never through a link, never a file someone else can read (it holds prompts).
+        do { handle = try PrivateFile.openForAppending(path) } catch { throw EndpointError("request log: \(error)") }
     }
     func write(_ fields: [String: Any]) {
         guard let handle, let d = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }

@@ -1,0 +1,84 @@
+import Foundation
+import Support
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Output files and directories in a directory another local user can reach (issue 22): new
+/// temporary files only, no links followed, ownership and modes checked before anything is written.
+@Suite struct PrivateFileTests {
+    func scratch() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("shallot-pf-\(UUID().uuidString)").path
+        try PrivateFile.makeDirectory(d)
+        return d
+    }
+
+    func error(_ body: () throws -> Void) -> String {
+        do { try body(); return "" } catch { return "\(error)" }
+    }
+
+    @Test func writesAreAtomicOwnerOnlyAndLeaveNoTemporaryFiles() throws {
+        let d = try scratch()
+        try PrivateFile.write(Data("one".utf8), to: d + "/a.json")
+        try PrivateFile.write(Data("two".utf8), to: d + "/a.json")
+        try atomicWrite(Data("page".utf8), to: d + "/b.html")
+        #expect(String(decoding: FileManager.default.contents(atPath: d + "/a.json")!, as: UTF8.self) == "two")
+        #expect(PrivateFile.mode(d + "/a.json") == 0o600 && PrivateFile.mode(d + "/b.html") == 0o644 && PrivateFile.mode(d) == 0o700)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d).sorted() == ["a.json", "b.html"])
+    }
+
+    /// A link planted where the file goes is replaced by the file (rename), never written through.
+    @Test func aPlantedLinkIsReplacedNotFollowed() throws {
+        let d = try scratch(), victim = d + "/victim"
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: victim))
+        #expect(symlink(victim, d + "/out.json") == 0)
+        try PrivateFile.write(Data("new".utf8), to: d + "/out.json")
+        #expect(String(decoding: FileManager.default.contents(atPath: victim)!, as: UTF8.self) == "keep")
+        #expect(String(decoding: FileManager.default.contents(atPath: d + "/out.json")!, as: UTF8.self) == "new")
+    }
+
+    @Test func logsAreAppendedOnlyToOwnerOnlyRegularFiles() throws {
+        let d = try scratch()
+        let h = try PrivateFile.openForAppending(d + "/log.jsonl")
+        h.write(Data("a\n".utf8)); try h.close()
+        let g = try PrivateFile.openForAppending(d + "/log.jsonl")
+        g.write(Data("b\n".utf8)); try g.close()
+        #expect(String(decoding: FileManager.default.contents(atPath: d + "/log.jsonl")!, as: UTF8.self) == "a\nb\n")
+        #expect(PrivateFile.mode(d + "/log.jsonl") == 0o600)
+        // A readable existing log, a link, a directory: refused with the reason.
+        chmod(d + "/log.jsonl", 0o644)
+        #expect(error { _ = try PrivateFile.openForAppending(d + "/log.jsonl") }.contains("its mode is 644"))
+        #expect(symlink(d + "/elsewhere", d + "/link.jsonl") == 0)
+        #expect(!error { _ = try PrivateFile.openForAppending(d + "/link.jsonl") }.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: d + "/elsewhere"), "the link was not followed")
+    }
+
+    @Test func directoriesOthersCanWriteOrThatAreLinksAreRefused() throws {
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/open")
+        chmod(d + "/open", 0o777)
+        #expect(error { try PrivateFile.makeDirectory(d + "/open") }.contains("writable by others (mode 777)"))
+        try PrivateFile.makeDirectory(d + "/mine")
+        #expect(symlink(d + "/mine", d + "/alias") == 0)
+        // A link of the user's own to a directory of theirs is a user's choice; in a place Shallot
+        // keeps for itself (job directories, checkpoints) a link is refused.
+        try PrivateFile.makeDirectory(d + "/alias")
+        #expect(error { try PrivateFile.makeDirectory(d + "/alias", restrictExisting: true) }.contains("symbolic link"))
+        try Data().write(to: URL(fileURLWithPath: d + "/file"))
+        #expect(error { try PrivateFile.makeDirectory(d + "/file") }.contains("not a directory"))
+    }
+
+    /// Only root can hand a directory to another user; elsewhere this check is skipped.
+    @Test func aDirectoryOfAnotherUserIsRefused() throws {
+        guard geteuid() == 0 else { return }
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/theirs")
+        #expect(chown(d + "/theirs", 65534, 65534) == 0)
+        #expect(error { try PrivateFile.makeDirectory(d + "/theirs") }.contains("belongs to user 65534"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: d + "/theirs.log"))
+        chmod(d + "/theirs.log", 0o600)
+        #expect(chown(d + "/theirs.log", 65534, 65534) == 0)
+        #expect(error { _ = try PrivateFile.openForAppending(d + "/theirs.log") }.contains("owned by user 65534"))
+    }
+}
