@@ -207,20 +207,20 @@ final class JobFuture<T>: @unchecked Sendable {
 
 /// One entry of plan.json.
 struct PlanEntry: Codable, Equatable {
-    var id: String
+    var id: JobID
     /// pretrain | finetune | audit | leakage | unlearning
     var kind: String
     var arm: String?
     var round: Int?
     var seed: UInt64?
-    var base: String?
+    var base: JobID?
     var budget: String?
     var steps: Int?
     /// SHA-256 of everything that determines the job's output (docs/plan.md).
     var inputSHA256: String?
     /// The hashes that go into it, by name (tokens, records manifest, base...).
     var inputs: [String: String]
-    var dependsOn: [String]
+    var dependsOn: [JobID]
     var outputs: [String]
     var status: String
     enum CodingKeys: String, CodingKey {
@@ -233,8 +233,8 @@ struct PlanRound: Codable, Equatable {
     var round: Int
     var planned: Bool
     /// Why a round is not planned yet: the audits its removals are decided from.
-    var waitsFor: [String]
-    var jobs: [String]
+    var waitsFor: [JobID]
+    var jobs: [JobID]
     enum CodingKeys: String, CodingKey { case round, planned, jobs, waitsFor = "waits_for" }
 }
 
@@ -256,8 +256,8 @@ struct PlanFile: Codable {
 /// plan.json, rewritten atomically whenever an entry is added or changes state.
 final class PlanBook: @unchecked Sendable {
     private var file: PlanFile
-    private var order: [String] = []
-    private var entries: [String: PlanEntry] = [:]
+    private var order: [JobID] = []
+    private var entries: [JobID: PlanEntry] = [:]
     private let path: String
     private let lock = NSLock()
 
@@ -277,14 +277,14 @@ final class PlanBook: @unchecked Sendable {
         entries[e.id] = e
     }
 
-    func setStatus(_ id: String, _ status: String) {
+    func setStatus(_ id: JobID, _ status: String) {
         lock.lock()
         entries[id]?.status = status
         lock.unlock()
         try? write()
     }
 
-    func round(_ r: Int, planned: Bool, waitsFor: [String], jobs: [String]) {
+    func round(_ r: Int, planned: Bool, waitsFor: [JobID], jobs: [JobID]) {
         lock.lock(); defer { lock.unlock() }
         if let i = file.rounds.firstIndex(where: { $0.round == r }) { file.rounds[i] = PlanRound(round: r, planned: planned, waitsFor: waitsFor, jobs: jobs) }
     }
@@ -304,7 +304,7 @@ final class PlanBook: @unchecked Sendable {
 
 /// What the study asks of one training job before it is written out.
 struct TrainSpec {
-    var id: String
+    var id: JobID
     var kind: String
     var base: TrainSpec.Base?
     var stream: [Int32]
@@ -314,13 +314,13 @@ struct TrainSpec {
     var budget: TrainJob.Budget
     var arm: String?, round: Int?
     /// The base model: its job id and input hash (the chain of hashes addresses its content).
-    struct Base { var id: String; var inputSHA256: String }
+    struct Base { var id: JobID; var inputSHA256: String }
 }
 
 extension StudyRunner {
     var jobsDir: String { dir + "/jobs" }
-    func jobDir(_ id: String) -> String { jobsDir + "/" + id }
-    func modelDir(_ id: String) -> String { jobDir(id) + "/model" }
+    func jobDir(_ id: JobID) -> String { jobsDir + "/\(id)" }
+    func modelDir(_ id: JobID) -> String { jobDir(id) + "/model" }
 
     /// SHA-256 of the tokenizer files (part of every training job's input).
     func tokenizerSHA256() -> String {
@@ -335,7 +335,7 @@ extension StudyRunner {
         let d = jobDir(spec.id)
         let recordsData = try recordsJSONL(spec.records)
         let c = config()
-        let job = TrainJob(id: spec.id, kind: spec.kind, baseModel: spec.base.map { absolute(modelDir($0.id)) },
+        let job = TrainJob(id: spec.id.description, kind: spec.kind, baseModel: spec.base.map { absolute(modelDir($0.id)) },
                            config: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize),
                            tokenizer: absolute(dir + "/tokenizer"),
                            data: .init(tokens: absolute(d + "/train.tok"), tokensSHA256: tokSHA, tokenCount: spec.stream.count,
@@ -384,13 +384,13 @@ extension StudyRunner {
     /// input hash, else trained (job files written, the trainer run, its output verified).
     /// One thread at a time per job: a second caller waits, then finds the output verified.
     func trained(_ spec: TrainSpec) throws -> GPT {
-        try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: true)! }
+        try scheduler.exclusive("train:\(spec.id)") { try trainOrReuse(spec, load: true)! }
     }
 
     /// The same, without building the model in this process (its audit goes through a server):
     /// the output is verified by its files (TrainJob.verifyFiles).
     func ensureTrained(_ spec: TrainSpec) throws {
-        _ = try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: false) }
+        _ = try scheduler.exclusive("train:\(spec.id)") { try trainOrReuse(spec, load: false) }
     }
 
     /// The model (nil without `load`) once the job's output is verified.
@@ -425,7 +425,7 @@ extension StudyRunner {
         planBook.setStatus(spec.id, "running")
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
-            try runTrainer(job, file: d + "/job.json")
+            try runTrainer(job, directory: d)
             let model = try verified(job, load: load)
             let w = try sha256(file: job.output + "/model.safetensors")
             try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
@@ -444,14 +444,18 @@ extension StudyRunner {
         enum CodingKeys: String, CodingKey { case inputSHA256 = "input_sha256", weightsSHA256 = "weights_sha256" }
     }
 
-    func noteModel(_ id: String, _ path: String, _ sha: String) {
+    func noteModel(_ id: JobID, _ path: String, _ sha: String) {
         guard Self.reportedModels.contains(id) else { return }
-        infoLock.lock(); modelInfo[id] = ["path": modelDir(id), "weights_sha256": sha]; infoLock.unlock()
+        infoLock.lock(); modelInfo[id.description] = ["path": modelDir(id), "weights_sha256": sha]; infoLock.unlock()
     }
 
-    static let reportedModels: Set<String> = ["base", "base_control", "round0_seed0", "round1_deletion_seed0", "control_finetuned"]
+    /// The models study.json lists (path and weights hash): the bases, the first evaluation
+    /// baseline, its exact retrain in round 1 and the control base's fine-tune.
+    static let reportedModels: Set<JobID> = [.base, .baseControl, .baseline(seed: 0), .arm(.deletion, round: 1, seed: 0), .controlFinetuned]
 
-    func runTrainer(_ job: TrainJob, file: String) throws {
+    /// Runs the trainer on `job`, whose files are in job directory `d`.
+    func runTrainer(_ job: TrainJob, directory d: String) throws {
+        let file = d + "/job.json"
         switch execution.trainer {
         case .local:
             _ = try BuiltinTrainer.run(job: job) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
@@ -460,7 +464,7 @@ extension StudyRunner {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", cmd]
-            let logPath = jobDir(job.id) + "/trainer.log"
+            let logPath = d + "/trainer.log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
             guard let log = FileHandle(forWritingAtPath: logPath) else { throw StudyJobError.failed(job: job.id, reason: "\(logPath): cannot write the trainer's log") }
             p.standardOutput = log; p.standardError = log
