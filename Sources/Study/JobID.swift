@@ -1,6 +1,8 @@
 // The names of the study's jobs (docs/plan.md). A job's id names its directory under OUT/jobs/,
 // its stage file under OUT/stages/ and its entry in plan.json; this file is the only place the
-// ids are spelled, so the plan, the job directories and the stage files always agree.
+// ids are spelled, so the plan, the job directories and the stage files always agree. Also here:
+// the words plan.json describes a job with (its kind, arm and state), each read back only if it
+// is one plan.json can hold.
 
 import Foundation
 
@@ -73,5 +75,52 @@ enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertib
     func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
+    }
+}
+
+/// What a job does: plan.json's `kind`.
+enum JobKind: String, Codable, Sendable {
+    case pretrain, finetune, audit, leakage, unlearning
+}
+
+/// Where a job stands: plan.json's `status`.
+enum JobState: String, Codable, Sendable {
+    case planned, running, done
+    /// An audit found finished by an earlier run of the study.
+    case reused
+    case failed
+}
+
+/// What a fine-tune is for: plan.json's `arm`. Besides the onion arms, round 0 has the
+/// evaluation seeds' baselines and the selection models, and every round but the last the
+/// selection models trained on the deletion arm's data.
+enum JobArm: RawRepresentable, Hashable, Codable, Sendable {
+    /// An evaluation seed's round-0 fine-tune: `baseline`.
+    case baseline
+    /// A round-0 selection model: `selection`.
+    case selection
+    /// A selection model of round r ≥ 1, trained without the deleted subjects: `deletion_selection`.
+    case deletionSelection
+    /// An onion arm's fine-tune in round r ≥ 1: the arm's name.
+    case arm(Arm)
+
+    var rawValue: String {
+        switch self {
+        case .baseline: return "baseline"
+        case .selection: return "selection"
+        case .deletionSelection: return "deletion_selection"
+        case .arm(let a): return a.rawValue
+        }
+    }
+
+    init?(rawValue: String) {
+        switch rawValue {
+        case "baseline": self = .baseline
+        case "selection": self = .selection
+        case "deletion_selection": self = .deletionSelection
+        default:
+            guard let a = Arm(rawValue: rawValue) else { return nil }
+            self = .arm(a)
+        }
     }
 }

@@ -208,9 +208,8 @@ final class JobFuture<T>: @unchecked Sendable {
 /// One entry of plan.json.
 struct PlanEntry: Codable, Equatable {
     var id: JobID
-    /// pretrain | finetune | audit | leakage | unlearning
-    var kind: String
-    var arm: String?
+    var kind: JobKind
+    var arm: JobArm?
     var round: Int?
     var seed: UInt64?
     var base: JobID?
@@ -222,7 +221,7 @@ struct PlanEntry: Codable, Equatable {
     var inputs: [String: String]
     var dependsOn: [JobID]
     var outputs: [String]
-    var status: String
+    var status: JobState
     enum CodingKeys: String, CodingKey {
         case id, kind, arm, round, seed, base, budget, steps, inputs, outputs, status
         case inputSHA256 = "input_sha256", dependsOn = "depends_on"
@@ -273,11 +272,11 @@ final class PlanBook: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if entries[e.id] == nil { order.append(e.id) }
         var e = e
-        if let old = entries[e.id], old.inputSHA256 == e.inputSHA256, e.status == "planned" { e.status = old.status }
+        if let old = entries[e.id], old.inputSHA256 == e.inputSHA256, e.status == .planned { e.status = old.status }
         entries[e.id] = e
     }
 
-    func setStatus(_ id: JobID, _ status: String) {
+    func setStatus(_ id: JobID, _ status: JobState) {
         lock.lock()
         entries[id]?.status = status
         lock.unlock()
@@ -305,14 +304,14 @@ final class PlanBook: @unchecked Sendable {
 /// What the study asks of one training job before it is written out.
 struct TrainSpec {
     var id: JobID
-    var kind: String
+    var kind: JobKind
     var base: TrainSpec.Base?
     var stream: [Int32]
     var records: [Record]
     var params: TrainParameters
     var initSeed: UInt64?
     var budget: TrainJob.Budget
-    var arm: String?, round: Int?
+    var arm: JobArm?, round: Int?
     /// The base model: its job id and input hash (the chain of hashes addresses its content).
     struct Base { var id: JobID; var inputSHA256: String }
 }
@@ -335,7 +334,7 @@ extension StudyRunner {
         let d = jobDir(spec.id)
         let recordsData = try recordsJSONL(spec.records)
         let c = config()
-        let job = TrainJob(id: spec.id.description, kind: spec.kind, baseModel: spec.base.map { absolute(modelDir($0.id)) },
+        let job = TrainJob(id: spec.id.description, kind: spec.kind.rawValue, baseModel: spec.base.map { absolute(modelDir($0.id)) },
                            config: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize),
                            tokenizer: absolute(dir + "/tokenizer"),
                            data: .init(tokens: absolute(d + "/train.tok"), tokensSHA256: tokSHA, tokenCount: spec.stream.count,
@@ -344,7 +343,7 @@ extension StudyRunner {
                            budget: spec.budget, output: absolute(d + "/model"))
         // The input hash's own formula (fixed: changing it would orphan finished jobs).
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        var what = "kind=\(spec.kind)\nbase=\(spec.base?.inputSHA256 ?? "none")\ntokenizer=\(tokenizerSHA256())\ntokens=\(tokSHA)\n"
+        var what = "kind=\(spec.kind.rawValue)\nbase=\(spec.base?.inputSHA256 ?? "none")\ntokenizer=\(tokenizerSHA256())\ntokens=\(tokSHA)\n"
         what += "config=" + String(decoding: try enc.encode(job.config), as: UTF8.self) + "\n"
         what += "training=" + String(decoding: try enc.encode(job.training), as: UTF8.self) + "\n"
         what += "budget=" + String(decoding: try enc.encode(job.budget), as: UTF8.self)
@@ -369,7 +368,7 @@ extension StudyRunner {
                   budget: spec.budget.rule, steps: job.training.steps, inputSHA256: hash,
                   inputs: ["tokens_sha256": job.data.tokensSHA256, "records_manifest_sha256": sha256(spec.records.map(\.id).sorted().joined(separator: "\n")),
                            "base_input_sha256": spec.base?.inputSHA256 ?? "none", "tokenizer_sha256": tokenizerSHA256()],
-                  dependsOn: spec.base.map { [$0.id] } ?? [], outputs: [job.output], status: "planned")
+                  dependsOn: spec.base.map { [$0.id] } ?? [], outputs: [job.output], status: .planned)
     }
 
     /// Registers a training job in the plan and returns its input hash.
@@ -412,7 +411,7 @@ extension StudyRunner {
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
             if old != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
-            planBook.setStatus(spec.id, "done")
+            planBook.setStatus(spec.id, .done)
             noteModel(spec.id, job.output, m.weightsSHA256)
             return model
         }
@@ -422,7 +421,7 @@ extension StudyRunner {
         try PrivateFile.write(tokenFileData(spec.stream), to: job.data.tokens)
         try PrivateFile.write(try recordsJSONL(spec.records), to: job.data.records)
         try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
-        planBook.setStatus(spec.id, "running")
+        planBook.setStatus(spec.id, .running)
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
             try runTrainer(job, directory: d)
@@ -430,11 +429,11 @@ extension StudyRunner {
             let w = try sha256(file: job.output + "/model.safetensors")
             try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
             infoLock.lock(); trainedHere.insert(spec.id); infoLock.unlock()
-            planBook.setStatus(spec.id, "done")
+            planBook.setStatus(spec.id, .done)
             noteModel(spec.id, job.output, w)
             return model
         } catch {
-            planBook.setStatus(spec.id, "failed")
+            planBook.setStatus(spec.id, .failed)
             throw error
         }
     }

@@ -203,17 +203,17 @@ public final class StudyRunner {
 
     /// Pre-training from scratch (weights initialised from the study's seed).
     func pretrainSpec(_ id: JobID, replace: Set<String>) -> TrainSpec {
-        TrainSpec(id: id, kind: "pretrain", base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
+        TrainSpec(id: id, kind: .pretrain, base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
                   params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: replace.count, originalSteps: nil))
     }
 
     /// A fine-tune of `base` on F's members without the records of `removed` subjects.
-    func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?, arm: String?, round: Int?) -> TrainSpec {
+    func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?, arm: JobArm?, round: Int?) -> TrainSpec {
         var p = s.finetune; p.seed = seed
         let split = ForgetSplit(records: fTrain, subjects: removed)
         let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
         p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
-        return TrainSpec(id: id, kind: "finetune", base: base, stream: st, records: split.retain, params: p, initSeed: nil,
+        return TrainSpec(id: id, kind: .finetune, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
                          budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil),
                          arm: arm, round: round)
     }
@@ -291,9 +291,9 @@ public final class StudyRunner {
         let auditId = JobID.audit(spec.id)
         // A test through a server is its own result (other numerics): never mixed with a local one.
         let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
-        planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
+        planBook.add(PlanEntry(id: auditId, kind: .audit, arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
                                inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
-                               dependsOn: [spec.id], outputs: [dir + "/stages/\(spec.id).json"], status: "planned"))
+                               dependsOn: [spec.id], outputs: [dir + "/stages/\(spec.id).json"], status: .planned))
         let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash)
         var fresh = false
         let rr: RunRecord = try subjectStage(spec.id.description, store: keyed) {
@@ -303,14 +303,14 @@ public final class StudyRunner {
             let m: GPT? = execution.serveCommand == nil ? try trained(spec) : nil
             if m == nil { try ensureTrained(spec) }
             let result = try TrainResult.read(modelDir(spec.id))
-            planBook.setStatus(auditId, "running")
+            planBook.setStatus(auditId, .running)
             return RunRecord(outcome: try testModel(spec.id, m), steps: result.steps, loss: result.finalLoss)
         }
         infoLock.lock()
         if fresh { auditedHere.insert(spec.id) }
         let here = auditedHere.contains(spec.id)
         infoLock.unlock()
-        planBook.setStatus(auditId, here ? "done" : "reused")
+        planBook.setStatus(auditId, here ? .done : .reused)
         return rr
     }
 
@@ -419,21 +419,21 @@ public final class StudyRunner {
     /// The leakage analysis and the unlearning comparison in plan.json.
     func planAnalyses() {
         let leakage = JobID.pretrainingLeakage, unlearning = JobID.unlearning
-        planBook.add(PlanEntry(id: leakage, kind: "leakage", inputSHA256: sha256(fingerprint + "\n\(leakage)"), inputs: [:],
+        planBook.add(PlanEntry(id: leakage, kind: .leakage, inputSHA256: sha256(fingerprint + "\n\(leakage)"), inputs: [:],
                                dependsOn: [.base, .baseControl, .baseline(seed: 0), .controlFinetuned],
-                               outputs: [dir + "/stages/\(leakage).json"], status: "planned"))
+                               outputs: [dir + "/stages/\(leakage).json"], status: .planned))
         guard s.rounds > 0 else { return }
-        planBook.add(PlanEntry(id: unlearning, kind: "unlearning", inputSHA256: sha256(fingerprint + "\n\(unlearning)"), inputs: [:],
+        planBook.add(PlanEntry(id: unlearning, kind: .unlearning, inputSHA256: sha256(fingerprint + "\n\(unlearning)"), inputs: [:],
                                dependsOn: [.baseline(seed: 0), .arm(.deletion, round: 1, seed: 0)],
                                outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }
                                    + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" },
-                               status: "planned"))
+                               status: .planned))
     }
 
     /// Runs a stage, its plan entry marked running, then done (or failed).
     func tracked<T>(_ id: JobID, _ body: () throws -> T) throws -> T {
-        planBook.setStatus(id, "running")
-        do { let r = try body(); planBook.setStatus(id, "done"); return r } catch { planBook.setStatus(id, "failed"); throw error }
+        planBook.setStatus(id, .running)
+        do { let r = try body(); planBook.setStatus(id, .done); return r } catch { planBook.setStatus(id, .failed); throw error }
     }
 
     /// The onion rounds in plan.json, each waiting for the selection models it ranks its targets

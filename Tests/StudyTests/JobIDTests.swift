@@ -42,3 +42,46 @@ struct JobIDTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([JobID].self, from: Data("[\"round1_nothing_seed0\"]".utf8)) }
     }
 }
+
+/// A plan.json entry's kind, arm and status are read back as written, and a word plan.json
+/// cannot hold is an error, not a job without it.
+struct PlanEntryWordsTests {
+    static let entry = PlanEntry(id: .audit(.selection(round: 1, index: 0)), kind: .audit, arm: .deletionSelection, round: 1, seed: 501, base: nil,
+                                 budget: nil, steps: nil, inputSHA256: "ab", inputs: ["model_input_sha256": "cd"],
+                                 dependsOn: [.selection(round: 1, index: 0)], outputs: ["/o/stages/round1_deletion_select0.json"], status: .reused)
+
+    static func json(_ e: PlanEntry) throws -> [String: Any] {
+        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
+        return try JSONSerialization.jsonObject(with: enc.encode(e)) as! [String: Any]
+    }
+
+    static func decode(_ o: [String: Any]) throws -> PlanEntry {
+        try JSONDecoder().decode(PlanEntry.self, from: JSONSerialization.data(withJSONObject: o))
+    }
+
+    @Test func wordsAreWrittenAndReadBack() throws {
+        let o = try Self.json(Self.entry)
+        #expect(o["kind"] as? String == "audit" && o["arm"] as? String == "deletion_selection" && o["status"] as? String == "reused")
+        #expect(o["id"] as? String == "audit_round1_deletion_select0" && o["depends_on"] as? [String] == ["round1_deletion_select0"])
+        #expect(try Self.decode(o) == Self.entry)
+        let words: [(String, [String])] = [("kind", ["pretrain", "finetune", "audit", "leakage", "unlearning"]),
+                                           ("status", ["planned", "running", "done", "reused", "failed"]),
+                                           ("arm", ["baseline", "selection", "deletion_selection", "deletion", "random_removal", "reseed"])]
+        for (key, values) in words {
+            for v in values {
+                var p = o; p[key] = v
+                #expect(try Self.json(Self.decode(p))[key] as? String == v, "\(key) \(v)")
+            }
+        }
+        var pretrain = o; pretrain["arm"] = nil
+        #expect(try Self.decode(pretrain).arm == nil)
+    }
+
+    @Test func anUnknownWordIsAnError() throws {
+        let o = try Self.json(Self.entry)
+        for (key, value) in [("kind", "evaluate"), ("status", "finished"), ("arm", "control"), ("arm", "Reseed"), ("id", "round1_x_seed0")] {
+            var p = o; p[key] = value
+            #expect(throws: DecodingError.self, "\(key) \(value)") { try Self.decode(p) }
+        }
+    }
+}
