@@ -42,6 +42,40 @@ enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertib
         }
     }
 
+    /// What the job does.
+    var kind: JobKind {
+        switch self {
+        case .base, .baseControl: return .pretrain
+        case .controlFinetuned, .baseline, .selection, .arm: return .finetune
+        case .audit: return .audit
+        case .pretrainingLeakage: return .leakage
+        case .unlearning: return .unlearning
+        }
+    }
+
+    /// What a fine-tune (or its audit) is for; nil for the bases, the control base's fine-tune
+    /// and the analyses.
+    var arm: JobArm? {
+        switch self {
+        case .baseline: return .baseline
+        case .selection(let r, _): return r == 0 ? .selection : .deletionSelection
+        case .arm(let a, _, _): return .arm(a)
+        case .audit(let job): return job.arm
+        case .base, .baseControl, .controlFinetuned, .pretrainingLeakage, .unlearning: return nil
+        }
+    }
+
+    /// The onion round a fine-tune (or its audit) belongs to (0: the baselines and the first
+    /// selection models); nil where `arm` is nil.
+    var round: Int? {
+        switch self {
+        case .baseline: return 0
+        case .selection(let r, _), .arm(_, let r, _): return r
+        case .audit(let job): return job.round
+        case .base, .baseControl, .controlFinetuned, .pretrainingLeakage, .unlearning: return nil
+        }
+    }
+
     /// The job an id names; nil when no job has that id. Only an id spelled exactly as
     /// `description` spells it is taken (no leading zeros, no `round0_deletion_select<j>`).
     init?(_ id: String) {

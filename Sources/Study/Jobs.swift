@@ -3,14 +3,12 @@
 // command; every job has a content-addressed input hash, and a job whose output is present and
 // verified for the same hash is never run again. Independent jobs run `jobs` at a time.
 
-import Corpus
 import Dispatch
 import Foundation
 import GPT
 import Kernels
 import SafeTensors
 import Support
-import Tokenizer
 import Training
 
 /// Who trains the study's models.
@@ -301,25 +299,11 @@ final class PlanBook: @unchecked Sendable {
     }
 }
 
-/// What the study asks of one training job before it is written out.
-struct TrainSpec {
-    var id: JobID
-    var kind: JobKind
-    var base: TrainSpec.Base?
-    var stream: [Int32]
-    var records: [Record]
-    var params: TrainParameters
-    var initSeed: UInt64?
-    var budget: TrainJob.Budget
-    var arm: JobArm?, round: Int?
-    /// The base model: its job id and input hash (the chain of hashes addresses its content).
-    struct Base { var id: JobID; var inputSHA256: String }
-}
-
 extension StudyRunner {
     var jobsDir: String { dir + "/jobs" }
     func jobDir(_ id: JobID) -> String { jobsDir + "/\(id)" }
     func modelDir(_ id: JobID) -> String { jobDir(id) + "/model" }
+    func stageFile(_ id: JobID) -> String { dir + "/stages/\(id).json" }
 
     /// SHA-256 of the tokenizer files (part of every training job's input).
     func tokenizerSHA256() -> String {
@@ -327,56 +311,26 @@ extension StudyRunner {
         return sha256(["vocab.json", "merges.txt"].map { (try? sha256(file: d + "/" + $0)) ?? "" }.joined(separator: "\n"))
     }
 
-    /// The job file of `spec` and its input hash (without writing anything).
-    func describe(_ spec: TrainSpec) throws -> (TrainJob, String) {
-        let tokSHA = sha256(data: tokenFileData(spec.stream))
-        let (steps, warmup) = try TrainJob.resolve(spec.params, tokenCount: spec.stream.count)
-        let d = jobDir(spec.id)
-        let recordsData = try recordsJSONL(spec.records)
+    /// The job file of `spec` in this study's directory, its input hash and its plan entry
+    /// (without writing anything).
+    func describe(_ spec: TrainSpec) throws -> (job: TrainJob, inputSHA256: String, entry: PlanEntry) {
         let c = config()
-        let job = TrainJob(id: spec.id.description, kind: spec.kind.rawValue, baseModel: spec.base.map { absolute(modelDir($0.id)) },
-                           config: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize),
-                           tokenizer: absolute(dir + "/tokenizer"),
-                           data: .init(tokens: absolute(d + "/train.tok"), tokensSHA256: tokSHA, tokenCount: spec.stream.count,
-                                       records: absolute(d + "/records.jsonl"), recordsSHA256: sha256(data: recordsData)),
-                           training: TrainJob.training(spec.params, steps: steps, warmup: warmup, initSeed: spec.initSeed),
-                           budget: spec.budget, output: absolute(d + "/model"))
-        // The input hash's own formula (fixed: changing it would orphan finished jobs).
-        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        var what = "kind=\(spec.kind.rawValue)\nbase=\(spec.base?.inputSHA256 ?? "none")\ntokenizer=\(tokenizerSHA256())\ntokens=\(tokSHA)\n"
-        what += "config=" + String(decoding: try enc.encode(job.config), as: UTF8.self) + "\n"
-        what += "training=" + String(decoding: try enc.encode(job.training), as: UTF8.self) + "\n"
-        what += "budget=" + String(decoding: try enc.encode(job.budget), as: UTF8.self)
-        return (job, sha256(what))
+        let job = try spec.trainJob(directory: absolute(jobDir(spec.id)), baseModel: spec.base.map { absolute(modelDir($0.id)) },
+                                    tokenizer: absolute(dir + "/tokenizer"),
+                                    shape: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize))
+        let tokenizerSHA = tokenizerSHA256()
+        let hash = try spec.inputSHA256(job, tokenizerSHA256: tokenizerSHA)
+        return (job, hash, spec.planEntry(job, inputSHA256: hash, tokenizerSHA256: tokenizerSHA))
     }
 
     func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
 
-    func tokenFileData(_ stream: [Int32]) -> Data { TokenFile.encode(stream, vocabSize: tok.vocabSize) }
-
-    func recordsJSONL(_ records: [Record]) throws -> Data {
-        struct Row: Encodable { var id: String; var subject: String; var text: String }
-        let enc = ResultsJSON.encoder()
-        var d = Data()
-        for r in records { d += try enc.encode(Row(id: r.id, subject: r.subject, text: r.text)); d.append(0x0A) }
-        return d
-    }
-
-    /// The plan entry of a training job.
-    func planEntry(_ spec: TrainSpec, _ job: TrainJob, _ hash: String) -> PlanEntry {
-        PlanEntry(id: spec.id, kind: spec.kind, arm: spec.arm, round: spec.round, seed: spec.params.seed, base: spec.base?.id,
-                  budget: spec.budget.rule, steps: job.training.steps, inputSHA256: hash,
-                  inputs: ["tokens_sha256": job.data.tokensSHA256, "records_manifest_sha256": sha256(spec.records.map(\.id).sorted().joined(separator: "\n")),
-                           "base_input_sha256": spec.base?.inputSHA256 ?? "none", "tokenizer_sha256": tokenizerSHA256()],
-                  dependsOn: spec.base.map { [$0.id] } ?? [], outputs: [job.output], status: .planned)
-    }
-
     /// Registers a training job in the plan and returns its input hash.
     @discardableResult
     func plan(_ spec: TrainSpec) throws -> String {
-        let (job, hash) = try describe(spec)
-        planBook.add(planEntry(spec, job, hash))
-        return hash
+        let described = try describe(spec)
+        planBook.add(described.entry)
+        return described.inputSHA256
     }
 
     /// The trained model of `spec`: reused when its output is present and verified for the same
@@ -400,8 +354,8 @@ extension StudyRunner {
     }
 
     private func trainOrReuse(_ spec: TrainSpec, load: Bool) throws -> GPT? {
-        let (job, hash) = try describe(spec)
-        planBook.add(planEntry(spec, job, hash))
+        let (job, hash, entry) = try describe(spec)
+        planBook.add(entry)
         let d = jobDir(spec.id), mark = d + "/verified.json"
         if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
            let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
@@ -418,8 +372,8 @@ extension StudyRunner {
         try? FileManager.default.removeItem(atPath: mark)
         try PrivateFile.makeDirectory(d, restrictExisting: true)
         try? FileManager.default.removeItem(atPath: job.output)
-        try PrivateFile.write(tokenFileData(spec.stream), to: job.data.tokens)
-        try PrivateFile.write(try recordsJSONL(spec.records), to: job.data.records)
+        try PrivateFile.write(spec.tokenFile(vocabSize: job.config.vocabSize), to: job.data.tokens)
+        try PrivateFile.write(try spec.recordsFile(), to: job.data.records)
         try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
         planBook.setStatus(spec.id, .running)
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))

@@ -203,19 +203,18 @@ public final class StudyRunner {
 
     /// Pre-training from scratch (weights initialised from the study's seed).
     func pretrainSpec(_ id: JobID, replace: Set<String>) -> TrainSpec {
-        TrainSpec(id: id, kind: .pretrain, base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
+        TrainSpec(id: id, base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
                   params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: replace.count, originalSteps: nil))
     }
 
     /// A fine-tune of `base` on F's members without the records of `removed` subjects.
-    func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?, arm: JobArm?, round: Int?) -> TrainSpec {
+    func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?) -> TrainSpec {
         var p = s.finetune; p.seed = seed
         let split = ForgetSplit(records: fTrain, subjects: removed)
         let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
         p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
-        return TrainSpec(id: id, kind: .finetune, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
-                         budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil),
-                         arm: arm, round: round)
+        return TrainSpec(id: id, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
+                         budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil))
     }
 
     /// A record's tokens (every record is encoded once, before any job runs; the table is only
@@ -286,14 +285,11 @@ public final class StudyRunner {
     }
 
     private func fineTuneAndTestNow(_ spec: TrainSpec) throws -> RunRecord {
-        let hash = try plan(spec)
-        infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
+        let hash = try register(spec).inputSHA256
         let auditId = JobID.audit(spec.id)
         // A test through a server is its own result (other numerics): never mixed with a local one.
         let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
-        planBook.add(PlanEntry(id: auditId, kind: .audit, arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
-                               inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
-                               dependsOn: [spec.id], outputs: [dir + "/stages/\(spec.id).json"], status: .planned))
+        planBook.add(spec.auditEntry(inputSHA256: auditHash, modelInputSHA256: hash, stageFile: stageFile(spec.id)))
         let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash)
         var fresh = false
         let rr: RunRecord = try subjectStage(spec.id.description, store: keyed) {
@@ -341,7 +337,7 @@ public final class StudyRunner {
         var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
         let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
             + design.selectionSeeds.indices.map { selectionSpec(onion, $0, round: 0, base: baseRef, removed: []) }
-        let controlTunedSpec = finetuneSpec(.controlFinetuned, base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil, arm: nil, round: nil)
+        let controlTunedSpec = finetuneSpec(.controlFinetuned, base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil)
         for sp in round0Specs + [controlTunedSpec] { try register(sp) }
         planAnalyses()
         try planRounds(design: design)
@@ -418,16 +414,12 @@ public final class StudyRunner {
 
     /// The leakage analysis and the unlearning comparison in plan.json.
     func planAnalyses() {
-        let leakage = JobID.pretrainingLeakage, unlearning = JobID.unlearning
-        planBook.add(PlanEntry(id: leakage, kind: .leakage, inputSHA256: sha256(fingerprint + "\n\(leakage)"), inputs: [:],
-                               dependsOn: [.base, .baseControl, .baseline(seed: 0), .controlFinetuned],
-                               outputs: [dir + "/stages/\(leakage).json"], status: .planned))
+        planBook.add(PlanEntry(analysis: .pretrainingLeakage, fingerprint: fingerprint, dependsOn: [.base, .baseControl, .baseline(seed: 0), .controlFinetuned],
+                               outputs: [stageFile(.pretrainingLeakage)]))
         guard s.rounds > 0 else { return }
-        planBook.add(PlanEntry(id: unlearning, kind: .unlearning, inputSHA256: sha256(fingerprint + "\n\(unlearning)"), inputs: [:],
-                               dependsOn: [.baseline(seed: 0), .arm(.deletion, round: 1, seed: 0)],
+        planBook.add(PlanEntry(analysis: .unlearning, fingerprint: fingerprint, dependsOn: [.baseline(seed: 0), .arm(.deletion, round: 1, seed: 0)],
                                outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }
-                                   + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" },
-                               status: .planned))
+                                   + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" }))
     }
 
     /// Runs a stage, its plan entry marked running, then done (or failed).
