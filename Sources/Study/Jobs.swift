@@ -3,14 +3,12 @@
 // command; every job has a content-addressed input hash, and a job whose output is present and
 // verified for the same hash is never run again. Independent jobs run `jobs` at a time.
 
-import Corpus
 import Dispatch
 import Foundation
 import GPT
 import Kernels
 import SafeTensors
 import Support
-import Tokenizer
 import Training
 
 /// Who trains the study's models.
@@ -207,22 +205,21 @@ final class JobFuture<T>: @unchecked Sendable {
 
 /// One entry of plan.json.
 struct PlanEntry: Codable, Equatable {
-    var id: String
-    /// pretrain | finetune | audit | leakage | unlearning
-    var kind: String
-    var arm: String?
+    var id: JobID
+    var kind: JobKind
+    var arm: JobArm?
     var round: Int?
     var seed: UInt64?
-    var base: String?
+    var base: JobID?
     var budget: String?
     var steps: Int?
     /// SHA-256 of everything that determines the job's output (docs/plan.md).
     var inputSHA256: String?
     /// The hashes that go into it, by name (tokens, records manifest, base...).
     var inputs: [String: String]
-    var dependsOn: [String]
+    var dependsOn: [JobID]
     var outputs: [String]
-    var status: String
+    var status: JobState
     enum CodingKeys: String, CodingKey {
         case id, kind, arm, round, seed, base, budget, steps, inputs, outputs, status
         case inputSHA256 = "input_sha256", dependsOn = "depends_on"
@@ -233,8 +230,8 @@ struct PlanRound: Codable, Equatable {
     var round: Int
     var planned: Bool
     /// Why a round is not planned yet: the audits its removals are decided from.
-    var waitsFor: [String]
-    var jobs: [String]
+    var waitsFor: [JobID]
+    var jobs: [JobID]
     enum CodingKeys: String, CodingKey { case round, planned, jobs, waitsFor = "waits_for" }
 }
 
@@ -256,8 +253,8 @@ struct PlanFile: Codable {
 /// plan.json, rewritten atomically whenever an entry is added or changes state.
 final class PlanBook: @unchecked Sendable {
     private var file: PlanFile
-    private var order: [String] = []
-    private var entries: [String: PlanEntry] = [:]
+    private var order: [JobID] = []
+    private var entries: [JobID: PlanEntry] = [:]
     private let path: String
     private let lock = NSLock()
 
@@ -273,18 +270,18 @@ final class PlanBook: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if entries[e.id] == nil { order.append(e.id) }
         var e = e
-        if let old = entries[e.id], old.inputSHA256 == e.inputSHA256, e.status == "planned" { e.status = old.status }
+        if let old = entries[e.id], old.inputSHA256 == e.inputSHA256, e.status == .planned { e.status = old.status }
         entries[e.id] = e
     }
 
-    func setStatus(_ id: String, _ status: String) {
+    func setStatus(_ id: JobID, _ status: JobState) {
         lock.lock()
         entries[id]?.status = status
         lock.unlock()
         try? write()
     }
 
-    func round(_ r: Int, planned: Bool, waitsFor: [String], jobs: [String]) {
+    func round(_ r: Int, planned: Bool, waitsFor: [JobID], jobs: [JobID]) {
         lock.lock(); defer { lock.unlock() }
         if let i = file.rounds.firstIndex(where: { $0.round == r }) { file.rounds[i] = PlanRound(round: r, planned: planned, waitsFor: waitsFor, jobs: jobs) }
     }
@@ -302,25 +299,11 @@ final class PlanBook: @unchecked Sendable {
     }
 }
 
-/// What the study asks of one training job before it is written out.
-struct TrainSpec {
-    var id: String
-    var kind: String
-    var base: TrainSpec.Base?
-    var stream: [Int32]
-    var records: [Record]
-    var params: TrainParameters
-    var initSeed: UInt64?
-    var budget: TrainJob.Budget
-    var arm: String?, round: Int?
-    /// The base model: its job id and input hash (the chain of hashes addresses its content).
-    struct Base { var id: String; var inputSHA256: String }
-}
-
 extension StudyRunner {
     var jobsDir: String { dir + "/jobs" }
-    func jobDir(_ id: String) -> String { jobsDir + "/" + id }
-    func modelDir(_ id: String) -> String { jobDir(id) + "/model" }
+    func jobDir(_ id: JobID) -> String { jobsDir + "/\(id)" }
+    func modelDir(_ id: JobID) -> String { jobDir(id) + "/model" }
+    func stageFile(_ id: JobID) -> String { dir + "/stages/\(id).json" }
 
     /// SHA-256 of the tokenizer files (part of every training job's input).
     func tokenizerSHA256() -> String {
@@ -328,69 +311,39 @@ extension StudyRunner {
         return sha256(["vocab.json", "merges.txt"].map { (try? sha256(file: d + "/" + $0)) ?? "" }.joined(separator: "\n"))
     }
 
-    /// The job file of `spec` and its input hash (without writing anything).
-    func describe(_ spec: TrainSpec) throws -> (TrainJob, String) {
-        let tokSHA = sha256(data: tokenFileData(spec.stream))
-        let (steps, warmup) = try TrainJob.resolve(spec.params, tokenCount: spec.stream.count)
-        let d = jobDir(spec.id)
-        let recordsData = try recordsJSONL(spec.records)
+    /// The job file of `spec` in this study's directory, its input hash and its plan entry
+    /// (without writing anything).
+    func describe(_ spec: TrainSpec) throws -> (job: TrainJob, inputSHA256: String, entry: PlanEntry) {
         let c = config()
-        let job = TrainJob(id: spec.id, kind: spec.kind, baseModel: spec.base.map { absolute(modelDir($0.id)) },
-                           config: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize),
-                           tokenizer: absolute(dir + "/tokenizer"),
-                           data: .init(tokens: absolute(d + "/train.tok"), tokensSHA256: tokSHA, tokenCount: spec.stream.count,
-                                       records: absolute(d + "/records.jsonl"), recordsSHA256: sha256(data: recordsData)),
-                           training: TrainJob.training(spec.params, steps: steps, warmup: warmup, initSeed: spec.initSeed),
-                           budget: spec.budget, output: absolute(d + "/model"))
-        // The input hash's own formula (fixed: changing it would orphan finished jobs).
-        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        var what = "kind=\(spec.kind)\nbase=\(spec.base?.inputSHA256 ?? "none")\ntokenizer=\(tokenizerSHA256())\ntokens=\(tokSHA)\n"
-        what += "config=" + String(decoding: try enc.encode(job.config), as: UTF8.self) + "\n"
-        what += "training=" + String(decoding: try enc.encode(job.training), as: UTF8.self) + "\n"
-        what += "budget=" + String(decoding: try enc.encode(job.budget), as: UTF8.self)
-        return (job, sha256(what))
+        let job = try spec.trainJob(directory: absolute(jobDir(spec.id)), baseModel: spec.base.map { absolute(modelDir($0.id)) },
+                                    tokenizer: absolute(dir + "/tokenizer"),
+                                    shape: .init(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize))
+        let tokenizerSHA = tokenizerSHA256()
+        let hash = try spec.inputSHA256(job, tokenizerSHA256: tokenizerSHA)
+        return (job, hash, spec.planEntry(job, inputSHA256: hash, tokenizerSHA256: tokenizerSHA))
     }
 
     func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
 
-    func tokenFileData(_ stream: [Int32]) -> Data { TokenFile.encode(stream, vocabSize: tok.vocabSize) }
-
-    func recordsJSONL(_ records: [Record]) throws -> Data {
-        struct Row: Encodable { var id: String; var subject: String; var text: String }
-        let enc = ResultsJSON.encoder()
-        var d = Data()
-        for r in records { d += try enc.encode(Row(id: r.id, subject: r.subject, text: r.text)); d.append(0x0A) }
-        return d
-    }
-
-    /// The plan entry of a training job.
-    func planEntry(_ spec: TrainSpec, _ job: TrainJob, _ hash: String) -> PlanEntry {
-        PlanEntry(id: spec.id, kind: spec.kind, arm: spec.arm, round: spec.round, seed: spec.params.seed, base: spec.base?.id,
-                  budget: spec.budget.rule, steps: job.training.steps, inputSHA256: hash,
-                  inputs: ["tokens_sha256": job.data.tokensSHA256, "records_manifest_sha256": sha256(spec.records.map(\.id).sorted().joined(separator: "\n")),
-                           "base_input_sha256": spec.base?.inputSHA256 ?? "none", "tokenizer_sha256": tokenizerSHA256()],
-                  dependsOn: spec.base.map { [$0.id] } ?? [], outputs: [job.output], status: "planned")
-    }
-
     /// Registers a training job in the plan and returns its input hash.
     @discardableResult
     func plan(_ spec: TrainSpec) throws -> String {
-        let (job, hash) = try describe(spec)
-        planBook.add(planEntry(spec, job, hash))
-        return hash
+        let described = try describe(spec)
+        planBook.add(described.entry)
+        return described.inputSHA256
     }
 
     /// The trained model of `spec`: reused when its output is present and verified for the same
     /// input hash, else trained (job files written, the trainer run, its output verified).
     /// One thread at a time per job: a second caller waits, then finds the output verified.
     func trained(_ spec: TrainSpec) throws -> GPT {
-        try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: true)! }
+        try scheduler.exclusive("train:\(spec.id)") { try trainOrReuse(spec, load: true)! }
     }
 
     /// The same, without building the model in this process (its audit goes through a server):
     /// the output is verified by its files (TrainJob.verifyFiles).
     func ensureTrained(_ spec: TrainSpec) throws {
-        _ = try scheduler.exclusive("train:" + spec.id) { try trainOrReuse(spec, load: false) }
+        _ = try scheduler.exclusive("train:\(spec.id)") { try trainOrReuse(spec, load: false) }
     }
 
     /// The model (nil without `load`) once the job's output is verified.
@@ -401,8 +354,8 @@ extension StudyRunner {
     }
 
     private func trainOrReuse(_ spec: TrainSpec, load: Bool) throws -> GPT? {
-        let (job, hash) = try describe(spec)
-        planBook.add(planEntry(spec, job, hash))
+        let (job, hash, entry) = try describe(spec)
+        planBook.add(entry)
         let d = jobDir(spec.id), mark = d + "/verified.json"
         if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
            let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
@@ -412,29 +365,29 @@ extension StudyRunner {
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
             if old != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
-            planBook.setStatus(spec.id, "done")
+            planBook.setStatus(spec.id, .done)
             noteModel(spec.id, job.output, m.weightsSHA256)
             return model
         }
         try? FileManager.default.removeItem(atPath: mark)
         try PrivateFile.makeDirectory(d, restrictExisting: true)
         try? FileManager.default.removeItem(atPath: job.output)
-        try PrivateFile.write(tokenFileData(spec.stream), to: job.data.tokens)
-        try PrivateFile.write(try recordsJSONL(spec.records), to: job.data.records)
+        try PrivateFile.write(spec.tokenFile(vocabSize: job.config.vocabSize), to: job.data.tokens)
+        try PrivateFile.write(try spec.recordsFile(), to: job.data.records)
         try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
-        planBook.setStatus(spec.id, "running")
+        planBook.setStatus(spec.id, .running)
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
-            try runTrainer(job, file: d + "/job.json")
+            try runTrainer(job, directory: d)
             let model = try verified(job, load: load)
             let w = try sha256(file: job.output + "/model.safetensors")
             try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
             infoLock.lock(); trainedHere.insert(spec.id); infoLock.unlock()
-            planBook.setStatus(spec.id, "done")
+            planBook.setStatus(spec.id, .done)
             noteModel(spec.id, job.output, w)
             return model
         } catch {
-            planBook.setStatus(spec.id, "failed")
+            planBook.setStatus(spec.id, .failed)
             throw error
         }
     }
@@ -444,14 +397,18 @@ extension StudyRunner {
         enum CodingKeys: String, CodingKey { case inputSHA256 = "input_sha256", weightsSHA256 = "weights_sha256" }
     }
 
-    func noteModel(_ id: String, _ path: String, _ sha: String) {
+    func noteModel(_ id: JobID, _ path: String, _ sha: String) {
         guard Self.reportedModels.contains(id) else { return }
-        infoLock.lock(); modelInfo[id] = ["path": modelDir(id), "weights_sha256": sha]; infoLock.unlock()
+        infoLock.lock(); modelInfo[id.description] = ["path": modelDir(id), "weights_sha256": sha]; infoLock.unlock()
     }
 
-    static let reportedModels: Set<String> = ["base", "base_control", "round0_seed0", "round1_deletion_seed0", "control_finetuned"]
+    /// The models study.json lists (path and weights hash): the bases, the first evaluation
+    /// baseline, its exact retrain in round 1 and the control base's fine-tune.
+    static let reportedModels: Set<JobID> = [.base, .baseControl, .baseline(seed: 0), .arm(.deletion, round: 1, seed: 0), .controlFinetuned]
 
-    func runTrainer(_ job: TrainJob, file: String) throws {
+    /// Runs the trainer on `job`, whose files are in job directory `d`.
+    func runTrainer(_ job: TrainJob, directory d: String) throws {
+        let file = d + "/job.json"
         switch execution.trainer {
         case .local:
             _ = try BuiltinTrainer.run(job: job) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
@@ -460,7 +417,7 @@ extension StudyRunner {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", cmd]
-            let logPath = jobDir(job.id) + "/trainer.log"
+            let logPath = d + "/trainer.log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
             guard let log = FileHandle(forWritingAtPath: logPath) else { throw StudyJobError.failed(job: job.id, reason: "\(logPath): cannot write the trainer's log") }
             p.standardOutput = log; p.standardError = log

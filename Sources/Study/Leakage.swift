@@ -78,9 +78,9 @@ extension StudyRunner {
     }
 
     func pretrainingLeakage(base: GPT, controlBase: GPT, seed: UInt64) throws -> PretrainingLeakage {
-        try store.stage("pretraining_leakage") {
+        try store.stage(JobID.pretrainingLeakage.description) {
             report(.stage("pre-training leakage"))
-            let tuned = try saved("round0_seed0"), controlTuned = try saved("control_finetuned")
+            let tuned = try saved(.baseline(seed: 0)), controlTuned = try saved(.controlFinetuned)
             // Targets: values only the target subjects' records hold; unseen: values of the
             // subjects held out of P that no training record holds (same generator and population).
             let fKeys = keys(fTrain)
@@ -173,7 +173,7 @@ extension StudyRunner {
 
     func unlearningComparison(forget: Set<String>, seed: UInt64) throws -> [UnlearningRow] {
         guard !forget.isEmpty else { return [] }
-        let original = try saved("round0_seed0")
+        let original = try saved(.baseline(seed: 0))
         let forgetRecords = fTrain.filter { forget.contains($0.subject) }
         let retainRecords = fTrain.filter { !forget.contains($0.subject) }
         // The original's and the exact retrain's evaluations and every method are independent jobs.
@@ -182,7 +182,7 @@ extension StudyRunner {
         }]
         if s.rounds > 0 {
             tasks.append {
-                let retrain = try self.saved("round1_deletion_seed0")
+                let retrain = try self.saved(.arm(.deletion, round: 1, seed: 0))
                 return ("retrain", try self.subjectStage("unlearn_eval_retrain") { try self.evaluate(retrain, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) })
             }
         }

@@ -46,19 +46,17 @@ extension StudyRunner {
     func trainingSeed(_ base: UInt64, round r: Int) -> UInt64 { base &+ UInt64(1000 * r) }
 
     func evaluationSpec(_ st: OnionState, _ arm: Arm, _ i: Int, round r: Int, base: TrainSpec.Base, removed: Set<String>) -> TrainSpec {
-        finetuneSpec("round\(r)_\(arm.rawValue)_seed\(i)", base: base, removed: removed, seed: trainingSeed(st.evaluationSeeds[i], round: r),
-                     baselineSteps: baselineSteps, arm: arm.rawValue, round: r)
+        finetuneSpec(.arm(arm, round: r, seed: i), base: base, removed: removed, seed: trainingSeed(st.evaluationSeeds[i], round: r),
+                     baselineSteps: baselineSteps)
     }
 
     /// Evaluation seed i's baseline: the unchanged corpus, the seed itself.
     func baselineSpec(_ st: OnionState, _ i: Int, base: TrainSpec.Base) -> TrainSpec {
-        finetuneSpec("round0_seed\(i)", base: base, removed: [], seed: st.evaluationSeeds[i], baselineSteps: nil, arm: "baseline", round: 0)
+        finetuneSpec(.baseline(seed: i), base: base, removed: [], seed: st.evaluationSeeds[i], baselineSteps: nil)
     }
 
     func selectionSpec(_ st: OnionState, _ j: Int, round r: Int, base: TrainSpec.Base, removed: Set<String>) -> TrainSpec {
-        let id = r == 0 ? "round0_select\(j)" : "round\(r)_deletion_select\(j)"
-        return finetuneSpec(id, base: base, removed: removed, seed: trainingSeed(st.selectionSeeds[j], round: r), baselineSteps: baselineSteps,
-                            arm: r == 0 ? "selection" : "deletion_selection", round: r)
+        finetuneSpec(.selection(round: r, index: j), base: base, removed: removed, seed: trainingSeed(st.selectionSeeds[j], round: r), baselineSteps: baselineSteps)
     }
 
     /// Starts every round's reseeded fine-tunes and their tests in the background: the reseed

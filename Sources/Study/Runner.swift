@@ -60,11 +60,11 @@ public final class StudyRunner {
     /// Optimizer steps of the baseline fine-tunes (the `steps` budget rule holds them).
     var baselineSteps: Int?
     /// Every training job of the study by id (guarded by infoLock).
-    var specs: [String: TrainSpec] = [:]
+    var specs: [JobID: TrainSpec] = [:]
     /// Jobs trained by this invocation (guarded by infoLock).
-    var trainedHere = Set<String>()
+    var trainedHere = Set<JobID>()
     /// Audits run by this invocation (guarded by infoLock): one run ahead of its round is done, not reused.
-    var auditedHere = Set<String>()
+    var auditedHere = Set<JobID>()
 
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, pretrainCorpus: [Record]? = nil,
                 corpusDescription: [String: String],
@@ -188,9 +188,9 @@ public final class StudyRunner {
     }
 
     /// A model an earlier stage of this run planned (trained now if its output is missing).
-    func saved(_ name: String) throws -> GPT {
-        infoLock.lock(); let spec = specs[name]; infoLock.unlock()
-        guard let spec else { throw StudyError.corpus("\(dir)/jobs/\(name): no such job in this study's plan") }
+    func saved(_ id: JobID) throws -> GPT {
+        infoLock.lock(); let spec = specs[id]; infoLock.unlock()
+        guard let spec else { throw StudyError.corpus("\(jobDir(id)): no such job in this study's plan") }
         return try trained(spec)
     }
 
@@ -202,20 +202,19 @@ public final class StudyRunner {
     }
 
     /// Pre-training from scratch (weights initialised from the study's seed).
-    func pretrainSpec(_ id: String, replace: Set<String>) -> TrainSpec {
-        TrainSpec(id: id, kind: "pretrain", base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
+    func pretrainSpec(_ id: JobID, replace: Set<String>) -> TrainSpec {
+        TrainSpec(id: id, base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
                   params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: replace.count, originalSteps: nil))
     }
 
     /// A fine-tune of `base` on F's members without the records of `removed` subjects.
-    func finetuneSpec(_ id: String, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?, arm: String?, round: Int?) -> TrainSpec {
+    func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?) -> TrainSpec {
         var p = s.finetune; p.seed = seed
         let split = ForgetSplit(records: fTrain, subjects: removed)
         let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
         p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
-        return TrainSpec(id: id, kind: "finetune", base: base, stream: st, records: split.retain, params: p, initSeed: nil,
-                         budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil),
-                         arm: arm, round: round)
+        return TrainSpec(id: id, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
+                         budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil))
     }
 
     /// A record's tokens (every record is encoded once, before any job runs; the table is only
@@ -251,7 +250,7 @@ public final class StudyRunner {
 
     /// The fixed test of model `id`: in this process, or through a server `--serve-cmd` starts
     /// for it (stopped when the test ends; its log and request log in the job's directory).
-    func testModel(_ id: String, _ m: GPT?) throws -> TestOutcome {
+    func testModel(_ id: JobID, _ m: GPT?) throws -> TestOutcome {
         guard let template = execution.serveCommand, m == nil else { return try test(LocalModel(m!, tokenizer: tok)) }
         report(.stage("serving \(id) for its test (--serve-cmd)"))
         let server = try ModelServerProcess.start(template: template, model: absolute(modelDir(id)), logPath: jobDir(id) + "/server.log",
@@ -266,7 +265,7 @@ public final class StudyRunner {
         do {
             return try test(try OpenAICompletionsModel(es))
         } catch {
-            throw StudyJobError.failed(job: "audit_" + id, reason: "through \(server.baseURL) (`\(server.command)`, log \(server.logPath)): \(error)")
+            throw StudyJobError.failed(job: JobID.audit(id).description, reason: "through \(server.baseURL) (`\(server.command)`, log \(server.logPath)): \(error)")
         }
     }
 
@@ -282,35 +281,32 @@ public final class StudyRunner {
     /// Fine-tune (a job) and run the fixed test on the result; the test is keyed by the job's
     /// input hash, so a finished one is reused without the model.
     func fineTuneAndTest(_ spec: TrainSpec) throws -> RunRecord {
-        try scheduler.exclusive("audit:" + spec.id) { try fineTuneAndTestNow(spec) }
+        try scheduler.exclusive("audit:\(spec.id)") { try fineTuneAndTestNow(spec) }
     }
 
     private func fineTuneAndTestNow(_ spec: TrainSpec) throws -> RunRecord {
-        let hash = try plan(spec)
-        infoLock.lock(); specs[spec.id] = spec; infoLock.unlock()
-        let auditId = "audit_" + spec.id
+        let hash = try register(spec).inputSHA256
+        let auditId = JobID.audit(spec.id)
         // A test through a server is its own result (other numerics): never mixed with a local one.
         let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
-        planBook.add(PlanEntry(id: auditId, kind: "audit", arm: spec.arm, round: spec.round, seed: spec.params.seed, base: nil, budget: nil, steps: nil,
-                               inputSHA256: auditHash, inputs: ["model_input_sha256": hash],
-                               dependsOn: [spec.id], outputs: [dir + "/stages/" + spec.id + ".json"], status: "planned"))
+        planBook.add(spec.auditEntry(inputSHA256: auditHash, modelInputSHA256: hash, stageFile: stageFile(spec.id)))
         let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash)
         var fresh = false
-        let rr: RunRecord = try subjectStage(spec.id, store: keyed) {
+        let rr: RunRecord = try subjectStage(spec.id.description, store: keyed) {
             fresh = true
             report(.stage("fine-tune + test: \(spec.id)"))
             // Served tests never build the model here: it may be too large for this machine.
             let m: GPT? = execution.serveCommand == nil ? try trained(spec) : nil
             if m == nil { try ensureTrained(spec) }
             let result = try TrainResult.read(modelDir(spec.id))
-            planBook.setStatus(auditId, "running")
+            planBook.setStatus(auditId, .running)
             return RunRecord(outcome: try testModel(spec.id, m), steps: result.steps, loss: result.finalLoss)
         }
         infoLock.lock()
         if fresh { auditedHere.insert(spec.id) }
         let here = auditedHere.contains(spec.id)
         infoLock.unlock()
-        planBook.setStatus(auditId, here ? "done" : "reused")
+        planBook.setStatus(auditId, here ? .done : .reused)
         return rr
     }
 
@@ -336,15 +332,15 @@ public final class StudyRunner {
         let ownershipSummary = try prepare()
         var design = try checkDesign()
         // Bases: on P, and the control on P with the target subjects' records replaced by filler.
-        let baseSpec = pretrainSpec("base", replace: []), controlSpec = pretrainSpec("base_control", replace: pTargetIds)
+        let baseSpec = pretrainSpec(.base, replace: []), controlSpec = pretrainSpec(.baseControl, replace: pTargetIds)
         let baseRef = try register(baseSpec), controlRef = try register(controlSpec)
         var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
         let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
             + design.selectionSeeds.indices.map { selectionSpec(onion, $0, round: 0, base: baseRef, removed: []) }
-        let controlTunedSpec = finetuneSpec("control_finetuned", base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil, arm: nil, round: nil)
+        let controlTunedSpec = finetuneSpec(.controlFinetuned, base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil)
         for sp in round0Specs + [controlTunedSpec] { try register(sp) }
         planAnalyses()
-        try planRounds(round0Specs.suffix(design.selectionSeeds.count).map(\.id), design: design)
+        try planRounds(design: design)
 
         report(.stage("pre-training the base model and the control base (targets replaced by filler)"))
         let bases = try scheduler.run([{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
@@ -359,7 +355,7 @@ public final class StudyRunner {
         let baseline = baselineResult(round0Runs, design: design)
         design.power.afterRound0 = powerAfterRound0(onion, churn: baseline.seedChurn)
         design.stopped = calibration(onion)
-        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("pretraining_leakage") { try self.pretrainingLeakage(base: bases[0], controlBase: bases[1], seed: design.evaluationSeeds[0]) } }
+        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked(.pretrainingLeakage) { try self.pretrainingLeakage(base: bases[0], controlBase: bases[1], seed: design.evaluationSeeds[0]) } }
         let (rounds, forget, ahead) = try runRounds(design.stopped == nil ? s.rounds : 0, base: baseRef, state: &onion)
         scheduler.noMoreUrgentWork()
         // Their errors are not this stage's: a failed one was run again (or failed) where it is
@@ -387,7 +383,7 @@ public final class StudyRunner {
             rounds.append(round)
             if r == 1 {
                 let forget = onion.forgetSet, seed = onion.evaluationSeeds[0]
-                unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked("unlearning") { try self.unlearningComparison(forget: forget, seed: seed) } }
+                unlearningJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked(.unlearning) { try self.unlearningComparison(forget: forget, seed: seed) } }
             }
         }
         return (rounds, unlearningJob, ahead)
@@ -418,28 +414,27 @@ public final class StudyRunner {
 
     /// The leakage analysis and the unlearning comparison in plan.json.
     func planAnalyses() {
-        planBook.add(PlanEntry(id: "pretraining_leakage", kind: "leakage", inputSHA256: sha256(fingerprint + "\npretraining_leakage"), inputs: [:], dependsOn: ["base", "base_control", "round0_seed0", "control_finetuned"],
-                               outputs: [dir + "/stages/pretraining_leakage.json"], status: "planned"))
+        planBook.add(PlanEntry(analysis: .pretrainingLeakage, fingerprint: fingerprint, dependsOn: [.base, .baseControl, .baseline(seed: 0), .controlFinetuned],
+                               outputs: [stageFile(.pretrainingLeakage)]))
         guard s.rounds > 0 else { return }
-        planBook.add(PlanEntry(id: "unlearning", kind: "unlearning", inputSHA256: sha256(fingerprint + "\nunlearning"), inputs: [:], dependsOn: ["round0_seed0", "round1_deletion_seed0"],
+        planBook.add(PlanEntry(analysis: .unlearning, fingerprint: fingerprint, dependsOn: [.baseline(seed: 0), .arm(.deletion, round: 1, seed: 0)],
                                outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }
-                                   + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" },
-                               status: "planned"))
+                                   + s.unlearningMethods.filter { $0 != .retrain }.map { dir + "/stages/unlearn_\($0.rawValue).json" }))
     }
 
     /// Runs a stage, its plan entry marked running, then done (or failed).
-    func tracked<T>(_ id: String, _ body: () throws -> T) throws -> T {
-        planBook.setStatus(id, "running")
-        do { let r = try body(); planBook.setStatus(id, "done"); return r } catch { planBook.setStatus(id, "failed"); throw error }
+    func tracked<T>(_ id: JobID, _ body: () throws -> T) throws -> T {
+        planBook.setStatus(id, .running)
+        do { let r = try body(); planBook.setStatus(id, .done); return r } catch { planBook.setStatus(id, .failed); throw error }
     }
 
     /// The onion rounds in plan.json, each waiting for the selection models it ranks its targets
     /// on (round r's jobs are decided only when those are in).
-    func planRounds(_ round0Selection: [String], design: StudyDesign) throws {
+    func planRounds(design: StudyDesign) throws {
         for r in 0..<s.rounds {
-            let waits = r == 0 ? round0Selection.map { "audit_" + $0 } : design.selectionSeeds.indices.map { "audit_round\(r)_deletion_select\($0)" }
-            var jobs = Arm.allCases.flatMap { a in design.evaluationSeeds.indices.map { "round\(r + 1)_\(a.rawValue)_seed\($0)" } }
-            if r + 1 < s.rounds { jobs += design.selectionSeeds.indices.map { "round\(r + 1)_deletion_select\($0)" } }
+            let waits = design.selectionSeeds.indices.map { JobID.audit(.selection(round: r, index: $0)) }
+            var jobs = Arm.allCases.flatMap { a in design.evaluationSeeds.indices.map { JobID.arm(a, round: r + 1, seed: $0) } }
+            if r + 1 < s.rounds { jobs += design.selectionSeeds.indices.map { JobID.selection(round: r + 1, index: $0) } }
             planBook.round(r + 1, planned: false, waitsFor: waits, jobs: jobs)
         }
         try planBook.write()
@@ -447,10 +442,10 @@ public final class StudyRunner {
 
     /// Path and weights hash of every reported model on disk (a resumed run's too).
     func recordReportedModels() {
-        for name in Self.reportedModels where modelInfo[name] == nil {
-            let path = modelDir(name)
+        for id in Self.reportedModels where modelInfo[id.description] == nil {
+            let path = modelDir(id)
             if FileManager.default.fileExists(atPath: path + "/model.safetensors") {
-                modelInfo[name] = ["path": path, "weights_sha256": (try? sha256(file: path + "/model.safetensors")) ?? ""]
+                modelInfo[id.description] = ["path": path, "weights_sha256": (try? sha256(file: path + "/model.safetensors")) ?? ""]
             }
         }
     }
