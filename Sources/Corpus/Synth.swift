@@ -48,8 +48,10 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     /// deleting the heavy member can surface all m at once (one onion layer, m people).
     public var namesakeVariants = false
     /// Heavy members write short notes (a greeting, one sentence, their signature; never a reply
-    /// quoting a thread): about half a message's tokens, so that a heavy member's number is seen
-    /// often without the heavy member towering over everyone in tokens written.
+    /// quoting a thread) to their department's distribution list: about half a message's tokens,
+    /// so that a heavy member's number is seen often without the heavy member towering over
+    /// everyone in tokens written, and no other subject's address is in them (deleting a heavy
+    /// member removes nobody else's values).
     public var namesakeHeavyNotes = false
     /// Heavy members send exactly `namesakeHeavyMessages` (no share of the Zipf head on top), so
     /// that they sit among the corpus's other active senders rather than above all of them.
@@ -193,6 +195,12 @@ public enum SynthGenerator {
         }
         func signatureRate(_ s: Int) -> Double { plant?.isMember(s) == true ? p.namesakeSignatureRate : p.signatureRate }
         func writesNotes(_ s: Int) -> Bool { p.namesakeHeavyNotes && plant?.isHeavy(s) == true }
+        /// The distribution list of the sender's department at their company (not a person).
+        func deskList(of s: Int) -> (name: String, email: String) {
+            let x = people[s]
+            let slug = x.department.lowercased().split(whereSeparator: { !$0.isLetter }).joined(separator: "-")
+            return ("\(x.company) \(x.department)", "\(slug)-desk@" + NamesakePlant.domain(x.email))
+        }
         /// The sender as their signature shows them: a heavy member with signature variants signs
         /// with one drawn at random (no draw otherwise, so that corpora without variants are unchanged).
         func signer(_ s: Int, _ rng: inout SynthRNG) -> SynthPerson {
@@ -224,7 +232,10 @@ public enum SynthGenerator {
         body = makeBody(topic.sentences, sender: style.signer(s, &rng), to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
                         referable: style.referable, note: note, &rng)
         var text = "From: \(people[s].name) <\(people[s].email)>\n"
-        text += "To: " + to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ") + "\n"
+        // A heavy namesake's notes go to their desk's distribution list, nobody's own address: deleting
+        // the heavy member then removes no one else's values from training.
+        let list = note ? style.deskList(of: s) : nil
+        text += "To: " + (list.map { "\($0.name) <\($0.email)>" } ?? to.map { "\(people[$0].name) <\(people[$0].email)>" }.joined(separator: ", ")) + "\n"
         text += "Date: \(date)\nSubject: \(subjectLine)\n\n\(body)"
         if let q = quoted {
             text += "\n\n-----Original Message-----\nFrom: \(people[q.from].name) [mailto:\(people[q.from].email)]\nSent: \(q.date)\n"
@@ -232,7 +243,7 @@ public enum SynthGenerator {
         }
         let id = String(format: "p%d-%06d", p.population, i)
         let record = Record(id: id, subject: people[s].email, text: text, source: "synth:seed=\(p.seed):population=\(p.population)",
-                            meta: ["sender": people[s].email, "recipients": to.map { people[$0].email }.joined(separator: ","), "date": date])
+                            meta: ["sender": people[s].email, "recipients": list?.email ?? to.map { people[$0].email }.joined(separator: ","), "date": date])
         return (record, (subjectLine, s, to, body, date))
     }
 

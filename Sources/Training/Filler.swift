@@ -16,17 +16,22 @@ public enum Filler {
     question answer note comment version document section table figure morning afternoon week month year next last
     """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
 
-    /// Exactly `count` tokens of filler, a function of (seed, index).
+    /// The filler sentence. Filler is deliberately predictable: a model learns it within a few
+    /// steps and then draws almost no gradient from it, so a removed record's place in the stream
+    /// is kept (the same windows and steps for everyone else) without the noise of random words,
+    /// which a model cannot learn and keeps fitting — enough to wash out what it memorised of the
+    /// other records (docs/methods.md, "Budget rule").
+    static let sentence = " This message was removed."
+
+    /// Exactly `count` tokens of filler (the sentence repeated, cut to length). `seed` and `index`
+    /// are kept in the signature for callers; the filler no longer depends on them.
     public static func tokens(count: Int, tokenizer: any TextTokenizer, seed: UInt64, index: Int) -> [Int32] {
         guard count > 0 else { return [] }
-        var rng = SplitMix64(seed: mix64(seed ^ 0xF111E2) &+ UInt64(index))
+        let unit = tokenizer.encode(sentence)
+        guard !unit.isEmpty else { return [] }
         var out: [Int32] = []
-        while out.count < count {
-            var sentence = ""
-            let n = 6 + Int(rng.next() % 10)
-            for i in 0..<n { sentence += (i == 0 ? "" : " ") + words[Int(rng.next() % UInt64(words.count))] }
-            out += tokenizer.encode((out.isEmpty ? "" : " ") + sentence.prefix(1).uppercased() + sentence.dropFirst() + ".")
-        }
+        out.reserveCapacity(count + unit.count)
+        while out.count < count { out += unit }
         return Array(out.prefix(count))
     }
 }

@@ -136,7 +136,8 @@ struct Synth: ParsableCommand {
         opened group), and G·m over rounds. With --namesake-variants the heavy member signs with
         m title/department variants and light member j shares only variant j, so the light members
         no longer shadow each other and one deletion can surface all m. --namesake-heavy-notes
-        makes the heavy members write short notes (about half a message's tokens each), so that
+        makes the heavy members write short notes to their desk's distribution list (about half a
+        message's tokens each, nobody else's address in them), so that
         they are exposed often without towering over everyone in tokens written (the study's
         random control matches activity strata). --namesake-null writes the null twin from
         the same seed: the same mail, but every light member has a name, title and department of

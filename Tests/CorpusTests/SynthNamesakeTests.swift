@@ -196,8 +196,8 @@ import PII
         #expect(plain.records.map(\.text) != c.records.map(\.text))
     }
 
-    /// Short notes: a heavy member's messages are one sentence and a signature, never a reply,
-    /// about half the tokens of other mail; with the exact count they send exactly H and no more.
+    /// Short notes: a heavy member's messages are one sentence and a signature to a desk list,
+    /// never a reply, about half the tokens of other mail; with the exact count they send exactly H and no more.
     @Test func heavyNotesAreShortAndTheExactCountHolds() throws {
         var p = params(groups: 4, light: 1); p.namesakeHeavyNotes = true; p.namesakeHeavyExact = true; p.namesakeHeavyMessages = 25
         let c = try SynthGenerator.generate(p)
@@ -208,6 +208,9 @@ import PII
             if heavies.contains(r.subject) {
                 notes.append(r.text.count)
                 #expect(!r.text.contains("-----Original Message-----") && !r.text.contains("Subject: RE: "), "\(r.id) is a reply")
+                // Addressed to a desk list: no other person's address or number is in a note.
+                #expect(r.text.contains("-desk@") && r.meta["recipients"]?.hasSuffix("-desk@" + r.subject.split(separator: "@").last!) == true)
+                for x in c.people where x.email != r.subject { #expect(!r.text.contains(x.email) && !r.text.contains(x.phone), "\(r.id) names \(x.email)") }
             } else { others.append(r.text.count) }
         }
         #expect(heavies.allSatisfy { sent[$0] == 25 })
