@@ -51,11 +51,12 @@ public final class RecordWriter {
 
     public init(path: String) throws {
         self.path = path
-        tmp = path + ".tmp-\(getpid())"
-        // Owner-only (0600) from the start: a corpus holds personal data.
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, PrivateFile.fileMode)
-        guard fd >= 0 else { throw CorpusError.unreadable(path: path, reason: "cannot create the output file: \(String(cString: strerror(errno)))") }
-        fchmod(fd, PrivateFile.fileMode)
+        // Owner-only (0600) from the start: a corpus holds personal data. A new temporary file
+        // with an unpredictable name, no link followed (PrivateFile.createTemporary).
+        let fd: Int32
+        do { (fd, tmp) = try PrivateFile.createTemporary(beside: path) } catch {
+            throw CorpusError.unreadable(path: path, reason: "cannot create the output file: \(error)")
+        }
         handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

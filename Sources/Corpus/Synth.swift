@@ -202,7 +202,7 @@ public enum SynthGenerator {
             return ("\(x.company) \(x.department)", "\(slug)-desk@" + NamesakePlant.domain(x.email))
         }
         /// The sender as their signature shows them: a heavy member with signature variants signs
-        /// with one drawn at random (no draw otherwise, so that corpora without variants are unchanged).
+        /// with one drawn at random (no draw for anyone else: without variants a message draws what it did).
         func signer(_ s: Int, _ rng: inout SynthRNG) -> SynthPerson {
             guard let v = plant?.variants[s], !v.isEmpty else { return people[s] }
             var x = people[s]

@@ -19,8 +19,9 @@
 //
 // The null twin (namesakeNull) is drawn from the same stream: the same people, senders, bodies,
 // addresses and numbers, except that each light member shows a name of their own (a full name
-// nobody else has, sharing neither first nor last name with their heavy member). Their address
-// is derived from that name in both twins. Planted and null corpora differ only in those names.
+// nobody else has, sharing neither first nor last name with their heavy member) and a title and
+// department unlike the heavy member's. Their address is derived from that name in both twins.
+// Planted and null corpora differ only in those names, titles and departments.
 //
 // Effect size: the plant can only make light members newly vulnerable, and only once their heavy
 // member is deleted, so a round that deletes the K most vulnerable subjects opens at most min(G, K)
@@ -92,9 +93,11 @@ struct NamesakePlant {
         guard m >= 1 else { throw CorpusError.invalidArgument("a namesake group needs at least 1 light member (got \(m))") }
         guard l >= 1 else { throw CorpusError.invalidArgument("light namesakes must send at least 1 message each (got \(l))") }
         guard h >= 0 else { throw CorpusError.invalidArgument("heavy namesakes' message floor must be 0 or more (got \(h))") }
-        // Variants and the null twin's own titles differ by title: leave one title over.
-        guard m < SynthVocabulary.titles.count else {
-            throw CorpusError.invalidArgument("a namesake group has at most \(SynthVocabulary.titles.count - 1) light members (got \(m))")
+        // Variants differ by title, and the null twin's light members by title and department
+        // from every variant: leave one of each over.
+        let most = min(SynthVocabulary.titles.count, SynthVocabulary.departments.count) - 1
+        guard m <= most else {
+            throw CorpusError.invalidArgument("a namesake group has at most \(most) light members (got \(m))")
         }
         guard (0...1).contains(p.namesakeSignatureRate) else {
             throw CorpusError.invalidArgument("the namesakes' signature rate must be in [0, 1] (got \(p.namesakeSignatureRate))")
@@ -107,6 +110,10 @@ struct NamesakePlant {
         let fixed = Double(g) * (Double(h) + Double(m) * Double(l))
         guard fixed <= Double(p.records) else {
             throw CorpusError.invalidArgument("\(g) namesake groups need \(g) × (\(h) heavy + \(m) × \(l) light messages) = \(Self.count(fixed)) records, but there are only \(p.records)")
+        }
+        // With exact heavy counts only the other subjects share the rest of the mail: there must be one.
+        if p.namesakeHeavyExact && members >= Double(p.subjects) && fixed < Double(p.records) {
+            throw CorpusError.invalidArgument("with --namesake-heavy-exact the \(Self.count(Double(p.records) - fixed)) records beyond the plant's need senders outside it, but all \(p.subjects) subjects are in namesake groups")
         }
         let names = SynthVocabulary.firstNames.count * SynthVocabulary.lastNames.count
         guard p.subjects <= names / 2 else {
@@ -154,7 +161,9 @@ struct NamesakePlant {
                 // the company's: a title and department unlike every variant (drawn in both twins,
                 // so that the two stay draw for draw the same).
                 var own = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments))
-                while mine.contains(where: { $0.0 == own.0 }) { own = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments)) }
+                while mine.contains(where: { $0.0 == own.0 || $0.1 == own.1 }) {
+                    own = (rng.pick(SynthVocabulary.titles), rng.pick(SynthVocabulary.departments))
+                }
                 let shared = mine[p.namesakeVariants ? j : 0]
                 people[l] = SynthPerson(first: p.namesakeNull ? first : heavy.first, last: p.namesakeNull ? last : heavy.last, email: email, phone: phone,
                                         title: p.namesakeNull ? own.0 : shared.0, department: p.namesakeNull ? own.1 : shared.1, company: heavy.company)

@@ -99,8 +99,8 @@ public final class ModelServerProcess: @unchecked Sendable {
     /// descriptor of ours, SIGINT/SIGTERM/SIGPIPE at their defaults and nothing blocked (we
     /// ignore SIGINT while servers run, and a child would inherit that).
     static func spawn(_ cmd: String, log: String, environment: [String: String]) throws -> pid_t {
-        let opened = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard opened >= 0 else { throw EndpointError("\(log): cannot write the server's log (\(String(cString: strerror(errno))))") }
+        let opened: Int32
+        do { opened = try PrivateFile.openLog(log, truncate: true) } catch { throw EndpointError("the server's log: \(error)") }
         // Above 2, so that the child's stdin/stdout/stderr actions never replace it (a process
         // started with fd 0 closed would get the log there).
         let fd = opened > 2 ? opened : fcntl(opened, F_DUPFD_CLOEXEC, 3)

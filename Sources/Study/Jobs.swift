@@ -357,6 +357,10 @@ extension StudyRunner {
         let (job, hash, entry) = try describe(spec)
         planBook.add(entry)
         let d = jobDir(spec.id), mark = d + "/verified.json"
+        // Before anything is read from it: OUT/jobs and the job's directory must be real
+        // directories of this user's, not links planted to hand the study another model.
+        try PrivateFile.makeDirectory(jobsDir, restrictExisting: true)
+        try PrivateFile.makeDirectory(d, restrictExisting: true)
         if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
            let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
            (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256,
@@ -418,8 +422,10 @@ extension StudyRunner {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", cmd]
             let logPath = d + "/trainer.log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
-            guard let log = FileHandle(forWritingAtPath: logPath) else { throw StudyJobError.failed(job: job.id, reason: "\(logPath): cannot write the trainer's log") }
+            let log: FileHandle
+            do { log = FileHandle(fileDescriptor: try PrivateFile.openLog(logPath, truncate: true), closeOnDealloc: true) } catch {
+                throw StudyJobError.failed(job: job.id, reason: "the trainer's log: \(error)")
+            }
             p.standardOutput = log; p.standardError = log
             // Registered, so that an interrupted or failing study stops it (Foundation starts it
             // in a process group of its own, out of the terminal's reach).

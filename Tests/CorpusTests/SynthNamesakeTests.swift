@@ -104,8 +104,16 @@ import PII
 
     /// The null twin's light members differ in their names and in their title and department
     /// (their signatures share only the company line with the heavy member's).
-    @Test func theNullTwinDiffersOnlyInTheLightMembersNamesAndTitles() throws {
-        let planted = try SynthGenerator.generate(params()), null = try SynthGenerator.generate(params(null: true))
+    @Test(arguments: [false, true])
+    func theNullTwinDiffersOnlyInTheLightMembersNamesAndTitles(allOptions: Bool) throws {
+        // Every option that shapes the plant (variants, notes to a desk list, exact and spread
+        // counts) draws the same in both twins.
+        func shaped(_ p: SynthParameters) -> SynthParameters {
+            var q = p
+            if allOptions { q.namesakeVariants = true; q.namesakeHeavyNotes = true; q.namesakeHeavyExact = true; q.namesakeHeavySpread = true }
+            return q
+        }
+        let planted = try SynthGenerator.generate(shaped(params())), null = try SynthGenerator.generate(shaped(params(null: true)))
         #expect(planted.records.count == null.records.count && planted.people.count == null.people.count)
         #expect(Set(null.people.map(\.name)).count == null.people.count, "every display name is one person's")
         // light member's address → (own name, own first name, shared name, shared first name)
@@ -119,8 +127,13 @@ import PII
                 #expect(x.name == a.name && y.name == x.nullName && y.nullName == x.nullName)
                 let own = null.people.first { $0.email == y.email }!
                 back[y.email] = (own.name, own.first, heavy.name, heavy.first)
-                #expect(own.title != heavy.title && y.signature != x.signature && x.signature == ["\(heavy.title), \(heavy.department)"])
-                lines["\n\(own.name)\n\(own.title), \(own.department)\n"] = "\n\(heavy.name)\n\(heavy.title), \(heavy.department)\n"
+                // Planted: one of the heavy member's lines; null: a title and department unlike all of them.
+                #expect(x.signature.count == 1 && a.heavy.signature.contains(x.signature[0]) && y.signature == ["\(own.title), \(own.department)"])
+                for v in a.heavy.signature {
+                    let parts = v.components(separatedBy: ", ")
+                    #expect(parts[0] != own.title && parts[1] != own.department, "\(v) against \(own.title), \(own.department)")
+                }
+                lines["\n\(own.name)\n\(own.title), \(own.department)\n"] = "\n\(heavy.name)\n\(x.signature[0])\n"
             }
         }
         for (x, y) in zip(planted.people, null.people) {
@@ -222,6 +235,13 @@ import PII
         #expect(ranked.namesakes.allSatisfy { $0.heavy.records > 25 })
     }
 
+    /// Spread counts run from H down to about H/2 over the groups, in group order.
+    @Test func spreadHeavyCountsRunFromHToHalfOfIt() throws {
+        var p = params(groups: 5, light: 1); p.namesakeHeavyExact = true; p.namesakeHeavySpread = true; p.namesakeHeavyMessages = 40
+        let c = try SynthGenerator.generate(p)
+        #expect(c.namesakes.map(\.heavy.records) == [40, 35, 30, 25, 20])
+    }
+
     @Test func deterministicAndPopulationsStayDisjoint() throws {
         let a = try SynthGenerator.generate(params()), b = try SynthGenerator.generate(params())
         #expect(a.records == b.records && a.namesakes == b.namesakes)
@@ -243,5 +263,9 @@ import PII
         #expect(message { $0.namesakeSignatureRate = 1.5 }.contains("[0, 1]"))
         #expect(message { $0.namesakeGroups = Int.max / 2; $0.namesakeLight = 3 }.contains("subjects, but there are only 120"))
         #expect(message { $0.namesakeGroups = 0; $0.namesakeLight = 0 }.isEmpty, "without groups the namesake settings are not used")
+        #expect(message { $0.namesakeLight = 13 }.contains("at most 12 light members"))
+        // Exact heavy counts with every subject in a group leave the rest of the mail no sender.
+        #expect(message { $0.namesakeGroups = 40; $0.namesakeLight = 2; $0.namesakeHeavyMessages = 10; $0.namesakeHeavyExact = true }
+            .contains("need senders outside it"))
     }
 }

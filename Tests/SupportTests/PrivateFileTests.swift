@@ -54,6 +54,31 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: d + "/elsewhere"), "the link was not followed")
     }
 
+    /// A FIFO planted as the log would hang a plain open; a hard link to another file of the
+    /// user's would write there. Both are refused at once.
+    @Test func aPlantedFifoOrHardLinkIsNotALog() throws {
+        let d = try scratch()
+        #expect(mkfifo(d + "/fifo.log", 0o600) == 0)
+        // Without a reader the non-blocking open fails (ENXIO); with one, fstat says what it is.
+        let fifo = error { _ = try PrivateFile.openLog(d + "/fifo.log", truncate: true) }
+        #expect(fifo.contains("not a regular file") || fifo.contains("No such device"), "\(fifo)")
+        try PrivateFile.write(Data("secret".utf8), to: d + "/keys")
+        #expect(link(d + "/keys", d + "/hard.log") == 0)
+        #expect(error { _ = try PrivateFile.openLog(d + "/hard.log", truncate: true) }.contains("hard links"))
+        #expect(String(decoding: FileManager.default.contents(atPath: d + "/keys")!, as: UTF8.self) == "secret", "not truncated")
+    }
+
+    /// A directory someone else creates at the last moment is checked, not adopted; one made here
+    /// is 0700 whatever the umask.
+    @Test func newDirectoriesAreOwnerOnlyAndParentsAreMade() throws {
+        let d = try scratch()
+        let old = umask(0o002)
+        defer { umask(old) }
+        try PrivateFile.makeDirectory(d + "/a/b/c")
+        #expect(PrivateFile.mode(d + "/a/b/c") == 0o700 && PrivateFile.mode(d + "/a") == 0o700)
+        try PrivateFile.makeDirectory(d + "/a/b/c")   // an existing directory of the user's is fine
+    }
+
     @Test func directoriesOthersCanWriteOrThatAreLinksAreRefused() throws {
         let d = try scratch()
         try PrivateFile.makeDirectory(d + "/open")
