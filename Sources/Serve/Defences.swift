@@ -137,14 +137,53 @@ func checkJSONContentType(_ request: Request) throws {
     }
 }
 
-/// Closes a connection whose client has closed its side. Hummingbird lets a client half-close
-/// and keeps the connection open; an HTTP client that closes while waiting has given up, and
-/// closing here lets the engine drop its sequences (the connection's close future fires).
+/// The request in flight on each connection (HTTP/1: one at a time) and how to drop it from the
+/// engine. An entry lives while its request runs, so a connection that serves many requests
+/// keeps nothing of the finished ones.
+final class InFlight: @unchecked Sendable {
+    private let lock = NSLock()
+    private var abandons: [ObjectIdentifier: @Sendable () -> Void] = [:]
+
+    /// Runs `body`, handing it a way to register its engine work; that work is dropped when the
+    /// connection closes before `body` returns.
+    func watch<T>(_ channel: (any Channel)?,
+                  _ body: (_ onAbandon: (@escaping @Sendable () -> Void) -> Void) async throws -> T) async throws -> T {
+        guard let channel else { return try await body { _ in } }
+        let id = ObjectIdentifier(channel)
+        defer { set(id, nil) }
+        return try await body { abandon in
+            self.set(id, abandon)
+            if !channel.isActive { self.closed(channel) }   // gone before it was registered
+        }
+    }
+
+    private func set(_ id: ObjectIdentifier, _ abandon: (@Sendable () -> Void)?) {
+        lock.withLock { abandons[id] = abandon }
+    }
+
+    /// The connection closed: drops its request's work, if any.
+    func closed(_ channel: any Channel) {
+        let abandon = lock.withLock { abandons.removeValue(forKey: ObjectIdentifier(channel)) }
+        abandon?()
+    }
+}
+
+/// Tells `InFlight` when a connection closes, and closes a connection whose client has closed
+/// its side: Hummingbird lets a client half-close and keeps the connection open, but an HTTP
+/// client that closes while waiting has given up.
 final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
+    let inFlight: InFlight
+    init(_ inFlight: InFlight) { self.inFlight = inFlight }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil); return }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inFlight.closed(context.channel)
+        context.fireChannelInactive()
     }
 }
 

@@ -58,6 +58,7 @@ public final class CompletionServer: Sendable {
     let created = Int(Date().timeIntervalSince1970)
     let boundPort = LockedPort()
     let encoder = EncodeThread()
+    let inFlight = InFlight()
     /// The longest token's bytes: a text prompt longer than `promptLimit` × this cannot fit.
     let longestTokenBytes: Int
 
@@ -84,12 +85,12 @@ public final class CompletionServer: Sendable {
         engine.start()
         defer { engine.shutdown() }
         // The idle timeout closes connections that send a byte and stop (slowloris); the
-        // connection cap bounds what they can hold; ClientGoneHandler turns a client's close into
-        // a closed connection, which drops the client's sequences from the engine.
+        // connection cap bounds what they can hold; ClientGoneHandler drops the sequences of a
+        // client that closes its connection from the engine.
         let idle = TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientGoneHandler()], idleTimeout: idle)),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientGoneHandler(self.inFlight)], idleTimeout: idle)),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil,
                                  availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
             onServerRunning: { [boundPort] channel in
@@ -228,7 +229,7 @@ public final class CompletionServer: Sendable {
             }
         }
         // A client that closes its connection has given up: its sequences leave the engine.
-        let results = try await engine.run(jobs) { abandon in connection?.closeFuture.whenComplete { _ in abandon() } }
+        let results = try await inFlight.watch(connection) { onAbandon in try await engine.run(jobs, onAbandon: onAbandon) }
         var choices: [CompletionResponse.Choice] = []
         var completionTokens = 0
         for (i, res) in results.enumerated() {
