@@ -114,7 +114,8 @@ public final class CompletionServer: Sendable {
         router.post("/tokenize") { [self] req, _ -> Response in
             let r: TokenizeRequest = try await decode(req)
             try checkModel(r.model)
-            let ids = try await encode([r.prompt], param: "prompt")[0]
+            // Any length the body allows (audits tokenize whole records here), runs bounded.
+            let ids = try await encode([r.prompt], param: "prompt", asPrompts: false)[0]
             return json(TokenizeResponse(tokens: ids, count: ids.count, max_model_len: context))
         }
         router.post("/detokenize") { [self] req, _ -> Response in
@@ -271,11 +272,11 @@ public final class CompletionServer: Sendable {
         return prompts
     }
 
-    /// Encodes texts on the tokenisation thread after checking their size: a text longer than
-    /// any prompt of `promptLimit` tokens, or with a run (pre-token) longer than `maxRunBytes`,
-    /// is refused unencoded.
-    func encode(_ texts: [String], param: String) async throws -> [[Int32]] {
-        for t in texts where t.utf8.count > promptByteLimit {
+    /// Encodes texts on the tokenisation thread after checking their size: a text with a run
+    /// (pre-token) longer than `maxRunBytes`, or `asPrompts` one longer than any prompt of
+    /// `promptLimit` tokens, is refused unencoded.
+    func encode(_ texts: [String], param: String, asPrompts: Bool = true) async throws -> [[Int32]] {
+        for t in texts where asPrompts && t.utf8.count > promptByteLimit {
             throw APIError.invalid("the text has \(t.utf8.count) bytes; no prompt of the limit of \(promptLimit) tokens has more than "
                                    + "\(promptByteLimit)", param: param, code: "context_length_exceeded")
         }
