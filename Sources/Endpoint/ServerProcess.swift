@@ -8,6 +8,8 @@
 // only one listed when the template chose the port.
 // Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`VLLM_API_KEY=…`, `shallot serve
 // --api-key-env SHALLOT_SERVE_API_KEY`); it is sent with every request and never written down.
+// Once the model is listed, one POST /completions without the key must be refused (401 or 403);
+// a server that answers it is stopped and refused (anyone on the machine could query it).
 // The command runs in a process group of its own, so that stopping it stops what it started
 // (`vllm serve`, `srun`, a wrapper script).
 
@@ -159,22 +161,45 @@ public final class ModelServerProcess: @unchecked Sendable {
             if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL with a port" }
             var problems: [String] = []
             for base in candidates {
+                var served: String?
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false) }
                     guard (200..<300).contains(r.status) else { problems.append("GET \(base)/models: HTTP \(r.status)"); continue }
                     switch pickModel(r.body, model: model, anyOne: port != nil) {
-                    case .found(let name):
-                        return ModelServerProcess(pid: pid, baseURL: base, servedModel: name, command: cmd, logPath: logPath, apiKey: key)
-                    case .notYet(let why), .notThis(let why):
-                        problems.append("GET \(base)/models: \(why)")
+                    case .found(let name): served = name
+                    case .notYet(let why), .notThis(let why): problems.append("GET \(base)/models: \(why)")
                     }
                 } catch {
                     problems.append("GET \(base)/models: \(error)")
+                }
+                if let served {
+                    try demandsKey(base: base, model: served, command: cmd)
+                    return ModelServerProcess(pid: pid, baseURL: base, servedModel: served, command: cmd, logPath: logPath, apiKey: key)
                 }
             }
             if !problems.isEmpty { lastProblem = problems.joined(separator: "; ") }
             usleep(250_000)
         }
+    }
+
+    /// Refuses a server that answers a completion without the key. Servers often leave
+    /// /v1/models open with a key set (llama.cpp does), so the probe is the request that matters:
+    /// POST /completions, once, without the key; a server that demands it answers 401 or 403.
+    static func demandsKey(base: String, model: String, command: String) throws {
+        let http = try HTTPTransport(concurrency: 1, apiKey: nil, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1, timeoutSeconds: 60)
+        let body = try JSONSerialization.data(withJSONObject: ["model": model, "prompt": "Hello", "max_tokens": 1])
+        let answer: String
+        do {
+            let status = try blocking { try await http.send(base + "/completions", body: body, kind: "key probe", retry: false) }.status
+            if status == 401 || status == 403 { return }
+            answer = "answered HTTP \(status)"
+        } catch {
+            answer = "did not refuse it (\(error))"
+        }
+        throw EndpointError("the server `\(command)` started \(answer) to POST \(base)/completions without the API key: anyone who can reach "
+                            + "it could query the model. It must demand the key in $\(apiKeyVariable) (vLLM: VLLM_API_KEY=$\(apiKeyVariable); "
+                            + "llama.cpp: --api-key $\(apiKeyVariable); shallot serve: --api-key-env \(apiKeyVariable)); a server that does "
+                            + "answers 401 or 403")
     }
 
     enum Pick: Equatable { case found(String), notYet(String), notThis(String) }

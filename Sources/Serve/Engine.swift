@@ -52,7 +52,11 @@ public struct EngineSettings: Sendable {
     public var maxBatch = 8
     /// How long an idle engine waits for more requests before starting a batch.
     public var batchWindow: TimeInterval = 0.005
-    public init(maxBatch: Int = 8, batchWindow: TimeInterval = 0.005) { self.maxBatch = maxBatch; self.batchWindow = batchWindow }
+    /// Sequences waiting for a slot; a request that would queue more is answered 429.
+    public var maxQueued = 1024
+    public init(maxBatch: Int = 8, batchWindow: TimeInterval = 0.005, maxQueued: Int = 1024) {
+        self.maxBatch = maxBatch; self.batchWindow = batchWindow; self.maxQueued = maxQueued
+    }
 }
 
 final class BatchEngine: @unchecked Sendable {
@@ -64,6 +68,8 @@ final class BatchEngine: @unchecked Sendable {
     private var pending: [(job: SequenceJob, group: Group, index: Int)] = []
     private var stopping = false
     private var thread: Thread?
+    /// Sequences in slots, finished, and dropped because their client went away (for tests).
+    private var activeCount = 0, finishedCount = 0, droppedCount = 0
 
     /// The sequences of one request; answered when all are done.
     final class Group: @unchecked Sendable {
@@ -71,12 +77,15 @@ final class BatchEngine: @unchecked Sendable {
         var remaining: Int
         var continuation: CheckedContinuation<[SequenceResult], any Error>?
         var failed = false
+        /// The client went away: the group's sequences leave the queue and their slots.
+        var abandoned = false
         init(count: Int) { results = .init(repeating: nil, count: count); remaining = count }
     }
 
     init(model: GPT, tokenizer: any TextTokenizer, settings: EngineSettings) {
         self.model = model; self.tokenizer = tokenizer
-        self.settings = EngineSettings(maxBatch: max(1, settings.maxBatch), batchWindow: max(0, settings.batchWindow))
+        self.settings = EngineSettings(maxBatch: max(1, settings.maxBatch), batchWindow: max(0, settings.batchWindow),
+                                       maxQueued: max(1, settings.maxQueued))
     }
 
     func start() {
@@ -93,22 +102,56 @@ final class BatchEngine: @unchecked Sendable {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
     }
 
-    /// Runs the jobs (batched with whatever else is running) and returns their results in order.
-    func run(_ jobs: [SequenceJob]) async throws -> [SequenceResult] {
+    /// Runs the jobs (batched with whatever else is running) and returns their results in order:
+    /// 429 when the queue cannot take them. `onAbandon` receives a function to call when the
+    /// client goes away; the jobs then leave the engine and the call fails.
+    func run(_ jobs: [SequenceJob], onAbandon: (@escaping @Sendable () -> Void) -> Void = { _ in }) async throws -> [SequenceResult] {
         if jobs.isEmpty { return [] }
         let group = Group(count: jobs.count)
-        return try await withCheckedThrowingContinuation { cont in
-            cond.lock()
-            if stopping {
+        let abandon: @Sendable () -> Void = { [self] in self.abandon(group) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { cont in
+                cond.lock()
+                if let refusal = refusal(adding: jobs.count) {
+                    cond.unlock()
+                    cont.resume(throwing: refusal)
+                    return
+                }
+                group.continuation = cont
+                for (i, j) in jobs.enumerated() { pending.append((j, group, i)) }
+                cond.broadcast()
                 cond.unlock()
-                cont.resume(throwing: APIError(503, "the server is shutting down", type: "server_error"))
-                return
+                onAbandon(abandon)
             }
-            group.continuation = cont
-            for (i, j) in jobs.enumerated() { pending.append((j, group, i)) }
-            cond.broadcast()
-            cond.unlock()
+        } onCancel: { abandon() }
+    }
+
+    /// Why `count` more sequences cannot be queued now (nil: they can). Called with the lock held.
+    private func refusal(adding count: Int) -> APIError? {
+        if stopping { return APIError(503, "the server is shutting down", type: "server_error") }
+        guard pending.count + count <= settings.maxQueued else {
+            return APIError(429, "the server is busy: \(pending.count) sequences are waiting and the queue holds \(settings.maxQueued); "
+                            + "retry later", type: "rate_limit_error", code: "queue_full")
         }
+        return nil
+    }
+
+    /// Drops a group whose client went away: its queued sequences now, the ones in slots at the
+    /// next step.
+    private func abandon(_ g: Group) {
+        cond.lock()
+        let before = pending.count
+        pending.removeAll { $0.group === g }
+        droppedCount += before - pending.count
+        g.abandoned = true
+        cond.unlock()
+        fail(g, APIError(499, "the client closed the connection", code: "client_closed"))
+    }
+
+    /// Sequences in slots and waiting, finished, and dropped (their client went away).
+    func counts() -> (active: Int, pending: Int, finished: Int, dropped: Int) {
+        cond.lock(); defer { cond.unlock() }
+        return (activeCount, pending.count, finishedCount, droppedCount)
     }
 
     // MARK: the loop (engine thread only below)
@@ -150,10 +193,12 @@ final class BatchEngine: @unchecked Sendable {
                 for a in slots.compactMap({ $0 }) { fail(a.group, err) }
                 return
             }
+            for s in 0..<S where slots[s]?.group.abandoned == true { slots[s] = nil; droppedCount += 1 }
             for s in 0..<S where slots[s] == nil && !pending.isEmpty {
                 let p = pending.removeFirst()
                 slots[s] = Active(job: p.job, group: p.group, index: p.index)
             }
+            activeCount = slots.count { $0 != nil }
             cond.unlock()
             busy = slots.contains { $0 != nil }
             guard busy else { continue }
@@ -169,21 +214,27 @@ final class BatchEngine: @unchecked Sendable {
         }
     }
 
+    /// Fails a group once (the lock guards its state: a client's close calls this from a
+    /// connection's thread).
     private func fail(_ g: Group, _ error: any Error) {
-        guard !g.failed, let c = g.continuation else { return }
+        cond.lock()
+        guard !g.failed, let c = g.continuation else { cond.unlock(); return }
         g.failed = true; g.continuation = nil
+        cond.unlock()
         c.resume(throwing: error)
     }
 
     private func finish(_ a: Active) {
         let g = a.group
-        guard !g.failed else { return }
+        cond.lock()
+        finishedCount += 1
+        guard !g.failed else { cond.unlock(); return }
         g.results[a.index] = a.result
         g.remaining -= 1
-        if g.remaining == 0, let c = g.continuation {
-            g.continuation = nil
-            c.resume(returning: g.results.map { $0! })
-        }
+        let done = g.remaining == 0 ? g.continuation : nil
+        if done != nil { g.continuation = nil }
+        cond.unlock()
+        done?.resume(returning: g.results.map { $0! })
     }
 
     /// What the head computes for one row of logits.

@@ -10,6 +10,8 @@
 import Foundation
 import GPT
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import Kernels
 import Tokenizer
 
@@ -28,6 +30,18 @@ public struct ServeSettings: Sendable {
     /// Prompts × n per request.
     public var maxSequencesPerRequest = 64
     public var maxLogprobs = 20
+    /// Names a request's `Host` may carry besides the loopback names and the bound address (any
+    /// port): the names a reverse proxy or other machines use to reach the server.
+    public var allowedHosts: [String] = []
+    /// Longest run without a break (letters, digits, other symbols or spaces: a pre-token) in a
+    /// text prompt, in bytes. BPE's work on a run grows with the square of its length; longer
+    /// runs are refused before encoding (token-id prompts are not encoded and not limited so).
+    public var maxRunBytes = 1024
+    /// Connections open at once; further clients wait in the kernel's backlog until one closes.
+    public var maxConnections = 128
+    /// Seconds a connection may stay silent (no complete request head, no body bytes, nothing
+    /// being answered) before it is closed.
+    public var idleTimeout: TimeInterval = 30
     public var engine = EngineSettings()
 
     public init(servedModelName: String, host: String = "127.0.0.1", port: Int = 8000, apiKey: String? = nil) {
@@ -42,36 +56,56 @@ public final class CompletionServer: Sendable {
     let settings: ServeSettings
     let engine: BatchEngine
     let created = Int(Date().timeIntervalSince1970)
+    let boundPort = LockedPort()
+    let encoder = EncodeThread()
+    let inFlight = InFlight()
+    /// The longest token's bytes: a text prompt longer than `promptLimit` × this cannot fit.
+    let longestTokenBytes: Int
 
     public init(model: GPT, tokenizer: any TextTokenizer, settings: ServeSettings) throws {
+        try settings.validate()
         guard tokenizer.vocabSize <= model.config.vocabSize else {
             throw APIError(500, "the tokenizer has \(tokenizer.vocabSize) tokens; the model only \(model.config.vocabSize)", type: "server_error")
         }
         self.model = model; self.tokenizer = tokenizer; self.settings = settings
         engine = BatchEngine(model: model, tokenizer: tokenizer, settings: settings.engine)
+        longestTokenBytes = max(1, (0..<tokenizer.vocabSize).map { (try? tokenizer.decodeBytes([Int32($0)]).count) ?? 0 }.max() ?? 1)
     }
 
     var context: Int { model.config.nPositions }
     var promptLimit: Int { min(context, settings.maxPromptTokens ?? context) }
     var maxTokensLimit: Int { min(context, settings.maxTokensLimit ?? context) }
+    /// The most bytes a text prompt of `promptLimit` tokens can have; longer ones are refused
+    /// before they are encoded.
+    var promptByteLimit: Int { promptLimit.multipliedReportingOverflow(by: longestTokenBytes).partialValue }
 
     /// Serves until the task is cancelled or, with `gracefulShutdownSignals`, until SIGINT/SIGTERM
     /// (requests in flight are answered first). `onRunning` receives the bound port.
     public func run(handleSignals: Bool = false, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         engine.start()
         defer { engine.shutdown() }
+        // The idle timeout closes connections that send a byte and stop (slowloris); the
+        // connection cap bounds what they can hold; ClientGoneHandler drops the sequences of a
+        // client that closes its connection from the engine.
+        let idle = TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) })
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientGoneHandler(self.inFlight)], idleTimeout: idle)),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil,
+                                 availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
+            onServerRunning: { [boundPort] channel in
+                boundPort.set(channel.localAddress?.port ?? 0)
+                await onRunning(channel.localAddress?.port ?? 0)
+            })
         if handleSignals { try await app.runService() } else { try await app.run() }
     }
 
     // MARK: routes
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    func makeRouter() -> Router<ServeContext> {
+        let router = Router(context: ServeContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: HostMiddleware(allowed: HostAllowList(settings: settings, port: boundPort)))
         router.add(middleware: AuthMiddleware(apiKey: settings.apiKey))
         router.get("/health") { _, _ -> Response in Response(status: .ok) }
         router.get("/v1/models") { [self] _, _ -> Response in
@@ -80,7 +114,8 @@ public final class CompletionServer: Sendable {
         router.post("/tokenize") { [self] req, _ -> Response in
             let r: TokenizeRequest = try await decode(req)
             try checkModel(r.model)
-            let ids = tokenizer.encode(r.prompt)
+            // Any length the body allows (audits tokenize whole records here), runs bounded.
+            let ids = try await encode([r.prompt], param: "prompt", asPrompts: false)[0]
             return json(TokenizeResponse(tokens: ids, count: ids.count, max_model_len: context))
         }
         router.post("/detokenize") { [self] req, _ -> Response in
@@ -89,9 +124,9 @@ public final class CompletionServer: Sendable {
             try checkTokens(r.tokens, param: "tokens")
             return json(DetokenizeResponse(prompt: try tokenizer.decode(r.tokens)))
         }
-        router.post("/v1/completions") { [self] req, _ -> Response in
+        router.post("/v1/completions") { [self] req, context -> Response in
             let r: CompletionRequest = try await decode(req)
-            return json(try await complete(r))
+            return json(try await complete(r, connection: context.channel))
         }
         return router
     }
@@ -108,9 +143,10 @@ public final class CompletionServer: Sendable {
         }
     }
 
-    /// Reads the body (at most `maxBodyBytes`) and decodes it: 413 when too large, 400 when not
-    /// JSON, 422 when JSON of the wrong shape.
+    /// Reads the body (at most `maxBodyBytes`) and decodes it: 415 when not sent as JSON, 413
+    /// when too large, 400 when not JSON, 422 when JSON of the wrong shape.
     func decode<T: Decodable>(_ req: Request) async throws -> T {
+        try checkJSONContentType(req)
         if let len = req.headers[.contentLength].flatMap({ Int($0) }), len > settings.maxBodyBytes {
             throw APIError(413, "the request body has \(len) bytes; the limit is \(settings.maxBodyBytes)", code: "request_too_large")
         }
@@ -153,7 +189,7 @@ public final class CompletionServer: Sendable {
 
     // MARK: completions
 
-    func complete(_ r: CompletionRequest) async throws -> CompletionResponse {
+    func complete(_ r: CompletionRequest, connection: (any Channel)? = nil) async throws -> CompletionResponse {
         try checkModel(r.model)
         if r.stream == true { throw APIError.invalid("streaming is not supported", param: "stream") }
         let n = r.n ?? 1
@@ -182,12 +218,41 @@ public final class CompletionServer: Sendable {
         }
         if maxNew == 0 && !echo { throw APIError.invalid("max_tokens 0 needs echo (prompt scoring)", param: "max_tokens") }
 
-        // Tokenise and check every prompt.
+        let prompts = try await tokenize(r.prompt, maxNew: maxNew)
+        let seed = r.seed ?? (temperature == 0 ? 0 : UInt64.random(in: 0...UInt64.max))
+        let sampling = SamplingParameters(maxNewTokens: maxNew, temperature: temperature, topK: max(0, topK), topP: topP,
+                                          seed: seed, stopAtEndOfText: !(r.ignore_eos ?? false))
+        var jobs: [SequenceJob] = []
+        for p in prompts {
+            for _ in 0..<n {
+                jobs.append(SequenceJob(prompt: p, sampling: sampling, streamIndex: jobs.count, scorePrompt: echo && r.logprobs != nil,
+                                        topLogprobs: r.logprobs, stop: stops))
+            }
+        }
+        // A client that closes its connection has given up: its sequences leave the engine.
+        let results = try await inFlight.watch(connection) { onAbandon in try await engine.run(jobs, onAbandon: onAbandon) }
+        var choices: [CompletionResponse.Choice] = []
+        var completionTokens = 0
+        for (i, res) in results.enumerated() {
+            let (choice, used) = try makeChoice(i, res, echo: echo, logprobs: r.logprobs, asIds: r.return_tokens_as_token_ids ?? false)
+            choices.append(choice)
+            completionTokens += used
+        }
+        let promptTokens = prompts.reduce(0) { $0 + $1.count }
+        return CompletionResponse(id: "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+                                  created: Int(Date().timeIntervalSince1970), model: settings.servedModelName, choices: choices,
+                                  usage: .init(prompt_tokens: promptTokens, completion_tokens: completionTokens,
+                                               total_tokens: promptTokens + completionTokens))
+    }
+
+    /// The prompts as token ids, each checked against the limits: text is checked in bytes
+    /// before it is encoded, and encoded off the cooperative pool.
+    func tokenize(_ prompt: PromptInput, maxNew: Int) async throws -> [[Int32]] {
         var prompts: [[Int32]] = []
-        switch r.prompt {
+        switch prompt {
         case .texts(let ts):
             // An empty prompt starts from <|endoftext|>, as `shallot generate`.
-            prompts = ts.map { let ids = tokenizer.encode($0); return ids.isEmpty ? [tokenizer.endOfText] : ids }
+            prompts = try await encode(ts, param: "prompt").map { $0.isEmpty ? [tokenizer.endOfText] : $0 }
         case .tokens(let ps):
             for p in ps {
                 guard !p.isEmpty else { throw APIError.invalid("a token prompt is empty", param: "prompt") }
@@ -204,29 +269,28 @@ public final class CompletionServer: Sendable {
                                        param: "max_tokens", code: "context_length_exceeded")
             }
         }
-        let seed = r.seed ?? (temperature == 0 ? 0 : UInt64.random(in: 0...UInt64.max))
-        let sampling = SamplingParameters(maxNewTokens: maxNew, temperature: temperature, topK: max(0, topK), topP: topP,
-                                          seed: seed, stopAtEndOfText: !(r.ignore_eos ?? false))
-        var jobs: [SequenceJob] = []
-        for p in prompts {
-            for _ in 0..<n {
-                jobs.append(SequenceJob(prompt: p, sampling: sampling, streamIndex: jobs.count, scorePrompt: echo && r.logprobs != nil,
-                                        topLogprobs: r.logprobs, stop: stops))
+        return prompts
+    }
+
+    /// Encodes texts on the tokenisation thread after checking their size: a text with a run
+    /// (pre-token) longer than `maxRunBytes`, or `asPrompts` one longer than any prompt of
+    /// `promptLimit` tokens, is refused unencoded.
+    func encode(_ texts: [String], param: String, asPrompts: Bool = true) async throws -> [[Int32]] {
+        for t in texts where asPrompts && t.utf8.count > promptByteLimit {
+            throw APIError.invalid("the text has \(t.utf8.count) bytes; no prompt of the limit of \(promptLimit) tokens has more than "
+                                   + "\(promptByteLimit)", param: param, code: "context_length_exceeded")
+        }
+        let (tokenizer, maxRun) = (self.tokenizer, settings.maxRunBytes)
+        return try await encoder.run {
+            for t in texts {
+                let run = longestPreToken(Array(t.utf8))
+                guard run <= maxRun else {
+                    throw APIError.invalid("the text has a run of \(run) bytes without a break between letters, digits, symbols and "
+                                           + "spaces; the limit is \(maxRun) (send token ids to go beyond it)", param: param, code: "run_too_long")
+                }
             }
+            return texts.map { tokenizer.encode($0) }
         }
-        let results = try await engine.run(jobs)
-        var choices: [CompletionResponse.Choice] = []
-        var completionTokens = 0
-        for (i, res) in results.enumerated() {
-            let (choice, used) = try makeChoice(i, res, echo: echo, logprobs: r.logprobs, asIds: r.return_tokens_as_token_ids ?? false)
-            choices.append(choice)
-            completionTokens += used
-        }
-        let promptTokens = prompts.reduce(0) { $0 + $1.count }
-        return CompletionResponse(id: "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
-                                  created: Int(Date().timeIntervalSince1970), model: settings.servedModelName, choices: choices,
-                                  usage: .init(prompt_tokens: promptTokens, completion_tokens: completionTokens,
-                                               total_tokens: promptTokens + completionTokens))
     }
 
     /// The text and log-probabilities of one choice. Returns the choice and its completion-token count.
@@ -237,11 +301,11 @@ public final class CompletionServer: Sendable {
             // Keep the tokens that start inside the text before the stop string.
             text = cut
             let keepChars = cut.unicodeScalars.count
-            var bytes: [UInt8] = [], keep = 0
+            var counter = ScalarCounter(), keep = 0
             for (k, t) in gen.enumerated() {
-                if String(decoding: bytes, as: UTF8.self).unicodeScalars.count >= keepChars && k > 0 { break }
+                if counter.count() >= keepChars && k > 0 { break }
                 if keepChars == 0 { break }
-                bytes += try tokenizer.decodeBytes([t]); keep = k + 1
+                counter.append(try tokenizer.decodeBytes([t])); keep = k + 1
             }
             gen = Array(gen.prefix(keep)); genLP = Array(genLP.prefix(keep))
         }
@@ -261,10 +325,10 @@ public final class CompletionServer: Sendable {
                 tokens.append(t); tlp.append(e.logprob); top.append(topDict(e, chosen: t, k: k, asIds: asIds))
             }
             // Offsets of each token in `text` (echoed prompt + completion), in Unicode scalars.
-            var offsets: [Int] = [], bytes: [UInt8] = []
+            var offsets: [Int] = [], counter = ScalarCounter()
             for t in tokens {
-                offsets.append(String(decoding: bytes, as: UTF8.self).unicodeScalars.count)
-                bytes += try tokenizer.decodeBytes([t])
+                offsets.append(counter.count())
+                counter.append(try tokenizer.decodeBytes([t]))
             }
             lp = .init(tokens: try tokens.map { try tokenString($0, asIds: asIds) }, token_logprobs: tlp, top_logprobs: top, text_offset: offsets)
         }
@@ -298,7 +362,7 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Respons
 
 /// Turns every error into an OpenAI-style JSON error (unknown routes included); never a crash.
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServeContext
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -316,7 +380,7 @@ struct ErrorMiddleware: RouterMiddleware {
 
 /// `Authorization: Bearer <key>` on every route but /health, compared in constant time.
 struct AuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServeContext
     let apiKey: String?
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let apiKey, request.uri.path != "/health" else { return try await next(request, context) }

@@ -92,3 +92,14 @@ enum PreTokenizer {
         }
     }
 }
+
+/// The length in bytes of the longest pre-token of `bytes` under GPT-2's split (a run of letters,
+/// of digits, of other symbols or of spaces). BPE's work on one pre-token grows with the square of
+/// its length, so a server bounds this before it encodes text it was sent.
+public func longestPreToken(_ bytes: [UInt8]) -> Int {
+    var longest = 0
+    bytes.withUnsafeBufferPointer { b in
+        PreTokenizer.split(b) { s, e in longest = max(longest, e - s) }
+    }
+    return longest
+}

@@ -13,8 +13,15 @@ struct ServeCommand: ParsableCommand {
         Concurrent requests are batched together on the KV cache. Log-probabilities are natural logs
         under the full-vocabulary softmax at temperature 1, computed as `shallot score` does; with
         echo, token_logprobs[i] of a prompt token is log p(token_i | tokens_<i) (null for the first).
-        Binds to 127.0.0.1 unless --host says otherwise. The API key, if any, is read from the
-        environment variable named by --api-key-env, never from the command line.
+        Binds to 127.0.0.1 unless --host says otherwise; any other address needs an API key, read
+        from the environment variable named by --api-key-env (never from the command line).
+        Defences (docs/security.md, "Serving a model"): POST bodies must be application/json (415);
+        a Host other than localhost/127.0.0.1/[::1] with the server's port, the bound address or an
+        --allow-host name is refused (421); a text prompt is refused before encoding when it has
+        more bytes than any prompt of the token limit can hold, or a run of more than 1024 bytes
+        without a break between letters, digits, symbols and spaces (send token ids instead);
+        connections silent for 30 s are closed; at most --max-connections are open; at most 1024
+        sequences wait for the engine (429 beyond); a client that disconnects is dropped.
         """)
 
     @Option(help: "Model directory (HF layout).") var model: String
@@ -27,6 +34,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest request body, in bytes.") var maxBodyBytes = 1 << 20
     @Option(help: "Longest prompt, in tokens (default and upper bound: the model's context).") var maxPromptTokens: Int?
     @Option(help: "Largest max_tokens (default and upper bound: the model's context).") var maxTokensLimit: Int?
+    @Option(help: "A name clients use to reach the server (a reverse proxy's, the machine's), allowed in the Host header with any port; repeatable.")
+    var allowHost: [String] = []
+    @Option(help: "Connections open at once; more wait until one closes.") var maxConnections = 128
 
     func run() throws {
         guard maxBatch >= 1, batchWindowMs >= 0, maxBodyBytes >= 1, (0...65535).contains(port) else {
@@ -37,17 +47,12 @@ struct ServeCommand: ParsableCommand {
             guard let k = ProcessInfo.processInfo.environment[name], !k.isEmpty else { fail("the environment variable \(name) (--api-key-env) is not set") }
             apiKey = k
         }
+        let name = servedModelName ?? URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent
+        let s = settings(name: name, apiKey: apiKey)
+        // Before the model is loaded: an open bind is refused at once.
+        reporting { try s.validate() }
         let m = reporting { try GPT.load(directory: model) }
         let tok = reporting { try TokenizerFiles.load(directory: model) }
-        let name = servedModelName ?? URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent
-        var s = ServeSettings(servedModelName: name, host: host, port: port, apiKey: apiKey)
-        s.maxBodyBytes = maxBodyBytes
-        s.maxPromptTokens = maxPromptTokens
-        s.maxTokensLimit = maxTokensLimit
-        s.engine = EngineSettings(maxBatch: maxBatch, batchWindow: batchWindowMs / 1000)
-        if host != "127.0.0.1" && host != "localhost" && host != "::1" {
-            FileHandle.standardError.write(Data("warning: binding to \(host): the API is reachable from other machines\(apiKey == nil ? " without a key (see --api-key-env)" : "")\n".utf8))
-        }
         let server = reporting { try CompletionServer(model: m, tokenizer: tok, settings: s) }
         // The command line is synchronous; the server runs on the concurrency pool until
         // SIGINT/SIGTERM (graceful: requests in flight are answered first).
@@ -66,6 +71,18 @@ struct ServeCommand: ParsableCommand {
         }
         done.wait()
         if let f = failure.get() { fail(f) }
+    }
+
+    /// The server's settings from the options.
+    func settings(name: String, apiKey: String?) -> ServeSettings {
+        var s = ServeSettings(servedModelName: name, host: host, port: port, apiKey: apiKey)
+        s.maxBodyBytes = maxBodyBytes
+        s.maxPromptTokens = maxPromptTokens
+        s.maxTokensLimit = maxTokensLimit
+        s.allowedHosts = allowHost
+        s.maxConnections = maxConnections
+        s.engine = EngineSettings(maxBatch: maxBatch, batchWindow: batchWindowMs / 1000)
+        return s
     }
 }
 

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import GPT
 @testable import Endpoint
 
 @Suite struct ServerProcessTests {
@@ -38,5 +39,22 @@ import Testing
         } else { Issue.record("a server of another model was taken") }
         if case .notYet = ModelServerProcess.pickModel(list([]), model: dir, anyOne: true) {} else { Issue.record("an empty list is not a model") }
         if case .notThis = ModelServerProcess.pickModel(Data("<html>".utf8), model: dir, anyOne: true) {} else { Issue.record("HTML is not a model list") }
+    }
+
+    /// A `--serve-cmd` server that answers a completion without the key is refused (its
+    /// /v1/models may be open either way: llama.cpp leaves it so); one that answers 401 is taken.
+    @Test func aServerThatAnswersWithoutTheKeyIsRefused() async throws {
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
+        let open = FakeOpenAIServer(model: model)
+        let guarded = FakeOpenAIServer(model: model, options: .init(apiKey: "the-key"))
+        try await open.start(); try await guarded.start()
+        defer { open.stop(); guarded.stop() }
+        let refusal = try await offPool { () -> String? in
+            do { try ModelServerProcess.demandsKey(base: open.baseURL, model: "tiny", command: "serve {model}"); return nil }
+            catch { return "\(error)" }
+        }
+        #expect(refusal?.contains("answered HTTP 200") == true && refusal?.contains("SHALLOT_SERVE_API_KEY") == true, "\(refusal ?? "taken")")
+        #expect(open.completionRequests == 1)
+        try await offPool { try ModelServerProcess.demandsKey(base: guarded.baseURL, model: "tiny", command: "serve {model}") }
     }
 }

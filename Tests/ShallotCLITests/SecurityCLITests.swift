@@ -118,6 +118,16 @@ Welcome aboard.
 @Suite(.serialized) struct SecurityCLITests {
     static let secret = "q7Xk2vR9mB4tW8zL1nC6hJ3fD5sG0aYe"   // 32 bytes, 32 distinct
 
+    /// `shallot serve --host 0.0.0.0` without a key: refused before the model is loaded (it only
+    /// warned before); with a key the bind is allowed to go on (here to the missing model).
+    @Test func serveRefusesAnOpenBindWithoutAKey() throws {
+        let open = try run(["serve", "--model", "/nonexistent-model", "--host", "0.0.0.0", "--port", "0"], env: [:])
+        #expect(open.status == 1)
+        #expect(open.stderr.contains("needs an API key") && open.stderr.contains("--api-key-env"), "\(open.stderr)")
+        let keyed = try run(["serve", "--model", "/nonexistent-model", "--host", "0.0.0.0", "--port", "0", "--api-key-env", "K"], env: ["K": "k3y"])
+        #expect(keyed.status == 1 && !keyed.stderr.contains("needs an API key"), "\(keyed.stderr)")
+    }
+
     @Test func scrubLeavesNoRawAddressInAnyFieldOfARealMailCorpus() throws {
         let d = try tmp()
         // A maildir in the Enron layout (user/folder/N.) and an mbox, imported as any corpus is.

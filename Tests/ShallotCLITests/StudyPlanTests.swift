@@ -185,9 +185,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: d) }
         let bin = shallotBinary().path
         // No {port}: the first URL the command prints (`shallot serve` names it on stderr).
-        let printed = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name {model}", "--out", d + "/printed"])
+        let printed = try shallot(args + ["--rounds", "0", "--serve-cmd",
+                                          "'\(bin)' serve --model {model} --port 0 --served-model-name {model} --api-key-env SHALLOT_SERVE_API_KEY",
+                                          "--out", d + "/printed"])
         #expect(printed.status == 0, "\(printed.stderr)")
         #expect(FileManager.default.fileExists(atPath: d + "/printed/jobs/round0_seed0/requests.jsonl"))
+        // A server that answers without the key (no --api-key-env) is refused, and stopped.
+        let open = try shallot(args + ["--rounds", "0", "--serve-cmd", "'\(bin)' serve --model {model} --port {port}", "--out", d + "/open"])
+        #expect(open.status == 1)
+        #expect(open.stderr.contains("without the API key") && open.stderr.contains("SHALLOT_SERVE_API_KEY"), "\(open.stderr)")
+        #expect(processes(mentioning: d + "/open/jobs").isEmpty, "the refused server was left running")
         // A server of another model (by name) at the printed URL is not taken for this one.
         let other = try shallot(args + ["--rounds", "0", "--serve-timeout", "20", "--serve-cmd", "'\(bin)' serve --model {model} --port 0 --served-model-name other",
                                         "--out", d + "/other"])
