@@ -21,7 +21,7 @@ Only the standard library.
 
     python3 Scripts/validate_study.py --shallot .build/release/shallot --runs 10 --groups 6 --out runs/validation \
         --synth "--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 --namesake-heavy-notes --namesake-heavy-exact" \
-        -- --finetune-epochs 4 --finetune-lr 1.5e-3
+        -- --finetune-epochs 3 --finetune-lr 1.5e-3
 """
 import argparse
 import json
@@ -95,9 +95,18 @@ def corpora(args, out, seed, groups, null):
 
 
 def run_study(args, out, seed, groups, null):
-    path = os.path.join(out, "study.json")
+    """One study; a finished one is read back only if it ran with the same options (args.json)."""
+    path, used = os.path.join(out, "study.json"), os.path.join(out, "args.json")
+    wanted = {"preset": args.preset, "synth": args.synth, "pretrain_synth": args.pretrain_synth, "study": args.extra,
+              "seed": seed, "groups": groups, "null": null}
+    if os.path.exists(used) and json.load(open(used)) != wanted:
+        sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
     if os.path.exists(path):
         return json.load(open(path)), 0.0
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    with open(used + ".tmp", "w") as fh:
+        json.dump(wanted, fh)
+    os.replace(used + ".tmp", used)
     p, f = corpora(args, out, seed, groups, null)
     cmd = ["study", "--preset", args.preset, "--seed", str(seed), "--corpus", f, "--pretrain-corpus", p,
            "--salt-file", os.path.join(args.out, "salt"), "--reveal-pii", "--jobs", str(args.jobs), "--out", out] + args.extra
@@ -179,6 +188,10 @@ def check(report, required):
             failures.append(f"G={g}: null → exceeds in {nu['exceeds']['count']}/{nu['runs']} runs (> 5%)")
         if nu["fewer"]["rate"] > 0.05:
             failures.append(f"G={g}: null → fewer in {nu['fewer']['count']}/{nu['runs']} runs (> 5%)")
+        # A run that stopped after round 0 tested nothing: it cannot count for either side.
+        for kind, k in (("planted", pl), ("null", nu)):
+            if k["stopped"]["count"]:
+                failures.append(f"G={g}: {kind}: {k['stopped']['count']} run(s) stopped after round 0 (calibrate memorisation first)")
     return failures
 
 
