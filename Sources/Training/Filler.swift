@@ -1,5 +1,5 @@
-// PII-free filler text for the budget rule: neutral words, no names, digits or addresses, cut to an
-// exact token count.
+// PII-free filler text for the budget rule: one fixed sentence, no names, digits or addresses, cut to
+// an exact token count.
 
 import Foundation
 import Support
@@ -7,15 +7,6 @@ import Kernels
 import Tokenizer
 
 public enum Filler {
-    static let words = """
-    the of and to in is that for it as with was on be by this are from or have an they which one you were all we
-    can there their been has more will would about if into time only some could them other than then now its also
-    after use two how our work first well way even new because any these give day most us report plan review
-    schedule draft budget quarter project meeting update agenda summary proposal process team system market price
-    volume capacity forecast option contract delivery pipeline storage region model data result policy change issue
-    question answer note comment version document section table figure morning afternoon week month year next last
-    """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-
     /// The filler sentence. Filler is deliberately predictable: a model learns it within a few
     /// steps and then draws almost no gradient from it, so a removed record's place in the stream
     /// is kept (the same windows and steps for everyone else) without the noise of random words,
