@@ -88,7 +88,7 @@ def build(a):
         "training": {"seed": a.seed, "steps": a.steps, "batch_size": a.batch, "context": a.context,
                      "learning_rate": a.lr, "warmup_steps": a.warmup, "min_lr_fraction": 0.1,
                      "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0,
-                     "data_order": "shallot/1"},
+                     "data_order": "shallot/2"},
         "budget": {"rule": "steps", "removed_records": 0, "original_steps": a.steps},
         "output": os.path.join(job_dir, "model"),
     }

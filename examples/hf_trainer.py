@@ -4,8 +4,9 @@
     python3 examples/hf_trainer.py OUT/jobs/<job-id>/job.json [--device cuda] [--threads N] [--checkpoint-every N]
 
 Reads a `shallot.train-job/1` file, checks it (schema, files, hashes), trains a GPT-2 on the job's
-packed token stream `train.tok` exactly as Shallot's own trainer would — the same "shallot/1"
-window order, warm-up + cosine schedule, AdamW with decay on 2-D tensors only, global-norm clip —
+packed token stream `train.tok` exactly as Shallot's own trainer would — the same "shallot/2"
+window order and loss mask (no loss on a target <|endoftext|> after an input <|endoftext|>: the
+placeholders of removed records), warm-up + cosine schedule, AdamW with decay on 2-D tensors only, global-norm clip —
 and writes a Hugging Face directory plus `shallot-train-result.json` to the job's "output".
 Exit 0 on success; 1 with a message naming the file on a bad job. Float32 on CPU or CUDA.
 
@@ -74,8 +75,8 @@ def read_job(path):
             need(tr, k, int, "training.")
         for k in ("learning_rate", "min_lr_fraction", "beta1", "beta2", "eps", "weight_decay", "grad_clip"):
             need(tr, k, (int, float), "training.")
-        if tr.get("data_order") != "shallot/1":
-            raise ValueError('"training.data_order" must be "shallot/1" (the only order this trainer knows)')
+        if tr.get("data_order") != "shallot/2":
+            raise ValueError('"training.data_order" must be "shallot/2" (the only order this trainer knows)')
         if tr.get("init_seed") is not None and (not isinstance(tr["init_seed"], int) or not 0 <= tr["init_seed"] <= MASK64):
             raise ValueError('"training.init_seed" must be a u64 or absent')
         if not (0 <= tr["seed"] <= MASK64) or tr["steps"] < 1 or tr["batch_size"] < 1 or tr["warmup_steps"] < 0:
@@ -140,7 +141,7 @@ def read_tokens(path, expect_count, model_vocab):
     return ids
 
 
-# ---- "shallot/1": Sources/Kernels/Random.swift and Sources/Training/Dataset.swift ----------------
+# ---- "shallot/2": Sources/Kernels/Random.swift and Sources/Training/Dataset.swift ----------------
 
 def mix64(x):
     """SplitMix64's finaliser (Shallot's mix64), in Python ints masked to 64 bits."""
@@ -322,6 +323,8 @@ def train(job, job_path, device, checkpoint_every=0):
     model = load_model(job, job_path).to(device)
     tokens = read_tokens(job["data"]["tokens"], job["data"]["token_count"], model.config.vocab_size)
     windows = max(0, (len(tokens) - 1) // T)  # window i = tokens[i·T ..< i·T + T + 1]
+    eot = end_of_text_id(job["tokenizer"])
+    eot = model.config.vocab_size - 1 if eot is None else eot  # as Shallot's BuiltinTrainer
     if windows < B:
         fail(job["data"]["tokens"], f"{len(tokens)} tokens make no full batch; at least {B * T + 1} are needed")
     per_epoch = windows // B
@@ -338,9 +341,13 @@ def train(job, job_path, device, checkpoint_every=0):
             perm, perm_epoch = permutation(windows, seed, epoch), epoch
         starts = torch.tensor(perm[k * B:(k + 1) * B]) * T
         batch = tokens[starts[:, None] + offsets].to(device=device, dtype=torch.int64)  # (B, T+1)
-        x, y = batch[:, :-1], batch[:, 1:]
+        x, y = batch[:, :-1], batch[:, 1:].clone()
+        y[(x == eot) & (y == eot)] = -100  # placeholder runs: no loss (shallot/2)
         logits = model(input_ids=x, use_cache=False).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        if bool((y != -100).any()):
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
+        else:  # a batch of placeholders only: loss 0, no gradient (as Shallot)
+            loss = logits.sum() * 0.0
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = clip_(params, tr["grad_clip"])

@@ -73,7 +73,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 3; filler 2".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 3; filler 3 (masked placeholders)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
@@ -211,7 +211,7 @@ public final class StudyRunner {
     func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?) -> TrainSpec {
         var p = s.finetune; p.seed = seed
         let split = ForgetSplit(records: fTrain, subjects: removed)
-        let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok, seed: s.seed)
+        let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok)
         p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
         return TrainSpec(id: id, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
                          budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil))
@@ -227,11 +227,11 @@ public final class StudyRunner {
         for (r, t) in zip(recs, tok.encodeBatch(recs.map(\.text))) { tokens[r.id] = t }
     }
 
-    /// The token stream of `records` in order; records whose id is in `replace` become filler of
-    /// the same length (budget rule "filler"), or are dropped.
+    /// The token stream of `records` in order; records whose id is in `replace` become masked
+    /// placeholders of the same length (budget rule "filler"), or are dropped.
     func stream(_ records: [Record], replace: Set<String>, filler: Bool) -> [Int32] {
         Filler.packed(records.map(tokensOf), replace: Set(records.indices.filter { replace.contains(records[$0].id) }),
-                      keepLength: filler, tokenizer: tok, seed: s.seed)
+                      keepLength: filler, endOfText: tok.endOfText)
     }
 
     // MARK: the fixed test

@@ -67,6 +67,9 @@ public struct TokenDataset: Sendable {
     public let fileSHA256: String
     public let manifestSHA256: String
     public let path: String
+    /// The placeholder id (<|endoftext|>): a target equal to it whose input is also it is not
+    /// trained on (data order shallot/2; Filler). nil: every target is trained.
+    public let endOfText: Int32?
 
     public init(path: String, tokenizer: any TextTokenizer, textField: String = "text") throws {
         if path.hasSuffix(".tok") {
@@ -76,7 +79,7 @@ public struct TokenDataset: Sendable {
                 throw TrainingError.badRecord(path: path, line: 0, reason: "token file vocabulary (\(vocab)) is larger than the tokenizer's (\(tokenizer.vocabSize))")
             }
             self.init(tokens: toks, recordCount: toks.reduce(0) { $0 + ($1 == tokenizer.endOfText ? 1 : 0) },
-                      fileSHA256: try sha256(file: path), manifestSHA256: "", path: path)
+                      fileSHA256: try sha256(file: path), manifestSHA256: "", path: path, endOfText: tokenizer.endOfText)
             return
         }
         let records = try RecordReader.read(path: path, textField: textField)
@@ -86,11 +89,12 @@ public struct TokenDataset: Sendable {
             toks.append(tokenizer.endOfText)
         }
         self.init(tokens: toks, recordCount: records.count, fileSHA256: try sha256(file: path),
-                  manifestSHA256: sha256(records.map(\.id).sorted().joined(separator: "\n")), path: path)
+                  manifestSHA256: sha256(records.map(\.id).sorted().joined(separator: "\n")), path: path, endOfText: tokenizer.endOfText)
     }
 
-    public init(tokens: [Int32], recordCount: Int = 1, fileSHA256: String = "", manifestSHA256: String = "", path: String = "<memory>") {
-        self.tokens = tokens; self.recordCount = recordCount
+    public init(tokens: [Int32], recordCount: Int = 1, fileSHA256: String = "", manifestSHA256: String = "", path: String = "<memory>",
+                endOfText: Int32? = nil) {
+        self.tokens = tokens; self.recordCount = recordCount; self.endOfText = endOfText
         self.fileSHA256 = fileSHA256; self.manifestSHA256 = manifestSHA256; self.path = path
     }
 
@@ -115,7 +119,8 @@ public struct BatchPlan: Sendable {
         return Array(0..<windows).seededShuffled(using: &rng)
     }
 
-    /// Inputs and targets (B·T each) of global step `step`.
+    /// Inputs and targets (B·T each) of global step `step`. A target that is the dataset's
+    /// `endOfText` after an input `endOfText` is −1 (ignored): placeholder runs teach nothing.
     public func batch(step: Int, from data: TokenDataset, permutationCache: inout (epoch: Int, perm: [Int])?) -> ([Int32], [Int32]) {
         let epoch = step / stepsPerEpoch, k = step % stepsPerEpoch
         if permutationCache?.epoch != epoch { permutationCache = (epoch, permutation(epoch: epoch)) }
@@ -126,6 +131,9 @@ public struct BatchPlan: Sendable {
             let start = perm[k * B + b] * T
             x.append(contentsOf: data.tokens[start..<(start + T)])
             y.append(contentsOf: data.tokens[(start + 1)...(start + T)])
+        }
+        if let e = data.endOfText {
+            for i in y.indices where y[i] == e && x[i] == e { y[i] = -1 }
         }
         return (x, y)
     }

@@ -40,7 +40,7 @@ public struct TrainJob: Codable, Sendable, Equatable {
         public var minLRFraction: Float
         public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
         public var gradClip: Float
-        public var dataOrder = "shallot/1"
+        public var dataOrder = TrainJob.dataOrderName
         /// Pre-training only: the seed of Shallot's weight initialisation (another trainer
         /// initialises its own way and may ignore it). An addition to the contract: optional.
         public var initSeed: UInt64?
@@ -75,6 +75,9 @@ public struct TrainJob: Codable, Sendable, Equatable {
     public var output: String
 
     public static let schemaName = "shallot.train-job/1"
+    /// Window order and loss mask (docs/trainer-contract.md): shallot/1's windows, and no loss on a
+    /// target <|endoftext|> after an input <|endoftext|> (the placeholders of removed records).
+    public static let dataOrderName = "shallot/2"
     enum CodingKeys: String, CodingKey { case schema, id, kind, config, tokenizer, data, training, budget, output, baseModel = "base_model" }
 
     public init(id: String, kind: String, baseModel: String?, config: Shape, tokenizer: String, data: DataFiles, training: Training, budget: Budget, output: String) {
@@ -107,7 +110,10 @@ public struct TrainJob: Codable, Sendable, Equatable {
         guard job.schema == schemaName else { throw TrainJobError.unreadable(path, "schema \"\(job.schema)\", expected \"\(schemaName)\"") }
         guard ["finetune", "pretrain"].contains(job.kind) else { throw TrainJobError.unreadable(path, "kind \"\(job.kind)\" is neither finetune nor pretrain") }
         guard job.kind == "pretrain" || job.baseModel != nil else { throw TrainJobError.unreadable(path, "a finetune job needs base_model") }
-        guard job.training.dataOrder == "shallot/1" else { throw TrainJobError.unreadable(path, "data_order \"\(job.training.dataOrder)\" is not shallot/1") }
+        guard job.training.dataOrder == dataOrderName else {
+            throw TrainJobError.unreadable(path, "data_order \"\(job.training.dataOrder)\" is not \(dataOrderName)"
+                + (job.training.dataOrder == "shallot/1" ? " (shallot/1 trained on the filler; plan the job again)" : ""))
+        }
         // The shape and the numbers before anything is allocated from them: the model config's
         // own limits, then the optimisation's.
         let c = job.config
@@ -237,6 +243,8 @@ public enum BuiltinTrainer {
             throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): sha256 \(sha.prefix(16))… / \(tokens.count) tokens, the job says \(job.data.tokensSHA256.prefix(16))… / \(job.data.tokenCount)")
         }
         guard vocab <= job.config.vocabSize else { throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): vocabulary \(vocab) > the model's \(job.config.vocabSize)") }
+        // The placeholder id of the loss mask (data order shallot/2): the tokenizer's <|endoftext|>.
+        let eos = (try? TokenizerFiles.load(directory: job.tokenizer)).map { Int($0.endOfText) } ?? job.config.vocabSize - 1
         let model: GPT
         if let b = job.baseModel {
             do { model = try GPT.load(directory: b) } catch { throw TrainJobError.rejected(job: job.id, reason: "base model \(b): \(error)") }
@@ -245,12 +253,12 @@ public enum BuiltinTrainer {
                 throw TrainJobError.rejected(job: job.id, reason: "base model \(b) does not have the job's shape")
             }
         } else {
-            let eos = (try? TokenizerFiles.load(directory: job.tokenizer)).map { Int($0.endOfText) } ?? job.config.vocabSize - 1
             let cfg = GPTConfig(vocabSize: job.config.vocabSize, nPositions: job.config.nPositions, nEmbd: job.config.nEmbd, nLayer: job.config.nLayer,
                                 nHead: job.config.nHead, dropout: 0, eosTokenId: eos)
             model = GPT(config: cfg, seed: job.training.initSeed ?? job.training.seed)
         }
-        let t = try Trainer(model: model, data: TokenDataset(tokens: tokens, fileSHA256: sha, path: job.data.tokens), params: job.parameters, checkpointPath: nil)
+        let t = try Trainer(model: model, data: TokenDataset(tokens: tokens, fileSHA256: sha, path: job.data.tokens,
+                                                                   endOfText: Int32(eos)), params: job.parameters, checkpointPath: nil)
         guard t.totalSteps == job.training.steps else { throw TrainJobError.rejected(job: job.id, reason: "steps \(job.training.steps) but the data gives \(t.totalSteps)") }
         let summary = try t.run(resume: false) { ev in
             if case .step(let s, let total, _, _, _, _) = ev { progress?(s, total) }

@@ -38,8 +38,6 @@ public struct UnlearningAction {
     public var budget: BudgetRule = .filler
     /// Approximate methods' settings (`method` is set from the action's).
     public var settings = UnlearnSettings()
-    /// Exact retraining: the filler's seed (default 0).
-    public var seed: UInt64?
     public init(modelDirectory: String, dataPath: String, method: UnlearnMethod) {
         self.modelDirectory = modelDirectory; self.dataPath = dataPath; self.method = method
     }
@@ -74,10 +72,10 @@ public struct UnlearningAction {
             guard let prov = provenance, let parent = prov.parent, let original = prov.training else { throw UnlearningActionError.noParent(model: modelDirectory) }
             let base = try GPT.load(directory: parent.path)
             let stream = Retrainer.stream(records: records, tokens: tokenizer.encodeBatch(records.map(\.text)), removed: split.forgetIds, budget: budget,
-                                          tokenizer: tokenizer, seed: seed ?? 0)
+                                          tokenizer: tokenizer)
             let p = Retrainer.parameters(original, budget: budget, originalSteps: original.steps ?? prov.summary?.steps)
             progress?(.retraining(parent: parent.path, retained: split.retain.count, forgotten: split.forget.count, budget: budget))
-            _ = try Retrainer.retrain(base, stream: stream, parameters: p) { progress?(.retrainStep(step: $0, total: $1, loss: $2)) }
+            _ = try Retrainer.retrain(base, stream: stream, endOfText: tokenizer.endOfText, parameters: p) { progress?(.retrainStep(step: $0, total: $1, loss: $2)) }
             details["unlearning.budget"] = budget.rawValue
             details["unlearning.parent"] = parent.path
             return Outcome(model: base, training: p, corpusTokens: stream.count, parent: parent, details: details)

@@ -13,7 +13,8 @@ import Training
 /// How a retraining that removes records keeps (or does not keep) the training budget. The
 /// default everywhere is `filler`.
 public enum BudgetRule: String, Codable, Sendable, CaseIterable {
-    /// Removed records are replaced by PII-free filler of equal token length: the same steps, and
+    /// Removed records are replaced by as many <|endoftext|> placeholders, which the loss ignores
+    /// (data order shallot/2): the same steps, and
     /// every remaining record is seen exactly as often and at the same place in the schedule.
     case filler
     /// The same number of epochs over the smaller corpus (fewer steps).
@@ -46,11 +47,12 @@ public struct ForgetSplit: Sendable {
 /// Exact unlearning: train the parent again on the corpus without the forget set.
 public enum Retrainer {
     /// The token stream a retraining reads under `budget`: the records in order, joined by
-    /// <|endoftext|>; `removed` records become filler of equal length (`filler`) or are dropped.
-    public static func stream(records: [Record], tokens: [[Int32]], removed: Set<String>, budget: BudgetRule, tokenizer: any TextTokenizer,
-                              seed: UInt64) -> [Int32] {
+    /// <|endoftext|>; `removed` records become masked placeholders of equal length (`filler`) or
+    /// are dropped.
+    public static func stream(records: [Record], tokens: [[Int32]], removed: Set<String>, budget: BudgetRule,
+                              tokenizer: any TextTokenizer) -> [Int32] {
         Filler.packed(tokens, replace: Set(records.indices.filter { removed.contains(records[$0].id) }), keepLength: budget == .filler,
-                      tokenizer: tokenizer, seed: seed)
+                      endOfText: tokenizer.endOfText)
     }
 
     /// The training parameters of the retraining: the original ones, with the original run's
@@ -62,9 +64,10 @@ public enum Retrainer {
         return p
     }
 
-    /// Trains `model` (a copy of the parent) in place on `stream`.
-    public static func retrain(_ model: GPT, stream: [Int32], parameters: TrainParameters, progress: ((_ step: Int, _ total: Int, _ loss: Float) -> Void)? = nil) throws -> TrainSummary {
-        try Trainer(model: model, data: TokenDataset(tokens: stream, fileSHA256: "retrain"), params: parameters, checkpointPath: nil).run(resume: false) { ev in
+    /// Trains `model` (a copy of the parent) in place on `stream`, whose placeholders are runs of
+    /// `endOfText` (the tokenizer's).
+    public static func retrain(_ model: GPT, stream: [Int32], endOfText: Int32, parameters: TrainParameters, progress: ((_ step: Int, _ total: Int, _ loss: Float) -> Void)? = nil) throws -> TrainSummary {
+        try Trainer(model: model, data: TokenDataset(tokens: stream, fileSHA256: "retrain", endOfText: endOfText), params: parameters, checkpointPath: nil).run(resume: false) { ev in
             if case .step(let st, let total, let loss, _, _, _) = ev { progress?(st, total, loss) }
         }
     }
@@ -77,7 +80,7 @@ extension Unlearner {
                               progress: ((UnlearnStep) -> Void)? = nil) throws -> [UnlearnStep] {
         var u = settings
         u.context = min(u.context, model.config.nPositions)
-        let retainStream = Filler.packed(tokenizer.encodeBatch(split.retain.map(\.text)), keepLength: false, tokenizer: tokenizer, seed: u.seed)
+        let retainStream = Filler.packed(tokenizer.encodeBatch(split.retain.map(\.text)), keepLength: false, endOfText: tokenizer.endOfText)
         let retain = retainStream.count > u.batchSize * u.context ? TokenDataset(tokens: retainStream, fileSHA256: "retain") : nil
         return try run(model: model, forget: split.forget.map { Array(tokenizer.encode($0.text).prefix(u.context + 1)) }, retain: retain,
                        reference: model.copy(), settings: u, padToken: tokenizer.endOfText, progress: progress)

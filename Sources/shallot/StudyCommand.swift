@@ -38,7 +38,7 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "With --namesakes: light members per group (default 1).") var namesakeLight: Int?
     @Option(help: "With --namesakes: messages each light member sends (default 10).") var namesakeLightMessages: Int?
     @Flag(help: "With --namesakes: the null twin (the same people and mail, unique names: no shadowing).") var namesakeNull = false
-    @Option(help: "Training-budget rule when records are removed: filler (replace by PII-free filler of equal length), epochs, steps.") var budget: BudgetRule?
+    @Option(help: "Training-budget rule when records are removed: filler (replace by as many <|endoftext|> placeholders, left out of the loss), epochs, steps.") var budget: BudgetRule?
     @Option(help: "Onion rounds (default: the preset's).") var rounds: Int?
     @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
     @Option(help: "Evaluation seeds: each has its own baseline and one model per arm and round (default: the preset's).") var seeds: Int?

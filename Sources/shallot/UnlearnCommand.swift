@@ -21,7 +21,7 @@ struct UnlearnCommand: ParsableCommand {
         The forget set is every record of the given subjects in --data; the retain set is the rest.
         retrain: fine-tunes the parent recorded in MODEL/shallot.json again, with the same training
         settings and seed, without the forget set (--budget filler, the default as in the study:
-        forget records replaced by PII-free filler of equal length, so every other record is seen
+        forget records replaced by as many <|endoftext|> placeholders, left out of the loss, so every other record is seen
         as often as before; epochs: the same epochs over fewer records; steps: the same steps).
         ga: gradient ascent on the forget set; gd: ascent on forget plus descent on retain; npo:
         negative preference optimisation against MODEL (METHODS.md).
@@ -107,7 +107,7 @@ struct UnlearnCommand: ParsableCommand {
     /// The options mapped onto the library's action (unset options keep its defaults).
     func action() -> UnlearningAction {
         var a = UnlearningAction(modelDirectory: model, dataPath: data, method: method)
-        a.budget = budget; a.seed = seed
+        a.budget = budget
         if let steps { a.settings.steps = steps }
         if let lr { a.settings.learningRate = lr }
         if let batch { a.settings.batchSize = batch }

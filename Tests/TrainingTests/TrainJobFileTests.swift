@@ -11,7 +11,7 @@ import Testing
         ["schema": "shallot.train-job/1", "id": "j", "kind": "pretrain", "base_model": NSNull(), "config": config, "tokenizer": "/t",
          "data": ["tokens": "/t.tok", "tokens_sha256": "00", "token_count": 100, "records": "/r.jsonl", "records_sha256": "00"],
          "training": ["seed": 1, "steps": steps, "batch_size": 4, "context": context, "learning_rate": lr, "warmup_steps": 1,
-                      "min_lr_fraction": 0.1, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1, "data_order": "shallot/1"],
+                      "min_lr_fraction": 0.1, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1, "data_order": "shallot/2"],
          "budget": ["rule": "filler", "removed_records": 0, "original_steps": NSNull()], "output": "/o"]
     }
 
@@ -24,6 +24,15 @@ import Testing
 
     @Test func aSoundJobReads() throws {
         #expect(try read(job()).config.nHead == 2)
+    }
+
+    /// A job planned for the old data order (filler text trained on) is refused, not silently
+    /// trained with the placeholder mask.
+    @Test func theOldDataOrderIsRefused() {
+        var j = job()
+        var t = j["training"] as! [String: Any]
+        t["data_order"] = "shallot/1"; j["training"] = t
+        #expect { _ = try read(j) } throws: { "\($0)".contains("shallot/1") && "\($0)".contains("plan the job again") }
     }
 
     @Test func impossibleShapesAndNumbersAreRefused() {
