@@ -203,7 +203,11 @@ public enum Importer {
 /// Streaming RFC 4180 CSV rows (fields as bytes). A quoted field may span lines, but one left
 /// open at the end of the file is an error naming the row and line where it began (never a
 /// record swallowing the rest of the file), as is a record longer than `maxRecordBytes` and a
-/// read error.
+/// read error. So is a quoted field that spans lines and whose closing quote is followed by
+/// anything but a comma or the end of the line: that is what an unterminated quote looks like
+/// once it has swallowed the next row (`…body\na/2.,"From: …` — the next row's opening quote
+/// closes the field and the rest of that row follows it), which would otherwise import two
+/// messages as one and exit 0. On one line, text after a closing quote is kept (lenient).
 public struct CSVReader: Sequence {
     let lines: LineReader
     /// Longest record (bytes) — a message with its attachments.
@@ -215,7 +219,7 @@ public struct CSVReader: Sequence {
         var lineNo = 0, rowNo = 0, done = false
         return AnyIterator {
             if done { return nil }
-            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0
+            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0, quoteLine = 0
             let startLine = lineNo + 1
             rowNo += 1
             func fail(_ e: CorpusError) -> Result<[[UInt8]], CorpusError> { done = true; return .failure(e) }
@@ -233,8 +237,13 @@ public struct CSVReader: Sequence {
                         if c == UInt8(ascii: "\"") {
                             if i + 1 < line.count && line[i + 1] == UInt8(ascii: "\"") { field.append(c); i += 2; continue }
                             inQuotes = false
+                            if lineNo > quoteLine && !CSVReader.endsField(line, after: i) {
+                                return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo): its quoted field, opened on line \(quoteLine), closes on "
+                                                     + "line \(lineNo) with text after the closing quote: an unterminated quote has merged the following "
+                                                     + "row(s) into this one"))
+                            }
                         } else { field.append(c) }
-                    } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true }
+                    } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true; quoteLine = lineNo }
                     else if c == UInt8(ascii: ",") { fields.append(field); field = [] }
                     else if !(c == 0x0D && i == line.count - 1) { field.append(c) }
                     i += 1
@@ -249,5 +258,10 @@ public struct CSVReader: Sequence {
             if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return .success(fields) }
             return nil
         }
+    }
+
+    /// Whether the quote at `line[i]` ends its field: a comma or the end of the line (a CR at the end included) follows.
+    static func endsField(_ line: [UInt8], after i: Int) -> Bool {
+        i + 1 == line.count || line[i + 1] == UInt8(ascii: ",") || (line[i + 1] == 0x0D && i + 2 == line.count)
     }
 }

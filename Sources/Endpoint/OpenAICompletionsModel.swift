@@ -17,6 +17,7 @@
 import Audit
 import Foundation
 import GPT
+import Support
 import Tokenizer
 
 public struct EndpointSettings: Sendable {
@@ -29,7 +30,11 @@ public struct EndpointSettings: Sendable {
     public var maxRetries = 6
     /// First retry delay in seconds (doubled each attempt, ±25% jitter, at most 30 s).
     public var retryBaseDelay = 0.5
+    /// Seconds without a byte from the server before an attempt is given up (and retried).
     public var timeoutSeconds = 300
+    /// Seconds one request may take in all — every attempt, retry and wait — however the server
+    /// paces its answer (one that drips a byte at a time never hits `timeoutSeconds`).
+    public var deadlineSeconds: Double = 600
     /// JSON-lines log of every HTTP attempt (ids, sizes, status, latency; bodies only with `revealPII`).
     public var requestLog: String?
     public var revealPII = false
@@ -39,8 +44,16 @@ public struct EndpointSettings: Sendable {
     public var contextLength: Int?
     /// (done, total) requests of the current call.
     public var onProgress: (@Sendable (Int, Int) -> Void)?
+    /// Where warnings go (default: standard error, as `warning: …`).
+    public var warn: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+    /// The most bytes one token's text can hold: the local tokenizer's longest token, else 1 KiB
+    /// (set by the model). Generated text beyond `max_tokens` × this is cut before it is tokenised.
+    var tokenBytes = 1024
 
     public init(baseURL: String, servedModel: String) { self.baseURL = baseURL; self.servedModel = servedModel }
+
+    /// The base URL as it may be shown and stored: without a `user:password@`.
+    public var displayURL: String { EndpointURL.redacted(baseURL) }
 
     /// The server root (the base without its trailing `/v1`), where /tokenize lives.
     var root: String {
@@ -74,26 +87,31 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
 
     /// Asks the server about the model and probes what it supports (a few small requests).
     public init(_ settings: EndpointSettings) throws {
-        self.settings = settings
+        if let w = EndpointURL.plaintextWarning(settings.baseURL) { settings.warn(w) }   // before the first byte is sent
         http = try HTTPTransport(concurrency: settings.concurrency, apiKey: settings.apiKey, logPath: settings.requestLog,
-                                 revealBodies: settings.revealPII, maxRetries: settings.maxRetries,
-                                 retryBaseDelay: settings.retryBaseDelay, timeoutSeconds: settings.timeoutSeconds)
-        let http = self.http, s = settings
+                                 revealBodies: settings.revealPII, maxRetries: settings.maxRetries, retryBaseDelay: settings.retryBaseDelay,
+                                 timeoutSeconds: settings.timeoutSeconds, deadlineSeconds: settings.deadlineSeconds)
+        let http = self.http
+        var s = settings
         // The model entry.
-        let (entry, ctx) = try blocking { try await Self.modelEntry(http, s) }
+        let (entry, ctx) = try blocking { [s] in try await Self.modelEntry(http, s) }
         modelEntry = entry
         guard let ctxLen = settings.contextLength ?? ctx else {
             throw EndpointError("the server does not report \(settings.servedModel)'s context length; give it (--context-length)")
         }
+        // What bounds the answers from here on: the context and the longest token.
+        s.contextLength = ctxLen
+        if let t = settings.tokenizer, t.vocabSize > 0 { s.tokenBytes = Self.longestToken(t) }
+        self.settings = s
         // The tokenizer.
-        let tok: any TextTokenizer = try settings.tokenizer ?? ServerTokenizer(http: http, settings: settings)
+        let tok: any TextTokenizer = try settings.tokenizer ?? ServerTokenizer(http: http, settings: s)
         tokenizer = tok
         var probe: [String: String] = ["tokenizer": settings.tokenizer == nil ? "server /tokenize" : "local files"]
         let sample = tok.encode("Hello, this is a short test of the server.")
-        if let st = tok as? ServerTokenizer, let f = st.failure { throw EndpointError("tokenizing through \(settings.root)/tokenize failed: \(f)") }
+        if let st = tok as? ServerTokenizer, let f = st.failure { throw EndpointError("tokenizing through \(s.displayRoot)/tokenize failed: \(f)") }
         guard sample.count >= 2 else { throw EndpointError("the tokenizer returned \(sample.count) tokens for a sentence") }
         // Prompt format: token ids where accepted, else text.
-        let asText = try blocking { () -> Bool in
+        let asText = try blocking { [s] () -> Bool in
             // not retried: llama-cpp-python answers a token-id prompt with 500 (its validation error)
             let ids = try await Self.complete(http, s, prompt: sample.map(Int.init), fields: ["max_tokens": 1, "temperature": 0], retry: false)
             if (200..<300).contains(ids.status) { return false }
@@ -104,7 +122,7 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         promptsAsText = asText
         probe["prompt_format"] = asText ? "text" : "token_ids"
         // Prompt log-probabilities: which request layout returns log p(x_t | x_<t) (see ScoringLayout.probe).
-        let found = try blocking { try await ScoringLayout.probe(http, s, tokenizer: tok, sample: sample, text: "Hello, this is a short test of the server.", asText: asText) }
+        let found = try blocking { [s] in try await ScoringLayout.probe(http, s, tokenizer: tok, sample: sample, text: "Hello, this is a short test of the server.", asText: asText) }
         layout = found.layout
         probe["prompt_logprobs"] = found.layout == nil ? "no" : "yes"
         probe["prompt_logprobs_note"] = found.note
@@ -115,6 +133,11 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         if overhead > 0 { probe["context_length_note"] = "\(ctxLen - overhead) of \(ctxLen) positions: scoring requests add \(overhead) token(s) (leading <|endoftext|>, generated token)" }
         self.probe = probe
         capabilities = ModelCapabilities(promptLogprobs: found.layout != nil, distribution: false)
+    }
+
+    /// The bytes of the longest token (a generation of n tokens holds at most n × this).
+    static func longestToken(_ t: any TextTokenizer) -> Int {
+        max(1, (0..<t.vocabSize).map { (try? t.decodeBytes([Int32($0)]).count) ?? 0 }.max() ?? 1)
     }
 
     /// Retries made so far (429, 5xx, timeouts).
@@ -133,7 +156,7 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
 
     public func score(_ sequences: [[Int32]], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore] {
         guard capabilities.promptLogprobs else {
-            throw LanguageModelError.unavailable("\(settings.servedModel) at \(settings.baseURL) returns no prompt log-probabilities")
+            throw LanguageModelError.unavailable("\(settings.servedModel) at \(settings.displayURL) returns no prompt log-probabilities")
         }
         try checkTokenizer()
         let http = self.http, s = settings, asText = promptsAsText, tok = tokenizer
@@ -145,12 +168,12 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                 guard ids.count >= 2 else { return SequenceScore(logprobs: []) }
                 let prompt = try await layout.prompt(ids, tok, asText: asText)
                 let r = try await Self.complete(http, s, prompt: prompt, fields: layout.fields)
-                guard (200..<300).contains(r.status), let lp = Self.tokenLogprobs(r.body) else {
+                guard (200..<300).contains(r.status), let lp = try Self.tokenLogprobs(r, s) else {
                     throw EndpointError("scoring request failed (HTTP \(r.status))", status: r.status)
                 }
                 // In text mode the server tokenises the prompt itself: the count it reports is checked against ours.
                 var n = ids.count
-                if asText, let served = Self.usage(r.body)?.prompt {
+                if asText, let served = Self.usage(r)?.prompt {
                     let theirs = served - layout.serverExtraTokens - (layout.prefix ? 1 : 0)
                     if theirs != n { promptMismatch(ours: n, server: theirs, kind: "score"); n = theirs }
                 }
@@ -180,11 +203,10 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                 }
                 if endOfText == nil || !p.stopAtEndOfText { fields["ignore_eos"] = true }
                 let r = try await Self.complete(http, s, prompt: prompt, fields: fields)
-                if asText, let served = Self.usage(r.body)?.prompt, served - extra != prompts[i].count {
+                if asText, let served = Self.usage(r)?.prompt, served - extra != prompts[i].count {
                     self.promptMismatch(ours: prompts[i].count, server: served - extra, kind: "generate")
                 }
-                guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-                      let choices = obj["choices"] as? [[String: Any]], let c = choices.first else {
+                guard (200..<300).contains(r.status), let choices = r.object?["choices"] as? [[String: Any]], let c = choices.first else {
                     throw EndpointError("completion request failed (HTTP \(r.status))", status: r.status)
                 }
                 if let ids = c["token_ids"] as? [Int] {
@@ -194,7 +216,8 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                         return v
                     }
                 }
-                let text = c["text"] as? String ?? ""
+                // cut to what max_tokens tokens can hold before it is tokenised: a server's text can be any length
+                let text = Self.prefix(c["text"] as? String ?? "", bytes: maxTokens * s.tokenBytes)
                 return Array(try await Self.tokenize(tok, text).prefix(p.maxNewTokens))
             }
         }
@@ -206,38 +229,62 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
 
     // MARK: requests
 
-    static func complete(_ http: HTTPTransport, _ s: EndpointSettings, prompt: Any, fields: [String: Any], retry: Bool = true) async throws -> (status: Int, body: Data) {
+    static func complete(_ http: HTTPTransport, _ s: EndpointSettings, prompt: Any, fields: [String: Any], retry: Bool = true) async throws -> HTTPAnswer {
         var body = fields
         body["model"] = s.servedModel
         body["prompt"] = prompt
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        return try await http.send(s.base + "/completions", body: data, kind: "completions", retry: retry)
+        // a text prompt has at most a token a byte (and a BOS the server may add)
+        let promptTokens = (prompt as? [Int])?.count ?? ((prompt as? String)?.utf8.count ?? 0) + 8
+        let budget = ResponseBudget.completion(promptTokens: promptTokens, fields: fields, context: s.contextLength ?? 1 << 15)
+        return try await http.send(s.base + "/completions", body: data, kind: "completions", retry: retry, maxBytes: budget)
     }
 
-    /// `choices[0].logprobs.token_logprobs` (null where the server gives none).
-    static func tokenLogprobs(_ body: Data) -> [Double?]? {
-        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let c = (obj["choices"] as? [[String: Any]])?.first, let lp = c["logprobs"] as? [String: Any],
+    /// `text`'s first `bytes` UTF-8 bytes, cut back to a whole character.
+    static func prefix(_ text: String, bytes: Int) -> String {
+        let u = text.utf8
+        guard u.count > bytes else { return text }
+        var end = u.index(u.startIndex, offsetBy: max(0, bytes))
+        while end > u.startIndex && u[end] & 0xC0 == 0x80 { end = u.index(before: end) }
+        return String(decoding: u[..<end], as: UTF8.self)
+    }
+
+    /// `choices[0].logprobs.token_logprobs` (null where the server gives none; nil when there is
+    /// no such list). Every value must be a log-probability — a finite number ≤ 0 that a Float
+    /// holds — or the answer is an error naming the endpoint: +5 or 1e300 would pass for scores
+    /// (1e300 becomes +∞ as a Float) and poison every statistic made from them.
+    static func tokenLogprobs(_ r: HTTPAnswer, _ s: EndpointSettings) throws -> [Double?]? {
+        guard let c = (r.object?["choices"] as? [[String: Any]])?.first, let lp = c["logprobs"] as? [String: Any],
               let tl = lp["token_logprobs"] as? [Any] else { return nil }
-        return tl.map { ($0 as? NSNumber)?.doubleValue }
+        return try tl.enumerated().map { i, x -> Double? in
+            if x is NSNull { return nil }
+            guard let n = x as? NSNumber else {
+                throw EndpointError("\(s.displayURL) returned token_logprobs[\(i)] that is not a number: not a log-probability")
+            }
+            let v = n.doubleValue
+            guard v.isFinite, Float(v).isFinite, v <= 0 else {
+                throw EndpointError("\(s.displayURL) returned token_logprobs[\(i)] = \(v): a log-probability is finite and ≤ 0; the server's answers cannot be scored")
+            }
+            return v
+        }
     }
 
     /// `usage.prompt_tokens` and `usage.completion_tokens`, where the server reports them.
-    static func usage(_ body: Data) -> (prompt: Int?, completion: Int?)? {
-        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let u = obj["usage"] as? [String: Any] else { return nil }
+    static func usage(_ r: HTTPAnswer) -> (prompt: Int?, completion: Int?)? {
+        guard let u = r.object?["usage"] as? [String: Any] else { return nil }
         return (u["prompt_tokens"] as? Int, u["completion_tokens"] as? Int)
     }
 
     static func modelEntry(_ http: HTTPTransport, _ s: EndpointSettings) async throws -> (String, Int?) {
-        let r = try await http.send(s.base + "/models", body: nil, kind: "models")
+        let r = try await http.send(s.base + "/models", body: nil, kind: "models", maxBytes: ResponseBudget.models)
         guard (200..<300).contains(r.status) else {
-            throw EndpointError(r.status == 401 || r.status == 403 ? "the server refused the API key (HTTP \(r.status))" : "GET \(s.base)/models: HTTP \(r.status)", status: r.status)
+            throw EndpointError(r.status == 401 || r.status == 403 ? "the server refused the API key (HTTP \(r.status))" : "GET \(s.displayBase)/models: HTTP \(r.status)", status: r.status)
         }
-        guard let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let data = obj["data"] as? [[String: Any]] else {
-            throw EndpointError("GET \(s.base)/models: not an OpenAI model list")
+        guard let data = r.object?["data"] as? [[String: Any]] else {
+            throw EndpointError("GET \(s.displayBase)/models: not an OpenAI model list")
         }
         guard let entry = data.first(where: { ($0["id"] as? String) == s.servedModel }) else {
-            let ids = data.compactMap { $0["id"] as? String }
+            let ids = data.compactMap { $0["id"] as? String }.prefix(20).map { TerminalText.escape(String($0.prefix(200))) }
             throw EndpointError("the server does not serve \(s.servedModel.debugDescription) (it serves: \(ids.joined(separator: ", ")))")
         }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]), as: UTF8.self)
@@ -254,6 +301,12 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         if let st = tok as? ServerTokenizer { return try await st.decodeAsync(ids) }
         return try tok.decode(ids)
     }
+}
+
+extension EndpointSettings {
+    /// `root` and `base` as they may be shown (no `user:password@`).
+    var displayRoot: String { EndpointURL.redacted(root) }
+    var displayBase: String { EndpointURL.redacted(base) }
 }
 
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
@@ -304,24 +357,25 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
     func encodeAsync(_ text: String) async throws -> [Int32] {
         let hit = lock.withLock { cache[text] }
         if let hit { return hit }
-        var r = (status: 404, body: Data())
+        var r = HTTPAnswer(status: 404, body: Data(), json: nil)
         if !extras {
             let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "prompt": text, "content": text, "add_special_tokens": false] as [String: Any],
                                                   options: [.sortedKeys])
-            r = try await http.send(settings.root + "/tokenize", body: body, kind: "tokenize")
+            r = try await http.send(settings.root + "/tokenize", body: body, kind: "tokenize", maxBytes: ResponseBudget.tokenize(bytes: text.utf8.count))
         }
         if r.status == 404 {
             // llama-cpp-python: /extras/tokenize {"input"}; it adds the model's BOS where the model asks for one
             let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "input": text] as [String: Any], options: [.sortedKeys])
-            let e = try await http.send(settings.root + "/extras/tokenize", body: body, kind: "tokenize")
+            let e = try await http.send(settings.root + "/extras/tokenize", body: body, kind: "tokenize", maxBytes: ResponseBudget.tokenize(bytes: text.utf8.count))
             if (200..<300).contains(e.status) { lock.withLock { extras = true }; r = e }
         }
-        guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-              let toks = obj["tokens"] as? [Any] else { throw EndpointError("POST \(settings.root)/tokenize: HTTP \(r.status)", status: r.status) }
+        guard (200..<300).contains(r.status), let toks = r.object?["tokens"] as? [Any] else {
+            throw EndpointError("POST \(settings.displayRoot)/tokenize: HTTP \(r.status)", status: r.status)
+        }
         // llama.cpp with pieces answers [{"id": …, "piece": …}]
         var ids = try toks.map { t -> Int32 in
             guard let n = (t as? Int) ?? ((t as? [String: Any])?["id"] as? Int), n >= 0, let v = Int32(exactly: n) else {
-                throw EndpointError("POST \(settings.root)/tokenize: a token that is not an id in range: \(t)")
+                throw EndpointError("POST \(settings.displayRoot)/tokenize: a token that is not an id in range: \(TerminalText.escape(String("\(t)".prefix(100))))")
             }
             return v
         }
@@ -335,10 +389,10 @@ final class ServerTokenizer: TextTokenizer, @unchecked Sendable {
         if ids.isEmpty { return "" }
         let body = try JSONSerialization.data(withJSONObject: ["model": settings.servedModel, "tokens": ids.map(Int.init)] as [String: Any], options: [.sortedKeys])
         let path = lock.withLock { extras } ? "/extras/detokenize" : "/detokenize"
-        let r = try await http.send(settings.root + path, body: body, kind: "detokenize")
-        guard (200..<300).contains(r.status), let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
+        let r = try await http.send(settings.root + path, body: body, kind: "detokenize", maxBytes: ResponseBudget.detokenize(tokens: ids.count))
+        guard (200..<300).contains(r.status), let obj = r.object,
               let text = (obj["prompt"] as? String) ?? (obj["content"] as? String) ?? (obj["text"] as? String) else {
-            throw EndpointError("POST \(settings.root)/detokenize: HTTP \(r.status)", status: r.status)
+            throw EndpointError("POST \(settings.displayRoot)/detokenize: HTTP \(r.status)", status: r.status)
         }
         return text
     }

@@ -75,10 +75,11 @@ struct ScoringLayout: Sendable, Equatable {
                 let g = try await OpenAICompletionsModel.complete(http, s, prompt: genPrompt, fields: ["max_tokens": 1, "temperature": 0, "logprobs": 1])
                 guard (200..<300).contains(g.status) else { refused = true; notes.append("\(lead): a generation with logprobs was refused (HTTP \(g.status))"); break }
                 if cut == sample.count {
-                    extra = asText ? max(0, (OpenAICompletionsModel.usage(g.body)?.prompt ?? sample.count + p) - sample.count - p) : 0
+                    extra = asText ? max(0, (OpenAICompletionsModel.usage(g)?.prompt ?? sample.count + p) - sample.count - p) : 0
                 }
-                guard let gl = OpenAICompletionsModel.tokenLogprobs(g.body)?.first ?? nil, let t = Self.text(g.body), !t.isEmpty else { continue }
-                let gids = try await OpenAICompletionsModel.tokenize(tok, t)
+                guard let gl = try OpenAICompletionsModel.tokenLogprobs(g, s)?.first ?? nil, let t = Self.text(g), !t.isEmpty else { continue }
+                // one token asked for: a longer text is cut to what one token can hold before it is tokenised
+                let gids = try await OpenAICompletionsModel.tokenize(tok, OpenAICompletionsModel.prefix(t, bytes: s.tokenBytes))
                 if gids.count == 1 { checks.append(Check(ids: ids, text: t0, next: gids, nextText: t, expected: gl)) }
             }
             if refused { continue }
@@ -96,10 +97,10 @@ struct ScoringLayout: Sendable, Equatable {
                         let n = c.ids.count + c.next.count
                         let echoPrompt: Any = asText ? (prefix ? "<|endoftext|>" : "") + c.text + c.nextText : ((prefix ? [eot] : []) + c.ids + c.next).map(Int.init)
                         let r = try await OpenAICompletionsModel.complete(http, s, prompt: echoPrompt, fields: layout.fields)
-                        guard (200..<300).contains(r.status), let lp = OpenAICompletionsModel.tokenLogprobs(r.body) else {
+                        guard (200..<300).contains(r.status), let lp = try OpenAICompletionsModel.tokenLogprobs(r, s) else {
                             notes.append("\(lead), max_tokens \(mt): no prompt log-probabilities (HTTP \(r.status))"); continue layouts
                         }
-                        if mt == 0, let k = OpenAICompletionsModel.usage(r.body)?.completion, k > 0 {
+                        if mt == 0, let k = OpenAICompletionsModel.usage(r)?.completion, k > 0 {
                             notes.append("max_tokens 0 generated \(k) tokens (the server reads 0 as no limit)"); zeroGenerates = true; break layouts
                         }
                         guard let vals = try? layout.values(lp, promptTokens: n), let last = vals.last else {
@@ -125,9 +126,8 @@ struct ScoringLayout: Sendable, Equatable {
         return (nil, (notes.isEmpty ? ["the server returned no prompt log-probabilities for echo + logprobs"] : notes).joined(separator: "; "))
     }
 
-    static func text(_ body: Data) -> String? {
-        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let c = (obj["choices"] as? [[String: Any]])?.first else { return nil }
+    static func text(_ r: HTTPAnswer) -> String? {
+        guard let c = (r.object?["choices"] as? [[String: Any]])?.first else { return nil }
         return c["text"] as? String
     }
 }

@@ -145,32 +145,34 @@ public final class ModelServerProcess: @unchecked Sendable {
 
     static func waitUntilServing(pid: pid_t, cmd: String, port: Int?, model: String, key: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
         let deadline = Date().addingTimeInterval(timeout)
-        let http = try HTTPTransport(concurrency: 1, apiKey: key, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1, timeoutSeconds: 5)
+        let http = try HTTPTransport(concurrency: 1, apiKey: key, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1,
+                                     timeoutSeconds: 5, deadlineSeconds: 10)
         var lastProblem = "no answer yet"
         while true {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 kill(-pid, SIGKILL)
                 ProcessGroups.unregister(pid)
-                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; the last lines of its output (\(logPath)):\n\(logTail(logPath))")
+                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; \(logPointer(logPath))")
             }
             if Date() >= deadline {
-                throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); the last lines of its output (\(logPath)):\n\(logTail(logPath))")
+                throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); \(logPointer(logPath))")
             }
             let candidates = port.map { ["http://127.0.0.1:\($0)/v1"] } ?? printedURLs(logPath)
             if candidates.isEmpty && port == nil { lastProblem = "the command has printed no URL with a port" }
             var problems: [String] = []
             for base in candidates {
+                let shown = TerminalText.escape(EndpointURL.redacted(base))   // printed by the command: shown escaped
                 var served: String?
                 do {
-                    let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false) }
-                    guard (200..<300).contains(r.status) else { problems.append("GET \(base)/models: HTTP \(r.status)"); continue }
+                    let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false, maxBytes: ResponseBudget.models) }
+                    guard (200..<300).contains(r.status) else { problems.append("GET \(shown)/models: HTTP \(r.status)"); continue }
                     switch pickModel(r.body, model: model, anyOne: port != nil) {
                     case .found(let name): served = name
-                    case .notYet(let why), .notThis(let why): problems.append("GET \(base)/models: \(why)")
+                    case .notYet(let why), .notThis(let why): problems.append("GET \(shown)/models: \(why)")
                     }
                 } catch {
-                    problems.append("GET \(base)/models: \(error)")
+                    problems.append("GET \(shown)/models: \(error)")
                 }
                 if let served {
                     try demandsKey(base: base, model: served, command: cmd)
@@ -186,7 +188,8 @@ public final class ModelServerProcess: @unchecked Sendable {
     /// /v1/models open with a key set (llama.cpp does), so the probe is the request that matters:
     /// POST /completions, once, without the key; a server that demands it answers 401 or 403.
     static func demandsKey(base: String, model: String, command: String) throws {
-        let http = try HTTPTransport(concurrency: 1, apiKey: nil, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1, timeoutSeconds: 60)
+        let http = try HTTPTransport(concurrency: 1, apiKey: nil, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1,
+                                     timeoutSeconds: 60, deadlineSeconds: 60)
         let body = try JSONSerialization.data(withJSONObject: ["model": model, "prompt": "Hello", "max_tokens": 1])
         let answer: String
         do {
@@ -196,7 +199,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         } catch {
             answer = "did not refuse it (\(error))"
         }
-        throw EndpointError("the server `\(command)` started \(answer) to POST \(base)/completions without the API key: anyone who can reach "
+        throw EndpointError("the server `\(command)` started \(answer) to POST \(TerminalText.escape(EndpointURL.redacted(base)))/completions without the API key: anyone who can reach "
                             + "it could query the model. It must demand the key in $\(apiKeyVariable) (vLLM: VLLM_API_KEY=$\(apiKeyVariable); "
                             + "llama.cpp: --api-key $\(apiKeyVariable); shallot serve: --api-key-env \(apiKeyVariable)); a server that does "
                             + "answers 401 or 403")
@@ -218,7 +221,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         let lastTwo = dir.deletingLastPathComponent().lastPathComponent + "/" + dir.lastPathComponent
         if let m = ids.first(where: { $0 == model || $0 == dir.path || $0 == lastTwo }) { return .found(m) }
         if anyOne && ids.count == 1 { return .found(ids[0]) }
-        return .notThis("it serves \(ids.joined(separator: ", ")), not \(model)")
+        return .notThis("it serves \(ids.prefix(20).map { TerminalText.escape(String($0.prefix(200))) }.joined(separator: ", ")), not \(model)")
     }
 
     /// Every distinct http(s) URL with an explicit port in the log, in order, with `/v1` added

@@ -7,6 +7,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Support
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,17 +39,7 @@ extension ServeSettings {
     }
 
     /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
-    static func isLoopback(_ host: String) -> Bool {
-        let h = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if h.lowercased() == "localhost" { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, h, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, h, &v6) == 1 else { return false }
-        let b = withUnsafeBytes(of: &v6) { Array($0) }
-        if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return true }
-        return b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF && b[12] == 127
-    }
+    static func isLoopback(_ host: String) -> Bool { isLoopbackHost(host) }
 
     /// True for the addresses that mean "every interface".
     static func isWildcard(_ host: String) -> Bool {

@@ -437,8 +437,7 @@ extension StudyRunner {
             try? log.close()
             guard p.terminationReason == .exit, p.terminationStatus == 0 else {
                 let how = p.terminationReason == .exit ? "exited with status \(p.terminationStatus)" : "was killed by signal \(p.terminationStatus)"
-                let tail = logTail(logPath)
-                throw StudyJobError.failed(job: job.id, reason: "the trainer command `\(cmd)` \(how); the last lines of its output (\(logPath)):\n\(tail)")
+                throw StudyJobError.failed(job: job.id, reason: "the trainer command `\(cmd)` \(how); \(logPointer(logPath))")
             }
         }
     }

@@ -265,7 +265,7 @@ public final class StudyRunner {
         do {
             return try test(try OpenAICompletionsModel(es))
         } catch {
-            throw StudyJobError.failed(job: JobID.audit(id).description, reason: "through \(server.baseURL) (`\(server.command)`, log \(server.logPath)): \(error)")
+            throw StudyJobError.failed(job: JobID.audit(id).description, reason: "through \(EndpointURL.redacted(server.baseURL)) (`\(server.command)`, log \(server.logPath)): \(error)")
         }
     }
 

@@ -65,8 +65,11 @@ public enum ProcessGroups {
 /// study puts into a user's command templates (`{job}`, `{model}`).
 public func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-/// The last `lines` lines of a child's log (its last 64 KiB at most), for an error message.
-public func logTail(_ path: String, lines: Int = 12) -> String {
-    guard let d = FileManager.default.contents(atPath: path) else { return "" }
-    return String(decoding: d.suffix(1 << 16), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+/// Where a failed child's output is, for an error message — never the output itself: a model
+/// server may log the prompts it was sent (email prefixes, PII) and a trainer the records it
+/// choked on, and an error message ends up in terminals, CI logs and bug reports.
+public func logPointer(_ path: String) -> String {
+    var st = stat()
+    let size = lstat(path, &st) == 0 ? " (\(st.st_size) bytes)" : ""
+    return "its output is in \(path)\(size), not shown here as it may hold prompts or records (`tail \(shellQuote(path))`)"
 }

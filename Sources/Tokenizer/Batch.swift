@@ -2,6 +2,7 @@
 
 import Dispatch
 import Foundation
+import Support
 
 extension TextTokenizer {
     /// Encodes texts in parallel (`threads` workers, each with its own BPE cache); the result is
@@ -66,10 +67,12 @@ public enum TokenFile {
         return d
     }
 
+    /// Writes the file owner-only (0600, a new temporary file renamed over `path`, no link
+    /// followed): the tokens are the corpus's text, PII included, one decode away.
     public static func write(_ tokens: [Int32], vocabSize: Int, to path: String) throws {
         let d = encode(tokens, vocabSize: vocabSize)
-        do { try d.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+        do { try PrivateFile.write(d, to: path) } catch {
+            throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error)")
         }
     }
 

@@ -91,7 +91,8 @@ struct AuditCommand: ParsableCommand {
     func loadTarget(_ requests: RequestProgress) -> Target {
         if let endpoint = served.endpoint, let name = served.servedModel {
             let e = served.model(endpoint, name, out: out, revealPII: revealPii, requests: requests)
-            var info = ["endpoint": endpoint, "served_model": name, "server_model_entry": e.modelEntry, "context_length": "\(e.contextLength)"]
+            // stored without a user:password@ the URL may carry (audit.json and the HTML are shared)
+            var info = ["endpoint": EndpointURL.redacted(endpoint), "served_model": name, "server_model_entry": e.modelEntry, "context_length": "\(e.contextLength)"]
             for (k, v) in e.probe { info["endpoint_" + k] = v }
             if let t = served.tokenizer { info["tokenizer_path"] = t }
             if !e.capabilities.promptLogprobs {
@@ -117,8 +118,8 @@ struct AuditCommand: ParsableCommand {
         }
         guard let url = served.referenceEndpoint, let name = served.referenceServedModel else { return (nil, "") }
         let e = served.model(url, name, out: out, revealPII: revealPii, requests: requests)
-        checkSameTokenizer(target.tokenizer, e.tokenizer, "--reference-endpoint \(url)")
-        target.info["reference_endpoint"] = url; target.info["reference_served_model"] = name; target.info["reference_server_model_entry"] = e.modelEntry
+        checkSameTokenizer(target.tokenizer, e.tokenizer, "--reference-endpoint \(EndpointURL.redacted(url))")
+        target.info["reference_endpoint"] = EndpointURL.redacted(url); target.info["reference_served_model"] = name; target.info["reference_server_model_entry"] = e.modelEntry
         return (e, "endpoint\u{1F}" + url + "\u{1F}" + name)
     }
 
@@ -268,6 +269,8 @@ struct EndpointOptions: ParsableArguments {
     @Option(help: "With --endpoint: retries of a request on 429, 5xx and timeouts, with exponential backoff (default: \(d.maxRetries)).") var maxRetries: Int?
     @Option(help: "With --endpoint: the environment variable holding the API key (default OPENAI_API_KEY; unset: no key).") var apiKeyEnv: String?
     @Option(help: "With --endpoint: the request log (default OUT/requests.jsonl).") var requestLog: String?
+    @Option(help: "With --endpoint: seconds one request may take in all, retries included, however the server paces its answer (default: \(Int(d.deadlineSeconds))).")
+    var requestDeadline: Double?
     @Option(help: "A served base (reference) model: its API base (instead of --reference DIR).") var referenceEndpoint: String?
     @Option(help: "With --reference-endpoint: the reference's served model name.") var referenceServedModel: String?
 
@@ -276,6 +279,7 @@ struct EndpointOptions: ParsableArguments {
         guard (referenceEndpoint == nil) == (referenceServedModel == nil) else { throw ValidationError("--reference-endpoint and --reference-served-model go together") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let maxRetries, maxRetries < 0 { throw ValidationError("--max-retries must not be negative") }
+        if let requestDeadline, !(requestDeadline > 0) { throw ValidationError("--request-deadline must be positive") }
     }
 
     /// The API key from the environment (never the command line); nil when unset.
@@ -292,6 +296,7 @@ struct EndpointOptions: ParsableArguments {
         es.apiKey = apiKey()
         if let concurrency { es.concurrency = concurrency }
         if let maxRetries { es.maxRetries = maxRetries }
+        if let requestDeadline { es.deadlineSeconds = requestDeadline }
         es.requestLog = requestLog ?? (out + "/requests.jsonl"); es.revealPII = revealPII
         es.tokenizer = tokenizer.map { t in reporting { try TokenizerFiles.load(directory: t) } }
         es.contextLength = contextLength

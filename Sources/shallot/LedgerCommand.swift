@@ -185,7 +185,7 @@ struct LedgerCommand: ParsableCommand {
                                       "requests": reporting { try l.requests() }.map { r in ["request_id": r.requestID, "entry": r.id, "subject_key": r.subjectKey, "masked": r.masked, "received": r.received, "deadline": r.deadline, "state": r.state, "actions": r.actions, "verifications": r.verifications] as [String: Any] },
                                       "entries": all.map { ["id": $0.id, "kind": $0.kind, "created": $0.created, "payload": $0.object(), "prev_hash": $0.prevHash, "hash": $0.hash] as [String: Any] }]
             let d = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            if let out { reporting { try atomicWrite(d, to: out) } } else { FileHandle.standardOutput.write(d + Data("\n".utf8)) }
+            if let out { reporting { try PrivateFile.write(d, to: out) } } else { FileHandle.standardOutput.write(d + Data("\n".utf8)) }
         }
     }
 }

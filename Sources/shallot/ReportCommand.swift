@@ -38,7 +38,7 @@ struct ReportCommand: ParsableCommand {
             fail("\(input): unknown schema \(head.schema.map { "\"\($0)\"" } ?? "(none)"); expected shallot.audit/2 or shallot.study/3")
         }
         let path = out ?? (input.hasSuffix(".json") ? String(input.dropLast(5)) + ".html" : input + ".html")
-        reporting { try atomicWrite(Data(html.utf8), to: path) }
+        reporting { try PrivateFile.write(Data(html.utf8), to: path) }   // owner-only: an audit made with --reveal-pii holds raw values
         print(path)
     }
 }

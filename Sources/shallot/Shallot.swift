@@ -32,7 +32,8 @@ struct Shallot: ParsableCommand {
 
 /// Prints an error the user can act on and exits with status 1 (no stack trace).
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    // messages can carry what a server, a log or a file said: no control characters reach the terminal
+    FileHandle.standardError.write(Data("error: \(TerminalText.escape(message, keepLines: true))\n".utf8))
     Foundation.exit(1)
 }
 

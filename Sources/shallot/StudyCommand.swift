@@ -83,12 +83,13 @@ struct StudyCommand: ParsableCommand {
             // Other jobs may still be running (background work, model servers, trainers): stop the
             // child processes and leave at once (exit's teardown under running threads can crash).
             ProcessGroups.terminateAll()
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escape("\(error)", keepLines: true))\n".utf8))
             _exit(1)
         }
         reporting {
-            try atomicWrite(ResultsJSON.encoder(pretty: true).encode(report), to: out + "/study.json")
-            try atomicWrite(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
+            // owner-only, as every other file of the study: with --reveal-pii they name subjects in the clear
+            try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(report), to: out + "/study.json")
+            try PrivateFile.write(Data(StudyHTML.render(report).utf8), to: out + "/study.html")
         }
         if let l = ledgerFile, let lp = ledger { record(report, settings: settings, in: l, path: lp) }
         print("study (\(preset), budget \(settings.budget.rawValue)) in \(String(format: "%.0f", report.seconds)) s → \(out)/study.json, \(out)/study.html")

@@ -65,6 +65,29 @@ import Testing
         #expect(imported == 1)
     }
 
+    /// The first message's quote is never closed; the next row's opening quote closes it, and the
+    /// rest of that row follows the closing quote. The old reader imported both messages as one
+    /// record and exited 0; the later rows go with it.
+    @Test func csvQuoteThatSwallowsTheNextRowIsAnErrorNamingTheRow() throws {
+        let p = try write("file,message\na/1,\"From: a@example.com\nSubject: one\n\nbody, never closed\n"
+                          + "b/2,\"From: b@example.com\nSubject: two\n\nbody two\"\nc/3,\"From: c@example.com\n\nthree\"\n")
+        var imported = 0
+        #expect {
+            _ = try Importer.emailCSV(p, options: ImportOptions()) { _ in imported += 1 }
+        } throws: { e in
+            "\(e)".contains("row 2") && "\(e)".contains("line 2") && "\(e)".contains("merged") && "\(e)".contains(p)
+        }
+        #expect(imported == 0)
+        // The next row's first field quoted, and a CRLF file: the same.
+        let q = try write("file,message\r\n\"a/1\",\"From: a@example.com\r\n\r\nopen\r\n\"b/2\",\"From: b@example.com\r\n\r\ntwo\"\r\n")
+        #expect(throws: CorpusError.self) { _ = try Importer.emailCSV(q, options: ImportOptions()) { _ in } }
+        // Well-formed multi-line fields, "" escapes and a CRLF end are untouched.
+        let ok = try write("file,message\r\na/1,\"From: a@example.com\r\n\r\nhe said \"\"hi\"\"\r\nbye\"\r\n\"b/2\",\"From: b@example.com\n\ntwo\"\n")
+        var texts: [String] = []
+        _ = try Importer.emailCSV(ok, options: ImportOptions()) { texts.append($0.text) }
+        #expect(texts.count == 2 && texts[0].contains("he said \"hi\"") && texts[1].contains("two"), "\(texts)")
+    }
+
     @Test func jsonlWithoutFinalNewline() throws {
         let p = try write(#"{"id": "a", "text": "one"}"# + "\n" + #"{"id": "b", "text": "two"}"#)
         var ids: [String] = []

@@ -184,10 +184,12 @@ func shallotBinary() -> URL {
         try jsonl(Fixture.members).write(to: URL(fileURLWithPath: dir + "/data.jsonl"))
         try jsonl(Fixture.nonMembers).write(to: URL(fileURLWithPath: dir + "/non.jsonl"))
         let base = server.baseURL
+        // credentials in the URL (user:password@) are not stored or shown
+        let withCredentials = base.replacingOccurrences(of: "http://", with: "http://auditor:hunter2@")
         let (status, stdout, stderr) = try await offPool { () -> (Int32, String, String) in
             let p = Process()
             p.executableURL = shallotBinary()
-            p.arguments = ["audit", "--endpoint", base, "--served-model", "tiny", "--data", dir + "/data.jsonl", "--nonmembers", dir + "/non.jsonl",
+            p.arguments = ["audit", "--endpoint", withCredentials, "--served-model", "tiny", "--data", dir + "/data.jsonl", "--nonmembers", dir + "/non.jsonl",
                            "--attacks", "extraction,mia", "--k", "10,30", "--bootstrap", "0", "--concurrency", "4", "--out", dir + "/out"]
             var env = ProcessInfo.processInfo.environment
             env["SHALLOT_TEST_KEY"] = Fixture.secret
@@ -208,7 +210,10 @@ func shallotBinary() -> URL {
         #expect(model["endpoint"] == base && model["served_model"] == "tiny" && model["server_model_entry"]?.contains("\"max_model_len\":64") == true)
         #expect(model["weights_sha256"] == nil && model["endpoint_prompt_logprobs"] == "yes")
         #expect((obj["unavailable"] as? [String: String])?["mia.min_k_plus_plus"] != nil)
-        for text in [audit, log, stdout, stderr] { #expect(!text.contains(Fixture.secret)) }
+        let html = try String(contentsOfFile: dir + "/out/audit.html", encoding: .utf8)
+        #expect(html.contains(base))
+        for text in [audit, html, log, stdout, stderr] { #expect(!text.contains(Fixture.secret) && !text.contains("hunter2")) }
+        #expect(!stderr.contains("unencrypted"), "a loopback endpoint is not warned about: \(stderr)")
         #expect(!log.contains("dana@corvale.com") && !FileManager.default.fileExists(atPath: dir + "/out/.checkpoint"))
     }
 }

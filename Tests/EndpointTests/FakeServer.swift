@@ -29,6 +29,12 @@ final class FakeOpenAIServer: @unchecked Sendable {
         var nullEchoAt: Int?
         /// Report one more prompt token in `usage` for text prompts holding this string.
         var miscountMarker: String?
+        /// Echo this value instead of the log-probability at position `.0` of prompts longer than it
+        /// (a hostile server: +5, 1e300).
+        var echoValueAt: (Int, Double)?
+        /// Append this many bytes of text to every generation of more than one token (a hostile
+        /// server: far more text than max_tokens can hold).
+        var padGenerations = 0
     }
 
     let model: GPT
@@ -144,11 +150,15 @@ final class FakeOpenAIServer: @unchecked Sendable {
                 }
                 else { entries = lp }
                 if let k = options.nullEchoAt, entries.count > k + 1 { entries[k] = NSNull() }
+                if let (k, v) = options.echoValueAt, entries.count > k + 1 { entries[k] = v }
                 choice["logprobs"] = ["token_logprobs": entries, "tokens": shown.map { "\($0)" } + out.map { "\($0)" }]
             } else if wantLogprobs {
                 choice["logprobs"] = ["token_logprobs": Array(lp.suffix(out.count)), "tokens": out.map { "\($0)" }]
             } else {
                 choice["logprobs"] = NSNull()
+            }
+            if options.padGenerations > 0 && maxTokens > 1 && !echo {
+                choice["text"] = (choice["text"] as? String ?? "") + String(repeating: "x", count: options.padGenerations)
             }
             var promptTokens = ids.count
             if let m = options.miscountMarker, let s = o["prompt"] as? String, s.contains(m) { promptTokens += 1 }

@@ -57,4 +57,21 @@ import GPT
         #expect(open.completionRequests == 1)
         try await offPool { try ModelServerProcess.demandsKey(base: guarded.baseURL, model: "tiny", command: "serve {model}") }
     }
+
+    /// A server that logged a prompt and died: the error says where its log is and how it ended,
+    /// never what it logged (the old message printed the log's last 12 lines: prompts, PII).
+    @Test func aFailedServerIsReportedWithoutItsLog() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/server.log"
+        // (the prompt comes from a file: the error names the command, which must not hold it)
+        try "INFO Received request cmpl-1: prompt: 'Thanks, Dana dana@corvale.com 713-555-0142'\n".write(toFile: dir + "/req", atomically: true, encoding: .utf8)
+        let template = "cat '\(dir)/req' >&2; exit 3 # {model}"
+        var message = "no error"
+        do { _ = try ModelServerProcess.start(template: template, model: dir, logPath: log, timeout: 30) } catch { message = "\(error)" }
+        #expect(message.contains("exited with status 3") && message.contains(log), "\(message)")
+        #expect(!message.contains("dana@corvale.com") && !message.contains("Thanks, Dana"), "\(message)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("dana@corvale.com"), "the log itself keeps what the server wrote")
+    }
 }

@@ -297,6 +297,43 @@ Welcome aboard.
         }
     }
 
+    /// `report` rewriting an audit's HTML, `tokenizer encode --out` and `ledger export --out` hold
+    /// PII (raw values with --reveal-pii, the corpus one decode away, masked subjects): they were
+    /// written 0644 by the old code. Now 0600, and a link planted at the output path (pointing at
+    /// a file the planter can read, or one of the user's they want overwritten) is replaced, not
+    /// written through.
+    @Test func rewrittenAndExportedFilesAreOwnerOnlyAndFollowNoPlantedLink() throws {
+        let d = try tmp()
+        let decoy = d + "/decoy"
+        try Data("decoy".utf8).write(to: URL(fileURLWithPath: decoy))
+        chmod(decoy, 0o644)
+        func plant(_ path: String) throws {
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: decoy)
+        }
+        func written(_ path: String, _ r: RunResult) throws {
+            #expect(r.status == 0, "\(path): \(r.stderr)")
+            var st = stat()
+            #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "\(path): the planted link is still there")
+            #expect(mode(path) == 0o600, "\(path)")
+            #expect(try String(contentsOfFile: decoy, encoding: .utf8) == "decoy" && mode(decoy) == 0o644, "\(path) was written through the link")
+        }
+        #expect(try shallot(["corpus", "synth", "--subjects", "8", "--records", "40", "--seed", "3", "--out", d + "/c.jsonl"]).status == 0)
+        #expect(try shallot(["train", "--data", d + "/c.jsonl", "--out", d + "/model", "--steps", "5"] + trainArgs).status == 0)
+        let a = try shallot(["audit", "--model", d + "/model", "--data", d + "/c.jsonl", "--attacks", "extraction", "--k", "10", "--limit", "4",
+                             "--reveal-pii", "--out", d + "/audit"])
+        #expect(a.status == 0, "\(a.stderr)")
+        try plant(d + "/audit/audit.html")
+        try written(d + "/audit/audit.html", try shallot(["report", d + "/audit/audit.json"]))
+        try plant(d + "/c.tok")
+        try written(d + "/c.tok", try shallot(["tokenizer", "encode", "--tokenizer", d + "/model", "--data", d + "/c.jsonl", "--out", d + "/c.tok"]))
+        let db = d + "/l.sqlite"
+        #expect(try shallot(["ledger", "init", "--ledger", db]).status == 0)
+        #expect(try shallot(["ledger", "request", "dana@corvale.com", "--ledger", db]).status == 0)
+        try plant(d + "/export.json")
+        try written(d + "/export.json", try shallot(["ledger", "export", "--ledger", db, "--out", d + "/export.json"]))
+    }
+
     @Test func studySaltsLiveApartAndStagesHoldNoSubjects() throws {
         let d = try tmp()
         let args = ["study", "--preset", "smoke", "--threads", "1", "--out", d + "/study", "--keys", d + "/keys"]
@@ -314,12 +351,20 @@ Welcome aboard.
             #expect(!text.contains("@"), "\(f) holds a raw subject")
         }
         #expect(mode(d + "/study/ownership.json") == 0o600)
-        // The stages map back to subjects: a second run reuses them all and writes the same study.
+        // study.json and study.html are owner-only too (with --reveal-pii they name subjects)
+        #expect(mode(d + "/study/study.json") == 0o600 && mode(d + "/study/study.html") == 0o600)
+        // The stages map back to subjects: a second run reuses them all and writes the same study
+        // (in place of a link planted at study.html, never through it).
         let before = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        try Data("decoy".utf8).write(to: URL(fileURLWithPath: d + "/decoy"))
+        try FileManager.default.removeItem(atPath: d + "/study/study.html")
+        try FileManager.default.createSymbolicLink(atPath: d + "/study/study.html", withDestinationPath: d + "/decoy")
         let again = try shallot(args)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(!again.stderr.contains("fine-tune + audit"), "a stage was run again: \(again.stderr)")
         let after = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        #expect(try String(contentsOfFile: d + "/decoy", encoding: .utf8) == "decoy" && mode(d + "/study/study.html") == 0o600)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: d + "/study/study.html")) == nil, "the planted link is still there")
         func strip(_ s: String) -> String { s.split(separator: "\n").filter { !$0.contains("\"created\"") && !$0.contains("\"seconds\"") }.joined(separator: "\n") }
         #expect(strip(before) == strip(after))
     }
