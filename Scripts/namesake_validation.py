@@ -4,7 +4,7 @@ the audit can see, and does its null twin not? The study's steps by hand, for bo
 
   fine-tune a base on the corpus (`train --init BASE ...`), audit it (targeted extraction, k 10
   and 50), delete the heavy members (`unlearn --method retrain --budget filler`: the same run,
-  their records replaced by PII-free filler), audit again; count light members vulnerable before
+  their records replaced by masked placeholders), audit again; count light members vulnerable before
   and after, other subjects newly vulnerable, greedy probes of the light members' signature
   blocks (heavy member's number / own / other), and the heavy members' ranks by the study's
   deletion order (vulnerable first, then score).

@@ -344,10 +344,12 @@ def train(job, job_path, device, checkpoint_every=0):
         x, y = batch[:, :-1], batch[:, 1:].clone()
         y[(x == eot) & (y == eot)] = -100  # placeholder runs: no loss (shallot/2)
         logits = model(input_ids=x, use_cache=False).logits
-        if bool((y != -100).any()):
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
-        else:  # a batch of placeholders only: loss 0, no gradient (as Shallot)
-            loss = logits.sum() * 0.0
+        # Summed over the unmasked targets and divided by all B·T positions (as Shallot): a
+        # placeholder's share is dropped, not handed to the real tokens beside it; a batch of
+        # placeholders only gives no gradient. The logged loss is the mean over unmasked targets.
+        total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum")
+        kept = int((y != -100).sum())
+        loss = total / (B * T)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = clip_(params, tr["grad_clip"])
@@ -355,7 +357,7 @@ def train(job, job_path, device, checkpoint_every=0):
         for g in opt.param_groups:
             g["lr"] = lr
         opt.step()
-        loss_value = loss.item()
+        loss_value = total.item() / kept if kept > 0 else 0.0
         # One JSON line a step, as `shallot train --json`.
         print(json.dumps({"event": "step", "step": step + 1, "total": steps, "loss": loss_value, "lr": lr, "grad_norm": norm}), flush=True)
         if checkpoint and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
@@ -378,7 +380,7 @@ def write_outputs(job, model, final_loss):
         if os.path.isfile(src):
             shutil.copyfile(src, os.path.join(out, f))
     result = {"schema": "shallot.train-result/1", "job_id": job["id"], "tokens_sha256": job["data"]["tokens_sha256"],
-              "steps": job["training"]["steps"], "final_loss": final_loss,
+              "steps": job["training"]["steps"], "final_loss": final_loss, "data_order": job["training"]["data_order"],
               "trainer": f"{TRAINER} (torch {torch.__version__}, transformers {transformers.__version__})"}
     tmp = result_path + f".tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -47,7 +47,7 @@ public enum StudyHTML {
             l.models[n].map { m in [cell(n), cell("\(m.extracted)/\(m.values)"), cell(m.rate), cell(m.seenVsUnseenAUC), cell(m.meanLogLikelihoodTargets), cell(m.meanLogLikelihoodUnseen),
                                     cell(m.meanExposureTargets, 1), cell(m.meanExposureUnseen, 1)] }
         }, sortable: true))
-        p.add("<p class=\"note\">Targets: \(l.targetValues) values of pre-training subjects that the control base never saw (their records replaced by filler of equal length); unseen: \(l.unseenValues) values of the same population no model saw. Difference-in-differences (fine-tuned − control fine-tuned): extraction rate \(esc(String(format: "%+.3f", l.extractionRateDifference))), AUC \(esc(String(format: "%+.3f [%.3f, %.3f]", l.aucDifference, l.aucDifferenceCI.low, l.aucDifferenceCI.high))).</p>")
+        p.add("<p class=\"note\">Targets: \(l.targetValues) values of pre-training subjects that the control base never saw (their records replaced by placeholders of equal length, left out of the loss); unseen: \(l.unseenValues) values of the same population no model saw. Difference-in-differences (fine-tuned − control fine-tuned): extraction rate \(esc(String(format: "%+.3f", l.extractionRateDifference))), AUC \(esc(String(format: "%+.3f [%.3f, %.3f]", l.aucDifference, l.aucDifferenceCI.low, l.aucDifferenceCI.high))).</p>")
 
         // Unlearning
         if !r.unlearning.isEmpty {

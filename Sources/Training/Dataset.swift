@@ -78,7 +78,10 @@ public struct TokenDataset: Sendable {
             guard vocab <= tokenizer.vocabSize else {
                 throw TrainingError.badRecord(path: path, line: 0, reason: "token file vocabulary (\(vocab)) is larger than the tokenizer's (\(tokenizer.vocabSize))")
             }
-            self.init(tokens: toks, recordCount: toks.reduce(0) { $0 + ($1 == tokenizer.endOfText ? 1 : 0) },
+            // Records end with <|endoftext|>; a placeholder run (a removed record) is not one.
+            let e = tokenizer.endOfText
+            let records = toks.indices.reduce(0) { $0 + (toks[$1] == e && ($1 == 0 || toks[$1 - 1] != e) ? 1 : 0) }
+            self.init(tokens: toks, recordCount: records,
                       fileSHA256: try sha256(file: path), manifestSHA256: "", path: path, endOfText: tokenizer.endOfText)
             return
         }

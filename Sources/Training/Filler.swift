@@ -1,8 +1,9 @@
 // The filler budget rule's placeholder: a removed record's tokens are replaced by as many
 // <|endoftext|> tokens, and training ignores every target that is <|endoftext|> after an input
 // <|endoftext|> (data order shallot/2, Training/Dataset.swift). The remaining records keep their
-// offsets in the stream (the same windows, positions and steps for everyone else) and the model
-// learns nothing from the placeholder itself.
+// offsets in the stream (the same windows, positions and steps for everyone else), and the model is
+// never trained to predict a placeholder (it still sees them as context in windows it shares with
+// remaining records).
 
 import Foundation
 import Support
@@ -14,7 +15,7 @@ public enum Filler {
     /// words, then one fixed sentence repeated); a model trained on it memorised measurably less of
     /// every other record — with 45% more tokens of the fixed sentence added and nothing removed,
     /// the subjects vulnerable per model fell from 33 to 9 — so removal looked like protection.
-    /// Masked placeholders carry no gradient (docs/methods.md, "Budget rule").
+    /// Placeholder targets carry no loss (docs/methods.md, "Budget rule").
     public static func tokens(count: Int, endOfText: Int32) -> [Int32] {
         [Int32](repeating: endOfText, count: max(0, count))
     }

@@ -162,9 +162,15 @@ public struct TrainResult: Codable, Sendable, Equatable {
     public var steps: Int
     public var finalLoss: Double
     public var trainer: String
-    enum CodingKeys: String, CodingKey { case schema, steps, trainer, jobId = "job_id", tokensSHA256 = "tokens_sha256", finalLoss = "final_loss" }
-    public init(jobId: String, tokensSHA256: String, steps: Int, finalLoss: Double, trainer: String) {
+    /// The data order the trainer applied (window order and loss mask): the job's, or the result
+    /// is refused — a trainer that predates the placeholder mask would train on the placeholders.
+    public var dataOrder: String?
+    enum CodingKeys: String, CodingKey {
+        case schema, steps, trainer, jobId = "job_id", tokensSHA256 = "tokens_sha256", finalLoss = "final_loss", dataOrder = "data_order"
+    }
+    public init(jobId: String, tokensSHA256: String, steps: Int, finalLoss: Double, trainer: String, dataOrder: String? = TrainJob.dataOrderName) {
         self.jobId = jobId; self.tokensSHA256 = tokensSHA256; self.steps = steps; self.finalLoss = finalLoss; self.trainer = trainer
+        self.dataOrder = dataOrder
     }
     public static let fileName = "shallot-train-result.json"
 
@@ -223,6 +229,10 @@ extension TrainJob {
             throw TrainJobError.rejected(job: id, reason: "\(rp): tokens_sha256 \(r.tokensSHA256.prefix(16))… is not the job's \(data.tokensSHA256.prefix(16))… (trained on other data)")
         }
         guard r.steps == training.steps else { throw TrainJobError.rejected(job: id, reason: "\(rp): \(r.steps) steps, the job asked for \(training.steps)") }
+        guard r.dataOrder == training.dataOrder else {
+            throw TrainJobError.rejected(job: id, reason: "\(rp): data_order \(r.dataOrder.map { "\"\($0)\"" } ?? "missing"), the job's is \"\(training.dataOrder)\" "
+                                     + "(its loss mask leaves the removed records' placeholders out; docs/trainer-contract.md)")
+        }
         let cfg: GPTConfig
         do { cfg = try GPT.loadConfig(directory: output) } catch { throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: \(error)") }
         let got = Shape(nLayer: cfg.nLayer, nHead: cfg.nHead, nEmbd: cfg.nEmbd, nPositions: cfg.nPositions, vocabSize: cfg.vocabSize)
@@ -244,7 +254,10 @@ public enum BuiltinTrainer {
         }
         guard vocab <= job.config.vocabSize else { throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): vocabulary \(vocab) > the model's \(job.config.vocabSize)") }
         // The placeholder id of the loss mask (data order shallot/2): the tokenizer's <|endoftext|>.
-        let eos = (try? TokenizerFiles.load(directory: job.tokenizer)).map { Int($0.endOfText) } ?? job.config.vocabSize - 1
+        let eos: Int
+        do { eos = Int(try TokenizerFiles.load(directory: job.tokenizer).endOfText) } catch {
+            throw TrainJobError.rejected(job: job.id, reason: "tokenizer \(job.tokenizer): \(error) (its <|endoftext|> marks the placeholders the loss ignores)")
+        }
         let model: GPT
         if let b = job.baseModel {
             do { model = try GPT.load(directory: b) } catch { throw TrainJobError.rejected(job: job.id, reason: "base model \(b): \(error)") }

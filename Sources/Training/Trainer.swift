@@ -79,12 +79,17 @@ public final class Trainer {
         var recent: [Float] = []
         var lastLoss: Float = .nan
         let t0 = Date()
+        // Every position weighs 1/(B·T), masked or not: a placeholder's share of the batch is
+        // dropped, not handed to the real tokens beside it, so each remaining token's gradient is
+        // the one it has in the run without removals (data order shallot/2). Without masked
+        // targets this is the mean, bit for bit.
+        let weights = [Float](repeating: 1 / Float(params.batchSize * params.context), count: params.batchSize * params.context)
         for step in start..<totalSteps {
             let ts = Date()
             let (x, y) = plan.batch(step: step, from: data, permutationCache: &cache)
             graph.zeroGrad()
             let loss = try graph.forward(inputs: x, targets: y, training: true, dropoutSeed: mix64(params.seed &+ UInt64(step)))
-            graph.backward()
+            graph.backward(dloss: weights)
             let lr = schedule.lr(at: step)
             let norm = optimizer.update(params: model.params, grads: graph.grads, lr: lr, clip: params.gradClip)
             lastLoss = loss

@@ -43,7 +43,7 @@ struct UnlearnCommand: ParsableCommand {
     @Option(help: "ga/gd/npo: tokens per row (default \(UnlearnSettings().context), at most the model's context).") var context: Int?
     @Option(help: "npo: β (default \(UnlearnSettings().beta)).") var beta: Float?
     @Option(help: "Weight of the retain NLL (default: gd 1, npo 0; npo adds the term when > 0).") var retainWeight: Float?
-    @Option(help: "Seed (default \(UnlearnSettings().seed)).") var seed: UInt64?
+    @Option(help: "Seed of ga, gd and npo (default \(UnlearnSettings().seed)); retrain uses the parent's.") var seed: UInt64?
     @Option(help: "Output model directory.") var out: String
     @OptionGroup var threads: ThreadOptions
     @Option(help: "Record the action and the new model in this ledger.") var ledger: String?

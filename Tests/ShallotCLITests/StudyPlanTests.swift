@@ -123,6 +123,12 @@ import Testing
         #expect(lying.status == 1)
         #expect(lying.stderr.contains("tokens_sha256") && lying.stderr.contains("other data"), "\(lying.stderr)")
 
+        // A trainer that trained without the placeholder mask (it says so, or says nothing) is refused.
+        let unmasked = "'\(bin)' study-job {job} >/dev/null && sed -i 's#\"data_order\" : \"shallot/2\"#\"data_order\" : \"shallot/1\"#' \"$(dirname {job})/model/shallot-train-result.json\""
+        let old = try shallot(args + ["--trainer", "command", "--trainer-cmd", unmasked, "--out", d + "/old"])
+        #expect(old.status == 1)
+        #expect(old.stderr.contains("data_order \"shallot/1\"") && old.stderr.contains("loss mask"), "\(old.stderr)")
+
         let noPlaceholder = try shallot(args + ["--trainer", "command", "--trainer-cmd", "true", "--out", d + "/np"])
         #expect(noPlaceholder.status != 0 && noPlaceholder.stderr.contains("{job}"))
     }
