@@ -29,6 +29,16 @@ public enum EndpointURL {
         return String(authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
     }
 
+    /// The explicit port of `url`, nil when it has none.
+    static func port(_ url: String) -> Int? {
+        let shown = redacted(url)
+        guard let scheme = shown.range(of: "://") else { return nil }
+        let authority = shown[scheme.upperBound...].prefix(while: { !"/?#".contains($0) })
+        let afterHost = authority.hasPrefix("[") ? authority[(authority.firstIndex(of: "]") ?? authority.endIndex)...].dropFirst() : authority
+        guard let colon = afterHost.lastIndex(of: ":"), let p = Int(afterHost[afterHost.index(after: colon)...]) else { return nil }
+        return (1...65535).contains(p) ? p : nil
+    }
+
     /// The warning due before anything is sent to `url`: plain `http://` to a host that is not a
     /// loopback name or address carries the API key and the prompts (PII prefixes) unencrypted
     /// across the network. Nil for https, for loopback, and for the unspecified addresses

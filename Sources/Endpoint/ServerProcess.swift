@@ -12,6 +12,9 @@
 // a server that answers it is stopped and refused (anyone on the machine could query it).
 // The command runs in a process group of its own, so that stopping it stops what it started
 // (`vllm serve`, `srun`, a wrapper script).
+// Before anything is sent to a URL (the key-less probe included), its listener must be proven
+// to be one of the command's processes (ListenerOwnership: /proc on Linux): another local user
+// who bound the port first is never sent the key or a prompt.
 
 import Foundation
 import Support
@@ -37,7 +40,12 @@ public final class ModelServerProcess: @unchecked Sendable {
 
     /// Starts the server and waits until it answers (at most `timeout` seconds).
     public static func start(template: String, model: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
-        let port = template.contains("{port}") ? try freePort() : nil
+        try start(template: template, model: model, logPath: logPath, timeout: timeout, choosePort: freePort)
+    }
+
+    /// `start`, with the port for `{port}` chosen by `choosePort` (the tests hand out one they hold).
+    static func start(template: String, model: String, logPath: String, timeout: Double, choosePort: () throws -> Int) throws -> ModelServerProcess {
+        let port = template.contains("{port}") ? try choosePort() : nil
         let cmd = template.replacingOccurrences(of: "{model}", with: shellQuote(model))
             .replacingOccurrences(of: "{port}", with: port.map(String.init) ?? "")
         var rng = SystemRandomNumberGenerator()
@@ -153,7 +161,8 @@ public final class ModelServerProcess: @unchecked Sendable {
             if waitpid(pid, &status, WNOHANG) == pid {
                 kill(-pid, SIGKILL)
                 ProcessGroups.unregister(pid)
-                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving; \(logPointer(logPath))")
+                let last = lastProblem == "no answer yet" ? "" : " (\(lastProblem))"
+                throw EndpointError("the serve command `\(cmd)` \(describeExit(status)) before serving\(last); \(logPointer(logPath))")
             }
             if Date() >= deadline {
                 throw EndpointError("the serve command `\(cmd)` did not serve within \(Int(timeout)) s (\(lastProblem)); \(logPointer(logPath))")
@@ -163,6 +172,8 @@ public final class ModelServerProcess: @unchecked Sendable {
             var problems: [String] = []
             for base in candidates {
                 let shown = TerminalText.escape(EndpointURL.redacted(base))   // printed by the command: shown escaped
+                // Nothing, not even the key-less probe, before the listener is proven the command's.
+                if let why = try unproven(base, group: pid, portGiven: port != nil, command: cmd) { problems.append(why); continue }
                 var served: String?
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false, maxBytes: ResponseBudget.models) }
@@ -175,12 +186,28 @@ public final class ModelServerProcess: @unchecked Sendable {
                     problems.append("GET \(shown)/models: \(error)")
                 }
                 if let served {
+                    // (again: the listener that answered is still the command's before the probe)
+                    if let why = try unproven(base, group: pid, portGiven: port != nil, command: cmd) { problems.append(why); continue }
                     try demandsKey(base: base, model: served, command: cmd)
                     return ModelServerProcess(pid: pid, baseURL: base, servedModel: served, command: cmd, logPath: logPath, apiKey: key)
                 }
             }
             if !problems.isEmpty { lastProblem = problems.joined(separator: "; ") }
             usleep(250_000)
+        }
+    }
+
+    /// Why nothing may be sent to `base` yet (nil: its listener is the command's). A listener of
+    /// another process on the port the command was given ({port}) stops the start at once; on a
+    /// URL the command printed it is passed over (never sent anything) and reported if nothing
+    /// else serves. /proc that cannot tell is an error either way (ListenerOwnership).
+    static func unproven(_ base: String, group: pid_t, portGiven: Bool, command: String) throws -> String? {
+        switch try ListenerOwnership.check(url: base, group: group) {
+        case .ours: return nil
+        case .nobody(let why): return why
+        case .foreign(let why), .unprovable(let why):
+            if portGiven { throw EndpointError("the serve command `\(command)`: \(why)") }
+            return why
         }
     }
 

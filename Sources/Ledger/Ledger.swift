@@ -16,6 +16,11 @@
 //   every anchored entry is in the database with that hash, so a truncated tail (which leaves a
 //   valid chain) or a rewritten entry is found even by someone holding the key.
 // - Appends refuse to continue a ledger whose anchor is ahead of the database.
+// - A keyed high-water mark (`F.mark`, LedgerFiles.swift) records the highest entry reached and
+//   its hash under the key: a database or anchor behind it was cut, and appends refuse to
+//   continue a chain shorter than it (so no entry id or request id is ever given twice).
+// The triggers guard against mistakes, not against someone who can write the file: they can be
+// dropped and re-created with the same SQL. The keyed chain and the mark are what hold.
 // Appends run in IMMEDIATE transactions, so concurrent writers (several processes) serialise and
 // a crash mid-write leaves the previous state (SQLite's journal).
 //
@@ -64,6 +69,8 @@ public enum LedgerError: Error, CustomStringConvertible, Equatable {
     case exists(path: String)
     /// The ledger's key file is missing or unreadable (or the ledger predates keyed chains).
     case key(ledger: String, keyPath: String, reason: String)
+    /// The key file can be read or written by users other than its owner.
+    case keyExposed(keyPath: String, mode: mode_t)
     case notFound(String)
     case invalid(String)
     public var description: String {
@@ -73,6 +80,10 @@ public enum LedgerError: Error, CustomStringConvertible, Equatable {
         case .exists(let p): return "\(p): a file is already there; not creating a ledger over it"
         case .key(let l, let k, let r):
             return "\(k): \(r); the ledger \(l) cannot be used without its key (a ledger made before keyed hash chains has none: start a new one with `shallot ledger init`)"
+        case .keyExposed(let k, let m):
+            return "\(k): the ledger's key is open to other users (mode \(String(format: "%04o", m))): whoever reads it can "
+                + "forge the ledger's chain and test guessed subjects against it; `chmod 600 \(k)`, and start a new ledger if "
+                + "others may have read it"
         case .notFound(let s): return s
         case .invalid(let s): return s
         }
@@ -91,7 +102,11 @@ public struct IntegrityReport: Codable, Sendable {
     /// Entries after the last anchored one (a writer killed between its commit and its anchor
     /// line; the next append anchors them). Not a failure: the keyed chain covers them.
     public var unanchored: Int?
-    enum CodingKeys: String, CodingKey { case entries, ok, problems, anchored, unanchored, headHash = "head_hash" }
+    /// The entry the keyed high-water mark records (nil: no mark, a ledger from before marks).
+    public var highWaterMark: Int64?
+    enum CodingKeys: String, CodingKey {
+        case entries, ok, problems, anchored, unanchored, headHash = "head_hash", highWaterMark = "high_water_mark"
+    }
 }
 
 public final class Ledger: @unchecked Sendable {
@@ -100,8 +115,12 @@ public final class Ledger: @unchecked Sendable {
     public let keyPath: String
     /// The append-only anchor file: one "id hash" line per entry.
     public let anchorPath: String
+    /// The keyed high-water mark: the highest entry reached, its hash and their HMAC.
+    public let markPath: String
     let db: DatabaseQueue
     let key: SymmetricKey
+    /// The key file says this ledger keeps a mark (its absence is then a removal).
+    let keyMarked: Bool
     public static let genesis = String(repeating: "0", count: 64)
 
     /// The guards every ledger carries, by name, with their exact SQL (checked by `verifyIntegrity`).
@@ -117,95 +136,78 @@ public final class Ledger: @unchecked Sendable {
     public static func defaultKeyPath(_ path: String) -> String { path + ".key" }
 
     /// Opens the ledger at `path`. Without `create` the file and its key must exist
-    /// (`LedgerError.missing`, `.key`); with it, a new ledger, key (0600) and anchor file are made
-    /// and the paths must be free (`LedgerError.exists`).
+    /// (`LedgerError.missing`, `.key`); with it, a new ledger, key (0600), anchor and high-water
+    /// mark are made and the paths must be free (`LedgerError.exists`).
     public init(path: String, create: Bool = false, keyPath: String? = nil) throws {
         self.path = path
         self.keyPath = keyPath ?? Self.defaultKeyPath(path)
         anchorPath = path + ".anchor"
-        if create {
-            // O_EXCL: of two processes creating the same ledger, one wins and the other is told.
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            if fd < 0 {
-                if errno == EEXIST { throw LedgerError.exists(path: path) }
-                throw LedgerError.open(path: path, reason: String(cString: strerror(errno)))
-            }
-            close(fd)
-            do { key = try Self.createKey(at: self.keyPath, anchor: anchorPath) } catch {
-                unlink(path)
-                throw error
-            }
-        } else {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw LedgerError.missing(path: path) }
-            if isDir.boolValue { throw LedgerError.open(path: path, reason: "a directory, not a ledger file") }
-            key = try Self.readKey(at: self.keyPath, ledger: path)
-        }
-        var config = Configuration()
-        config.busyMode = .timeout(30)
-        config.journalMode = .wal
+        markPath = path + ".mark"
+        let keyFile = try Self.keyFile(path: path, keyPath: self.keyPath, anchorPath: anchorPath, create: create)
+        key = keyFile.key
+        keyMarked = keyFile.marked
         do {
-            db = try DatabaseQueue(path: path, configuration: config)
-            try db.write { db in
-                // An existing SQLite file that is something else is not adopted.
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                if !tables.isEmpty && !tables.contains("entries") {
-                    throw LedgerError.open(path: path, reason: "an SQLite database, but not a Shallot ledger (no entries table)")
-                }
-                // The schema and its guards are made once, with the ledger. They are not re-created
-                // when a ledger is opened: a dropped trigger must stay visible to `verifyIntegrity`.
-                if tables.isEmpty {
-                    guard create else { throw LedgerError.open(path: path, reason: "an empty file, not a ledger") }
-                    try db.execute(sql: """
-                        CREATE TABLE entries (
-                          id INTEGER PRIMARY KEY,
-                          kind TEXT NOT NULL,
-                          created TEXT NOT NULL,
-                          payload TEXT NOT NULL,
-                          prev_hash TEXT NOT NULL,
-                          hash TEXT NOT NULL UNIQUE)
-                        """)
-                    for (_, sql) in Self.triggers { try db.execute(sql: sql) }
-                }
-            }
+            db = try Self.openDatabase(path, create: create)
+            if create { try raiseMark(to: LedgerMark(id: 0, hash: Self.genesis)) }
         } catch {
-            if create { for suffix in ["", "-wal", "-shm", ".key", ".anchor"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            if create {
+                for suffix in ["", "-wal", "-shm", ".key", ".anchor", ".mark"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
             if let e = error as? DatabaseError { throw LedgerError.open(path: path, reason: e.message ?? "\(e)") }
             throw error
         }
         for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) { chmod(path + suffix, 0o600) }
     }
 
-    static func createKey(at keyPath: String, anchor: String) throws -> SymmetricKey {
-        let key = SymmetricKey(size: .bits256)
-        let text = key.withUnsafeBytes { hex($0) } + "\n"
-        let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        if fd < 0 {
-            if errno == EEXIST { throw LedgerError.exists(path: keyPath) }
-            throw LedgerError.open(path: keyPath, reason: String(cString: strerror(errno)))
+    /// Makes the database file and the key (`create`), or finds them.
+    static func keyFile(path: String, keyPath: String, anchorPath: String, create: Bool) throws -> LedgerKeyFile {
+        guard create else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw LedgerError.missing(path: path) }
+            if isDir.boolValue { throw LedgerError.open(path: path, reason: "a directory, not a ledger file") }
+            return try readKey(at: keyPath, ledger: path)
         }
-        fchmod(fd, 0o600)
-        let ok = text.utf8CString.withUnsafeBufferPointer { Foundation.write(fd, $0.baseAddress!, $0.count - 1) == $0.count - 1 } && fsync(fd) == 0
+        // O_EXCL: of two processes creating the same ledger, one wins and the other is told.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd < 0 {
+            if errno == EEXIST { throw LedgerError.exists(path: path) }
+            throw LedgerError.open(path: path, reason: errnoText())
+        }
         close(fd)
-        guard ok else { unlink(keyPath); throw LedgerError.open(path: keyPath, reason: "cannot write the key") }
-        let afd = open(anchor, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        if afd >= 0 { fchmod(afd, 0o600); close(afd) }
-        return key
+        do { return LedgerKeyFile(key: try createKey(at: keyPath, anchor: anchorPath), marked: true) } catch {
+            unlink(path)
+            throw error
+        }
     }
 
-    static func readKey(at keyPath: String, ledger: String) throws -> SymmetricKey {
-        guard let d = FileManager.default.contents(atPath: keyPath) else {
-            throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: FileManager.default.fileExists(atPath: keyPath) ? "cannot read the key file" : "no key file")
+    /// Opens the SQLite file; makes the table and its guards when `create`.
+    static func openDatabase(_ path: String, create: Bool) throws -> DatabaseQueue {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.journalMode = .wal
+        let db = try DatabaseQueue(path: path, configuration: config)
+        try db.write { db in
+            // An existing SQLite file that is something else is not adopted.
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            if !tables.isEmpty && !tables.contains("entries") {
+                throw LedgerError.open(path: path, reason: "an SQLite database, but not a Shallot ledger (no entries table)")
+            }
+            // The schema and its guards are made once, with the ledger. They are not re-created
+            // when a ledger is opened: a dropped trigger must stay visible to `verifyIntegrity`.
+            guard tables.isEmpty else { return }
+            guard create else { throw LedgerError.open(path: path, reason: "an empty file, not a ledger") }
+            try db.execute(sql: """
+                CREATE TABLE entries (
+                  id INTEGER PRIMARY KEY,
+                  kind TEXT NOT NULL,
+                  created TEXT NOT NULL,
+                  payload TEXT NOT NULL,
+                  prev_hash TEXT NOT NULL,
+                  hash TEXT NOT NULL UNIQUE)
+                """)
+            for (_, sql) in Self.triggers { try db.execute(sql: sql) }
         }
-        let t = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        var bytes: [UInt8] = []
-        var it = t.utf8.makeIterator()
-        while let a = it.next() {
-            guard let b = it.next(), let h = UInt8(String(decoding: [a, b], as: UTF8.self), radix: 16) else { bytes = []; break }
-            bytes.append(h)
-        }
-        guard bytes.count >= 32 else { throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: "not a ledger key (64 or more hex digits)") }
-        return SymmetricKey(data: bytes)
+        return db
     }
 
     /// The keyed pseudonym of a data subject: HMAC-SHA-256 under the ledger's key of the
@@ -246,9 +248,7 @@ public final class Ledger: @unchecked Sendable {
             try db.inTransaction(.immediate) {
                 let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM entries ORDER BY id DESC LIMIT 1")
                 let lastID: Int64 = last?["id"] ?? 0
-                if let a = try Self.lastAnchor(anchorPath), a.id > lastID {
-                    throw LedgerError.invalid("\(path): the anchor \(anchorPath) records entry \(a.id) but the ledger ends at \(lastID): it was truncated; see `shallot ledger verify --integrity`")
-                }
+                try refuseToContinue(db, lastID: lastID)
                 var payload = payload
                 if kind == .request {
                     let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE kind = ?", arguments: [kind.rawValue]) ?? 0
@@ -269,13 +269,32 @@ public final class Ledger: @unchecked Sendable {
         return entry
     }
 
-    /// The last line of the anchor file.
+    /// Refuses to append after `lastID` when the ledger is behind its anchor or its high-water
+    /// mark (it was cut: the next entry would take an id given before), or when the mark is
+    /// missing, forged or names another entry.
+    func refuseToContinue(_ db: Database, lastID: Int64) throws {
+        if let a = try Self.lastAnchor(anchorPath), a.id > lastID {
+            throw LedgerError.invalid("\(path): the anchor \(anchorPath) records entry \(a.id) but the ledger ends at \(lastID): it was truncated; "
+                                      + "see `shallot ledger verify --integrity`")
+        }
+        let refusal = try markRefusal(lastID: lastID) { id in
+            try String.fetchOne(db, sql: "SELECT hash FROM entries WHERE id = ?", arguments: [id])
+        }
+        if let refusal {
+            throw LedgerError.invalid("\(path): not appending (the next entry could take an id given before): \(refusal); "
+                                      + "see `shallot ledger verify --integrity`")
+        }
+    }
+
+    /// The last line of the anchor file (not followed through a link).
     static func lastAnchor(_ path: String) throws -> (id: Int64, hash: String)? {
-        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? h.close() }
-        let size = try h.seekToEnd()
-        try h.seek(toOffset: size > 512 ? size - 512 : 0)
-        let tail = String(decoding: try h.readToEnd() ?? Data(), as: UTF8.self)
+        guard let fd = try openSideFile(path, flags: O_RDONLY, what: "anchor") else { return nil }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size >= 0, lseek(fd, size > 512 ? size - 512 : 0, SEEK_SET) >= 0 else {
+            throw LedgerError.open(path: path, reason: "cannot read the anchor: \(errnoText())")
+        }
+        let tail = String(decoding: readAll(fd, limit: 512), as: UTF8.self)
         guard let line = tail.split(separator: "\n").last else { return nil }
         let f = line.split(separator: " ")
         guard f.count == 2, let id = Int64(f[0]) else { return nil }
@@ -283,44 +302,84 @@ public final class Ledger: @unchecked Sendable {
     }
 
     /// Writes an anchor line for every entry after the last anchored one, in order, under an
-    /// exclusive lock of the anchor file (so concurrent writers keep it ordered). Stops at an
-    /// entry whose hash does not verify: only the ledger's own entries are anchored.
+    /// exclusive lock of the anchor file (so concurrent writers keep it ordered), then raises the
+    /// high-water mark to the anchored head. Stops at an entry whose hash does not verify: only
+    /// the ledger's own entries are anchored and marked.
     func anchor() throws {
-        let fd = open(anchorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        guard fd >= 0 else { throw LedgerError.open(path: anchorPath, reason: String(cString: strerror(errno))) }
+        guard let fd = try Self.openSideFile(anchorPath, flags: O_WRONLY | O_CREAT | O_APPEND, what: "anchor") else { return }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX) == 0 else { throw LedgerError.open(path: anchorPath, reason: "cannot lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX) == 0 else { throw LedgerError.open(path: anchorPath, reason: "cannot lock: \(Self.errnoText())") }
         defer { flock(fd, LOCK_UN) }
         let from = try Self.lastAnchor(anchorPath)
-        let rows = try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM entries WHERE id > ? ORDER BY id", arguments: [from?.id ?? 0])
-                .map { LedgerEntry(id: $0["id"], kind: $0["kind"], created: $0["created"], payload: $0["payload"], prevHash: $0["prev_hash"], hash: $0["hash"]) }
-        }
+        let rows = try entries(after: from?.id ?? 0)
         var prev = from?.hash ?? Self.genesis
         var text = ""
+        var head: LedgerMark? = try from.flatMap { a in try verified(a.id, a.hash) ? LedgerMark(id: a.id, hash: a.hash) : nil }
         for e in rows {
             guard e.prevHash == prev, entryHash(prev: e.prevHash, kind: e.kind, created: e.created, payload: e.payload) == e.hash else { break }
             text += "\(e.id) \(e.hash)\n"
             prev = e.hash
+            head = LedgerMark(id: e.id, hash: e.hash)
         }
-        guard !text.isEmpty else { return }
-        let ok = text.utf8CString.withUnsafeBufferPointer { Foundation.write(fd, $0.baseAddress!, $0.count - 1) == $0.count - 1 }
-        guard ok, fsync(fd) == 0 else { throw LedgerError.open(path: anchorPath, reason: "cannot write the anchor: \(String(cString: strerror(errno)))") }
+        if !text.isEmpty {
+            guard Self.writeAll(fd, Data(text.utf8)), fsync(fd) == 0 else {
+                throw LedgerError.open(path: anchorPath, reason: "cannot write the anchor: \(Self.errnoText())")
+            }
+        }
+        if let head { try raiseMark(to: head) }
+    }
+
+    /// Entries with ids above `id`, in order.
+    func entries(after id: Int64) throws -> [LedgerEntry] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM entries WHERE id > ? ORDER BY id", arguments: [id]).map(Self.entry)
+        }
+    }
+
+    static func entry(_ r: Row) -> LedgerEntry {
+        LedgerEntry(id: r["id"], kind: r["kind"], created: r["created"], payload: r["payload"], prevHash: r["prev_hash"], hash: r["hash"])
+    }
+
+    /// Whether entry `id` is in the ledger with this hash, and its hash is its content's.
+    func verified(_ id: Int64, _ hash: String) throws -> Bool {
+        let row = try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM entries WHERE id = ?", arguments: [id]) }
+        guard let e = row.map(Self.entry) else { return false }
+        return e.hash == hash && entryHash(prev: e.prevHash, kind: e.kind, created: e.created, payload: e.payload) == e.hash
     }
 
     public func entries(kind: LedgerKind? = nil) throws -> [LedgerEntry] {
         try db.read { db in
             let rows = try Row.fetchAll(db, sql: kind == nil ? "SELECT * FROM entries ORDER BY id" : "SELECT * FROM entries WHERE kind = ? ORDER BY id",
                                         arguments: kind == nil ? [] : [kind!.rawValue])
-            return rows.map { LedgerEntry(id: $0["id"], kind: $0["kind"], created: $0["created"], payload: $0["payload"], prevHash: $0["prev_hash"], hash: $0["hash"]) }
+            return rows.map(Self.entry)
         }
     }
 
-    /// Recomputes every keyed hash and link, checks the guards (triggers) are in place and — by
-    /// default — that every entry anchored in the side file is in the ledger with that hash (a
-    /// truncated tail or a rewritten entry). `expectedHead`: a head hash recorded elsewhere.
+    /// Recomputes every keyed hash and link and checks the guards (triggers) are in place; and —
+    /// by default (`checkAnchor`: the side files) — that every entry anchored in the side file is
+    /// in the ledger with that hash (a truncated tail or a rewritten entry) and that the ledger
+    /// and its anchor reach the keyed high-water mark. `expectedHead`: a head hash recorded
+    /// elsewhere (by an auditor, off the machine).
     public func verifyIntegrity(expectedHead: String? = nil, checkAnchor: Bool = true) throws -> IntegrityReport {
         let all = try entries()
+        var problems = chainProblems(all)
+        problems += try triggerProblems()
+        var anchored: Int?, unanchored: Int?, mark: LedgerMark?
+        if checkAnchor {
+            let a = try anchorProblems(all)
+            let m = markProblems(all, anchorEnd: a.lastID)
+            problems += a.problems + m.problems
+            (anchored, unanchored, mark) = (a.anchored, a.unanchored, m.mark)
+        }
+        if let h = expectedHead, !all.contains(where: { $0.hash == h }) {
+            problems.append("the expected head \(h.prefix(16))… is not in the ledger (entries were removed from the end)")
+        }
+        return IntegrityReport(entries: all.count, ok: problems.isEmpty, problems: Array(problems.prefix(50)), headHash: all.last?.hash ?? Self.genesis,
+                               anchored: anchored, unanchored: unanchored, highWaterMark: mark?.id)
+    }
+
+    /// Entries whose keyed hash or link is wrong, and gaps in the ids.
+    func chainProblems(_ all: [LedgerEntry]) -> [String] {
         var problems: [String] = []
         var prev = Self.genesis
         var expectedId: Int64 = 1
@@ -333,41 +392,59 @@ public final class Ledger: @unchecked Sendable {
             prev = e.hash
             expectedId = e.id + 1
         }
+        return problems
+    }
+
+    /// Triggers dropped or altered. (They are compared by their SQL: one dropped and made again
+    /// as it was is not seen. They guard against mistakes; the keyed chain and mark hold.)
+    func triggerProblems() throws -> [String] {
         let present = try db.read { db in
             Dictionary(try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").map { ($0["name"] as String, $0["sql"] as String? ?? "") },
                        uniquingKeysWith: { a, _ in a })
         }
+        var problems: [String] = []
         for (name, sql) in Self.triggers {
             if let p = present[name] { if p != sql { problems.append("trigger \(name) was altered (the append-only guard may be void)") } }
             else { problems.append("trigger \(name) was dropped (the append-only guard was removed)") }
         }
-        var anchored: Int?, unanchored: Int?
-        if checkAnchor {
-            let byId = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.hash) })
-            if let d = FileManager.default.contents(atPath: anchorPath) {
-                var lastID: Int64 = 0, count = 0
-                for (n, line) in String(decoding: d, as: UTF8.self).split(separator: "\n").enumerated() {
-                    let f = line.split(separator: " ")
-                    guard f.count == 2, let id = Int64(f[0]) else { problems.append("anchor line \(n + 1): malformed"); continue }
-                    if id <= lastID { problems.append("anchor line \(n + 1): entry \(id) anchored again or out of order (the anchor was edited)") }
-                    lastID = max(lastID, id); count += 1
-                    if let h = byId[id] {
-                        if h != f[1] { problems.append("entry \(id): not the entry anchored when it was appended (hash \(f[1].prefix(16))…): the ledger was rewritten") }
-                    } else {
-                        problems.append("entry \(id): anchored but not in the ledger (the tail was truncated or the entry removed)")
-                    }
-                }
-                anchored = count
-                unanchored = all.filter { $0.id > lastID }.count
+        return problems
+    }
+
+    /// Every anchored entry must be in the ledger with the anchored hash, in order.
+    func anchorProblems(_ all: [LedgerEntry]) throws -> (problems: [String], anchored: Int?, unanchored: Int?, lastID: Int64?) {
+        let d: Data?
+        do { d = try Self.readSideFile(anchorPath, what: "anchor") } catch { return (["\(error)"], nil, nil, nil) }
+        guard let d else {
+            return (["\(anchorPath): the anchor file is missing (it was removed: a truncated tail could not be detected)"], nil, nil, nil)
+        }
+        let byId = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.hash) })
+        var problems: [String] = [], lastID: Int64 = 0, count = 0
+        for (n, line) in String(decoding: d, as: UTF8.self).split(separator: "\n").enumerated() {
+            let f = line.split(separator: " ")
+            guard f.count == 2, let id = Int64(f[0]) else { problems.append("anchor line \(n + 1): malformed"); continue }
+            if id <= lastID { problems.append("anchor line \(n + 1): entry \(id) anchored again or out of order (the anchor was edited)") }
+            lastID = max(lastID, id); count += 1
+            if let h = byId[id] {
+                if h != f[1] { problems.append("entry \(id): not the entry anchored when it was appended (hash \(f[1].prefix(16))…): the ledger was rewritten") }
             } else {
-                problems.append("\(anchorPath): the anchor file is missing (it was removed: a truncated tail could not be detected)")
+                problems.append("entry \(id): anchored but not in the ledger (the tail was truncated or the entry removed)")
             }
         }
-        if let h = expectedHead, !all.contains(where: { $0.hash == h }) {
-            problems.append("the expected head \(h.prefix(16))… is not in the ledger (entries were removed from the end)")
+        return (problems, count, all.filter { $0.id > lastID }.count, lastID)
+    }
+
+    /// The ledger (and its anchor, when it was read) must reach the keyed high-water mark, and
+    /// the entry it names must be the one it recorded.
+    func markProblems(_ all: [LedgerEntry], anchorEnd: Int64?) -> (problems: [String], mark: LedgerMark?) {
+        let end = all.last?.id ?? 0
+        let refusal = try? markRefusal(lastID: end) { id in all.first { $0.id == id }?.hash }
+        let mark = try? readMark()
+        var problems = refusal.map { [$0] } ?? []
+        if let mark, let anchorEnd, anchorEnd < mark.id {
+            problems.append("the anchor \(anchorPath) ends at entry \(anchorEnd) but the high-water mark \(markPath) records entry \(mark.id): "
+                            + "the anchor was emptied or cut")
         }
-        return IntegrityReport(entries: all.count, ok: problems.isEmpty, problems: Array(problems.prefix(50)), headHash: all.last?.hash ?? Self.genesis,
-                               anchored: anchored, unanchored: unanchored)
+        return (problems, mark)
     }
 
     // MARK: domain queries

@@ -36,13 +36,15 @@ struct LedgerCommand: ParsableCommand {
             discussion: """
             Makes LEDGER (SQLite), LEDGER.key (a random 256-bit HMAC key, mode 0600: the hash chain and
             the subject pseudonyms are keyed with it; without it the ledger cannot be verified or
-            extended, so back it up apart from the database) and LEDGER.anchor (one line per entry,
-            appended on every write: the head that `verify --integrity` checks).
+            extended, so back it up apart from the database; a key file others can read is refused),
+            LEDGER.anchor (one line per entry, appended on every write) and LEDGER.mark (the keyed
+            high-water mark: the highest entry reached and its hash, under the key). `verify
+            --integrity` checks the chain against both; appends refuse a chain shorter than the mark.
             """)
         @OptionGroup var common: Common
         func run() throws {
             let l = reporting { try Ledger(path: common.ledger, create: true, keyPath: common.ledgerKey) }
-            print("ledger created: \(common.ledger) (key \(l.keyPath), anchor \(l.anchorPath))")
+            print("ledger created: \(common.ledger) (key \(l.keyPath), anchor \(l.anchorPath), high-water mark \(l.markPath))")
         }
     }
 
@@ -122,6 +124,13 @@ struct LedgerCommand: ParsableCommand {
             inconclusive: nothing to test, or the original does not leak them either. fail and
             inconclusive are recorded and exit with status 1. --data must be the corpus the
             original was trained on, as its shallot.json records.
+
+            --integrity checks the keyed chain, the anchor, the keyed high-water mark and the
+            triggers, all kept on this machine: someone who can put back an older copy of the
+            ledger with its anchor and mark, or who holds the key, gets past them. An audit
+            therefore keeps the head hash this prints (or an append's `ledger head:` line)
+            somewhere the machine's users cannot write, and checks it the next time with
+            --expect-head HASH.
             """)
         @OptionGroup var common: Common
         @Argument(help: "Request id, R-3 or 3 (omit with --integrity).") var request: String?
@@ -133,7 +142,8 @@ struct LedgerCommand: ParsableCommand {
         @Flag(help: "Verify against --data although the model records no training corpus.") var allowUnrecordedData = false
         @Flag(help: "Audit a model that no erasure action answering the request produced (e.g. the original); recorded as such, it cannot verify the request.") var anyModel = false
         @Flag(help: "Check the hash chain instead.") var integrity = false
-        @Option(help: "With --integrity: a head hash recorded elsewhere (besides the anchor file, which is always checked).") var expectHead: String?
+        @Option(help: "With --integrity: the head hash an auditor kept off this machine (part of an audit: it catches what the anchor and mark cannot).")
+        var expectHead: String?
         func run() throws {
             let l = common.open()
             if integrity {
@@ -142,7 +152,8 @@ struct LedgerCommand: ParsableCommand {
                     if let u = r.unanchored, u > 0 {
                         FileHandle.standardError.write(Data("note: \(u) entr\(u == 1 ? "y" : "ies") after the last anchor (a writer stopped before anchoring; the next append anchors \(u == 1 ? "it" : "them"))\n".utf8))
                     }
-                    print("ok: \(r.entries) entries, keyed chain intact, \(r.anchored ?? 0) anchored, triggers in place, head \(r.headHash)")
+                    let mark = r.highWaterMark.map { "high-water mark at entry \($0)" } ?? "no high-water mark yet (a ledger from before marks)"
+                    print("ok: \(r.entries) entries, keyed chain intact, \(r.anchored ?? 0) anchored, \(mark), triggers in place, head \(r.headHash)")
                     return
                 }
                 for p in r.problems { FileHandle.standardError.write(Data("integrity: \(p)\n".utf8)) }

@@ -125,9 +125,10 @@ func rawTamper(_ path: String, _ sql: String) throws {
         let (l, p) = try filled(1)
         #expect(l.keyPath == p + ".key" && PrivateFile.mode(l.keyPath) == 0o600 && PrivateFile.mode(p) == 0o600)
         #expect(PrivateFile.mode(l.anchorPath) == 0o600)
-        let key = try String(contentsOfFile: l.keyPath, encoding: .utf8)
-        #expect(key.trimmingCharacters(in: .newlines).count == 64)
-        #expect(try !String(contentsOfFile: p, encoding: .isoLatin1).contains(key.trimmingCharacters(in: .newlines)), "the key must not be in the database")
+        // the key, then the line saying the ledger keeps a high-water mark
+        let lines = try String(contentsOfFile: l.keyPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 2 && lines[0].count == 64 && lines[1] == "high-water-mark", "\(lines.count) lines")
+        #expect(try !String(contentsOfFile: p, encoding: .isoLatin1).contains(lines[0]), "the key must not be in the database")
         // Subject keys are keyed: not the plain SHA-256 of the address, and another ledger's differ.
         let plain = SHA256.hash(data: Data("shallot-subject:s0@x.com".utf8)).map { String(format: "%02x", $0) }.joined()
         let other = try Ledger(path: tempLedger(), create: true)

@@ -1,0 +1,205 @@
+// Issue 15, item 1: port squatting. A `--serve-cmd` server binds its port only once its model is
+// loaded (minutes, for vLLM); until then anyone on the machine can bind that port first and be
+// sent the API key and every prompt (PII), and answer with made-up log-probabilities. Each test
+// here is that squatter: a listener opened by the test process itself, which is not the serve
+// command's process tree. The client must refuse before it sends a single byte to it.
+
+import Foundation
+import GPT
+import Testing
+import Support
+import Tokenizer
+@testable import Endpoint
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listener on 127.0.0.1 that records every request it is sent and answers as an obliging
+/// OpenAI-compatible server would: `/models` lists `model`, a completion without a bearer key
+/// gets 401 (so that a key check is passed), one with a key gets a completion.
+final class Squatter: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    let model: String
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var running = true
+
+    init(model: String) throws {
+        self.model = model
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)   // no child of any test inherits it
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
+        }
+        guard s >= 0, ok, listen(s, 16) == 0 else { throw EndpointError("the squatter cannot listen") }
+        fd = s
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        Thread { [self] in serve() }.start()
+    }
+
+    /// Every request received (request line, headers and body), in order.
+    var requests: [String] { lock.withLock { received } }
+
+    func stop() {
+        lock.withLock { running = false }
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    private func serve() {
+        while lock.withLock({ running }) {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let c = accept(fd, nil, nil)
+            guard c >= 0 else { continue }
+            answer(c)
+            close(c)
+        }
+    }
+
+    private func answer(_ c: Int32) {
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(c, &buf, buf.count)
+            if n <= 0 { break }
+            data += buf[0..<n]
+            let text = String(decoding: data, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let head = text[..<end.lowerBound].lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { break }
+            }
+        }
+        let request = String(decoding: data, as: UTF8.self)
+        lock.withLock { received.append(request) }
+        let keyed = request.lowercased().contains("authorization: bearer")
+        var status = "200 OK"
+        var body: Any = ["choices": [["index": 0, "text": " made up", "logprobs": ["token_logprobs": [-0.01]]]]]
+        if request.hasPrefix("GET") && request.contains("/models") {
+            body = ["object": "list", "data": [["id": model, "object": "model"]]]
+        } else if !keyed {
+            status = "401 Unauthorized"
+            body = ["error": ["message": "no key"]]
+        }
+        let json = (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+        let reply = "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(json.count)\r\nConnection: close\r\n\r\n"
+        let bytes = Array(reply.utf8) + Array(json)
+        _ = bytes.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+    }
+}
+
+@Suite(.serialized) struct PortSquatTests {
+    func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("squat-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// The serve command prints its URL (as vLLM does before its model is loaded) and will bind
+    /// the port later; someone else is listening there already.
+    @Test func aSquatterOnThePrintedPortIsNeverSentTheKey() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let squatter = try Squatter(model: dir)
+        defer { squatter.stop() }
+        let template = "echo \"INFO serving on http://127.0.0.1:\(squatter.port)/v1\" >&2; sleep 30 # {model}"
+        var message = "taken"
+        do {
+            let server = try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/server.log", timeout: 5)
+            server.stop(grace: 1)
+        } catch { message = "\(error)" }
+        #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
+        #expect(!squatter.requests.contains { $0.lowercased().contains("authorization") }, "the squatter was sent the key")
+        #expect(message.contains("127.0.0.1:\(squatter.port)") && message.contains("not the serve command"), "\(message)")
+    }
+}
+
+extension PortSquatTests {
+    /// A tiny model directory `shallot serve` can load.
+    func modelDir() throws -> String {
+        let dir = try tempDir() + "/model"
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 32, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
+        try model.save(directory: dir)
+        try ByteTokenizer().save(to: dir)
+        return dir
+    }
+
+    /// The real thing passes: `shallot serve` started by the command, on the port chosen for it
+    /// and on a port it chose and printed (through `/bin/sh -c`, so the listener is the shell's
+    /// child, not the process that was started).
+    @Test func aGenuineServerOfTheCommandIsTaken() throws {
+        let dir = try modelDir()
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: dir).deletingLastPathComponent().path) }
+        let bin = shallotBinary().path
+        for template in ["'\(bin)' serve --model {model} --port {port} --api-key-env SHALLOT_SERVE_API_KEY",
+                         "'\(bin)' serve --model {model} --port 0 --served-model-name {model} --api-key-env SHALLOT_SERVE_API_KEY"] {
+            let server = try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/../server.log", timeout: 120)
+            #expect(server.baseURL.hasPrefix("http://127.0.0.1:"))
+            server.stop(grace: 5)
+        }
+    }
+}
+
+extension PortSquatTests {
+    /// The port handed to `{port}` is taken by someone else before the server loads: the start
+    /// stops at once, naming the port and the listener, and the squatter is sent nothing.
+    @Test func aSquatterOnTheGivenPortStopsTheStartAtOnce() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let squatter = try Squatter(model: dir)
+        defer { squatter.stop() }
+        let began = Date()
+        var message = "taken"
+        do {
+            let server = try ModelServerProcess.start(template: "sleep 30 # {model} {port}", model: dir, logPath: dir + "/server.log", timeout: 60,
+                                                      choosePort: { squatter.port })
+            server.stop(grace: 1)
+        } catch { message = "\(error)" }
+        #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
+        #expect(message.contains("127.0.0.1:\(squatter.port)") && message.contains("not the serve command") && message.contains("socket inode"), "\(message)")
+        #expect(message.contains("process \(getpid())"), "the holder (this test process) is named: \(message)")
+        #expect(Date().timeIntervalSince(began) < 30, "refused at the timeout, not at once")
+    }
+
+    /// The check itself: a listener of this process belongs to this process's group, not to a
+    /// child's; an address nothing listens on is "nobody"; no /proc, no proof.
+    @Test func theListenerIsTracedToItsProcess() throws {
+        let squatter = try Squatter(model: "m")
+        defer { squatter.stop() }
+        let url = "http://127.0.0.1:\(squatter.port)/v1"
+        #expect(try ListenerOwnership.check(url: url, group: getpgrp()) == .ours)
+        let child = try ModelServerProcess.spawn("sleep 30", log: try tempDir() + "/sleep.log", environment: [:])
+        defer { ModelServerProcess.terminate(child, grace: 1); ProcessGroups.unregister(child) }
+        if case .foreign(let why) = try ListenerOwnership.check(url: url, group: child) {
+            #expect(why.contains("socket inode") && why.contains("process \(getpid())"), "\(why)")
+        } else { Issue.record("this process's listener was taken for the child's") }
+        if case .nobody = try ListenerOwnership.check(url: "http://localhost:\(squatter.port == 1 ? 2 : 1)/v1", group: child) {} else {
+            Issue.record("a port nothing listens on")
+        }
+        if case .unprovable(let why) = try ListenerOwnership.check(url: "http://10.1.2.3:\(squatter.port)/v1", group: getpgrp()) {
+            #expect(why.contains("not a loopback address"))
+        } else { Issue.record("a remote host was taken as checked") }
+        #expect(throws: EndpointError.self) { try ListenerOwnership.check(url: url, group: getpgrp(), proc: "/nonexistent-proc") }
+    }
+
+    @Test func procNetLinesAreRead() {
+        let v4 = ListenerOwnership.parse("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0", v6: false)
+        #expect(v4 == .init(address: "127.0.0.1", port: 8080, uid: 1000, inode: 12345, loopbackReachable: true))
+        let any6 = ListenerOwnership.parse("   1: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0:0 00:0 0 1001 0 777 1", v6: true)
+        #expect(any6?.loopbackReachable == true && any6?.uid == 1001 && any6?.inode == 777)
+        let lo6 = ListenerOwnership.parse("   2: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0:0 00:0 0 0 0 9 1", v6: true)
+        #expect(lo6?.address == "[0:0:0:0:0:0:0:1]" && lo6?.loopbackReachable == true && lo6?.port == 80)
+        let other = ListenerOwnership.parse("   3: 0502010A:1F90 00000000:0000 0A 0:0 00:0 0 0 0 10 1", v6: false)
+        #expect(other?.address == "10.1.2.5" && other?.loopbackReachable == false)
+        // not listening (01: ESTABLISHED)
+        #expect(ListenerOwnership.parse("   4: 0100007F:1F90 0100007F:D431 01 0:0 00:0 0 0 0 11 1", v6: false) == nil)
+    }
+}
