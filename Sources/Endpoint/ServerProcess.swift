@@ -6,6 +6,9 @@
 // order. The server is ready when GET BASE/models lists the model: the one named by the
 // directory's path (vLLM's default name) or by its last two components (`<job>/model`), or the
 // only one listed when the template chose the port.
+// The command's environment is ChildEnvironment's allow-list (plus --pass-env names), not ours;
+// the model directory and port are also in SHALLOT_MODEL and SHALLOT_PORT, and a model path a
+// shell could misread in some quoting context is refused (ShellPlaceholder).
 // Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`VLLM_API_KEY=…`, `shallot serve
 // --api-key-env SHALLOT_SERVE_API_KEY`); it is sent with every request and never written down.
 // Once the model is listed, one POST /completions without the key must be refused (401 or 403);
@@ -39,18 +42,24 @@ public final class ModelServerProcess: @unchecked Sendable {
     public static let apiKeyVariable = "SHALLOT_SERVE_API_KEY"
 
     /// Starts the server and waits until it answers (at most `timeout` seconds).
-    public static func start(template: String, model: String, logPath: String, timeout: Double) throws -> ModelServerProcess {
-        try start(template: template, model: model, logPath: logPath, timeout: timeout, choosePort: freePort)
+    /// The command gets ChildEnvironment's allow-list, the variables named in `passEnvironment`
+    /// (--pass-env), SHALLOT_SERVE_API_KEY, SHALLOT_MODEL and SHALLOT_PORT (with `{port}`).
+    public static func start(template: String, model: String, logPath: String, timeout: Double,
+                             passEnvironment: [String] = []) throws -> ModelServerProcess {
+        try start(template: template, model: model, logPath: logPath, timeout: timeout, passEnvironment: passEnvironment, choosePort: freePort)
     }
 
     /// `start`, with the port for `{port}` chosen by `choosePort` (the tests hand out one they hold).
-    static func start(template: String, model: String, logPath: String, timeout: Double, choosePort: () throws -> Int) throws -> ModelServerProcess {
+    static func start(template: String, model: String, logPath: String, timeout: Double, passEnvironment: [String] = [],
+                      choosePort: () throws -> Int) throws -> ModelServerProcess {
         let port = template.contains("{port}") ? try choosePort() : nil
-        let cmd = template.replacingOccurrences(of: "{model}", with: shellQuote(model))
+        let cmd = template.replacingOccurrences(of: "{model}", with: try ShellPlaceholder.quoted(model, for: "{model}"))
             .replacingOccurrences(of: "{port}", with: port.map(String.init) ?? "")
         var rng = SystemRandomNumberGenerator()
         let key = (0..<4).map { _ in String(rng.next() as UInt64, radix: 16) }.joined()
-        let pid = try spawn(cmd, log: logPath, environment: [apiKeyVariable: key])
+        var own = [apiKeyVariable: key, "SHALLOT_MODEL": model]
+        if let port { own["SHALLOT_PORT"] = String(port) }
+        let pid = try spawn(cmd, log: logPath, environment: ChildEnvironment.build(passing: passEnvironment, adding: own))
         do {
             return try waitUntilServing(pid: pid, cmd: cmd, port: port, model: model, key: key, logPath: logPath, timeout: timeout)
         } catch {
@@ -104,7 +113,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// `/bin/sh -c cmd` in a new process group with `environment` added, stdin from /dev/null,
+    /// `/bin/sh -c cmd` in a new process group with exactly `environment`, stdin from /dev/null,
     /// stdout and stderr to `log` (truncated, 0600: a server may log prompts), no other file
     /// descriptor of ours, SIGINT/SIGTERM/SIGPIPE at their defaults and nothing blocked (we
     /// ignore SIGINT while servers run, and a child would inherit that).
@@ -139,9 +148,7 @@ public final class ModelServerProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         posix_spawnattr_setpgroup(&attr, 0)
         let args: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", cmd].map { a in a.withCString { strdup($0) } }
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { k, v in "\(k)=\(v)".withCString { strdup($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { k, v in "\(k)=\(v)".withCString { strdup($0) } }
         defer { (args + envp).forEach { free($0) } }
         return try ProcessGroups.register {
             var pid: pid_t = 0

@@ -15,7 +15,8 @@ import Training
 public enum StudyTrainer: Sendable, Equatable {
     /// Shallot's own trainer (`BuiltinTrainer`), in this process.
     case local
-    /// `/bin/sh -c TEMPLATE` with `{job}` replaced by the job file's path, one process per job.
+    /// `/bin/sh -c TEMPLATE` with `{job}` replaced by the job file's path (also in $SHALLOT_JOB),
+    /// one process per job, in ChildEnvironment's environment.
     case command(String)
 
     public var name: String {
@@ -34,10 +35,13 @@ public struct StudyExecution: Sendable {
     public var serveCommand: String?
     /// Seconds a server may take to answer before its audit fails.
     public var serveTimeout: Double = 900
+    /// Variables of ours the trainer and server commands get beyond ChildEnvironment's allow-list
+    /// (--pass-env).
+    public var passEnvironment: [String] = []
     public init(jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, trainer: StudyTrainer = .local,
-                serveCommand: String? = nil, serveTimeout: Double = 900) {
+                serveCommand: String? = nil, serveTimeout: Double = 900, passEnvironment: [String] = []) {
         self.jobs = max(1, jobs); self.threads = max(1, threads); self.trainer = trainer
-        self.serveCommand = serveCommand; self.serveTimeout = serveTimeout
+        self.serveCommand = serveCommand; self.serveTimeout = serveTimeout; self.passEnvironment = passEnvironment
     }
 }
 
@@ -417,10 +421,12 @@ extension StudyRunner {
         case .local:
             _ = try BuiltinTrainer.run(job: job) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
         case .command(let template):
-            let cmd = template.replacingOccurrences(of: "{job}", with: shellQuote(absolute(file)))
+            // The path also in $SHALLOT_JOB; substituted only if no shell can misread it.
+            let cmd = template.replacingOccurrences(of: "{job}", with: try ShellPlaceholder.quoted(absolute(file), for: "{job}"))
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", cmd]
+            p.environment = ChildEnvironment.build(passing: execution.passEnvironment, adding: ["SHALLOT_JOB": absolute(file)])
             let logPath = d + "/trainer.log"
             let log: FileHandle
             do { log = FileHandle(fileDescriptor: try PrivateFile.openLog(logPath, truncate: true), closeOnDealloc: true) } catch {

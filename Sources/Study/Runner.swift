@@ -254,7 +254,7 @@ public final class StudyRunner {
         guard let template = execution.serveCommand, m == nil else { return try test(LocalModel(m!, tokenizer: tok)) }
         report(.stage("serving \(id) for its test (--serve-cmd)"))
         let server = try ModelServerProcess.start(template: template, model: absolute(modelDir(id)), logPath: jobDir(id) + "/server.log",
-                                                  timeout: execution.serveTimeout)
+                                                  timeout: execution.serveTimeout, passEnvironment: execution.passEnvironment)
         defer { server.stop() }
         var es = EndpointSettings(baseURL: server.baseURL, servedModel: server.servedModel)
         es.tokenizer = tok

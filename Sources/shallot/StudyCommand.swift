@@ -55,9 +55,10 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Jobs (trainings, audits, evaluations) run at a time (default: the number of cores; each local job then runs on one thread).") var jobs: Int?
     @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
     @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"
-    @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json, e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
-    @Option(help: "Audit each fine-tune through a model server this /bin/sh command line starts for it: {model} is replaced by the model directory, {port} by a free local port (API base http://127.0.0.1:PORT/v1; without {port}, the URLs with a port the command prints). The server must demand the key in $SHALLOT_SERVE_API_KEY (a completion requested without it must be refused, or the study stops), e.g. 'VLLM_API_KEY=$SHALLOT_SERVE_API_KEY vllm serve {model} --host 127.0.0.1 --port {port}'. It is stopped after the audit (docs/plan.md).") var serveCmd: String?
+    @Option(help: "With --trainer command: a /bin/sh command line in which {job} is replaced by the path of the job's job.json (single-quoted; also in $SHALLOT_JOB, the safer choice inside other quotes), e.g. 'sbatch --wait train.sh {job}'.") var trainerCmd: String?
+    @Option(help: "Audit each fine-tune through a model server this /bin/sh command line starts for it: {model} is replaced by the model directory, {port} by a free local port (also in $SHALLOT_MODEL, $SHALLOT_PORT; API base http://127.0.0.1:PORT/v1; without {port}, the URLs with a port the command prints). The server must demand the key in $SHALLOT_SERVE_API_KEY (a completion requested without it must be refused, or the study stops), e.g. 'VLLM_API_KEY=$SHALLOT_SERVE_API_KEY vllm serve {model} --host 127.0.0.1 --port {port}'. It is stopped after the audit (docs/plan.md).") var serveCmd: String?
     @Option(help: "With --serve-cmd: seconds a server may take to start answering.") var serveTimeout: Double = 900
+    @Option(help: ArgumentHelp("Pass this environment variable to the --trainer-cmd and --serve-cmd commands (repeatable). They get only PATH, HOME, USER, LOGNAME, LANG, LC_*, TZ, TMPDIR, CUDA_VISIBLE_DEVICES, SLURM_*, HF_HOME, TRANSFORMERS_CACHE, PYTHONPATH, VIRTUAL_ENV, OMP_NUM_THREADS and SHALLOT_JOB / SHALLOT_MODEL, SHALLOT_PORT, SHALLOT_SERVE_API_KEY otherwise.", valueName: "name")) var passEnv: [String] = []
     @Option(help: "Output directory.") var out = "runs/study"
     @Flag(help: "JSON lines progress.") var json = false
     @Option(help: "Record the study (its models, unlearning actions and findings) in this ledger.") var ledger: String?
@@ -122,14 +123,22 @@ struct StudyCommand: ParsableCommand {
             guard trainerCmd == nil else { throw ValidationError("--trainer-cmd needs --trainer command") }
             backend = .local
         case "command":
-            guard let c = trainerCmd, c.contains("{job}") else { throw ValidationError("--trainer command needs --trainer-cmd with {job} in it (the job file's path)") }
+            guard let c = trainerCmd, c.contains("{job}") || c.contains("SHALLOT_JOB") else {
+                throw ValidationError("--trainer command needs --trainer-cmd with {job} or $SHALLOT_JOB in it (the job file's path)")
+            }
             backend = .command(c)
         default: throw ValidationError("--trainer must be local or command")
         }
         if let c = serveCmd, !c.contains("{model}") { throw ValidationError("--serve-cmd needs {model} in it (the model directory)") }
         guard serveTimeout > 0 else { throw ValidationError("--serve-timeout must be positive") }
+        if let bad = passEnv.first(where: { !ChildEnvironment.validName($0) }) { throw ValidationError("--pass-env \(bad): not an environment variable name") }
+        if backend != .local || serveCmd != nil {
+            // Paths under OUT fill {job} and {model}: refused now rather than after the first stages.
+            let abs = URL(fileURLWithPath: out).standardizedFileURL.path
+            do { _ = try ShellPlaceholder.quoted(abs, for: "--out") } catch { throw ValidationError("\(error)") }
+        }
         return StudyExecution(jobs: jobs ?? max(1, ProcessInfo.processInfo.activeProcessorCount), threads: threads ?? 1, trainer: backend,
-                              serveCommand: serveCmd, serveTimeout: serveTimeout)
+                              serveCommand: serveCmd, serveTimeout: serveTimeout, passEnvironment: passEnv)
     }
 
     /// The preset with the options given applied.
@@ -211,7 +220,9 @@ struct StudyJobCommand: ParsableCommand {
 /// salt that makes them unguessable are never in one directory (or one archive of it): in the
 /// key directory (--keys, $SHALLOT_KEYS, else ~/.shallot/keys; 0700), one file per output
 /// directory (0600), named by a hash of OUT's absolute path so that a resumed study finds it.
-/// A salt an earlier version left in OUT/.salt is moved there.
+/// A salt an earlier version left in OUT/.salt is never adopted: whoever could write OUT could
+/// have planted it (a known salt makes the subject keys guessable). The study stops instead and
+/// asks for --salt-file, so that using it is the user's decision.
 enum StudySalt {
     static func directory(_ keys: String?) -> String {
         if let keys { return keys }
@@ -226,10 +237,14 @@ enum StudySalt {
         let path = dir + "/study-" + String(sha256(abs).prefix(16)) + ".salt"
         if let d = FileManager.default.contents(atPath: path), d.count == 32 { return d }
         let legacy = out + "/.salt"
-        var salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
-        if let d = FileManager.default.contents(atPath: legacy), d.count == 32 { salt = d }
+        var st = stat()
+        if lstat(legacy, &st) == 0 {
+            throw ValidationError("\(legacy): a salt file in the output directory is not used (anyone who could write \(out) could have"
+                + " planted it, making the subject keys guessable); if an earlier Shallot wrote it and you trust it, pass it with"
+                + " --salt-file \(legacy) (or move it away to start with a new salt)")
+        }
+        let salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         try PrivateFile.write(salt, to: path)
-        try? FileManager.default.removeItem(atPath: legacy)
         FileHandle.standardError.write(Data("study salt: \(path) (keep it to resume this study or to compare its subject keys)\n".utf8))
         return salt
     }

@@ -176,7 +176,7 @@ extension PortSquatTests {
         defer { squatter.stop() }
         let url = "http://127.0.0.1:\(squatter.port)/v1"
         #expect(try ListenerOwnership.check(url: url, group: getpgrp()) == .ours)
-        let child = try ModelServerProcess.spawn("sleep 30", log: try tempDir() + "/sleep.log", environment: [:])
+        let child = try ModelServerProcess.spawn("sleep 30", log: try tempDir() + "/sleep.log", environment: ["PATH": "/usr/bin:/bin"])
         defer { ModelServerProcess.terminate(child, grace: 1); ProcessGroups.unregister(child) }
         if case .foreign(let why) = try ListenerOwnership.check(url: url, group: child) {
             #expect(why.contains("socket inode") && why.contains("process \(getpid())"), "\(why)")

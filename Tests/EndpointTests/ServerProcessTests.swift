@@ -75,3 +75,29 @@ import GPT
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("dana@corvale.com"), "the log itself keeps what the server wrote")
     }
 }
+
+/// A --serve-cmd server gets the allow-listed environment, its key and --pass-env names, not
+/// ours: a secret of this process (an API key, SHALLOT_SCRUB_SECRET) never reaches it.
+@Suite struct ServerEnvironmentTests {
+    @Test func aServerDoesNotInheritOurSecrets() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-env-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        setenv("SHALLOT_TEST_PROBE_SECRET", "s3cret-probe", 1)
+        setenv("SHALLOT_TEST_PROBE_PASSED", "passed-probe", 1)
+        let template = "env > \"$SHALLOT_MODEL/env.txt\"; exit 3 # {model}"
+        _ = try? ModelServerProcess.start(template: template, model: dir, logPath: dir + "/server.log", timeout: 30,
+                                          passEnvironment: ["SHALLOT_TEST_PROBE_PASSED"])
+        let env = try String(contentsOfFile: dir + "/env.txt", encoding: .utf8)
+        #expect(!env.contains("s3cret-probe"), "\(env)")
+        #expect(env.contains("SHALLOT_TEST_PROBE_PASSED=passed-probe") && env.contains("PATH="), "\(env)")
+        #expect(env.contains("SHALLOT_SERVE_API_KEY=") && env.contains("SHALLOT_MODEL=\(dir)"), "\(env)")
+    }
+
+    @Test func aModelPathAShellCouldMisreadIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-$(touch pwned)-\(UUID().uuidString)").path
+        var message = "started"
+        do { _ = try ModelServerProcess.start(template: "true {model}", model: dir, logPath: "/dev/null", timeout: 5) } catch { message = "\(error)" }
+        #expect(message.contains("{model}") && message.contains("dollar sign"), "\(message)")
+    }
+}
