@@ -153,10 +153,13 @@ extension Ledger {
     public func readMark() throws -> LedgerMark? {
         guard let d = try Self.readSideFile(markPath, what: "high-water mark", limit: 4096) else { return nil }
         let f = String(decoding: d, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-        guard f.count == 3, let id = Int64(f[0]), id >= 0 else {
+        let isHex64 = { (s: Substring) in s.utf8.count == 64 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
+        guard f.count == 3, let id = Int64(f[0]), id >= 0, isHex64(f[1]), isHex64(f[2]) else {
             throw LedgerError.invalid("\(markPath): the high-water mark is malformed (expected \"id hash mac\")")
         }
-        guard markMAC(id, String(f[1])) == String(f[2]) else {
+        // Compared in constant time: how far a guess matches must not show in how long it takes.
+        let want = Array(markMAC(id, String(f[1])).utf8), got = Array(f[2].utf8)
+        guard zip(want, got).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 && want.count == got.count else {
             throw LedgerError.invalid("\(markPath): the high-water mark does not verify under the ledger's key (forged, or another ledger's)")
         }
         return LedgerMark(id: id, hash: String(f[1]))

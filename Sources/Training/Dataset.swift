@@ -80,7 +80,7 @@ public struct TokenDataset: Sendable {
             }
             // Records end with <|endoftext|>; a placeholder run (a removed record) is not one.
             let e = tokenizer.endOfText
-            let records = toks.indices.reduce(0) { $0 + (toks[$1] == e && ($1 == 0 || toks[$1 - 1] != e) ? 1 : 0) }
+            let records = toks.indices.reduce(0) { $0 + (toks[$1] == e && $1 > 0 && toks[$1 - 1] != e ? 1 : 0) }
             self.init(tokens: toks, recordCount: records,
                       fileSHA256: try sha256(file: path), manifestSHA256: "", path: path, endOfText: tokenizer.endOfText)
             return

@@ -13,8 +13,9 @@ import Tokenizer
 public enum Filler {
     /// Exactly `count` placeholder tokens: `endOfText` repeated. A placeholder used to be text (random
     /// words, then one fixed sentence repeated); a model trained on it memorised measurably less of
-    /// every other record — with 45% more tokens of the fixed sentence added and nothing removed,
-    /// the subjects vulnerable per model fell from 33 to 9 — so removal looked like protection.
+    /// every other record — with 450 records' worth of the fixed sentence added and nothing removed,
+    /// the subjects vulnerable per model fell from 31–36 to 8–11 (BENCHMARKS.md, "Masked
+    /// placeholders") — so removal looked like protection.
     /// Placeholder targets carry no loss (docs/methods.md, "Budget rule").
     public static func tokens(count: Int, endOfText: Int32) -> [Int32] {
         [Int32](repeating: endOfText, count: max(0, count))
