@@ -30,6 +30,14 @@ public struct ExtractionSettings: Codable, Sendable {
     /// position-aligned prefix — the window's tokens before the value, at their trained positions
     /// (TrainingStream.swift). Needs the records in training order.
     public var windowContext: Int?
+    /// With `windowContext`: the aligned prefix holds only the value's own record — its tokens in
+    /// the window before the value, after the <|endoftext|> that opens it when that lies in the
+    /// window — at their trained positions, with nothing before them ("record_window"). Other
+    /// people's mail sharing the window is left out, so removing it from training (a study arm)
+    /// does not change the prompt. Needs a back end that places prompts at a position
+    /// (`ModelCapabilities.positionOffsets`); others get the positions before it filled with
+    /// <|endoftext|>.
+    public var recordWindow: Bool?
     /// Which occurrences are tried: nil, the first `occurrencesPerValue`; a seed, a seeded sample
     /// of them (the study's fixed test).
     public var occurrenceSeed: UInt64?
@@ -37,7 +45,7 @@ public struct ExtractionSettings: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case samples, margin, seed, batch
         case prefixLengths = "prefix_lengths", topK = "top_k", occurrencesPerValue = "occurrences_per_value"
-        case recordStart = "record_start", windowContext = "window_context", occurrenceSeed = "occurrence_seed"
+        case recordStart = "record_start", windowContext = "window_context", occurrenceSeed = "occurrence_seed", recordWindow = "record_window"
     }
 }
 
@@ -74,16 +82,22 @@ public enum PromptPrefix: Sendable, Hashable {
     case recordStart
     /// The training window's tokens before the value, at their trained positions.
     case window
+    /// The value's own record's tokens in its window (after the <|endoftext|> opening it, when
+    /// that lies in the window), at their trained positions, with nothing before them.
+    case recordWindow
 
     public var label: String {
         switch self {
         case .tokens(let k): return "\(k)"
         case .recordStart: return "record_start"
         case .window: return "window"
+        case .recordWindow: return "record_window"
         }
     }
-    /// Report order: k prefixes by length, then record start, then window.
-    static func order(_ label: String) -> Int { Int(label) ?? (label == "record_start" ? Int.max - 1 : Int.max) }
+    /// Report order: k prefixes by length, then record start, record window, window.
+    static func order(_ label: String) -> Int {
+        Int(label) ?? ["record_start": Int.max - 2, "record_window": Int.max - 1][label] ?? Int.max
+    }
 }
 
 /// One prompt of the targeted attack: a prefix before an occurrence of entry `entry`.
@@ -93,10 +107,19 @@ public struct ExtractionPrompt: Sendable {
     public let ids: [Int32]
     /// The value's own token count plus the margin (bounded by the context).
     public let maxNew: Int
+    /// Position of the prompt's first token (a record-window prompt starts where its tokens
+    /// stood in the training window; every other prompt at 0).
+    public let position: Int
     /// The k of a k-token prefix (nil for the aligned prefixes).
     public var k: Int? { if case .tokens(let k) = prefix { return k } else { return nil } }
-    public init(entry: Int, prefix: PromptPrefix, ids: [Int32], maxNew: Int) {
-        self.entry = entry; self.prefix = prefix; self.ids = ids; self.maxNew = maxNew
+    public init(entry: Int, prefix: PromptPrefix, ids: [Int32], maxNew: Int, position: Int = 0) {
+        self.entry = entry; self.prefix = prefix; self.ids = ids; self.maxNew = maxNew; self.position = position
+    }
+
+    /// The prompt for a back end that starts every sequence at 0: the positions before it
+    /// filled with <|endoftext|> (the record boundary token), so its tokens keep their positions.
+    public func padded(endOfText: Int32) -> ExtractionPrompt {
+        position == 0 ? self : ExtractionPrompt(entry: entry, prefix: prefix, ids: [Int32](repeating: endOfText, count: position) + ids, maxNew: maxNew)
     }
 }
 
@@ -147,8 +170,15 @@ public enum TargetedExtraction {
                     let o = span.start + cover.lowerBound
                     // The whole value must be predicted inside the window that holds its start.
                     guard span.start + cover.upperBound <= stream.windowEnd(at: o) else { continue }
-                    let ids = Array(stream.windowPrefix(at: o))
-                    if !ids.isEmpty, let p = aligned(ei, .window, ids, valueTokens, settings, min(ctx, T)) { prompts.append(p) }
+                    if settings.recordWindow == true {
+                        let (ids, at) = stream.recordWindowPrefix(at: o, recordStart: span.start)
+                        if let p = aligned(ei, .recordWindow, ids, valueTokens, settings, min(ctx, T) - at) {
+                            prompts.append(ExtractionPrompt(entry: p.entry, prefix: p.prefix, ids: p.ids, maxNew: p.maxNew, position: at))
+                        }
+                    } else {
+                        let ids = Array(stream.windowPrefix(at: o))
+                        if !ids.isEmpty, let p = aligned(ei, .window, ids, valueTokens, settings, min(ctx, T)) { prompts.append(p) }
+                    }
                 }
             }
         }
@@ -199,6 +229,7 @@ public enum TargetedExtraction {
     public static func evaluate(model: any LanguageModel, tokenizer: any TextTokenizer, entries: [PIIIndexEntry], prompts: [ExtractionPrompt],
                                 types: Set<PIIType>, settings: ExtractionSettings, progress: ((Int, Int) -> Void)? = nil) throws -> [ExtractionResult] {
         let scanner = PIIScanner(types: types)
+        let prompts = model.capabilities.positionOffsets ? prompts : prompts.map { $0.padded(endOfText: tokenizer.endOfText) }
         var greedy = [[String: Bool]](repeating: [:], count: entries.count)
         var sampleHits = [Int](repeating: 0, count: entries.count), sampleTries = [Int](repeating: 0, count: entries.count)
         var done = 0
@@ -206,7 +237,7 @@ public enum TargetedExtraction {
         while start < prompts.count {
             let batch = Array(prompts[start..<min(prompts.count, start + settings.batch)])
             let maxNew = batch.map(\.maxNew).max()!
-            let outs = try model.generate(prompts: batch.map(\.ids), .greedy(maxNew), endOfText: nil)
+            let outs = try model.generate(prompts: batch.map(\.ids), startPositions: batch.map(\.position), .greedy(maxNew), endOfText: nil)
             for (p, o) in zip(batch, outs) {
                 let text = (try? tokenizer.decode(Array(o.prefix(p.maxNew)))) ?? ""
                 let hit = hits(text, entries[p.entry], scanner)
@@ -216,7 +247,8 @@ public enum TargetedExtraction {
                 var sp = SamplingParameters(maxNewTokens: maxNew, temperature: 1, topK: settings.topK, seed: settings.seed &+ UInt64(start))
                 sp.stopAtEndOfText = false
                 let rep = batch.flatMap { Array(repeating: $0.ids, count: settings.samples) }
-                let souts = try model.generate(prompts: rep, sp, endOfText: nil)
+                let starts = batch.flatMap { Array(repeating: $0.position, count: settings.samples) }
+                let souts = try model.generate(prompts: rep, startPositions: starts, sp, endOfText: nil)
                 for (j, o) in souts.enumerated() {
                     let p = batch[j / settings.samples]
                     let text = (try? tokenizer.decode(Array(o.prefix(p.maxNew)))) ?? ""

@@ -16,7 +16,12 @@ public struct ModelCapabilities: Sendable, Equatable {
     public var promptLogprobs: Bool
     /// E and sd of log p(v) over the whole vocabulary at each position (Min-K%++).
     public var distribution: Bool
-    public init(promptLogprobs: Bool, distribution: Bool) { self.promptLogprobs = promptLogprobs; self.distribution = distribution }
+    /// A sequence can start at a given position with nothing before it (the `startPositions`
+    /// calls): Shallot's engine can; an OpenAI-compatible server always starts at 0.
+    public var positionOffsets: Bool
+    public init(promptLogprobs: Bool, distribution: Bool, positionOffsets: Bool = false) {
+        self.promptLogprobs = promptLogprobs; self.distribution = distribution; self.positionOffsets = positionOffsets
+    }
 }
 
 public enum LanguageModelError: Error, CustomStringConvertible {
@@ -43,10 +48,30 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// New tokens after each prompt (as `Generator.generate`): greedy when `p.temperature == 0`,
     /// otherwise sampled with a seed derived from `p.seed` and the prompt's position.
     func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]]
+    /// The same, sequence i starting at position `startPositions[i]` with nothing before it.
+    /// Back ends without `capabilities.positionOffsets` accept only zeros.
+    func score(_ sequences: [[Int32]], startPositions: [Int], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore]
+    func generate(prompts: [[Int32]], startPositions: [Int], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]]
 }
 
 extension LanguageModel {
     public func score(_ sequences: [[Int32]]) throws -> [SequenceScore] { try score(sequences, distribution: false, progress: nil) }
+
+    public func score(_ sequences: [[Int32]], startPositions: [Int], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore] {
+        try requireZero(startPositions)
+        return try score(sequences, distribution: distribution, progress: progress)
+    }
+
+    public func generate(prompts: [[Int32]], startPositions: [Int], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
+        try requireZero(startPositions)
+        return try generate(prompts: prompts, p, endOfText: endOfText)
+    }
+
+    func requireZero(_ starts: [Int]) throws {
+        guard starts.allSatisfy({ $0 == 0 }) else {
+            throw LanguageModelError.unavailable("this back end starts every sequence at position 0; it cannot place a prompt at its trained position")
+        }
+    }
 }
 
 /// Shallot's engine in-process: exactly the `Scorer` and `Generator` calls the attacks made
@@ -70,7 +95,7 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
     }
 
     public var contextLength: Int { model.config.nPositions }
-    public var capabilities: ModelCapabilities { ModelCapabilities(promptLogprobs: true, distribution: true) }
+    public var capabilities: ModelCapabilities { ModelCapabilities(promptLogprobs: true, distribution: true, positionOffsets: true) }
 
     public func score(_ sequences: [[Int32]], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore] {
         lock.lock(); defer { lock.unlock() }
@@ -79,5 +104,14 @@ public final class LocalModel: LanguageModel, @unchecked Sendable {
 
     public func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
         try generator.generate(prompts: prompts, p, endOfText: endOfText)
+    }
+
+    public func score(_ sequences: [[Int32]], startPositions: [Int], distribution: Bool, progress: ((Int) -> Void)?) throws -> [SequenceScore] {
+        lock.lock(); defer { lock.unlock() }
+        return try scorer.score(sequences, startPositions: startPositions, distribution: distribution, progress: progress)
+    }
+
+    public func generate(prompts: [[Int32]], startPositions: [Int], _ p: SamplingParameters, endOfText: Int32?) throws -> [[Int32]] {
+        try generator.generate(prompts: prompts, startPositions: startPositions, p, endOfText: endOfText)
     }
 }

@@ -50,6 +50,15 @@ public struct TrainingStream: Sendable {
         return tokens[w0..<o]
     }
 
+    /// The value's own record's part of the window holding offset `o` (its record starting at
+    /// `recordStart`): the <|endoftext|> before the record when it lies in the window, then the
+    /// record's tokens up to `o`; and the window position of the first of them.
+    public func recordWindowPrefix(at o: Int, recordStart: Int) -> (ids: [Int32], position: Int) {
+        let w0 = (o / context) * context
+        let from = max(w0, recordStart - 1)
+        return (Array(tokens[from..<o]), from - w0)
+    }
+
     /// The last stream offset whose prediction the window of offset `o` trains: a window of T
     /// inputs starting at w0 predicts tokens w0+1 … w0+T.
     public func windowEnd(at o: Int) -> Int { (o / context) * context + context }

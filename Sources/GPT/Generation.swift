@@ -89,26 +89,33 @@ public final class Generator: @unchecked Sendable {
     public init(model: GPT) { self.model = model }
 
     /// Generates up to `maxNewTokens` tokens after each prompt. Returns only the new tokens.
-    /// A sequence also stops when the model's context is full. `onStep` receives the number of
-    /// tokens generated so far over all sequences.
-    public func generate(prompts: [[Int32]], _ p: SamplingParameters, endOfText: Int32?,
+    /// A sequence also stops when the model's context is full. `startPositions[i]` (default 0)
+    /// is the position of prompt i's first token, with nothing before it (a prompt placed where
+    /// its tokens stood in a training window). `onStep` receives the number of tokens generated
+    /// so far over all sequences.
+    public func generate(prompts: [[Int32]], startPositions: [Int]? = nil, _ p: SamplingParameters, endOfText: Int32?,
                          onStep: ((Int) -> Void)? = nil) throws -> [[Int32]] {
         let c = model.config
         guard !prompts.isEmpty else { return [] }
+        let starts = startPositions ?? [Int](repeating: 0, count: prompts.count)
+        guard starts.count == prompts.count else { throw GPTError.invalidInput("\(starts.count) start positions for \(prompts.count) prompts") }
         for (i, pr) in prompts.enumerated() {
             guard !pr.isEmpty else { throw GPTError.invalidInput("prompt \(i) is empty (start it with <|endoftext|> to generate from nothing)") }
-            guard pr.count < c.nPositions else { throw GPTError.invalidInput("prompt \(i) has \(pr.count) tokens; the model's context is \(c.nPositions)") }
+            guard starts[i] >= 0, starts[i] + pr.count < c.nPositions else {
+                throw GPTError.invalidInput("prompt \(i) has \(pr.count) tokens from position \(starts[i]); the model's context is \(c.nPositions)")
+            }
         }
-        let maxLen = min(c.nPositions, prompts.map(\.count).max()! + p.maxNewTokens)
+        let maxLen = min(c.nPositions, zip(prompts, starts).map { $0.count + $1 }.max()! + p.maxNewTokens)
         let session = try InferenceSession(model: model, slots: prompts.count, maxLength: maxLen, maxTokens: 512)
+        try session.setFirstPositions(starts)
         var rngs = prompts.indices.map { SplitMix64(seed: mix64(p.seed &+ UInt64($0))) }
         var out = [[Int32]](repeating: [], count: prompts.count)
-        var lengths = prompts.map(\.count)
+        var lengths = zip(prompts, starts).map { $0.count + $1 }
         var active = prompts.indices.filter { _ in p.maxNewTokens > 0 }
         // Prefill: every prompt token, logits for each prompt's last token only.
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], last: [Int] = []
         for (s, pr) in prompts.enumerated() {
-            for (i, t) in pr.enumerated() { tokens.append(t); slotOf.append(s); positions.append(i) }
+            for (i, t) in pr.enumerated() { tokens.append(t); slotOf.append(s); positions.append(starts[s] + i) }
             last.append(tokens.count - 1)
         }
         var generated = 0

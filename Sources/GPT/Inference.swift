@@ -17,6 +17,10 @@ public final class InferenceSession: @unchecked Sendable {
     let x, ln, qkv, atty, proj, fch: FloatBuffer
     let attScratch: FloatBuffer  // (threads·chunks, maxLength) scores per (token, head) task
     let tokBuf, posBuf: UnsafeMutablePointer<Int32>
+    /// Each slot's first position: its tokens attend to positions firstPosition[slot]...pos only.
+    /// A sequence can so start at the position it had inside a training window, with nothing
+    /// before it (what HF computes given `position_ids` that start there). Zero by default.
+    public private(set) var firstPosition: [Int]
 
     public init(model: GPT, slots: Int, maxLength: Int, maxTokens: Int = 512) throws {
         let c = model.config
@@ -32,6 +36,15 @@ public final class InferenceSession: @unchecked Sendable {
         proj = FloatBuffer(count: maxTokens * C); fch = FloatBuffer(count: maxTokens * c.mlpWidth)
         attScratch = FloatBuffer(count: maxTokens * c.nHead * maxLength)
         tokBuf = .allocate(capacity: maxTokens); posBuf = .allocate(capacity: maxTokens)
+        firstPosition = [Int](repeating: 0, count: slots)
+    }
+
+    /// Sets where each slot's sequence starts (before its first token is processed).
+    public func setFirstPositions(_ starts: [Int]) throws {
+        guard starts.count <= slots, starts.allSatisfy({ $0 >= 0 && $0 < maxLength }) else {
+            throw GPTError.invalidInput("first positions \(starts.prefix(4)) do not fit the session (\(slots) slots × \(maxLength))")
+        }
+        firstPosition = starts + [Int](repeating: 0, count: slots - starts.count)
     }
 
     deinit { tokBuf.deallocate(); posBuf.deallocate() }
@@ -46,7 +59,7 @@ public final class InferenceSession: @unchecked Sendable {
         let c = model.config
         for (i, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocabSize else { throw GPTError.invalidInput("token id \(t) is outside the vocabulary (\(c.vocabSize))") }
-            guard positions[i] >= 0 && positions[i] < maxLength, slotOf[i] >= 0 && slotOf[i] < slots else {
+            guard positions[i] >= 0 && positions[i] < maxLength, slotOf[i] >= 0 && slotOf[i] < slots, positions[i] >= firstPosition[slotOf[i]] else {
                 throw GPTError.invalidInput("position \(positions[i]) of slot \(slotOf[i]) is outside the session (\(slots) slots × \(maxLength))")
             }
         }
@@ -105,31 +118,32 @@ public final class InferenceSession: @unchecked Sendable {
         }
     }
 
-    /// Each (token, head) attends to positions 0...pos of its slot in the cache.
+    /// Each (token, head) attends to positions first...pos of its slot in the cache.
     func cachedAttention(N: Int, slots slotArr: [Int], positions posArr: [Int], kc: UnsafePointer<Float>, vc: UnsafePointer<Float>, hs: Int, NH: Int, C: Int) {
         let scale = 1 / Float(hs).squareRoot()
         let q = qkv.ptr, out = atty.ptr, scr = attScratch.ptr, L = maxLength
+        let firsts = firstPosition
         slotArr.withUnsafeBufferPointer { sp in
             posArr.withUnsafeBufferPointer { pp in
                 let sp = UncheckedSendable(sp), pp = UncheckedSendable(pp)
                 Parallel.forRanges(N * NH, grain: 4) { range in
                     for task in range {
                         let n = task / NH, h = task % NH
-                        let s = sp.value[n], p = pp.value[n]
+                        let s = sp.value[n], p = pp.value[n], f = firsts[s]
                         let qv = q + n * 3 * C + h * hs
                         let row = scr + task * L
                         let base = s * L * C + h * hs
                         var maxv = -Float.greatestFiniteMagnitude
-                        for t in 0...p {
+                        for t in f...p {
                             let v = vdot(qv, kc + base + t * C, hs) * scale
                             row[t] = v
                             if v > maxv { maxv = v }
                         }
-                        let sum = vexpScaled(row, row, p + 1, minus: maxv, times: 1)
+                        let sum = vexpScaled(row + f, row + f, p - f + 1, minus: maxv, times: 1)
                         let inv = 1 / sum
                         let o = out + n * C + h * hs
                         o.update(repeating: 0, count: hs)
-                        for t in 0...p { vaxpy(o, row[t] * inv, vc + base + t * C, hs) }
+                        for t in f...p { vaxpy(o, row[t] * inv, vc + base + t * C, hs) }
                     }
                 }
             }

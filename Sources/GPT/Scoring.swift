@@ -31,11 +31,15 @@ public final class Scorer: @unchecked Sendable {
     }
 
     /// Scores sequences in order. `progress` receives the number of sequences done.
-    public func score(_ sequences: [[Int32]], distribution: Bool = false,
+    /// `startPositions[i]` (default 0) is the position of sequence i's first token, with nothing
+    /// before it (HF's `position_ids` starting there).
+    public func score(_ sequences: [[Int32]], startPositions: [Int]? = nil, distribution: Bool = false,
                       progress: ((Int) -> Void)? = nil) throws -> [SequenceScore] {
         let maxT = model.config.nPositions
-        for (i, s) in sequences.enumerated() where s.count > maxT {
-            throw GPTError.invalidInput("sequence \(i) has \(s.count) tokens; the model's context is \(maxT)")
+        let starts = startPositions ?? [Int](repeating: 0, count: sequences.count)
+        guard starts.count == sequences.count else { throw GPTError.invalidInput("\(starts.count) start positions for \(sequences.count) sequences") }
+        for (i, s) in sequences.enumerated() where starts[i] < 0 || starts[i] + s.count > maxT {
+            throw GPTError.invalidInput("sequence \(i) has \(s.count) tokens from position \(starts[i]); the model's context is \(maxT)")
         }
         var results = [SequenceScore?](repeating: nil, count: sequences.count)
         var i = 0
@@ -43,19 +47,20 @@ public final class Scorer: @unchecked Sendable {
             // Pack sequences until the token budget is used (always at least one).
             var j = i, total = 0
             while j < sequences.count, j == i || total + sequences[j].count <= batchTokens { total += sequences[j].count; j += 1 }
-            try scoreBatch(sequences, i..<j, distribution: distribution, into: &results)
+            try scoreBatch(sequences, starts, i..<j, distribution: distribution, into: &results)
             i = j
             progress?(i)
         }
         return results.map { $0! }
     }
 
-    func scoreBatch(_ seqs: [[Int32]], _ range: Range<Int>, distribution: Bool, into results: inout [SequenceScore?]) throws {
-        let maxLen = max(1, range.map { seqs[$0].count }.max() ?? 1)
+    func scoreBatch(_ seqs: [[Int32]], _ starts: [Int], _ range: Range<Int>, distribution: Bool, into results: inout [SequenceScore?]) throws {
+        let maxLen = max(1, range.map { seqs[$0].count + starts[$0] }.max() ?? 1)
         if session == nil || session!.slots < range.count || session!.maxLength < maxLen {
             session = try InferenceSession(model: model, slots: max(range.count, session?.slots ?? 0),
                                            maxLength: max(maxLen, session?.maxLength ?? 0), maxTokens: 512)
         }
+        try session!.setFirstPositions(range.map { starts[$0] })
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = []
         var want: [Int] = [], targets: [Int32] = []
         for (slot, s) in range.enumerated() {
@@ -63,7 +68,7 @@ public final class Scorer: @unchecked Sendable {
                 if p + 1 < seqs[s].count {
                     want.append(tokens.count); targets.append(seqs[s][p + 1])
                 }
-                tokens.append(t); slotOf.append(slot); positions.append(p)
+                tokens.append(t); slotOf.append(slot); positions.append(starts[s] + p)
             }
         }
         var lp = [Float](repeating: 0, count: want.count)

@@ -2,9 +2,10 @@
 // round and seed — is tested with the same prompts, built once from the ORIGINAL fine-tuning
 // corpus before anything is deleted: for each value in it, up to a fixed number of its
 // occurrences (a sample seeded by the study's --seed), and for each, the k tokens before it and
-// the position-aligned prefix (the training window's tokens before it, TrainingStream.swift).
-// Deleting a subject therefore changes the model, never the test: a remaining subject is asked
-// the same questions whether their heavy correspondent was deleted or not.
+// the record-window prefix (the value's own record's tokens in its training window, at their
+// trained positions, TrainingStream.swift). No prompt holds anybody else's mail, so deleting a
+// subject changes the model, never the test: a remaining subject is asked the same questions
+// whether their heavy correspondent, or a neighbour in the stream, was deleted or not.
 
 import Audit
 import Corpus
@@ -25,15 +26,13 @@ struct FixedTest: Sendable {
     let owned: [String: [Int]]
     /// Subjects owning at least one value with a prompt: who could be vulnerable at all.
     let testable: Set<String>
-    /// Entry → the records whose tokens stand in the window prefixes of its tested occurrences
-    /// (other people's mail before the value in the same window): an arm that removes one of them
-    /// changes what the model saw before the value, even though the value itself stays.
-    let contextRecords: [Int: Set<String>]
 
     struct ScoreItem: Sendable {
         let entry: Int
         let ids: [Int32]
         let valueTokens: Int
+        /// Position of `ids[0]` (the record-window prefix starts where it stood in its window).
+        let position: Int
     }
 
     /// Builds the test from `records` in training order (the fine-tuning members' records).
@@ -44,6 +43,7 @@ struct FixedTest: Sendable {
         settings.occurrencesPerValue = occurrences
         settings.occurrenceSeed = seed
         settings.windowContext = stream.context
+        settings.recordWindow = true
         settings.seed = seed
         var index = PIIIndex.build(records: records, scanner: PIIScanner(types: types))
         index.entries.sort { ($0.occurrences, $1.value) > ($1.occurrences, $0.value) }
@@ -55,22 +55,16 @@ struct FixedTest: Sendable {
         for (i, e) in index.entries.enumerated() { if let o = e.owner { owned[o, default: []].append(i) } }
         let prompted = Set(prompts.map(\.entry))
         let testable = Set(owned.filter { $0.value.contains(where: prompted.contains) }.keys)
-        let (items, context) = scoreItems(index.entries, records: records, byId: byId, stream: stream, tokenizer: tokenizer, settings: settings)
-        return FixedTest(entries: index.entries, prompts: prompts, scoreItems: items, types: types, settings: settings, owned: owned, testable: testable,
-                         contextRecords: context)
+        let items = scoreItems(index.entries, byId: byId, stream: stream, tokenizer: tokenizer, settings: settings)
+        return FixedTest(entries: index.entries, prompts: prompts, scoreItems: items, types: types, settings: settings, owned: owned, testable: testable)
     }
 
-    /// The scored sequences, and each entry's context records (the other records inside the window
-    /// prefixes of its tested occurrences).
-    static func scoreItems(_ entries: [PIIIndexEntry], records: [Record], byId: [String: Record], stream: TrainingStream, tokenizer: any TextTokenizer,
-                           settings: ExtractionSettings) -> ([ScoreItem], [Int: Set<String>]) {
-        var items: [ScoreItem] = [], context: [Int: Set<String>] = [:]
-        let starts = records.compactMap { r in stream.spans[r.id].map { ($0.start, r.id) } }.sorted { $0.0 < $1.0 }
-        func record(at o: Int) -> String? {
-            var lo = 0, hi = starts.count - 1, found: String?
-            while lo <= hi { let m = (lo + hi) / 2; if starts[m].0 <= o { found = starts[m].1; lo = m + 1 } else { hi = m - 1 } }
-            return found
-        }
+    /// The scored sequences: per tested occurrence, its record-window prefix at its trained
+    /// position (or, where the value opens its window or crosses into the next, the longest k
+    /// tokens of its own record before it, at 0) and the value's tokens.
+    static func scoreItems(_ entries: [PIIIndexEntry], byId: [String: Record], stream: TrainingStream, tokenizer: any TextTokenizer,
+                           settings: ExtractionSettings) -> [ScoreItem] {
+        var items: [ScoreItem] = []
         let kMax = settings.prefixLengths.max() ?? 50, ctx = stream.context
         for (ei, e) in entries.enumerated() {
             for occ in TargetedExtraction.chosenOccurrences(e, settings: settings) {
@@ -78,39 +72,41 @@ struct FixedTest: Sendable {
                 let ends = TokenSpans.byteEnds(recTokens, tokenizer: tokenizer)
                 guard let cover = TokenSpans.tokens(covering: occ.start, occ.end, of: rec.text, byteEnds: ends) else { continue }
                 let o = span.start + cover.lowerBound, n = cover.count
-                var at = (o / stream.context) * stream.context
-                while at < span.start, let id = record(at: at), let sp = stream.spans[id] {
-                    if id != rec.id { context[ei, default: []].insert(id) }
-                    at = sp.start + sp.count + 1
-                }
                 let value = Array(stream.tokens[o..<(o + n)])
-                var prefix = Array(stream.windowPrefix(at: o))
+                var (prefix, at) = stream.recordWindowPrefix(at: o, recordStart: span.start)
                 // Scoring feeds prefix + value (the last value token as input too): it must fit the
                 // window's T positions, one fewer than the generation prompt needs.
                 if prefix.isEmpty || o + n > stream.windowEnd(at: o) {
-                    prefix = o > 0 ? Array(stream.tokens[max(0, o - kMax)..<o]) : [tokenizer.endOfText]
+                    let own = Array(stream.tokens[span.start..<o].suffix(kMax))
+                    (prefix, at) = (own.isEmpty ? [tokenizer.endOfText] : own, 0)
                 }
-                let ids = Array((prefix + value).suffix(ctx))
+                let ids = Array((prefix + value).suffix(ctx - at))
                 guard ids.count > n else { continue }
-                items.append(ScoreItem(entry: ei, ids: ids, valueTokens: n))
+                items.append(ScoreItem(entry: ei, ids: ids, valueTokens: n, position: at))
             }
         }
-        return (items, context)
+        return items
     }
 
     /// Runs the test on one model. A back end with fewer positions than the training context (a
     /// server whose scoring requests add tokens) gets each sequence's last positions: the same
     /// test, cut where it must be, the same way for every model behind that server.
     func run(_ model: any LanguageModel, progress: ((Int, Int) -> Void)?) throws -> TestOutcome {
-        let ctx = model.contextLength
-        let fitted = prompts.map { p in
-            p.ids.count + p.maxNew <= ctx ? p : ExtractionPrompt(entry: p.entry, prefix: p.prefix, ids: Array(p.ids.suffix(max(1, ctx - p.maxNew))), maxNew: min(p.maxNew, ctx - 1))
+        let ctx = model.contextLength, eot = model.tokenizer.endOfText, placed = model.capabilities.positionOffsets
+        let fitted = prompts.map { p0 in
+            let p = placed ? p0 : p0.padded(endOfText: eot)
+            return p.position + p.ids.count + p.maxNew <= ctx ? p
+                : ExtractionPrompt(entry: p.entry, prefix: p.prefix, ids: Array(p.padded(endOfText: eot).ids.suffix(max(1, ctx - p.maxNew))), maxNew: min(p.maxNew, ctx - 1))
         }
         let results = try TargetedExtraction.evaluate(model: model, tokenizer: model.tokenizer, entries: entries, prompts: fitted, types: types,
                                                       settings: settings, progress: progress)
         var scores: [String: Double] = [:]
         if model.capabilities.promptLogprobs {
-            let lls = try model.score(scoreItems.map { Array($0.ids.suffix(ctx)) })
+            // Placed where they stood; a back end that cannot, or is too short, gets the positions
+            // before filled with <|endoftext|> and the sequence's last positions.
+            let placedItems = scoreItems.map { placed && $0.position + $0.ids.count <= ctx ? ($0.ids, $0.position)
+                : (Array(([Int32](repeating: eot, count: $0.position) + $0.ids).suffix(ctx)), 0) }
+            let lls = try model.score(placedItems.map(\.0), startPositions: placedItems.map(\.1), distribution: false, progress: nil)
             for (item, s) in zip(scoreItems, lls) {
                 guard let owner = entries[item.entry].owner else { continue }
                 let ll = s.logprobs.suffix(item.valueTokens).reduce(0.0) { $0 + Double($1) } / Double(item.valueTokens)
@@ -121,13 +117,12 @@ struct FixedTest: Sendable {
     }
 
     /// The collateral removal an arm inflicts on a subject it did not delete: occurrences of the
-    /// subject's own values that lie in removed records, plus the subject's tested values whose
-    /// window prefix holds a removed record (the prompt then differs from what the arm trained on).
+    /// subject's own values that lie in removed records (other people's mail quoting them). No
+    /// prompt holds another record, so removing a neighbour in the stream changes no prompt.
     func collateral(of subject: String, removedRecords: Set<String>) -> Int {
         guard !removedRecords.isEmpty else { return 0 }
         return (owned[subject] ?? []).reduce(0) { acc, i in
             acc + entries[i].places.filter { removedRecords.contains($0.record) }.count
-                + ((contextRecords[i] ?? []).isDisjoint(with: removedRecords) ? 0 : 1)
         }
     }
 
@@ -153,7 +148,7 @@ struct TestOutcome: Codable, Sendable {
     var unownedExtracted: Int
     var extractedValues: Int
     var values: Int
-    /// Values extracted by each prefix ("10", "50", "window").
+    /// Values extracted by each prefix ("10", "50", "record_window").
     var extractedByPrefix: [String: Int]
     var byDuplication: [String: [String: Int]]
 

@@ -27,7 +27,7 @@ public struct SeedResult: Codable, Sendable {
     public var collateralOccurrences: Int
     public var extractedValues: Int
     public var values: Int
-    /// Values extracted by each prefix of the fixed test ("10", "50", "window").
+    /// Values extracted by each prefix of the fixed test ("10", "50", "record_window").
     public var extractedByPrefix: [String: Int]
     /// Removed subjects with one of their own values still extracted — it lives on in other
     /// people's mail — and those values.

@@ -73,7 +73,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 3; filler 3 (masked placeholders)".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)

@@ -51,6 +51,29 @@ import Tokenizer
         #expect(ps24.first { $0.prefix == .window }?.ids == tok.encode("l me at "))
     }
 
+    @Test func recordWindowPromptsHoldOnlyTheValuesOwnRecordAtItsPositions() {
+        let text = "Call me at 713-555-0142 tomorrow."
+        let recs = [Record(id: "r0", subject: "x", text: "Hello there, friend.", source: "test"), Record(id: "r1", subject: "x", text: text, source: "test")]
+        let index = PIIIndex.build(records: recs, scanner: PIIScanner(types: [.phone]))
+        let byId = Dictionary(uniqueKeysWithValues: recs.map { ($0.id, $0) })
+        var ex = ExtractionSettings(); ex.prefixLengths = [5]; ex.windowContext = 48; ex.recordWindow = true
+        // T = 48: one window holds r0 (offsets 0…19), its <|endoftext|> (20) and r1 from 21; the
+        // value starts at 32. The whole-window prompt would hold r0; the record window starts at
+        // the <|endoftext|> before r1, at position 20.
+        let s48 = TrainingStream(records: recs, tokens: { tok.encode($0.text) }, endOfText: tok.endOfText, context: 48)
+        let ps = TargetedExtraction.prompts(entries: index.entries, records: byId, tokenizer: tok, contextLength: 48, settings: ex, stream: s48)
+        let rw = ps.first { $0.prefix == .recordWindow }
+        #expect(rw?.ids == [tok.endOfText] + tok.encode("Call me at ") && rw?.position == 20)
+        #expect(!ps.contains { $0.prefix == .window } && ps.allSatisfy { $0.prefix == .recordWindow || $0.position == 0 })
+        #expect(rw?.padded(endOfText: tok.endOfText).ids == [Int32](repeating: tok.endOfText, count: 20) + [tok.endOfText] + tok.encode("Call me at "))
+        // T = 24: the window [24, 48) starts inside r1, so the record window is the window's own
+        // tokens, from position 0, as the whole-window prompt.
+        ex.windowContext = 24
+        let s24 = TrainingStream(records: recs, tokens: { tok.encode($0.text) }, endOfText: tok.endOfText, context: 24)
+        let p24 = TargetedExtraction.prompts(entries: index.entries, records: byId, tokenizer: tok, contextLength: 24, settings: ex, stream: s24)
+        #expect(p24.first { $0.prefix == .recordWindow }.map { ($0.ids, $0.position) } ?? ([], -1) == (tok.encode("l me at "), 0))
+    }
+
     @Test func seededOccurrencesAreAFixedSampleOfTheValuesPlaces() {
         let recs = (0..<12).map { Record(id: "r\($0)", subject: "x", text: "Note \($0): reach me at 713-555-0142.", source: "test") }
         let e = PIIIndex.build(records: recs, scanner: PIIScanner(types: [.phone])).entries[0]
@@ -85,6 +108,14 @@ import Tokenizer
         #expect(tried >= 6 && window * 2 >= tried, "the aligned prefix extracts most values a model memorised at their positions")
         #expect(window >= k, "the aligned prefix extracts at least what a k-token prefix moved to position 0 does")
         #expect(r.allSatisfy { $0.extracted == ($0.extractedBy.isEmpty == false) })
+        // The record window (the value's own message at its positions, without the mail before
+        // it in the window) still finds what the model memorised there.
+        ex.recordWindow = true
+        let rw = try TargetedExtraction.run(model: model, tokenizer: tok, index: index, records: Dictionary(uniqueKeysWithValues: recs.map { ($0.id, $0) }),
+                                            types: [.phone], settings: ex, stream: stream)
+        let own = rw.filter { $0.greedyHits["record_window"] == true }.count, ownTried = rw.filter { $0.greedyHits["record_window"] != nil }.count
+        print("record window extracted \(own) of \(ownTried)")
+        #expect(ownTried == tried && own >= k && own * 2 >= ownTried, "the record window extracts what the model memorised at its positions")
     }
 }
 

@@ -99,3 +99,46 @@ struct Reference {
         #expect(k1 == (try gen.generate(prompts: [[3, 4]], .greedy(10), endOfText: nil)))
     }
 }
+
+/// A sequence placed at a start position p with nothing before it (`startPositions`) is what HF
+/// computes with `position_ids = p, p+1, …`: the same as the model whose position table is shifted
+/// by p, read from position 0. The reference-checked position-0 path is the witness, so a start
+/// that attended to stale cache rows, or embedded the wrong positions, fails.
+@Suite struct StartPositionTests {
+    func shifted(by p: Int) throws -> GPT {
+        let m = try GPT.load(directory: fixturePath("tiny-hf"))
+        let C = m.config.nEmbd, n = m.config.nPositions
+        for i in 0..<(n - p) { (m.weights.wpe + i * C).update(from: m.weights.wpe + (i + p) * C, count: C) }
+        return m
+    }
+
+    @Test func scoringAtAStartPositionEqualsTheShiftedTable() throws {
+        let r = try Reference()
+        let seqs: [[Int32]] = [[5, 17, 33, 2, 9], [90, 2, 2, 8, 64, 11, 3], [1, 4]]
+        let starts = [3, 0, 6]
+        let scorer = Scorer(model: r.model)
+        // A longer sequence first, so that the session's cache holds rows a wrong start would read.
+        _ = try scorer.score([Array(r.inputs[0..<r.T])])
+        let placed = try scorer.score(seqs, startPositions: starts)
+        for (i, s) in seqs.enumerated() {
+            let want = try Scorer(model: try shifted(by: starts[i])).score([s])[0]
+            expectClose(placed[i].logprobs, want.logprobs, atol: 1e-5, "sequence \(i) at \(starts[i])")
+        }
+        let atZero = try Scorer(model: r.model).score(seqs)
+        #expect(placed[0].logprobs != atZero[0].logprobs, "the start position changes the scores (the test can fail)")
+    }
+
+    @Test func greedyGenerationAtAStartPositionEqualsTheShiftedTable() throws {
+        let r = try Reference()
+        let prompts: [[Int32]] = [[5, 17, 33], [90, 2, 2, 8]]
+        let starts = [4, 5]
+        let out = try Generator(model: r.model).generate(prompts: prompts, startPositions: starts, .greedy(6), endOfText: nil)
+        for (i, p) in prompts.enumerated() {
+            let want = try Generator(model: try shifted(by: starts[i])).generate(prompts: [p], .greedy(6), endOfText: nil)[0]
+            #expect(out[i] == want, "prompt \(i) at \(starts[i])")
+        }
+        #expect(throws: (any Error).self) {
+            try Generator(model: r.model).generate(prompts: [[1, 2]], startPositions: [r.model.config.nPositions - 2], .greedy(1), endOfText: nil)
+        }
+    }
+}
