@@ -154,7 +154,11 @@ struct NamesakePlant {
                 names.remove(people[l].name); emails.remove(people[l].email); phones.remove(PIINormalize.digitsOnly(people[l].phone))
                 let (first, last) = Self.freshName(&rng, taken: names, unlike: heavy)
                 names.insert("\(first) \(last)")
-                let email = Self.address(first, last, domain: Self.domain(heavy.email), &emails, &rng)
+                // A namesake's address is made of the shared name (a style drawn afresh, numbered when
+                // taken: rjimenez@, ryan.jimenez2@), so that in the planted twin only a few characters
+                // of the From: line tell them apart. The null twin keeps the same address (the twins
+                // hold the same people and values); its own name and signature tell it apart.
+                let email = Self.address(heavy.first, heavy.last, domain: Self.domain(heavy.email), &emails, &rng)
                 var phone = Self.phone(like: heavy.phone, &rng)
                 while !phones.insert(PIINormalize.digitsOnly(phone)).inserted { phone = Self.phone(like: heavy.phone, &rng) }
                 // The null twin's light member shares no signature line with the heavy member but
