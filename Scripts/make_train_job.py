@@ -48,6 +48,9 @@ def add_arguments(ap):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--remove", type=int, default=0,
+                    help="replace every k-th of this many fine-tuning records by <|endoftext|> placeholders of its length "
+                         "(the study's filler rule, data order shallot/2): the trainer must leave them out of the loss")
 
 
 def build(a):
@@ -70,6 +73,9 @@ def build(a):
     shutil.copyfile(ft, records)
     for f in (tokens, records):  # both hold the corpus
         os.chmod(f, 0o600)
+    if a.remove:
+        with open(os.path.join(tok, "vocab.json")) as f:
+            remove_records(tokens, a.remove, json.load(f)["<|endoftext|>"])
     with open(tokens, "rb") as f:
         count = int.from_bytes(f.read(24)[16:24], "little")
     if a.kind == "finetune":
@@ -89,7 +95,7 @@ def build(a):
                      "learning_rate": a.lr, "warmup_steps": a.warmup, "min_lr_fraction": 0.1,
                      "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0,
                      "data_order": "shallot/2"},
-        "budget": {"rule": "steps", "removed_records": 0, "original_steps": a.steps},
+        "budget": {"rule": "filler" if a.remove else "steps", "removed_records": a.remove, "original_steps": a.steps},
         "output": os.path.join(job_dir, "model"),
     }
     path = os.path.join(job_dir, "job.json")
@@ -98,6 +104,27 @@ def build(a):
         json.dump(job, f, indent=1)
     os.replace(path + ".tmp", path)
     return path
+
+
+def remove_records(path, n, eot):
+    """Replaces n records, spread evenly over the stream, by as many <|endoftext|> as they had
+    tokens, in place (the .tok format: 24-byte header "SHTK", version, width, vocab, count; ids)."""
+    with open(path, "rb") as f:
+        head, body = f.read(24), f.read()
+    width = int.from_bytes(head[8:12], "little")
+    ids = [int.from_bytes(body[i:i + width], "little") for i in range(0, len(body), width)]
+    ends = [i for i, t in enumerate(ids) if t == eot]
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    if n > len(starts):
+        sys.exit(f"make_train_job: --remove {n} but the stream has {len(starts)} records")
+    step = len(starts) / n
+    for k in range(n):
+        s, e = starts[int(k * step)], ends[int(k * step)]
+        ids[s:e] = [eot] * (e - s)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(head + b"".join(t.to_bytes(width, "little") for t in ids))
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
