@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Report"]),
         .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "Support", "GPT", "Kernels", "Tokenizer", "Training", "Corpus", "Ledger", "PII"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT", "Support"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "GPT", "Support", "Tokenizer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "GPT", "Kernels", "Tokenizer", "Training",
                                                    .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ShallotCLITests", dependencies: ["shallot", "GPT", "SafeTensors"]),

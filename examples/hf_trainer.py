@@ -86,6 +86,13 @@ def read_job(path):
         need(job, "budget", dict, "")
         if not os.path.isabs(need(job, "output", str, "")):
             raise ValueError('"output" must be an absolute path')
+        # The trainer writes "output" and reads the data: all inside the job's own directory (the
+        # one holding job.json), so that an edited job file cannot aim the output at another
+        # model (its base, another job's) or the data elsewhere (docs/trainer-contract.md).
+        home = os.path.dirname(os.path.abspath(path))
+        for what, p in (("data.tokens", data["tokens"]), ("data.records", data["records"]), ("output", job["output"])):
+            if not os.path.isabs(p) or ".." in p.split("/") or not os.path.normpath(p).startswith(home + os.sep):
+                raise ValueError(f'"{what}" {p} is not inside the job\'s directory {home}')
     except ValueError as e:
         fail(path, str(e))
     # The files it names, and the hashes it promises.

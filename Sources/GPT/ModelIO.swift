@@ -18,13 +18,18 @@ extension GPT {
     /// the config implies; any tensor that is not a GPT-2 parameter is an error.
     public static func load(directory: String) throws -> GPT {
         let cfg = try loadConfig(directory: directory)
+        return try load(config: cfg, weights: try ModelFiles.weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) })
+    }
+
+    /// Builds a model of `cfg` from safetensors files already open (or read into memory: what a
+    /// caller hashed is then exactly what the model holds). The same checks as `load(directory:)`.
+    public static func load(config cfg: GPTConfig, weights: [SafeTensorsFile]) throws -> GPT {
         let model = GPT(config: cfg)
-        let files = try ModelFiles.weightFiles(directory: directory)
         var loaded = Set<String>()
         var seen: [String: String] = [:]  // canonical name → the name it was read under
         var head: (SafeTensorsFile, String)?
-        for path in files {
-            let f = try SafeTensorsFile(path: path)
+        for f in weights {
+            let path = f.path
             for name in f.names {
                 let key = ModelFiles.canonicalName(name)
                 if let first = seen.updateValue(name, forKey: key) {
@@ -40,7 +45,7 @@ extension GPT {
             }
         }
         for e in model.table.entries where !loaded.contains(e.name) {
-            throw GPTError.missingTensor(path: files.joined(separator: ", "), name: e.name)
+            throw GPTError.missingTensor(path: weights.map(\.path).joined(separator: ", "), name: e.name)
         }
         if let (f, name) = head {
             // A tied head saved explicitly must equal the embedding.

@@ -26,7 +26,12 @@ public enum ModelFiles {
     /// Reads and validates `config.json` of a model directory.
     public static func loadConfig(directory: String) throws -> GPTConfig {
         let path = directory + "/config.json"
-        let d = try contents(path, what: "config.json")
+        return try parseConfig(try contents(path, what: "config.json"), path: path)
+    }
+
+    /// A `config.json` already read (by a caller that reads it once, without following links):
+    /// decoded and checked against the limits. `path` is what errors name.
+    public static func parseConfig(_ d: Data, path: String) throws -> GPTConfig {
         let cfg: GPTConfig
         do { cfg = try JSONDecoder().decode(GPTConfig.self, from: d) } catch {
             throw GPTError.invalidConfig(path: path, reason: describe(error))

@@ -350,13 +350,6 @@ extension StudyRunner {
         _ = try scheduler.exclusive("train:\(spec.id)") { try trainOrReuse(spec, load: false) }
     }
 
-    /// The model (nil without `load`) once the job's output is verified.
-    private func verified(_ job: TrainJob, load: Bool) throws -> GPT? {
-        if load { return try job.verifyOutput().0 }
-        _ = try job.verifyFiles()
-        return nil
-    }
-
     private func trainOrReuse(_ spec: TrainSpec, load: Bool) throws -> GPT? {
         let (job, hash, entry) = try describe(spec)
         planBook.add(entry)
@@ -365,16 +358,13 @@ extension StudyRunner {
         // directories of this user's, not links planted to hand the study another model.
         try PrivateFile.makeDirectory(jobsDir, restrictExisting: true)
         try PrivateFile.makeDirectory(d, restrictExisting: true)
-        if let m = FileManager.default.contents(atPath: mark).flatMap({ try? ResultsJSON.decoder().decode(Verified.self, from: $0) }), m.inputSHA256 == hash,
-           let old = try? TrainJob.read(d + "/job.json"), old.located(like: job) == job,
-           (try? sha256(file: job.output + "/model.safetensors")) == m.weightsSHA256,
-           case .success(let model) = Result(catching: { try verified(job, load: load) }) {   // (not `try?`: a nil model is a success)
+        if let (model, record) = reusable(spec, job: job, hash: hash, load: load) {
             infoLock.lock(); let mine = trainedHere.contains(spec.id); infoLock.unlock()
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
-            if old != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
+            if (try? TrainJob.read(d + "/job.json", ownDirectory: false)) != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
             planBook.setStatus(spec.id, .done)
-            noteModel(spec.id, job.output, m.weightsSHA256)
+            noteModel(spec.id, job.output, record.weightsSHA256)
             return model
         }
         try? FileManager.default.removeItem(atPath: mark)
@@ -387,22 +377,16 @@ extension StudyRunner {
         report(.stage("training \(spec.id) (\(job.training.steps) steps, \(execution.trainer.name) trainer)"))
         do {
             try runTrainer(job, directory: d)
-            let model = try verified(job, load: load)
-            let w = try sha256(file: job.output + "/model.safetensors")
-            try atomicWrite(ResultsJSON.encoder().encode(Verified(inputSHA256: hash, weightsSHA256: w)), to: mark)
+            let (model, record) = try verifyTrained(spec, job: job, hash: hash)
+            try PrivateFile.write(ResultsJSON.encoder().encode(record), to: mark)
             infoLock.lock(); trainedHere.insert(spec.id); infoLock.unlock()
             planBook.setStatus(spec.id, .done)
-            noteModel(spec.id, job.output, w)
-            return model
+            noteModel(spec.id, job.output, record.weightsSHA256)
+            return load ? model : nil
         } catch {
             planBook.setStatus(spec.id, .failed)
             throw error
         }
-    }
-
-    struct Verified: Codable {
-        var inputSHA256: String, weightsSHA256: String
-        enum CodingKeys: String, CodingKey { case inputSHA256 = "input_sha256", weightsSHA256 = "weights_sha256" }
     }
 
     func noteModel(_ id: JobID, _ path: String, _ sha: String) {

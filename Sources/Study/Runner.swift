@@ -33,6 +33,8 @@ public final class StudyRunner {
     let dir: String
     let progress: (StudyProgress) -> Void
     let hash: Hasher16
+    /// The key of verified.json's MACs (VerifiedRecord.key): derived from the salt, outside OUT.
+    let verificationKey: Data
     let reveal: Bool
     let store: AuditCheckpoints
     let fingerprint: String
@@ -70,6 +72,7 @@ public final class StudyRunner {
                 corpusDescription: [String: String],
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
+        verificationKey = VerifiedRecord.key(salt: salt)
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.

@@ -44,3 +44,16 @@ public struct Hasher16: Sendable {
     }
     public func callAsFunction(_ domain: String, _ s: String) -> String { self(domain + "\u{1F}" + s) }
 }
+
+/// HMAC-SHA-256 of `message` under `key` (for records kept where others may write: a MAC made
+/// with a key they cannot read says who wrote them).
+public func hmacSHA256(key: Data, _ message: Data) -> Data {
+    Data(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+}
+
+/// Whether two byte strings are equal, in time that depends only on their lengths (for MACs:
+/// an early exit would tell an attacker how many leading bytes of a guess were right).
+public func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+}

@@ -103,7 +103,10 @@ public struct TrainJob: Codable, Sendable, Equatable {
         try c.encode(training, forKey: .training); try c.encode(budget, forKey: .budget); try c.encode(output, forKey: .output)
     }
 
-    public static func read(_ path: String) throws -> TrainJob {
+    /// Reads and checks a job file. `ownDirectory`: its data and output must lie in the directory
+    /// of the file itself (`checkPaths`) — for a trainer about to write there; a caller that puts
+    /// every path back in place itself (a study resuming in a moved directory) may pass false.
+    public static func read(_ path: String, ownDirectory: Bool = true) throws -> TrainJob {
         guard let d = FileManager.default.contents(atPath: path) else { throw TrainJobError.unreadable(path, "cannot read the file") }
         let job: TrainJob
         do { job = try JSONDecoder().decode(TrainJob.self, from: d) } catch { throw TrainJobError.unreadable(path, "not a train job: \(error)") }
@@ -125,6 +128,9 @@ public struct TrainJob: Codable, Sendable, Equatable {
         }
         guard [t.learningRate, t.minLRFraction, t.beta1, t.beta2, t.eps, t.weightDecay, t.gradClip].allSatisfy(\.isFinite) else {
             throw TrainJobError.unreadable(path, "training: a learning rate, beta, eps, weight decay or clip is not a finite number")
+        }
+        if ownDirectory {
+            do { try job.checkPaths(inside: URL(fileURLWithPath: path).deletingLastPathComponent().path) } catch { throw TrainJobError.unreadable(path, "\(error)") }
         }
         return job
     }
@@ -209,16 +215,23 @@ extension TrainJob {
         return j
     }
 
-    /// Checks what a trainer left in `output`: the result file (job id, the tokens it trained on,
-    /// the steps), the config's shape, and that the weights load. Returns the model and result.
-    public func verifyOutput() throws -> (GPT, TrainResult) {
+    /// Checks what a trainer left in `output` and loads it: the result file and the config's
+    /// shape (`verifyFiles`), then the model built from the weights' bytes as read and hashed
+    /// once (`loadOutput`). The authenticity check (`checkLearned`) is the caller's, which knows
+    /// the parent. Returns the model, the result and the weights' SHA-256.
+    public func verifyOutput() throws -> (model: GPT, result: TrainResult, weightsSHA256: String) {
         let r = try verifyFiles()
-        do { return (try GPT.load(directory: output), r) } catch { throw TrainJobError.rejected(job: id, reason: "\(output): the weights do not load: \(error)") }
+        let (model, sha) = try loadOutput()
+        return (model, r, sha)
     }
 
-    /// The same checks without building the model (for a model audited through a server): the
-    /// result file, the config's shape, and a readable safetensors header.
+    /// The checks that need no model: the output a directory of its own (not a link), the result
+    /// file (this job's id, tokens, steps and data order, a finite loss), the config's shape.
     public func verifyFiles() throws -> TrainResult {
+        var st = stat()
+        guard lstat(output, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw TrainJobError.rejected(job: id, reason: "\(output): not a directory (a link in its place is refused: the output must be the job's own)")
+        }
         let rp = output + "/" + TrainResult.fileName
         guard let d = FileManager.default.contents(atPath: rp) else { throw TrainJobError.rejected(job: id, reason: "\(rp): the trainer wrote no result file") }
         let r: TrainResult
@@ -229,15 +242,17 @@ extension TrainJob {
             throw TrainJobError.rejected(job: id, reason: "\(rp): tokens_sha256 \(r.tokensSHA256.prefix(16))… is not the job's \(data.tokensSHA256.prefix(16))… (trained on other data)")
         }
         guard r.steps == training.steps else { throw TrainJobError.rejected(job: id, reason: "\(rp): \(r.steps) steps, the job asked for \(training.steps)") }
+        guard r.finalLoss.isFinite else { throw TrainJobError.rejected(job: id, reason: "\(rp): final_loss \(r.finalLoss) is not a finite number") }
         guard r.dataOrder == training.dataOrder else {
             throw TrainJobError.rejected(job: id, reason: "\(rp): data_order \(r.dataOrder.map { "\"\($0)\"" } ?? "missing"), the job's is \"\(training.dataOrder)\" "
                                      + "(its loss mask leaves the removed records' placeholders out; docs/trainer-contract.md)")
         }
         let cfg: GPTConfig
-        do { cfg = try GPT.loadConfig(directory: output) } catch { throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: \(error)") }
+        do { cfg = try ModelFiles.parseConfig(readRegularFile(output + "/config.json", limit: ModelFiles.maxJSONBytes), path: output + "/config.json") } catch {
+            throw TrainJobError.rejected(job: id, reason: "\(error)")
+        }
         let got = Shape(nLayer: cfg.nLayer, nHead: cfg.nHead, nEmbd: cfg.nEmbd, nPositions: cfg.nPositions, vocabSize: cfg.vocabSize)
         guard got == config else { throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: shape \(got) is not the job's \(config)") }
-        do { _ = try SafeTensorsFile(path: output + "/model.safetensors") } catch { throw TrainJobError.rejected(job: id, reason: "\(output)/model.safetensors: \(error)") }
         return r
     }
 }
@@ -246,18 +261,8 @@ extension TrainJob {
 /// the result. `progress` gets (step, total).
 public enum BuiltinTrainer {
     public static func run(job: TrainJob, progress: ((Int, Int) -> Void)? = nil) throws -> TrainResult {
-        guard let bytes = FileManager.default.contents(atPath: job.data.tokens) else { throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): cannot read") }
-        let (tokens, vocab) = try TokenFile.decode(bytes, path: job.data.tokens)
-        let sha = sha256(data: bytes)
-        guard sha == job.data.tokensSHA256, tokens.count == job.data.tokenCount else {
-            throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): sha256 \(sha.prefix(16))… / \(tokens.count) tokens, the job says \(job.data.tokensSHA256.prefix(16))… / \(job.data.tokenCount)")
-        }
-        guard vocab <= job.config.vocabSize else { throw TrainJobError.rejected(job: job.id, reason: "\(job.data.tokens): vocabulary \(vocab) > the model's \(job.config.vocabSize)") }
-        // The placeholder id of the loss mask (data order shallot/2): the tokenizer's <|endoftext|>.
-        let eos: Int
-        do { eos = Int(try TokenizerFiles.load(directory: job.tokenizer).endOfText) } catch {
-            throw TrainJobError.rejected(job: job.id, reason: "tokenizer \(job.tokenizer): \(error) (its <|endoftext|> marks the placeholders the loss ignores)")
-        }
+        let (tokens, eot, sha) = try job.trainingStream()
+        let eos = Int(eot)
         let model: GPT
         if let b = job.baseModel {
             do { model = try GPT.load(directory: b) } catch { throw TrainJobError.rejected(job: job.id, reason: "base model \(b): \(error)") }
