@@ -91,8 +91,10 @@ struct FixedTest: Sendable {
     /// Runs the test on one model. A back end with fewer positions than the training context (a
     /// server whose scoring requests add tokens) gets each sequence's last positions: the same
     /// test, cut where it must be, the same way for every model behind that server.
-    func run(_ model: any LanguageModel, progress: ((Int, Int) -> Void)?) throws -> TestOutcome {
-        let ctx = model.contextLength, eot = model.tokenizer.endOfText, placed = model.capabilities.positionOffsets
+    /// `place`: record-window prompts at their positions where the back end can (otherwise, or
+    /// when false, the positions before them filled with <|endoftext|>).
+    func run(_ model: any LanguageModel, place: Bool = true, progress: ((Int, Int) -> Void)?) throws -> TestOutcome {
+        let ctx = model.contextLength, eot = model.tokenizer.endOfText, placed = place && model.capabilities.positionOffsets
         let fitted = prompts.map { p0 in
             let p = placed ? p0 : p0.padded(endOfText: eot)
             return p.position + p.ids.count + p.maxNew <= ctx ? p

@@ -248,7 +248,7 @@ public final class StudyRunner {
     }
 
     func test(_ m: any LanguageModel) throws -> TestOutcome {
-        try fixedTest.run(m) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
+        try fixedTest.run(m, place: s.padAlignedPrompts != true) { d, t in if self.execution.jobs == 1 { self.report(.step(done: d, total: t)) } }
     }
 
     /// The fixed test of model `id`: in this process, or through a server `--serve-cmd` starts

@@ -61,6 +61,10 @@ public struct StudySettings: Codable, Sendable {
     public var strata = 10
     /// Occurrences of each value in the fixed test (a sample seeded by `seed`).
     public var testOccurrences = 3
+    /// The record-window prompts with the positions before them filled with <|endoftext|> instead
+    /// of placed at their positions (what a server back end gets anyway): a local study then asks
+    /// exactly what a study through `--serve-cmd` asks. nil: placed.
+    public var padAlignedPrompts: Bool?
     /// The prospective variance the power analysis assumes before anything is trained: the
     /// reseed arm's newly-vulnerable rate and the between-seed sd of a paired difference,
     /// measured on this preset (BENCHMARKS.md).
@@ -85,6 +89,7 @@ public struct StudySettings: Codable, Sendable {
         case pretrainUnseenFraction = "pretrain_unseen_fraction", removePerRound = "remove_per_round", prefixLengths = "prefix_lengths"
         case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods", bootstrapResamples = "bootstrap_resamples"
         case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective, plant
+        case padAlignedPrompts = "pad_aligned_prompts"
     }
 
     /// Namesake groups planted in the synthetic fine-tuning corpus, or their null twin.

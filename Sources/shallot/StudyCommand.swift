@@ -43,6 +43,7 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Subjects removed per round (default: the preset's).") var remove: Int?
     @Option(help: "Evaluation seeds: each has its own baseline and one model per arm and round (default: the preset's).") var seeds: Int?
     @Option(help: "Selection seeds: models the deletion targets are ranked on, apart from the evaluation seeds (default: the preset's).") var selectionSeeds: Int?
+    @Flag(help: "Fill the positions before each record-window prompt with <|endoftext|> instead of placing the prompt at its trained position (what a --serve-cmd server gets): a local study then asks exactly what a served one asks.") var padAlignedPrompts = false
     @Option(help: "The smallest effect of interest Δ, an absolute difference of newly-vulnerable rates, fixed before the run (default 0.05).") var delta: Double?
     @Option(help: "Fine-tuning epochs (default: the preset's); how strongly the model memorises.") var finetuneEpochs: Double?
     @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
@@ -145,6 +146,7 @@ struct StudyCommand: ParsableCommand {
     func settings() throws -> StudySettings {
         guard var settings = StudySettings.preset(preset) else { throw ValidationError("unknown preset \"\(preset)\"; use quick, default, validation or paper") }
         if let budget { settings.budget = budget }
+        if padAlignedPrompts { settings.padAlignedPrompts = true }
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }
         if let seeds { guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }; settings.seeds = seeds }

@@ -162,7 +162,9 @@ import Testing
         let bin = shallotBinary().path
         let served = try shallot(args + ["--jobs", "2", "--serve-cmd", "'\(bin)' serve --model {model} --port {port} --api-key-env SHALLOT_SERVE_API_KEY", "--out", d + "/served"])
         #expect(served.status == 0, "\(served.stderr)")
-        let local = try shallot(args + ["--jobs", "2", "--out", d + "/local"])
+        // A server cannot start a sequence at a position: the local study is asked to pad the
+        // record-window prompts the same way.
+        let local = try shallot(args + ["--jobs", "2", "--pad-aligned-prompts", "--out", d + "/local"])
         #expect(local.status == 0, "\(local.stderr)")
         guard served.status == 0, local.status == 0 else { return }
         // Every round audit went through its own server, logged, and the server is gone.
