@@ -54,7 +54,7 @@ enum ListenerOwnership {
             return .unprovable("\(TerminalText.escape(EndpointURL.redacted(url))): no host and port to check")
         }
         let shown = "\(TerminalText.escape(host.contains(":") ? "[\(host)]" : host)):\(port)"
-        guard isLoopbackHost(host) || ["0.0.0.0", "::"].contains(host) else {
+        guard isLoopbackHost(host) || isUnspecifiedHost(host) else {
             return .unprovable("\(shown): not a loopback address, so who listens there cannot be checked from this machine (a serve "
                                + "command's server is sent the API key and prompts only once its listener is proven to be one of the "
                                + "command's processes: have it listen on 127.0.0.1, or use {port})")

@@ -38,12 +38,13 @@ extension ServeSettings {
         }
     }
 
-    /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
+    /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z, in
+    /// every spelling the resolver reads: isLoopbackHost).
     static func isLoopback(_ host: String) -> Bool { isLoopbackHost(host) }
 
     /// True for the addresses that mean "every interface".
     static func isWildcard(_ host: String) -> Bool {
-        ["", "0.0.0.0", "::", "[::]", "*"].contains(host)
+        host.isEmpty || host == "*" || isUnspecifiedHost(host)
     }
 }
 
