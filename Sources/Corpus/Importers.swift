@@ -207,61 +207,113 @@ public enum Importer {
 /// anything but a comma or the end of the line: that is what an unterminated quote looks like
 /// once it has swallowed the next row (`…body\na/2.,"From: …` — the next row's opening quote
 /// closes the field and the rest of that row follows it), which would otherwise import two
-/// messages as one and exit 0. On one line, text after a closing quote is kept (lenient).
+/// messages as one and exit 0. When the swallowed row's quoted field opens at the end of its line
+/// (`b/2,"` and a line break: a message that starts with one), the quote closes at a line end
+/// and the row looks whole; then the line it closes on reads like the start of a new row (text,
+/// a comma, the quote), and the rows that follow (the swallowed message's lines) do not have the
+/// header's number of fields. That pair is an error naming the row, found before the row is
+/// handed out. A row merely ending in `,"` ("Thanks," closing a message) followed by a sound row
+/// is not. On one line, text after a closing quote is kept (lenient).
 public struct CSVReader: Sequence {
     let lines: LineReader
     /// Longest record (bytes) — a message with its attachments.
     public static let maxRecordBytes = 64 << 20
     public init?(path: String) { guard let l = LineReader(path: path) else { return nil }; lines = l }
     public func makeIterator() -> AnyIterator<Result<[[UInt8]], CorpusError>> {
-        let it = lines.makeIterator()
-        let reader = lines, path = lines.path
-        var lineNo = 0, rowNo = 0, done = false
+        var rows = CSVRows(lines: lines)
+        var pending: Result<[[UInt8]], CorpusError>??
+        var width: Int?
         return AnyIterator {
-            if done { return nil }
-            var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0, quoteLine = 0
-            let startLine = lineNo + 1
-            rowNo += 1
-            func fail(_ e: CorpusError) -> Result<[[UInt8]], CorpusError> { done = true; return .failure(e) }
-            while let line = it.next() {
-                lineNo += 1
-                sawAny = true
-                size += line.count + 1
-                if size > CSVReader.maxRecordBytes {
-                    return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) is longer than \(CSVReader.maxRecordBytes) bytes (an unterminated quote?)"))
+            if let p = pending { pending = nil; return p }
+            let r = rows.next()
+            guard case .success(let fields)? = r else { return r }
+            if width == nil { width = fields.count }
+            if let s = rows.suspect {
+                // Looked at before this row is handed out: the next row tells a merge from a message ending in ','.
+                rows.suspect = nil
+                let next = rows.next()
+                if case .success(let f)? = next, let w = width, f.count != w {
+                    return rows.fail(.badLine(path: rows.path, line: s.startLine, reason: "row \(s.row): its quoted field, opened on line \(s.opened), "
+                        + "closes at the end of line \(s.closed), which reads like the start of a new row, and the row after it has \(f.count) "
+                        + "field\(f.count == 1 ? "" : "s"), not the header's \(w): an unterminated quote has merged the following row(s) into this one"))
                 }
-                var i = 0
-                while i < line.count {
-                    let c = line[i]
-                    if inQuotes {
-                        if c == UInt8(ascii: "\"") {
-                            if i + 1 < line.count && line[i + 1] == UInt8(ascii: "\"") { field.append(c); i += 2; continue }
-                            inQuotes = false
-                            if lineNo > quoteLine && !CSVReader.endsField(line, after: i) {
-                                return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo): its quoted field, opened on line \(quoteLine), closes on "
-                                                     + "line \(lineNo) with text after the closing quote: an unterminated quote has merged the following "
-                                                     + "row(s) into this one"))
-                            }
-                        } else { field.append(c) }
-                    } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true; quoteLine = lineNo }
-                    else if c == UInt8(ascii: ",") { fields.append(field); field = [] }
-                    else if !(c == 0x0D && i == line.count - 1) { field.append(c) }
-                    i += 1
-                }
-                if inQuotes { field.append(0x0A); continue }  // newline inside a quoted field
-                fields.append(field)
-                return .success(fields)
+                pending = .some(next)
             }
-            if let e = reader.error { return fail(e) }
-            if inQuotes { return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) has a quoted field that is never closed")) }
-            done = true
-            if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return .success(fields) }
-            return nil
+            return r
         }
     }
+}
 
+/// The row reader behind CSVReader: one row per `next()`, with the line numbers errors name.
+struct CSVRows {
+    let it: AnyIterator<[UInt8]>
+    let reader: LineReader
+    var path: String { reader.path }
+    var lineNo = 0, rowNo = 0, done = false
+    /// The row just read closed a multi-line quoted field at the end of a line that reads like a
+    /// row's start (CSVReader decides with the next row).
+    var suspect: (row: Int, startLine: Int, opened: Int, closed: Int)?
+
+    init(lines: LineReader) { reader = lines; it = lines.makeIterator() }
+
+    mutating func fail(_ e: CorpusError) -> Result<[[UInt8]], CorpusError> { done = true; return .failure(e) }
+
+    mutating func next() -> Result<[[UInt8]], CorpusError>? {
+        if done { return nil }
+        var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0, quoteLine = 0
+        let startLine = lineNo + 1
+        rowNo += 1
+        while let line = it.next() {
+            lineNo += 1
+            sawAny = true
+            size += line.count + 1
+            if size > CSVReader.maxRecordBytes {
+                return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) is longer than \(CSVReader.maxRecordBytes) bytes (an unterminated quote?)"))
+            }
+            var i = 0
+            while i < line.count {
+                let c = line[i]
+                if inQuotes {
+                    if c == UInt8(ascii: "\"") {
+                        if i + 1 < line.count && line[i + 1] == UInt8(ascii: "\"") { field.append(c); i += 2; continue }
+                        inQuotes = false
+                        if lineNo > quoteLine && !CSVReader.endsField(line, after: i) {
+                            return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo): its quoted field, opened on line \(quoteLine), closes on "
+                                                 + "line \(lineNo) with text after the closing quote: an unterminated quote has merged the following "
+                                                 + "row(s) into this one"))
+                        }
+                        if lineNo > quoteLine && CSVReader.readsLikeRowStart(line, quoteAt: i) {
+                            suspect = (rowNo, startLine, quoteLine, lineNo)
+                        }
+                    } else { field.append(c) }
+                } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true; quoteLine = lineNo }
+                else if c == UInt8(ascii: ",") { fields.append(field); field = [] }
+                else if !(c == 0x0D && i == line.count - 1) { field.append(c) }
+                i += 1
+            }
+            if inQuotes { field.append(0x0A); continue }  // newline inside a quoted field
+            fields.append(field)
+            return .success(fields)
+        }
+        if let e = reader.error { return fail(e) }
+        if inQuotes { return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) has a quoted field that is never closed")) }
+        done = true
+        if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return .success(fields) }
+        return nil
+    }
+}
+
+extension CSVReader {
     /// Whether the quote at `line[i]` ends its field: a comma or the end of the line (a CR at the end included) follows.
     static func endsField(_ line: [UInt8], after i: Int) -> Bool {
         i + 1 == line.count || line[i + 1] == UInt8(ascii: ",") || (line[i + 1] == 0x0D && i + 2 == line.count)
+    }
+
+    /// Whether the quote at `line[i]`, closing a field at the end of the line, is where a new row's
+    /// quoted field would open: it ends the line, directly after a comma, with no quote before it
+    /// on the line (`b/2,"`).
+    static func readsLikeRowStart(_ line: [UInt8], quoteAt i: Int) -> Bool {
+        let atEnd = i + 1 == line.count || (line[i + 1] == 0x0D && i + 2 == line.count)
+        return atEnd && i > 0 && line[i - 1] == UInt8(ascii: ",") && !line[..<i].contains(UInt8(ascii: "\""))
     }
 }

@@ -44,7 +44,7 @@ public enum EndpointURL {
     /// across the network. Nil for https, for loopback, and for the unspecified addresses
     /// (`0.0.0.0`, `::`: a connection to them reaches this machine; servers announce themselves so).
     public static func plaintextWarning(_ url: String) -> String? {
-        guard url.lowercased().hasPrefix("http://"), let h = host(url), !isLoopbackHost(h), !["0.0.0.0", "::"].contains(h) else { return nil }
+        guard url.lowercased().hasPrefix("http://"), let h = host(url), !isLoopbackHost(h), !isUnspecifiedHost(h) else { return nil }
         return "\(TerminalText.escape(redacted(url))) is plain http to \(TerminalText.escape(h)), not a loopback address: the API key and every "
             + "prompt (text from the corpus, PII included) will cross the network unencrypted. Use https, or an SSH tunnel to 127.0.0.1"
     }

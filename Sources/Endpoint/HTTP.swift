@@ -53,12 +53,15 @@ final class HTTPTransport: @unchecked Sendable {
     let timeout: TimeAmount
     /// Seconds one request may take, all of its attempts and their waits included.
     let deadline: Double
+    /// Run before every attempt; an error it throws ends the request, unsent and not retried
+    /// (a served model's listener that is no longer its server's: ModelServerProcess.checkListener).
+    let beforeEachAttempt: (@Sendable () throws -> Void)?
     private let lock = NSLock()
     private var nextId = 0
     private(set) var retries = 0
 
     init(concurrency: Int, apiKey: String?, logPath: String?, revealBodies: Bool, maxRetries: Int, retryBaseDelay: Double,
-         timeoutSeconds: Int, deadlineSeconds: Double) throws {
+         timeoutSeconds: Int, deadlineSeconds: Double, beforeEachAttempt: (@Sendable () throws -> Void)? = nil) throws {
         var config = HTTPClient.Configuration()   // TLS: the system's trust store
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, concurrency))
         config.timeout = .init(connect: .seconds(10), read: .seconds(Int64(timeoutSeconds)))
@@ -69,6 +72,7 @@ final class HTTPTransport: @unchecked Sendable {
         self.apiKey = apiKey; self.revealBodies = revealBodies
         self.maxRetries = maxRetries; self.retryBaseDelay = retryBaseDelay; self.timeout = .seconds(Int64(timeoutSeconds))
         deadline = deadlineSeconds
+        self.beforeEachAttempt = beforeEachAttempt
         log = try RequestLog(path: logPath)
     }
 
@@ -101,6 +105,11 @@ final class HTTPTransport: @unchecked Sendable {
             let t0 = Date()
             var failure: String?
             var answer: HTTPAnswer?
+            do { try beforeEachAttempt?() } catch {
+                entry["error"] = "not sent: \(error)"
+                log.write(entry)
+                throw error as? EndpointError ?? EndpointError("\(kind) \(EndpointURL.redacted(url)): not sent: \(error)")
+            }
             do {
                 let a = try await once(url, body: body, kind: kind, maxBytes: maxBytes, entry: &entry)
                 if a.status == 429 || a.status >= 500 { failure = "HTTP \(a.status)" } else { answer = a }

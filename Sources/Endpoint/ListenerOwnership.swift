@@ -11,6 +11,12 @@
 // refused, naming the port and what holds it; where /proc cannot tell (no /proc, another
 // network namespace), nothing is sent either.
 //
+// A server can also die while it is used, and whoever binds its port next would be sent the
+// next request. So the listener is looked at again before every request attempt
+// (ModelServerProcess.checkListener): the sockets listening on the port must be the ones proven
+// here, or be proven the command's again (a server may reopen its socket); nothing listening
+// there is a dead server, also an error. The window left is between that look and the connect.
+//
 // Not covered: a process of the same user (it could read the key from the server's environment
 // anyway), a server that double-forks out of its group and parent chain (refused: it looks like
 // someone else's), and a host that is not this machine's loopback (refused: unprovable here).
@@ -50,24 +56,39 @@ enum ListenerOwnership {
     /// Whether the listeners at `url` (its host and port) are the command's: its process group
     /// `group` and their descendants. An error when /proc cannot tell.
     static func check(url: String, group: pid_t, proc: String = "/proc") throws -> Finding {
+        try examine(url: url, group: group, proc: proc).finding
+    }
+
+    /// `check`, with the socket inodes of the listeners it found (every one of them the
+    /// command's when the finding is `ours`): a later look at the port compares against them.
+    static func examine(url: String, group: pid_t, proc: String = "/proc") throws -> (finding: Finding, inodes: Set<UInt64>) {
         guard let host = EndpointURL.host(url), let port = EndpointURL.port(url) else {
-            return .unprovable("\(TerminalText.escape(EndpointURL.redacted(url))): no host and port to check")
+            return (.unprovable("\(TerminalText.escape(EndpointURL.redacted(url))): no host and port to check"), [])
         }
         let shown = "\(TerminalText.escape(host.contains(":") ? "[\(host)]" : host)):\(port)"
-        guard isLoopbackHost(host) || ["0.0.0.0", "::"].contains(host) else {
-            return .unprovable("\(shown): not a loopback address, so who listens there cannot be checked from this machine (a serve "
+        guard isLoopbackHost(host) || isUnspecifiedHost(host) else {
+            return (.unprovable("\(shown): not a loopback address, so who listens there cannot be checked from this machine (a serve "
                                + "command's server is sent the API key and prompts only once its listener is proven to be one of the "
-                               + "command's processes: have it listen on 127.0.0.1, or use {port})")
+                               + "command's processes: have it listen on 127.0.0.1, or use {port})"), [])
         }
         let here = try listeners(proc: proc, shown: shown).filter { $0.port == port && $0.loopbackReachable }
-        if here.isEmpty { return .nobody("nothing listens on \(shown) yet") }
+        let inodes = Set(here.map(\.inode))
+        if here.isEmpty { return (.nobody("nothing listens on \(shown) yet"), []) }
         let tree = processTree(of: group, proc: proc)
         for l in here where holder(of: l.inode, among: tree, proc: proc) == nil {
-            return .foreign("\(shown): the listener there (\(l.address), socket inode \(l.inode), user \(l.uid)\(describeHolder(l, proc: proc))) "
+            return (.foreign("\(shown): the listener there (\(l.address), socket inode \(l.inode), user \(l.uid)\(describeHolder(l, proc: proc))) "
                             + "is not the serve command's (process group \(group), \(tree.count) process\(tree.count == 1 ? "" : "es")): another "
-                            + "process bound the port first; it was sent nothing, neither the API key nor a prompt")
+                            + "process bound the port first; it was sent nothing, neither the API key nor a prompt"), inodes)
         }
-        return .ours
+        return (.ours, inodes)
+    }
+
+    /// The socket inodes listening at `url`'s port where a loopback connection reaches them: a
+    /// read of /proc/net/tcp{,6}, cheap enough to make before every request.
+    static func inodes(url: String, proc: String = "/proc") throws -> Set<UInt64> {
+        guard let port = EndpointURL.port(url) else { return [] }
+        let all = try listeners(proc: proc, shown: TerminalText.escape(EndpointURL.redacted(url)))
+        return Set(all.filter { $0.port == port && $0.loopbackReachable }.map(\.inode))
     }
 
     /// Every LISTEN socket in /proc/net/tcp and /proc/net/tcp6; an error when neither can be read.

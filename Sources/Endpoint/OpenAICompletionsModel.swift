@@ -44,6 +44,10 @@ public struct EndpointSettings: Sendable {
     public var contextLength: Int?
     /// (done, total) requests of the current call.
     public var onProgress: (@Sendable (Int, Int) -> Void)?
+    /// Run before every request attempt; what it throws ends the request unsent. A study sets it
+    /// to its server's `ModelServerProcess.checkListener`, so that a port rebound by another
+    /// process after the server died is never sent the key or a prompt.
+    public var beforeEachAttempt: (@Sendable () throws -> Void)?
     /// Where warnings go (default: standard error, as `warning: …`).
     public var warn: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
     /// The most bytes one token's text can hold: the local tokenizer's longest token, else 1 KiB
@@ -90,7 +94,8 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         if let w = EndpointURL.plaintextWarning(settings.baseURL) { settings.warn(w) }   // before the first byte is sent
         http = try HTTPTransport(concurrency: settings.concurrency, apiKey: settings.apiKey, logPath: settings.requestLog,
                                  revealBodies: settings.revealPII, maxRetries: settings.maxRetries, retryBaseDelay: settings.retryBaseDelay,
-                                 timeoutSeconds: settings.timeoutSeconds, deadlineSeconds: settings.deadlineSeconds)
+                                 timeoutSeconds: settings.timeoutSeconds, deadlineSeconds: settings.deadlineSeconds,
+                                 beforeEachAttempt: settings.beforeEachAttempt)
         let http = self.http
         var s = settings
         // The model entry.

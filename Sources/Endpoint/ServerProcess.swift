@@ -37,6 +37,8 @@ public final class ModelServerProcess: @unchecked Sendable {
     let pid: pid_t
     private var stopped = false
     private let lock = NSLock()
+    /// The listening sockets at `baseURL` proven to be the command's (guarded by `lock`).
+    private var proven: Set<UInt64>
 
     /// The environment variable holding the server's API key.
     public static let apiKeyVariable = "SHALLOT_SERVE_API_KEY"
@@ -71,8 +73,29 @@ public final class ModelServerProcess: @unchecked Sendable {
         }
     }
 
-    private init(pid: pid_t, baseURL: String, servedModel: String, command: String, logPath: String, apiKey: String) {
+    private init(pid: pid_t, baseURL: String, servedModel: String, command: String, logPath: String, apiKey: String, listeners: Set<UInt64>) {
         self.pid = pid; self.baseURL = baseURL; self.servedModel = servedModel; self.command = command; self.logPath = logPath; self.apiKey = apiKey
+        proven = listeners
+    }
+
+    /// Throws unless the listener at `baseURL` is still the server's: call before every request
+    /// (EndpointSettings.beforeEachAttempt). The sockets listening on the port must be ones
+    /// proven the command's, or be proven so now; none at all means the server died. A server
+    /// that died and a process that bound its port after it are never sent the key or a prompt.
+    public func checkListener() throws {
+        let now = try ListenerOwnership.inodes(url: baseURL)
+        let shown = TerminalText.escape(EndpointURL.redacted(baseURL))
+        guard !now.isEmpty else {
+            throw EndpointError("\(shown): nothing listens there any more: the server `\(command)` stopped (\(logPointer(logPath))); "
+                                + "nothing more was sent")
+        }
+        if lock.withLock({ now.isSubset(of: proven) }) { return }
+        let (finding, inodes) = try ListenerOwnership.examine(url: baseURL, group: pid)
+        switch finding {
+        case .ours: lock.withLock { proven.formUnion(inodes) }
+        case .nobody(let why), .foreign(let why), .unprovable(let why):
+            throw EndpointError("the server `\(command)` is no longer the one listening: \(why)")
+        }
     }
 
     deinit { stop() }
@@ -180,7 +203,7 @@ public final class ModelServerProcess: @unchecked Sendable {
             for base in candidates {
                 let shown = TerminalText.escape(EndpointURL.redacted(base))   // printed by the command: shown escaped
                 // Nothing, not even the key-less probe, before the listener is proven the command's.
-                if let why = try unproven(base, group: pid, portGiven: port != nil, command: cmd) { problems.append(why); continue }
+                if let why = try unproven(ListenerOwnership.check(url: base, group: pid), portGiven: port != nil, command: cmd) { problems.append(why); continue }
                 var served: String?
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false, maxBytes: ResponseBudget.models) }
@@ -193,10 +216,12 @@ public final class ModelServerProcess: @unchecked Sendable {
                     problems.append("GET \(shown)/models: \(error)")
                 }
                 if let served {
-                    // (again: the listener that answered is still the command's before the probe)
-                    if let why = try unproven(base, group: pid, portGiven: port != nil, command: cmd) { problems.append(why); continue }
+                    // (again: the listener that answered is still the command's before the probe;
+                    // its sockets are what every later request is checked against)
+                    let (finding, inodes) = try ListenerOwnership.examine(url: base, group: pid)
+                    if let why = try unproven(finding, portGiven: port != nil, command: cmd) { problems.append(why); continue }
                     try demandsKey(base: base, model: served, command: cmd)
-                    return ModelServerProcess(pid: pid, baseURL: base, servedModel: served, command: cmd, logPath: logPath, apiKey: key)
+                    return ModelServerProcess(pid: pid, baseURL: base, servedModel: served, command: cmd, logPath: logPath, apiKey: key, listeners: inodes)
                 }
             }
             if !problems.isEmpty { lastProblem = problems.joined(separator: "; ") }
@@ -204,12 +229,12 @@ public final class ModelServerProcess: @unchecked Sendable {
         }
     }
 
-    /// Why nothing may be sent to `base` yet (nil: its listener is the command's). A listener of
+    /// Why nothing may be sent to a URL yet, from what listens there (nil: the command's). A listener of
     /// another process on the port the command was given ({port}) stops the start at once; on a
     /// URL the command printed it is passed over (never sent anything) and reported if nothing
     /// else serves. /proc that cannot tell is an error either way (ListenerOwnership).
-    static func unproven(_ base: String, group: pid_t, portGiven: Bool, command: String) throws -> String? {
-        switch try ListenerOwnership.check(url: base, group: group) {
+    static func unproven(_ finding: ListenerOwnership.Finding, portGiven: Bool, command: String) throws -> String? {
+        switch finding {
         case .ours: return nil
         case .nobody(let why): return why
         case .foreign(let why), .unprovable(let why):

@@ -270,15 +270,26 @@ public final class Ledger: @unchecked Sendable {
     }
 
     /// Refuses to append after `lastID` when the ledger is behind its anchor or its high-water
-    /// mark (it was cut: the next entry would take an id given before), or when the mark is
-    /// missing, forged or names another entry.
+    /// mark (it was cut: the next entry would take an id given before), when the anchor is behind
+    /// the mark (it was emptied or put back: the append would re-fill it and hide that), or when
+    /// the mark is missing, forged or names another entry.
     func refuseToContinue(_ db: Database, lastID: Int64) throws {
-        if let a = try Self.lastAnchor(anchorPath), a.id > lastID {
+        // The mark before the anchor: another writer raises the mark only after its anchor lines
+        // are written, so a mark read first is never ahead of an honest anchor read after it.
+        let marked = try? readMark()
+        let anchored = try Self.lastAnchor(anchorPath)
+        if let a = anchored, a.id > lastID {
             throw LedgerError.invalid("\(path): the anchor \(anchorPath) records entry \(a.id) but the ledger ends at \(lastID): it was truncated; "
                                       + "see `shallot ledger verify --integrity`")
         }
-        let refusal = try markRefusal(lastID: lastID) { id in
+        var refusal = try markRefusal(lastID: lastID) { id in
             try String.fetchOne(db, sql: "SELECT hash FROM entries WHERE id = ?", arguments: [id])
+        }
+        // The anchor is written before the mark is raised, so it never ends before the mark on
+        // its own: one that does was cut back or emptied behind the ledger's back.
+        if refusal == nil, let mark = marked ?? nil, mark.id > (anchored?.id ?? 0) {
+            refusal = "the anchor \(anchorPath) ends at entry \(anchored?.id ?? 0) but the high-water mark \(markPath) records entry \(mark.id): "
+                + "the anchor was emptied or put back, and appending would fill it again over what was removed"
         }
         if let refusal {
             throw LedgerError.invalid("\(path): not appending (the next entry could take an id given before): \(refusal); "

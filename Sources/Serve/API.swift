@@ -10,9 +10,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var type: String
     public var param: String?
     public var code: String?
+    /// Seconds a client should wait before trying again: sent as `Retry-After` (a 429).
+    public var retryAfter: Int?
 
-    public init(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil) {
-        self.status = status; self.message = message; self.type = type; self.param = param; self.code = code
+    public init(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil,
+                retryAfter: Int? = nil) {
+        self.status = status; self.message = message; self.type = type; self.param = param; self.code = code; self.retryAfter = retryAfter
     }
     public var description: String { "\(status) \(type): \(message)" }
 

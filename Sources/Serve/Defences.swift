@@ -7,6 +7,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTPTypes
 import Support
 #if canImport(Glibc)
 import Glibc
@@ -33,17 +34,19 @@ extension ServeSettings {
                       ("maximum queued sequences", engine.maxQueued)]
         for (what, v) in limits where v < 1 { throw ServeError("the \(what) is \(v); it must be at least 1") }
         guard idleTimeout > 0 else { throw ServeError("the idle timeout is \(idleTimeout) s; it must be more than 0") }
+        guard bodyDeadline > 0 else { throw ServeError("the body deadline is \(bodyDeadline) s; it must be more than 0") }
         guard engine.maxQueued >= maxSequencesPerRequest else {
             throw ServeError("the queue (\(engine.maxQueued) sequences) must hold one request's \(maxSequencesPerRequest) sequences")
         }
     }
 
-    /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
+    /// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x.y.z, in
+    /// every spelling the resolver reads: isLoopbackHost).
     static func isLoopback(_ host: String) -> Bool { isLoopbackHost(host) }
 
     /// True for the addresses that mean "every interface".
     static func isWildcard(_ host: String) -> Bool {
-        ["", "0.0.0.0", "::", "[::]", "*"].contains(host)
+        host.isEmpty || host == "*" || isUnspecifiedHost(host)
     }
 }
 
@@ -174,6 +177,37 @@ final class ClientGoneHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         inFlight.closed(context.channel)
+        context.fireChannelInactive()
+    }
+}
+
+/// Closes a connection whose request body has not all arrived `deadline` after its head. The
+/// idle timeout restarts with every byte, so a client sending its body a byte at a time (each
+/// just before the timeout) held a connection, and a handler waiting for the body, for as long
+/// as it liked; the total deadline holds whatever the pace. From the head to the end of the
+/// body only: the time the server takes to answer is not the client's.
+final class BodyDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+    init(_ deadline: TimeAmount) { self.deadline = deadline }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            timer?.cancel()
+            let channel = context.channel
+            timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+        case .end:
+            timer?.cancel(); timer = nil
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel(); timer = nil
         context.fireChannelInactive()
     }
 }

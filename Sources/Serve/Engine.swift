@@ -131,7 +131,7 @@ final class BatchEngine: @unchecked Sendable {
         if stopping { return APIError(503, "the server is shutting down", type: "server_error") }
         guard pending.count + count <= settings.maxQueued else {
             return APIError(429, "the server is busy: \(pending.count) sequences are waiting and the queue holds \(settings.maxQueued); "
-                            + "retry later", type: "rate_limit_error", code: "queue_full")
+                            + "retry later", type: "rate_limit_error", code: "queue_full", retryAfter: 1)
         }
         return nil
     }

@@ -42,6 +42,9 @@ public struct ServeSettings: Sendable {
     /// Seconds a connection may stay silent (no complete request head, no body bytes, nothing
     /// being answered) before it is closed.
     public var idleTimeout: TimeInterval = 30
+    /// Seconds a request's body may take to arrive, from its head to its last byte: a client that
+    /// sends it a byte at a time never lets `idleTimeout` fire, and is cut off at this deadline.
+    public var bodyDeadline: TimeInterval = 60
     public var engine = EngineSettings()
 
     public init(servedModelName: String, host: String = "127.0.0.1", port: Int = 8000, apiKey: String? = nil) {
@@ -84,13 +87,16 @@ public final class CompletionServer: Sendable {
     public func run(handleSignals: Bool = false, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         engine.start()
         defer { engine.shutdown() }
-        // The idle timeout closes connections that send a byte and stop (slowloris); the
-        // connection cap bounds what they can hold; ClientGoneHandler drops the sequences of a
-        // client that closes its connection from the engine.
+        // The idle timeout closes connections that send a byte and stop (slowloris); the body
+        // deadline those that keep sending a byte now and then; the connection cap bounds what
+        // they can hold; ClientGoneHandler drops the sequences of a client that closes its
+        // connection from the engine.
         let idle = TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))
+        let bodyDeadline = TimeAmount.milliseconds(Int64(settings.bodyDeadline * 1000))
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientGoneHandler(self.inFlight)], idleTimeout: idle)),
+            server: .http1(configuration: .init(additionalChannelHandlers: [BodyDeadlineHandler(bodyDeadline), ClientGoneHandler(self.inFlight)],
+                                                idleTimeout: idle)),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil,
                                  availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
             onServerRunning: { [boundPort] channel in
@@ -367,7 +373,9 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let e as APIError {
-            return json(e.body, status: .init(code: e.status))
+            var r = json(e.body, status: .init(code: e.status))
+            if let after = e.retryAfter { r.headers[.retryAfter] = String(after) }
+            return r
         } catch let e as HTTPError {
             let type = e.status.code == 404 ? "not_found_error" : "invalid_request_error"
             let msg = e.status.code == 404 ? "no route \(request.method) \(request.uri.path)" : (e.body ?? e.status.reasonPhrase)

@@ -362,7 +362,9 @@ extension StudyRunner {
             infoLock.lock(); let mine = trainedHere.contains(spec.id); infoLock.unlock()
             if !mine { report(.resumed("model \(spec.id)")) }
             // A moved run directory: the job file names the new places.
-            if (try? TrainJob.read(d + "/job.json", ownDirectory: false)) != job { try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json") }
+            if (try? TrainJob.read(d + "/job.json", ownDirectory: false)) != job {
+                try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(job), to: d + "/job.json")
+            }
             planBook.setStatus(spec.id, .done)
             noteModel(spec.id, job.output, record.weightsSHA256)
             return model

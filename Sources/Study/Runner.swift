@@ -265,6 +265,7 @@ public final class StudyRunner {
         es.requestLog = jobDir(id) + "/requests.jsonl"
         es.revealPII = false
         es.apiKey = server.apiKey
+        es.beforeEachAttempt = { try server.checkListener() }   // the server may die, and its port be taken
         do {
             return try test(try OpenAICompletionsModel(es))
         } catch {

@@ -109,20 +109,96 @@ public enum PrivateFile {
     public static func makeDirectory(_ path: String, restrictExisting: Bool = false) throws {
         var ls = stat()
         if lstat(path, &ls) != 0 {
-            let parent = (path as NSString).deletingLastPathComponent
-            if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) {
-                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(directoryMode)])
-            }
-            // The last component by mkdir itself: if someone else made it in between, it is
-            // checked below like any existing directory, never silently adopted.
-            if mkdir(path, directoryMode) == 0 {
-                try restrictOwn(path)
-                return
-            }
-            guard errno == EEXIST, lstat(path, &ls) == 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
+            guard errno == ENOENT || errno == ENOTDIR else { throw PrivateFileError.write(path: path, reason: errnoText()) }
+            if try createMissing(path) { return }
+            // Someone else made it in between: checked below like any existing directory.
+            guard lstat(path, &ls) == 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
         }
         try checkExisting(path, link: ls, restrict: restrictExisting)
         if restrictExisting { try restrictOwn(path) }
+    }
+
+    /// Makes the missing components of `path`, parents first, one at a time, each with mkdirat
+    /// and openat relative to a descriptor of its parent, never following a link (FileManager's
+    /// `withIntermediateDirectories` follows any link planted where a parent should be). The
+    /// directory they are made in must not let others rename them (`checkCreationParent`); a
+    /// component that appears meanwhile must be a directory of this user's that others cannot
+    /// write. True when the last component was made here (it is then 0700); false when it
+    /// appeared meanwhile (the caller checks it).
+    static func createMissing(_ path: String) throws -> Bool {
+        let parts = path.split(separator: "/").map(String.init)
+        var have = parts.count
+        var st = stat()
+        while have > 0 && lstat(prefix(path, parts, have), &st) != 0 { have -= 1 }
+        let missing = parts[have...]
+        if missing.isEmpty { return false }   // there after all (a trailing "/" after a link): checked by the caller
+        if let bad = missing.first(where: { $0 == "." || $0 == ".." }) {
+            throw PrivateFileError.write(path: path, reason: "cannot make the component \"\(bad)\" of a directory path; give the path without it")
+        }
+        var fd = try openCreationParent(prefix(path, parts, have), of: path)
+        defer { close(fd) }
+        for (i, name) in missing.enumerated() {
+            let made = mkdirat(fd, name, directoryMode) == 0
+            guard made || errno == EEXIST else { throw PrivateFileError.write(path: path, reason: errnoText()) }
+            if !made && i == missing.count - 1 { return false }
+            let next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else {
+                let why = errno == ELOOP || errno == ENOTDIR ? "not a directory (a link?): refusing to follow it" : errnoText()
+                throw PrivateFileError.write(path: path, reason: "\(name): " + why)
+            }
+            close(fd); fd = next
+            if made {
+                guard fchmod(fd, directoryMode) == 0 else { throw PrivateFileError.write(path: path, reason: "cannot set its mode: " + errnoText()) }
+            } else if let why = unsafeDirectory(fd) {
+                throw PrivateFileError.write(path: path, reason: "\(name), made by someone else meanwhile, \(why)")
+            }
+        }
+        return true
+    }
+
+    /// The first `n` components of `path` (absolute or relative as `path` is; "." for none).
+    static func prefix(_ path: String, _ parts: [String], _ n: Int) -> String {
+        let joined = parts.prefix(n).joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    /// A descriptor of the deepest existing directory of the path being made. It was there before
+    /// (its own ancestors are the system's), but it is followed when it is a link only if the link
+    /// is this user's or root's, and new directories go into it only if nobody else can rename
+    /// them there: it is this user's or root's and not writable by others (or sticky, as /tmp).
+    static func openCreationParent(_ dir: String, of path: String) throws -> Int32 {
+        var ls = stat()
+        guard lstat(dir, &ls) == 0 else { throw PrivateFileError.write(path: path, reason: "\(dir): " + errnoText()) }
+        if ls.st_mode & S_IFMT == S_IFLNK && ls.st_uid != geteuid() && ls.st_uid != 0 {
+            throw PrivateFileError.write(path: path, reason: "\(dir) is a symbolic link owned by user \(ls.st_uid): refusing to follow it")
+        }
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw PrivateFileError.write(path: path, reason: "\(dir): " + errnoText()) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { close(fd); throw PrivateFileError.write(path: path, reason: "\(dir): " + errnoText()) }
+        let owner = st.st_uid == geteuid() || st.st_uid == 0
+        let sticky = st.st_mode & S_ISVTX != 0
+        if !owner || (!sticky && othersCanWrite(st)) {
+            close(fd)
+            let why = !owner ? "belongs to user \(st.st_uid)" : String(format: "is writable by others (mode %o) without the sticky bit", st.st_mode & 0o7777)
+            throw PrivateFileError.write(path: path, reason: "\(dir), where it would be made, \(why): others could replace what is made there; "
+                                         + "choose a directory of your own")
+        }
+        return fd
+    }
+
+    /// Why the open directory is not one of this user's that nobody else can write, or nil.
+    static func unsafeDirectory(_ fd: Int32) -> String? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return "cannot be checked: " + errnoText() }
+        if st.st_uid != geteuid() { return "belongs to user \(st.st_uid)" }
+        if othersCanWrite(st) { return String(format: "is writable by others (mode %o)", st.st_mode & 0o777) }
+        return nil
+    }
+
+    /// Writable by other users: by all, or by a group that is not this user's private group.
+    static func othersCanWrite(_ st: stat) -> Bool {
+        st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid))
     }
 
     /// Sets a directory of this user's to 0700 through a descriptor opened without following a link.
@@ -149,22 +225,39 @@ public enum PrivateFile {
         }
         // Group-writable is others-writable unless the group is this user's own private group
         // (umask 002 systems give every user a group of their own, with nobody else in it).
-        let others = st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid))
-        guard !others else {
+        guard !othersCanWrite(st) else {
             throw PrivateFileError.write(path: path, reason: String(format: "the directory is writable by others (mode %o): chmod go-w it or choose another", st.st_mode & 0o777))
         }
     }
 
-    /// Whether `gid` is this user's primary group with no other members listed.
+    /// Whether `gid` is this user's private group (user private groups: a group of one's own,
+    /// named after the user). Listed members are not all of a group's members: every user whose
+    /// primary group it is belongs to it too, unlisted — a shared primary group such as `users`
+    /// or `nogroup` lists nobody and holds everyone. So the group must be this user's primary
+    /// group, carry the user's name, list nobody else, and be no other account's primary group.
     static func privateGroup(_ gid: gid_t) -> Bool {
-        guard gid == getegid(), let g = getgrgid(gid) else { return false }
-        guard let members = g.pointee.gr_mem else { return true }
-        var i = 0
-        while let m = members[i] {
-            if String(cString: m) != currentUserName() { return false }
-            i += 1
+        guard gid == getegid(), let me = currentUserName(), let g = getgrgid(gid) else { return false }
+        var listed: [String] = []
+        if let members = g.pointee.gr_mem {
+            var i = 0
+            while let m = members[i] { listed.append(String(cString: m)); i += 1 }
         }
-        return true
+        return isPrivateGroup(name: String(cString: g.pointee.gr_name), listed: listed, primaryOf: accounts(withPrimaryGroup: gid), user: me)
+    }
+
+    /// The rule of `privateGroup` on what the account databases say.
+    static func isPrivateGroup(name: String, listed: [String], primaryOf: [String], user: String) -> Bool {
+        name == user && listed.allSatisfy { $0 == user } && primaryOf.allSatisfy { $0 == user }
+    }
+
+    /// The accounts whose primary group is `gid` (the passwd database, enumerated under a lock:
+    /// getpwent keeps one cursor per process).
+    static func accounts(withPrimaryGroup gid: gid_t) -> [String] {
+        passwdLock.lock(); defer { passwdLock.unlock() }
+        setpwent(); defer { endpwent() }
+        var out: [String] = []
+        while let pw = getpwent() { if pw.pointee.pw_gid == gid { out.append(String(cString: pw.pointee.pw_name)) } }
+        return out
     }
 
     static func currentUserName() -> String? {
@@ -198,4 +291,5 @@ func temporarySuffix() -> String {
     return "\(getpid())-\(temporaryCount)-" + String(g.next() as UInt64, radix: 16)
 }
 private let temporaryLock = NSLock()
+private let passwdLock = NSLock()
 nonisolated(unsafe) private var temporaryCount = 0

@@ -67,7 +67,9 @@ extension TrainJob {
     /// The trained model (its shape the job's) and the SHA-256 of the bytes it was built from.
     public func loadOutput() throws -> (model: GPT, sha256: String) {
         let loaded: (model: GPT, sha256: String)
-        do { loaded = try Self.loadHashed(directory: output) } catch { throw TrainJobError.rejected(job: id, reason: "\(output): the weights do not load: \(error)") }
+        do { loaded = try Self.loadHashed(directory: output) } catch {
+            throw TrainJobError.rejected(job: id, reason: "\(output): the weights do not load: \(error)")
+        }
         let c = loaded.model.config
         guard Shape(nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, nPositions: c.nPositions, vocabSize: c.vocabSize) == config else {
             throw TrainJobError.rejected(job: id, reason: "\(output)/config.json: the shape is not the job's \(config)")
@@ -97,9 +99,12 @@ extension TrainJob {
         let (tokens, vocab) = try TokenFile.decode(bytes, path: data.tokens)
         let sha = sha256(data: bytes)
         guard sha == data.tokensSHA256, tokens.count == data.tokenCount else {
-            throw TrainJobError.rejected(job: id, reason: "\(data.tokens): sha256 \(sha.prefix(16))… / \(tokens.count) tokens, the job says \(data.tokensSHA256.prefix(16))… / \(data.tokenCount)")
+            throw TrainJobError.rejected(job: id, reason: "\(data.tokens): sha256 \(sha.prefix(16))… / \(tokens.count) tokens, "
+                                         + "the job says \(data.tokensSHA256.prefix(16))… / \(data.tokenCount)")
         }
-        guard vocab <= config.vocabSize else { throw TrainJobError.rejected(job: id, reason: "\(data.tokens): vocabulary \(vocab) > the model's \(config.vocabSize)") }
+        guard vocab <= config.vocabSize else {
+            throw TrainJobError.rejected(job: id, reason: "\(data.tokens): vocabulary \(vocab) > the model's \(config.vocabSize)")
+        }
         do { return (tokens, try TokenizerFiles.load(directory: tokenizer).endOfText, sha) } catch {
             throw TrainJobError.rejected(job: id, reason: "tokenizer \(tokenizer): \(error) (its <|endoftext|> marks the placeholders the loss ignores)")
         }

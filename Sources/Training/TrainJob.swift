@@ -130,7 +130,8 @@ public struct TrainJob: Codable, Sendable, Equatable {
             throw TrainJobError.unreadable(path, "training: a learning rate, beta, eps, weight decay or clip is not a finite number")
         }
         if ownDirectory {
-            do { try job.checkPaths(inside: URL(fileURLWithPath: path).deletingLastPathComponent().path) } catch { throw TrainJobError.unreadable(path, "\(error)") }
+            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            do { try job.checkPaths(inside: dir) } catch { throw TrainJobError.unreadable(path, "\(error)") }
         }
         return job
     }

@@ -88,6 +88,27 @@ import Testing
         #expect(texts.count == 2 && texts[0].contains("he said \"hi\"") && texts[1].contains("two"), "\(texts)")
     }
 
+    /// Issue 22 leftover: the swallowed row's message opens with a line break (`b/2,"` ends its
+    /// line), so the first message's open quote closes exactly at a line end and the row looks
+    /// whole; the swallowed message's lines follow as rows of one field. The reader imported
+    /// the merged message and skipped the rest, exit 0. Now: an error naming the row, before
+    /// anything of it is imported. A message that merely ends in "," is still fine.
+    @Test func csvQuoteThatClosesAtALineEndAfterSwallowingARowIsAnError() throws {
+        let p = try write("file,message\na/1,\"From: a@example.com\nSubject: one\n\nbody, never closed\n"
+                          + "b/2,\"\nFrom: b@example.com\nSubject: two\n\nbody two\"\nc/3,\"From: c@example.com\n\nthree\"\n")
+        var imported = 0
+        #expect {
+            _ = try Importer.emailCSV(p, options: ImportOptions()) { _ in imported += 1 }
+        } throws: { e in
+            "\(e)".contains("row 2") && "\(e)".contains("merged") && "\(e)".contains("end of line 6") && "\(e)".contains(p)
+        }
+        #expect(imported == 0)
+        let ok = try write("file,message\na/1,\"From: a@example.com\n\nThanks,\"\nb/2,\"From: b@example.com\n\nBest,\r\nC,\"\r\n")
+        var texts: [String] = []
+        _ = try Importer.emailCSV(ok, options: ImportOptions()) { texts.append($0.text) }
+        #expect(texts.count == 2 && texts[0].contains("Thanks,") && texts[1].contains("C,"), "\(texts)")
+    }
+
     @Test func jsonlWithoutFinalNewline() throws {
         let p = try write(#"{"id": "a", "text": "one"}"# + "\n" + #"{"id": "b", "text": "two"}"#)
         var ids: [String] = []

@@ -249,11 +249,12 @@ func failure(_ body: @Sendable () async throws -> Void) async -> String {
         #expect(error.hasPrefix("error: ") && error.contains("models"), "the warning came before the first request: \(e)")
         #expect(!e.joined().contains("hunter2"), "\(e)")
         for url in ["http://127.0.0.1:8000/v1", "http://localhost:8000/v1", "http://[::1]:8000/v1", "https://api.example.com/v1",
-                    "http://127.8.9.1/v1", "HTTPS://10.0.0.5/v1", "http://0.0.0.0:8000/v1"] {
+                    "http://127.8.9.1/v1", "HTTPS://10.0.0.5/v1", "http://0.0.0.0:8000/v1", "http://127.1:8000/v1", "http://[::ffff:127.0.0.1]:8000/v1",
+                    "http://[::]:8000/v1", "http://0:8000/v1"] {
             #expect(EndpointURL.plaintextWarning(url) == nil, "\(url)")
         }
         for url in ["http://10.0.0.5:8000/v1", "http://gpu-node:8000/v1", "http://[fe80::1]:8000/v1", "http://localhost.evil.com/v1",
-                    "http://127.0.0.1@evil.com/v1"] {
+                    "http://127.0.0.1@evil.com/v1", "http://[::127.0.0.1]:8000/v1", "http://[64:ff9b::7f00:1]:8000/v1", "http://127.0.0.1.nip.io/v1"] {
             #expect(EndpointURL.plaintextWarning(url) != nil, "\(url)")
         }
     }

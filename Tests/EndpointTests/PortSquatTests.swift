@@ -25,11 +25,16 @@ final class Squatter: @unchecked Sendable {
     private var received: [String] = []
     private var running = true
 
-    init(model: String) throws {
+    /// `port` 0: one the kernel chooses; another: that one, taken over (SO_REUSEADDR, as a
+    /// squatter would, so that the dead server's connections in TIME_WAIT do not stop it).
+    init(model: String, port wanted: Int = 0) throws {
         self.model = model
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)   // no child of any test inherits it
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(wanted).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) { p in
@@ -124,9 +129,9 @@ final class Squatter: @unchecked Sendable {
 
 extension PortSquatTests {
     /// A tiny model directory `shallot serve` can load.
-    func modelDir() throws -> String {
+    func modelDir(context: Int = 32) throws -> String {
         let dir = try tempDir() + "/model"
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 32, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
+        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: context, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
         try model.save(directory: dir)
         try ByteTokenizer().save(to: dir)
         return dir
@@ -201,5 +206,46 @@ extension PortSquatTests {
         #expect(other?.address == "10.1.2.5" && other?.loopbackReachable == false)
         // not listening (01: ESTABLISHED)
         #expect(ListenerOwnership.parse("   4: 0100007F:1F90 0100007F:D431 01 0:0 00:0 0 0 0 11 1", v6: false) == nil)
+    }
+}
+
+extension PortSquatTests {
+    /// Issue 22, leftover of §1: the listener was proven the server's once, at its start. The
+    /// server then dies during the audit and another process binds its port: the client must
+    /// look again before it sends, and refuse — the squatter is sent nothing, not the key.
+    @Test func aSquatterAfterTheServerDiedIsNeverSentAnything() throws {
+        let dir = try modelDir(context: 128)   // room for the client's probe sentence
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: dir).deletingLastPathComponent().path) }
+        let bin = shallotBinary().path
+        let server = try ModelServerProcess.start(template: "'\(bin)' serve --model {model} --port {port} --api-key-env SHALLOT_SERVE_API_KEY",
+                                                  model: dir, logPath: dir + "/../server.log", timeout: 120)
+        defer { server.stop(grace: 1) }
+        var es = EndpointSettings(baseURL: server.baseURL, servedModel: server.servedModel)
+        es.apiKey = server.apiKey; es.tokenizer = ByteTokenizer(); es.maxRetries = 1; es.retryBaseDelay = 0.05
+        es.beforeEachAttempt = { try server.checkListener() }
+        let model = try OpenAICompletionsModel(es)   // the real server, proven its command's
+        _ = try model.score([[72, 105, 33]], distribution: false, progress: nil)
+        // The server dies; someone else binds its port.
+        kill(-server.pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(server.pid, &status, 0)
+        // (the server, the shell's child, lets go of its socket a moment after the shell is reaped)
+        let port = try #require(EndpointURL.port(server.baseURL))
+        var taken: Squatter?
+        let until = Date().addingTimeInterval(30)
+        while taken == nil && Date() < until {
+            taken = try? Squatter(model: server.servedModel, port: port)
+            if taken == nil { usleep(100_000) }
+        }
+        let squatter = try #require(taken, "the port was never freed")
+        defer { squatter.stop() }
+        var message = "sent"
+        do { _ = try model.score([[72, 105, 33]], distribution: false, progress: nil) } catch { message = "\(error)" }
+        #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
+        #expect(message.contains("no longer the one listening") && message.contains("not the serve command"), "\(message)")
+        // and nothing listening at all (the server died, nobody took the port): refused too
+        squatter.stop()
+        do { _ = try model.score([[72, 105, 33]], distribution: false, progress: nil); message = "sent" } catch { message = "\(error)" }
+        #expect(message.contains("nothing listens there any more"), "\(message)")
     }
 }

@@ -92,3 +92,24 @@ extension LedgerTailTests {
         #expect(!r.ok && r.problems.contains { $0.contains(l.anchorPath) && $0.contains("link") }, "\(r.problems)")
     }
 }
+
+extension LedgerTailTests {
+    /// Issue 22 leftover: the chain is whole, the anchor emptied (or put back at an older head).
+    /// `verify --integrity` saw it, but the next append carried on and wrote every line of the
+    /// anchor again from entry 1, so that afterwards nothing showed it had been emptied.
+    @Test func anAppendRefusesAnAnchorBehindTheMark() throws {
+        let (l, p) = try filled(3)
+        let twoLines = try String(contentsOfFile: l.anchorPath, encoding: .utf8).split(separator: "\n").prefix(2).joined(separator: "\n") + "\n"
+        for anchor in ["", twoLines] {
+            try anchor.write(toFile: l.anchorPath, atomically: false, encoding: .utf8)
+            let reopened = try Ledger(path: p)
+            var message = "appended"
+            do { try reopened.append(.dataset, ["path": "d.jsonl"]) } catch { message = "\(error)" }
+            #expect(message.contains("high-water mark") && message.contains(l.anchorPath) && message.contains("entry 3"), "\(message)")
+            #expect(try String(contentsOfFile: l.anchorPath, encoding: .utf8) == anchor, "the append filled the anchor again")
+            #expect(try reopened.entries().count == 3)
+            #expect(!(try reopened.verifyIntegrity().ok))
+        }
+    }
+}
+

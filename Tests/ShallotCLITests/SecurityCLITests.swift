@@ -369,3 +369,31 @@ Welcome aboard.
         #expect(strip(before) == strip(after))
     }
 }
+
+extension SecurityCLITests {
+    /// Issue 22 leftover, the primary-group gap: an output directory writable by its group was
+    /// accepted when that group was the process's own and listed no members — `nogroup` lists
+    /// none, yet is the primary group of `nobody`, `_apt` and `sync`, who can all write there.
+    /// Run with that group as the process's (setpriv; as root, where it is available).
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") && getgrgid(65534) != nil))
+    func aDirectoryWritableByASharedPrimaryGroupIsRefused() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let out = d + "/shared"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        #expect(chown(out, 0, 65534) == 0 && chmod(out, 0o770) == 0)
+        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--regid=65534", "--clear-groups", shallotBinary().path, "study", "--preset", "smoke", "--salt-file", d + "/salt",
+                       "--corpus", d + "/no-such-corpus.jsonl", "--out", out]
+        let err = Pipe()
+        p.standardError = err; p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        #expect(text.contains(out) && text.contains("writable by others (mode 770)"), "the shared group's directory was taken:\n\(text)")
+    }
+}
+

@@ -106,4 +106,33 @@ import Glibc
         #expect(chown(d + "/theirs.log", 65534, 65534) == 0)
         #expect(error { _ = try PrivateFile.openForAppending(d + "/theirs.log") }.contains("owned by user 65534"))
     }
+
+    /// Issue 22 leftover: a missing parent was made with FileManager, which follows a link planted
+    /// where the parent should be. Here another user's link stands for `planted`: nothing may be
+    /// made through it (only root can give a link to another user; elsewhere this is skipped).
+    @Test func aParentThatIsAnotherUsersLinkIsNotFollowed() throws {
+        guard geteuid() == 0 else { return }
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/elsewhere")
+        #expect(symlink(d + "/elsewhere", d + "/planted") == 0)
+        #expect(lchown(d + "/planted", 65534, 65534) == 0)
+        let why = error { try PrivateFile.makeDirectory(d + "/planted/a/b") }
+        #expect(why.contains("symbolic link owned by user 65534"), "\(why)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/elsewhere/a"), "a parent was made through the link")
+    }
+
+    /// Parents are not made where others can rename them and put a link in their place (a
+    /// directory others can write, without the sticky bit); with the sticky bit (as /tmp) they are.
+    @Test func parentsAreNotMadeWhereOthersCanReplaceThem() throws {
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/open")
+        chmod(d + "/open", 0o777)
+        let why = error { try PrivateFile.makeDirectory(d + "/open/a/b") }
+        #expect(why.contains("writable by others") && why.contains("sticky"), "\(why)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/open/a"))
+        chmod(d + "/open", 0o1777)
+        try PrivateFile.makeDirectory(d + "/open/a/b")
+        #expect(PrivateFile.mode(d + "/open/a") == 0o700 && PrivateFile.mode(d + "/open/a/b") == 0o700)
+    }
 }
+
