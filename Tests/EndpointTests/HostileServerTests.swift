@@ -22,6 +22,9 @@ final class ScriptedServer: @unchecked Sendable {
     let port: Int
     private let lock = NSLock()
     private var seen: [Request] = []
+    private var stopped = false
+    /// Signalled by the accepting thread once it has closed the socket.
+    private let closed = DispatchSemaphore(value: 0)
     private let respond: @Sendable (Request, Int32) -> Void
 
     init(_ respond: @escaping @Sendable (Request, Int32) -> Void) throws {
@@ -45,12 +48,27 @@ final class ScriptedServer: @unchecked Sendable {
     var requests: [Request] { lock.withLock { seen } }
     var url: String { "http://127.0.0.1:\(port)" }
 
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    /// Stops listening; returns once the port is closed. Idempotent, and the descriptor is closed
+    /// by the accepting thread only (other suites open sockets in this process meanwhile: a second
+    /// close, or an accept after the close, would hit whatever socket took that number).
+    func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
+        closed.wait()
+    }
 
     private func acceptLoop() {
+        defer { close(fd); closed.signal() }
         while true {
             let c = accept(fd, nil, nil)
-            if c < 0 { return }
+            if c < 0 || lock.withLock({ stopped }) {
+                if c >= 0 { close(c) }
+                return
+            }
             Thread { [self] in
                 defer { close(c) }
                 var keep = true

@@ -24,6 +24,8 @@ final class Squatter: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [String] = []
     private var running = true
+    /// Signalled by the serving thread once it has closed the socket.
+    private let closed = DispatchSemaphore(value: 0)
 
     /// `port` 0: one the kernel chooses; another: that one, taken over (SO_REUSEADDR, as a
     /// squatter would, so that the dead server's connections in TIME_WAIT do not stop it).
@@ -49,13 +51,21 @@ final class Squatter: @unchecked Sendable {
     /// Every request received (request line, headers and body), in order.
     var requests: [String] { lock.withLock { received } }
 
+    /// Stops listening; returns once the port is closed. Idempotent: the descriptor is closed
+    /// once, by the serving thread (the test process runs other suites at once, and a second
+    /// close, or an accept after the close, would hit whatever socket took that number since).
     func stop() {
-        lock.withLock { running = false }
+        let first = lock.withLock { () -> Bool in
+            defer { running = false }
+            return running
+        }
+        guard first else { return }
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        closed.wait()
     }
 
     private func serve() {
+        defer { close(fd); closed.signal() }
         while lock.withLock({ running }) {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
