@@ -158,8 +158,7 @@ extension Ledger {
             throw LedgerError.invalid("\(markPath): the high-water mark is malformed (expected \"id hash mac\")")
         }
         // Compared in constant time: how far a guess matches must not show in how long it takes.
-        let want = Array(markMAC(id, String(f[1])).utf8), got = Array(f[2].utf8)
-        guard zip(want, got).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 && want.count == got.count else {
+        guard constantTimeEqual(Array(markMAC(id, String(f[1])).utf8), Array(f[2].utf8)) else {
             throw LedgerError.invalid("\(markPath): the high-water mark does not verify under the ledger's key (forged, or another ledger's)")
         }
         return LedgerMark(id: id, hash: String(f[1]))

@@ -13,6 +13,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import Kernels
+import Support
 import Tokenizer
 
 public struct ServeSettings: Sendable {
@@ -401,9 +402,4 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) { diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
-        return diff == 0
-    }
 }

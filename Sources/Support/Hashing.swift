@@ -51,9 +51,11 @@ public func hmacSHA256(key: Data, _ message: Data) -> Data {
     Data(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
 }
 
-/// Whether two byte strings are equal, in time that depends only on their lengths (for MACs:
-/// an early exit would tell an attacker how many leading bytes of a guess were right).
-public func constantTimeEqual(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-    guard a.count == b.count else { return false }
-    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+/// Whether two byte strings are equal, in time that depends only on the longer one's length (for
+/// MACs and API keys: an early exit would tell an attacker how many leading bytes of a guess were
+/// right, or how long the secret is). The one comparison for the ledger, the study and the server.
+public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    var diff = UInt8(a.count == b.count ? 0 : 1)
+    for i in 0..<max(a.count, b.count) { diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+    return diff == 0
 }

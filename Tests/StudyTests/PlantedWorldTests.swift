@@ -21,11 +21,6 @@ import Testing
         /// or always (null: no shadowing, the heavy member's presence changes nothing).
         var surfaced = 0.8
         var planted = true
-        /// Removing data lowers everyone else's memorisation: each remaining member's chance of
-        /// being vulnerable is multiplied by 1 − removalDrop × (share of the tokens removed). The
-        /// pilots measured such a drop (BENCHMARKS.md: fewer subjects vulnerable per model in both
-        /// removal arms than under reseeding); 0 is a world without it.
-        var removalDrop = 0.0
         var members: Set<String> { Set(tokens.keys) }
 
         /// 120 members with Zipf-like activity; 6 heavy members with 3 light namesakes each. In
@@ -59,11 +54,9 @@ import Testing
         /// Who is vulnerable under one model trained without `removed`.
         func model(without removed: Set<String>, _ rng: inout SplitMix64) -> TestOutcome {
             var vulnerable: [String] = [], scores: [String: Double] = [:]
-            let total = Double(tokens.values.reduce(0, +)), gone = Double(removed.reduce(0) { $0 + tokens[$1]! })
-            let kept = 1 - removalDrop * gone / total
             for s in members.subtracting(removed).sorted() {
-                var p = vulnerability[s]! * kept
-                if planted, let h = heavyOf[s], removed.contains(h) { p = surfaced * kept }
+                var p = vulnerability[s]!
+                if planted, let h = heavyOf[s], removed.contains(h) { p = surfaced }
                 let hit = rng.nextDouble() < p
                 if hit { vulnerable.append(s) }
                 // Heavy members score highest: this world assumes the ranking can find them (in real
@@ -129,23 +122,6 @@ import Testing
         let null = Self.rates(World.make(planted: false, spread: true))
         #expect(null.exceeds <= 0.05, "null → exceeds in \(null.exceeds) of runs")
         #expect(null.fewer <= 0.05, "null → fewer in \(null.fewer) of runs")
-    }
-
-    /// Removal that lowers everyone's memorisation (as measured) pushes deletion − reseed below
-    /// zero in the null twin, and deletion − random not at all (the control removes as much):
-    /// `fewer` needs both below zero, so the null still gives neither `exceeds` nor `fewer` (≤ 5%).
-    /// The planted effect must then outweigh the drop against reseeding: what it costs is measured
-    /// here and printed, and the drop must cost something (the world is not a tautology).
-    @Test func aDropInEveryonesMemorisationIsNotAnOnionEffect() {
-        var null = World.make(planted: false, spread: true), planted = World.make(planted: true, spread: true)
-        // 4: deletion − reseed about −0.02 in the null (the default run measured −0.046 with
-        // the whole-window test; BENCHMARKS.md), planted power 0.83 against 0.99 without.
-        null.removalDrop = 4; planted.removalDrop = 4
-        let n = Self.rates(null), p = Self.rates(planted), p0 = Self.rates(World.make(planted: true, spread: true))
-        print("removal drop: null exceeds \(n.exceeds) fewer \(n.fewer), deletion − reseed \(n.vsReseed), − random \(n.vsRandom); planted exceeds \(p.exceeds) (without the drop \(p0.exceeds))")
-        #expect(n.vsReseed < -0.005 && abs(n.vsRandom) < 0.01, "the drop shows against reseeding only (\(n.vsReseed), \(n.vsRandom))")
-        #expect(n.exceeds <= 0.05 && n.fewer <= 0.05, "null with the drop → exceeds \(n.exceeds), fewer \(n.fewer)")
-        #expect(p.vsReseed < p0.vsReseed, "the drop costs the planted effect against reseeding")
     }
 
     /// When the heavy members are the corpus's most active people by far, the control drawn from
