@@ -1,6 +1,8 @@
-// Files that can hold personal data or keys (audit checkpoints, study stages, salts, ledger keys,
-// scrub outputs, PII indexes) are created owner-only: files 0600, directories 0700, whatever the
-// umask. docs/security.md lists which files these are. Other outputs are written atomically too.
+// Every file Shallot writes is created owner-only (0600), and every directory it makes 0700,
+// whatever the umask: audit checkpoints, study stages, salts, ledger keys, scrub outputs and PII
+// indexes hold personal data or keys, and so do model weights (they can memorise it), their
+// config and provenance, and tokenizer vocabularies learnt from the corpus. docs/security.md
+// lists them. There is no world-readable writer: a file to share is chmod-ed by its owner.
 
 import Foundation
 #if canImport(Glibc)
@@ -271,15 +273,6 @@ public enum PrivateFile {
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & 0o777
     }
-}
-
-/// Writes `data` to `path` atomically (a temporary file in the same directory, then a rename), so
-/// a reader never sees a half-written file and an interrupted write leaves the old one intact.
-/// Files that hold personal data or keys use `PrivateFile.write` (the same, created 0600); these
-/// are 0644. The temporary file is created as `PrivateFile.write`'s is (new, unpredictable name,
-/// no links followed).
-public func atomicWrite(_ data: Data, to path: String) throws {
-    try PrivateFile.replace(path, with: data, mode: 0o644)
 }
 
 /// Process id, a per-process count and 64 random bits: two threads writing the same file never
