@@ -25,6 +25,8 @@ func shallot(_ args: [String], cwd: String? = nil, environment: [String: String]
     let p = Process()
     p.executableURL = shallotBinary()
     p.arguments = args
+    // (it was ignored: a test's `touch pwned` would have landed in the test process's directory)
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err
