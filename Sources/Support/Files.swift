@@ -13,8 +13,13 @@ import Darwin
 
 public enum PrivateFileError: Error, CustomStringConvertible {
     case write(path: String, reason: String)
+    /// A secret file refused: `what` it is (e.g. "salt file") and why.
+    case read(path: String, what: String, reason: String)
     public var description: String {
-        switch self { case .write(let p, let r): return "\(p): cannot write: \(r)" }
+        switch self {
+        case .write(let p, let r): return "\(p): cannot write: \(r)"
+        case .read(let p, let what, let r): return "\(p): \(what) refused: \(r)"
+        }
     }
 }
 
@@ -97,6 +102,39 @@ public enum PrivateFile {
         if truncate { ftruncate(fd, 0) }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         return fd
+    }
+
+    /// Reads a secret the user keeps in a file (a `--salt-file`): never through a link, never a
+    /// FIFO or device, and only a regular file of this user's that nobody else can read or write
+    /// (a salt others can read lets them recompute the subject keys it hides and forge the MACs
+    /// it keys; one they can write, choose it), of `bytes` length. The reason is an error naming
+    /// the file and what to do.
+    public static func readSecret(_ path: String, what: String, bytes: ClosedRange<Int>) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errno == ELOOP ? "a symbolic link (not followed: give the file itself)" : errnoText()
+            throw PrivateFileError.read(path: path, what: what, reason: why)
+        }
+        defer { close(fd) }
+        var st = stat()
+        var why: String?
+        if fstat(fd, &st) != 0 { why = "cannot stat it: " + errnoText() }
+        else if st.st_mode & S_IFMT != S_IFREG { why = "not a regular file" }
+        else if st.st_uid != geteuid() { why = "owned by user \(st.st_uid), not by this user (\(geteuid())): use a file of your own" }
+        else if st.st_mode & 0o077 != 0 { why = String(format: "others have access to it (mode %o): chmod 600 it", st.st_mode & 0o777) }
+        else if !bytes.contains(Int(st.st_size)) { why = "\(st.st_size) bytes; it must hold \(bytes.lowerBound) to \(bytes.upperBound)" }
+        if let why { throw PrivateFileError.read(path: path, what: what, reason: why) }
+        var out = Data(), buf = [UInt8](repeating: 0, count: 4096)
+        while out.count <= bytes.upperBound {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw PrivateFileError.read(path: path, what: what, reason: errnoText()) }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        // (the size again: the file may have changed between fstat and read)
+        guard bytes.contains(out.count) else { throw PrivateFileError.read(path: path, what: what, reason: "its length changed while it was read") }
+        return out
     }
 
     /// `openLog` for appending, as a FileHandle.

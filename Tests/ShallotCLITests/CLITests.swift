@@ -42,6 +42,12 @@ func tmp() throws -> String {
     return d
 }
 
+/// A --salt-file as Shallot takes one: the user's own, mode 600, 16 bytes or more.
+func writeSalt(_ text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    chmod(path, 0o600)
+}
+
 let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "64", "--batch", "8", "--lr", "3e-3", "--seed", "11"]
 
 @Suite(.serialized) struct CLITests {

@@ -55,7 +55,9 @@ import Testing
         try Data(repeating: 0x41, count: 32).write(to: URL(fileURLWithPath: d + "/study/.salt"))
         let r = try shallot(["study", "--preset", "smoke", "--threads", "1", "--out", d + "/study", "--keys", d + "/keys"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains(d + "/study/.salt") && r.stderr.contains("--salt-file"), "\(r.stderr)")
+        #expect(r.stderr.contains(d + "/study/.salt") && r.stderr.contains("remove it"), "\(r.stderr)")
+        // (issue 22 review, L3: the message told the user to pass the planted file with --salt-file)
+        #expect(!r.stderr.contains("--salt-file"), "the planted salt is suggested for use: \(r.stderr)")
         let salts = (try? FileManager.default.contentsOfDirectory(atPath: d + "/keys")) ?? []
         #expect(salts.isEmpty, "a key-directory salt was made from the planted one: \(salts)")
     }

@@ -382,7 +382,7 @@ extension SecurityCLITests {
         let out = d + "/shared"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         #expect(chown(out, 0, 65534) == 0 && chmod(out, 0o770) == 0)
-        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt of sixteen bytes or more", to: d + "/salt")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--regid=65534", "--clear-groups", shallotBinary().path, "study", "--preset", "smoke", "--salt-file", d + "/salt",
@@ -450,5 +450,23 @@ extension SecurityCLITests {
             #expect(r.status == 1 && r.stderr.contains(d + "/planted") && r.stderr.contains("symbolic link owned by user 65534"), "\(args[0]): \(r.stderr)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: d + "/elsewhere").isEmpty, "written through the planted link")
+    }
+}
+
+extension SecurityCLITests {
+    /// Issue 22 review, L3, from the command line: a --salt-file others can read (written with the
+    /// usual umask) is refused before anything runs, naming the file and what to do; so is a
+    /// link to a good one. The old code used both.
+    @Test func aSaltFileOthersCanReadIsRefused() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try writeSalt("a salt of more than sixteen bytes", to: d + "/salt")
+        #expect(symlink(d + "/salt", d + "/link") == 0)
+        try Data("a salt of more than sixteen bytes".utf8).write(to: URL(fileURLWithPath: d + "/open"))
+        chmod(d + "/open", 0o644)
+        for (file, why) in [("open", "chmod 600"), ("link", "symbolic link")] {
+            let r = try shallot(["study", "--preset", "smoke", "--salt-file", d + "/" + file, "--corpus", d + "/no-such-corpus.jsonl", "--out", d + "/study"])
+            #expect(r.status == 1 && r.stderr.contains(d + "/" + file) && r.stderr.contains(why), "\(file): \(r.stderr)")
+        }
     }
 }
