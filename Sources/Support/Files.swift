@@ -158,6 +158,15 @@ public enum PrivateFile {
         if restrictExisting { try restrictOwn(path) }
     }
 
+    /// Throws unless `path` is an existing directory of this user's that nobody else can write (a
+    /// link to one only if the link is the user's): the check `makeDirectory` makes of a
+    /// directory that is there, for one a file is kept in (the ledger's).
+    public static func checkDirectory(_ path: String) throws {
+        var ls = stat()
+        guard lstat(path, &ls) == 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
+        try checkExisting(path, link: ls, restrict: false)
+    }
+
     /// Makes the missing components of `path`, parents first, one at a time, each with mkdirat
     /// and openat relative to a descriptor of its parent, never following a link (FileManager's
     /// `withIntermediateDirectories` follows any link planted where a parent should be). The
