@@ -470,3 +470,24 @@ extension SecurityCLITests {
         }
     }
 }
+
+extension SecurityCLITests {
+    /// Issue 22 review, L5, end to end: someone who can write OUT plants `OUT/jobs/base` as a link
+    /// to a directory of their choosing, to be handed the job's records and token stream there (or
+    /// to hand the study a model of theirs). `shallot study` refuses it — exit 1, naming the link —
+    /// and writes nothing where it points.
+    @Test func aPlantedJobDirectoryLinkStopsTheStudy() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let out = d + "/study", elsewhere = d + "/elsewhere"
+        for dir in [out, out + "/jobs", elsewhere] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        }
+        #expect(symlink(elsewhere, out + "/jobs/base") == 0)
+        let r = try shallot(["study", "--preset", "smoke", "--threads", "1", "--jobs", "1", "--out", out, "--keys", d + "/keys"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(out + "/jobs/base") && r.stderr.contains("symbolic link"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty, "the study wrote through the planted link")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/jobs/base") == elsewhere, "the link was replaced, not refused")
+    }
+}
