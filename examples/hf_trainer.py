@@ -406,6 +406,9 @@ def main():
     ap.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
                     help="save a resumable checkpoint beside job.json every N steps (0 = never); a rerun of the same job continues from it")
     a = ap.parse_args()
+    # Everything written from here (save_pretrained's weights and config, the tokenizer copies) is
+    # owner-only, as Shallot writes its own models: weights can have memorised the records.
+    os.umask(0o077)
     job = read_job(a.job)
     import torch
     if a.threads:

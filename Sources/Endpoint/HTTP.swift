@@ -13,6 +13,8 @@ import NIOHTTP1
 public struct EndpointError: Error, CustomStringConvertible {
     public var message: String
     public var status: Int?
+    /// The answer was longer than the request can need and was refused unread.
+    public var tooLong = false
     public init(_ message: String, status: Int? = nil) { self.message = message; self.status = status }
     public var description: String { message }
 }
@@ -150,8 +152,9 @@ final class HTTPTransport: @unchecked Sendable {
         let status = Int(resp.status.code)
         entry["status"] = status
         if (300..<400).contains(status) { throw Self.redirect(url, kind: kind, status: status, location: resp.headers.first(name: "Location")) }
-        let tooLong = EndpointError("\(kind) \(EndpointURL.redacted(url)): the answer is longer than \(maxBytes) bytes, more than this request "
+        var tooLong = EndpointError("\(kind) \(EndpointURL.redacted(url)): the answer is longer than \(maxBytes) bytes, more than this request "
                                     + "can need (max_tokens, logprobs, n and the prompt bound it); refused unread", status: status)
+        tooLong.tooLong = true
         if let declared = resp.headers.first(name: "Content-Length").flatMap(Int.init), declared > maxBytes { throw tooLong }
         let buf: ByteBuffer
         do { buf = try await resp.body.collect(upTo: maxBytes) } catch is NIOTooManyBytesError { throw tooLong }
@@ -189,13 +192,16 @@ enum ResponseBudget {
     static let floor = 1 << 20
     static let models = 4 << 20
 
-    /// A completion of `promptTokens` tokens with these request fields (`max_tokens` 0 or absent:
-    /// up to `context` tokens, as some servers read it).
-    static func completion(promptTokens: Int, fields: [String: Any], context: Int) -> Int {
+    /// A completion of `promptTokens` tokens with these request fields: `max_tokens` generated
+    /// tokens (16, the API's default, when absent; none when 0), plus the prompt when echoed.
+    /// Never the server's context length: it is the server's own word, and one reporting
+    /// max_model_len 1e9 made a scoring request (max_tokens 0) allow 1 GiB an answer, 32 in
+    /// flight. A server that reads max_tokens 0 as "up to the context" and sends more than the
+    /// echo is not answering this request (the scoring probe then asks for max_tokens 1).
+    static func completion(promptTokens: Int, fields: [String: Any]) -> Int {
         let asked = fields["max_tokens"] as? Int ?? 16
-        let generated = asked > 0 ? asked : context
         let echo = fields["echo"] as? Bool ?? false
-        let tokens = min(1 << 20, max(0, generated) + (echo ? promptTokens : 0))
+        let tokens = min(1 << 20, max(0, asked) + (echo ? max(0, promptTokens) : 0))
         let alternatives = min(max(fields["logprobs"] as? Int ?? 0, 0), 32)
         let choices = min(max(fields["n"] as? Int ?? 1, 1), 128)
         return capped(floor + choices * tokens * (1024 + 512 * alternatives))

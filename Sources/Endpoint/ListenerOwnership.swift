@@ -9,7 +9,11 @@
 // — `socket:[inode]` among /proc/PID/fd — by a process of the command's tree: its process group
 // (the command runs in a group of its own) or a descendant by parent links. Anything else is
 // refused, naming the port and what holds it; where /proc cannot tell (no /proc, another
-// network namespace), nothing is sent either.
+// network namespace), nothing is sent either. Only the listeners a connection to the URL's own
+// address can reach count: one bound to that address, or to the wildcard of its family (or the
+// IPv6 wildcard for IPv4, which a dual-stack socket also takes) — a server of the command's on
+// 127.0.0.2 or ::1 proves nothing about who answers at 127.0.0.1, and a stranger's listener on
+// another loopback address is not what the client talks to.
 //
 // A server can also die while it is used, and whoever binds its port next would be sent the
 // next request. So the listener is looked at again before every request attempt
@@ -38,6 +42,8 @@ enum ListenerOwnership {
         var inode: UInt64
         /// Reached by a connection to a loopback address: bound to one, or to the unspecified one.
         var loopbackReachable: Bool
+        /// The bound address, 4 or 16 bytes in network order.
+        var bytes: [UInt8]
     }
 
     /// What listens at a URL, for the serve command's processes; each case but `ours` says why
@@ -51,6 +57,14 @@ enum ListenerOwnership {
         case foreign(String)
         /// Not a loopback address: who listens cannot be seen from here.
         case unprovable(String)
+
+        /// A printed URL with this finding is never tried again (ModelServerProcess).
+        var passedOver: Bool {
+            switch self {
+            case .foreign, .unprovable: return true
+            case .ours, .nobody: return false
+            }
+        }
     }
 
     /// Whether the listeners at `url` (its host and port) are the command's: its process group
@@ -71,7 +85,7 @@ enum ListenerOwnership {
                                + "command's server is sent the API key and prompts only once its listener is proven to be one of the "
                                + "command's processes: have it listen on 127.0.0.1, or use {port})"), [])
         }
-        let here = try listeners(proc: proc, shown: shown).filter { $0.port == port && $0.loopbackReachable }
+        let here = try listeners(proc: proc, shown: shown).filter { $0.port == port && reaches(host, $0) }
         let inodes = Set(here.map(\.inode))
         if here.isEmpty { return (.nobody("nothing listens on \(shown) yet"), []) }
         let tree = processTree(of: group, proc: proc)
@@ -83,12 +97,45 @@ enum ListenerOwnership {
         return (.ours, inodes)
     }
 
-    /// The socket inodes listening at `url`'s port where a loopback connection reaches them: a
-    /// read of /proc/net/tcp{,6}, cheap enough to make before every request.
+    /// The socket inodes listening at `url`'s port where a connection to its host reaches them:
+    /// a read of /proc/net/tcp{,6}, cheap enough to make before every request.
     static func inodes(url: String, proc: String = "/proc") throws -> Set<UInt64> {
-        guard let port = EndpointURL.port(url) else { return [] }
+        guard let host = EndpointURL.host(url), let port = EndpointURL.port(url) else { return [] }
         let all = try listeners(proc: proc, shown: TerminalText.escape(EndpointURL.redacted(url)))
-        return Set(all.filter { $0.port == port && $0.loopbackReachable }.map(\.inode))
+        return Set(all.filter { $0.port == port && reaches(host, $0) }.map(\.inode))
+    }
+
+    /// Whether a connection to `host` (a loopback or unspecified address, or `localhost`) can be
+    /// taken by listener `l`: bound to the address connected to, or to a wildcard that takes it.
+    static func reaches(_ host: String, _ l: Listener) -> Bool {
+        destinations(host).contains { takes(l.bytes, $0) }
+    }
+
+    /// The addresses a connection to `host` goes to: a numeric host its own (IPv4-mapped IPv6 as
+    /// the IPv4 address, as the kernel routes it), the unspecified ones as the loopback ones Linux
+    /// connects them to (0.0.0.0 to 127.0.0.1, :: to ::1); `localhost` both 127.0.0.1 and ::1
+    /// (the resolver may give either, and the client tries both).
+    static func destinations(_ host: String) -> [[UInt8]] {
+        let v4Loopback: [UInt8] = [127, 0, 0, 1], v6Loopback = [UInt8](repeating: 0, count: 15) + [1]
+        guard var b = ipAddressBytes(host) else { return [v4Loopback, v6Loopback] }
+        if b.count == 16 && isMapped(b) { b = Array(b[12..<16]) }
+        if b.allSatisfy({ $0 == 0 }) { b = b.count == 4 ? v4Loopback : v6Loopback }
+        return [b]
+    }
+
+    /// Whether a socket bound to `bound` takes a connection to `to`: the same address, the
+    /// wildcard of its family, or for IPv4 the IPv6 wildcard or mapped address (a dual-stack
+    /// socket takes IPv4 too; whether it is IPV6_V6ONLY cannot be seen, so it counts).
+    static func takes(_ bound: [UInt8], _ to: [UInt8]) -> Bool {
+        let wildcard = bound.allSatisfy { $0 == 0 }
+        if bound.count == to.count { return bound == to || wildcard }
+        guard to.count == 4, bound.count == 16 else { return false }
+        return wildcard || (isMapped(bound) && (Array(bound[12..<16]) == to || bound[12..<16].allSatisfy { $0 == 0 }))
+    }
+
+    /// An IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+    static func isMapped(_ b: [UInt8]) -> Bool {
+        b.count == 16 && b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF
     }
 
     /// Every LISTEN socket in /proc/net/tcp and /proc/net/tcp6; an error when neither can be read.
@@ -115,7 +162,7 @@ enum ListenerOwnership {
         let local = f[1].split(separator: ":")
         guard local.count == 2, let port = Int(local[1], radix: 16), let uid = UInt32(f[7]), let inode = UInt64(f[9]),
               let bytes = addressBytes(local[0]), bytes.count == (v6 ? 16 : 4) else { return nil }
-        return Listener(address: format(bytes), port: port, uid: uid, inode: inode, loopbackReachable: loopbackReachable(bytes))
+        return Listener(address: format(bytes), port: port, uid: uid, inode: inode, loopbackReachable: loopbackReachable(bytes), bytes: bytes)
     }
 
     /// The address in network order. The kernel prints each 32-bit word as a host-order number,

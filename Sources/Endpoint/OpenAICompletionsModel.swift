@@ -101,9 +101,7 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         // The model entry.
         let (entry, ctx) = try blocking { [s] in try await Self.modelEntry(http, s) }
         modelEntry = entry
-        guard let ctxLen = settings.contextLength ?? ctx else {
-            throw EndpointError("the server does not report \(settings.servedModel)'s context length; give it (--context-length)")
-        }
+        let ctxLen = try settings.contextLength ?? Self.believedContext(ctx, settings)
         // What bounds the answers from here on: the context and the longest token.
         s.contextLength = ctxLen
         if let t = settings.tokenizer, t.vocabSize > 0 { s.tokenBytes = Self.longestToken(t) }
@@ -138,6 +136,27 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         if overhead > 0 { probe["context_length_note"] = "\(ctxLen - overhead) of \(ctxLen) positions: scoring requests add \(overhead) token(s) (leading <|endoftext|>, generated token)" }
         self.probe = probe
         capabilities = ModelCapabilities(promptLogprobs: found.layout != nil, distribution: false)
+    }
+
+    /// The most positions a server's own report of its context is taken for: 2^20 tokens, beyond
+    /// the longest contexts served today. What a server says is not evidence (a hostile one can
+    /// report max_model_len 1e9); --context-length, the user's word, is not clamped.
+    static let maxReportedContext = 1 << 20
+
+    /// The context length the server reports, clamped to `maxReportedContext` (with a warning);
+    /// none, or one too small to hold a token and its successor, is an error.
+    static func believedContext(_ reported: Int?, _ s: EndpointSettings) throws -> Int {
+        guard let reported else {
+            throw EndpointError("the server does not report \(s.servedModel)'s context length; give it (--context-length)")
+        }
+        guard reported >= 2 else {
+            throw EndpointError("the server reports a context length of \(reported) for \(s.servedModel); give the right one (--context-length)")
+        }
+        if reported > maxReportedContext {
+            s.warn("the server reports a context length of \(reported) tokens for \(s.servedModel); using \(maxReportedContext) "
+                   + "(give --context-length to set it)")
+        }
+        return min(reported, maxReportedContext)
     }
 
     /// The bytes of the longest token (a generation of n tokens holds at most n × this).
@@ -241,7 +260,7 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         // a text prompt has at most a token a byte (and a BOS the server may add)
         let promptTokens = (prompt as? [Int])?.count ?? ((prompt as? String)?.utf8.count ?? 0) + 8
-        let budget = ResponseBudget.completion(promptTokens: promptTokens, fields: fields, context: s.contextLength ?? 1 << 15)
+        let budget = ResponseBudget.completion(promptTokens: promptTokens, fields: fields)
         return try await http.send(s.base + "/completions", body: data, kind: "completions", retry: retry, maxBytes: budget)
     }
 

@@ -96,7 +96,15 @@ struct ScoringLayout: Sendable, Equatable {
                     for c in targets {
                         let n = c.ids.count + c.next.count
                         let echoPrompt: Any = asText ? (prefix ? "<|endoftext|>" : "") + c.text + c.nextText : ((prefix ? [eot] : []) + c.ids + c.next).map(Int.init)
-                        let r = try await OpenAICompletionsModel.complete(http, s, prompt: echoPrompt, fields: layout.fields)
+                        let r: HTTPAnswer
+                        do {
+                            r = try await OpenAICompletionsModel.complete(http, s, prompt: echoPrompt, fields: layout.fields)
+                        } catch let e as EndpointError where e.tooLong && mt == 0 {
+                            // more than the echo can hold: the server generated up to its context
+                            notes.append("max_tokens 0 was answered with more than the prompt's echo (the server reads 0 as no limit)")
+                            zeroGenerates = true
+                            break layouts
+                        }
                         guard (200..<300).contains(r.status), let lp = try OpenAICompletionsModel.tokenLogprobs(r, s) else {
                             notes.append("\(lead), max_tokens \(mt): no prompt log-probabilities (HTTP \(r.status))"); continue layouts
                         }

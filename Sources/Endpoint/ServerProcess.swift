@@ -186,6 +186,10 @@ public final class ModelServerProcess: @unchecked Sendable {
         let http = try HTTPTransport(concurrency: 1, apiKey: key, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1,
                                      timeoutSeconds: 5, deadlineSeconds: 10)
         var lastProblem = "no answer yet"
+        // Printed URLs found held by another process (or not on loopback): never looked at again.
+        // Trying again and again would give a squatter a new chance with every look; and a server
+        // whose printed port someone else held has not bound it (or shares it: SO_REUSEPORT).
+        var passedOver: [String: String] = [:]
         while true {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
@@ -202,8 +206,13 @@ public final class ModelServerProcess: @unchecked Sendable {
             var problems: [String] = []
             for base in candidates {
                 let shown = TerminalText.escape(EndpointURL.redacted(base))   // printed by the command: shown escaped
+                if let why = passedOver[base] { problems.append(why); continue }
                 // Nothing, not even the key-less probe, before the listener is proven the command's.
-                if let why = try unproven(ListenerOwnership.check(url: base, group: pid), portGiven: port != nil, command: cmd) { problems.append(why); continue }
+                let finding = try ListenerOwnership.check(url: base, group: pid)
+                if let why = try unproven(finding, portGiven: port != nil, command: cmd) {
+                    if finding.passedOver { passedOver[base] = why }
+                    problems.append(why); continue
+                }
                 var served: String?
                 do {
                     let r = try blocking { try await http.send(base + "/models", body: nil, kind: "models", retry: false, maxBytes: ResponseBudget.models) }
@@ -218,8 +227,11 @@ public final class ModelServerProcess: @unchecked Sendable {
                 if let served {
                     // (again: the listener that answered is still the command's before the probe;
                     // its sockets are what every later request is checked against)
-                    let (finding, inodes) = try ListenerOwnership.examine(url: base, group: pid)
-                    if let why = try unproven(finding, portGiven: port != nil, command: cmd) { problems.append(why); continue }
+                    let (again, inodes) = try ListenerOwnership.examine(url: base, group: pid)
+                    if let why = try unproven(again, portGiven: port != nil, command: cmd) {
+                        if again.passedOver { passedOver[base] = why }
+                        problems.append(why); continue
+                    }
                     try demandsKey(base: base, model: served, command: cmd)
                     return ModelServerProcess(pid: pid, baseURL: base, servedModel: served, command: cmd, logPath: logPath, apiKey: key, listeners: inodes)
                 }
@@ -230,9 +242,10 @@ public final class ModelServerProcess: @unchecked Sendable {
     }
 
     /// Why nothing may be sent to a URL yet, from what listens there (nil: the command's). A listener of
-    /// another process on the port the command was given ({port}) stops the start at once; on a
-    /// URL the command printed it is passed over (never sent anything) and reported if nothing
-    /// else serves. /proc that cannot tell is an error either way (ListenerOwnership).
+    /// another process on the port the command was given ({port}) stops the start at once; a URL
+    /// the command printed is passed over for good (never sent anything, never looked at again)
+    /// and reported if nothing else serves. /proc that cannot tell is an error either way
+    /// (ListenerOwnership).
     static func unproven(_ finding: ListenerOwnership.Finding, portGiven: Bool, command: String) throws -> String? {
         switch finding {
         case .ours: return nil

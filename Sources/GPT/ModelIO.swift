@@ -59,9 +59,11 @@ extension GPT {
     }
 
     /// Writes config.json, generation_config.json and model.safetensors (tied head omitted, as
-    /// `save_pretrained` does). Each file is written atomically.
+    /// `save_pretrained` does). Each file is written atomically and owner-only (weights can have
+    /// memorised the personal data they were trained on), in a directory made owner-only without
+    /// following a link planted where it or a missing parent should be.
     public func save(directory: String, metadata: [String: String] = [:]) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFile.makeDirectory(directory)
         let blobs = table.entries.map { e in
             TensorBlob(name: e.name, shape: e.shape, floats: UnsafeBufferPointer(start: params.ptr + e.offset, count: e.count))
         }
@@ -70,8 +72,8 @@ extension GPT {
         try SafeTensorsWriter.write(blobs, metadata: meta, to: directory + "/model.safetensors")
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(enc.encode(config), to: directory + "/config.json")
+        try PrivateFile.write(enc.encode(config), to: directory + "/config.json")
         let gen: [String: Int?] = ["bos_token_id": config.bosTokenId, "eos_token_id": config.eosTokenId]
-        try atomicWrite(enc.encode(gen), to: directory + "/generation_config.json")
+        try PrivateFile.write(enc.encode(gen), to: directory + "/generation_config.json")
     }
 }

@@ -143,6 +143,7 @@ public final class Ledger: @unchecked Sendable {
         self.keyPath = keyPath ?? Self.defaultKeyPath(path)
         anchorPath = path + ".anchor"
         markPath = path + ".mark"
+        try Self.checkPlace(path, create: create)
         let keyFile = try Self.keyFile(path: path, keyPath: self.keyPath, anchorPath: anchorPath, create: create)
         key = keyFile.key
         keyMarked = keyFile.marked
@@ -156,7 +157,6 @@ public final class Ledger: @unchecked Sendable {
             if let e = error as? DatabaseError { throw LedgerError.open(path: path, reason: e.message ?? "\(e)") }
             throw error
         }
-        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) { chmod(path + suffix, 0o600) }
     }
 
     /// Makes the database file and the key (`create`), or finds them.
@@ -168,7 +168,7 @@ public final class Ledger: @unchecked Sendable {
             return try readKey(at: keyPath, ledger: path)
         }
         // O_EXCL: of two processes creating the same ledger, one wins and the other is told.
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 {
             if errno == EEXIST { throw LedgerError.exists(path: path) }
             throw LedgerError.open(path: path, reason: errnoText())

@@ -14,6 +14,12 @@
 //
 // None of these files is opened through a symbolic link (O_NOFOLLOW), and the key is refused
 // when its mode lets anyone but its owner read or write it.
+//
+// SQLite opens the database, `-wal` and `-shm` by name, following links, and adopts a `-wal` or
+// `-shm` it finds (replaying a planted write-ahead log into the ledger). So before it does, the
+// ledger's directory must be this user's and writable by nobody else — then nobody else can put
+// a file or a link there after the checks — and the database and any `-wal` or `-shm` already
+// there must be regular files of this user's with one link, none of them a link (`checkPlace`).
 
 import Crypto
 import Foundation
@@ -114,6 +120,41 @@ extension Ledger {
             out.append(contentsOf: buf[0..<n])
         }
         return out
+    }
+
+    /// Refuses the ledger's place unless SQLite can open it safely by name: its directory this
+    /// user's and not writable by others; the database (when it is not being made) a regular file
+    /// of this user's, not a link; a `-wal` or `-shm` one too (and none at all for a new ledger:
+    /// SQLite would replay a write-ahead log left there into it). Each is then made 0600 by name:
+    /// safe once the directory is known to be ours alone, and never through a descriptor of our
+    /// own, whose close would drop the POSIX locks SQLite holds on the file in this process (the
+    /// other writer then rebuilt `-shm` under our mapping: SIGBUS). SQLite makes new `-wal` and
+    /// `-shm` files with the database's mode.
+    static func checkPlace(_ path: String, create: Bool) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do { try PrivateFile.checkDirectory(dir) } catch {
+            throw LedgerError.open(path: path, reason: "its directory is not safe to keep a ledger in: \(error)")
+        }
+        var st = stat()
+        // A new ledger over an existing file: refused as such by the O_EXCL|O_NOFOLLOW create.
+        if create && lstat(path, &st) == 0 { return }
+        for suffix in ["", "-wal", "-shm"] {
+            // absent: made by SQLite (or reported missing)
+            guard lstat(path + suffix, &st) == 0 else { continue }
+            if create && suffix != "" {
+                throw LedgerError.open(path: path, reason: "\(path + suffix) is there already, for a new ledger: remove it")
+            }
+            if st.st_mode & S_IFMT == S_IFDIR && suffix == "" { continue }   // reported by keyFile
+            var why: String?
+            if st.st_mode & S_IFMT == S_IFLNK { why = "a symbolic link (SQLite would follow it)" }
+            else if st.st_mode & S_IFMT != S_IFREG { why = "not a regular file" }
+            else if st.st_uid != geteuid() { why = "owned by user \(st.st_uid), not by this user (\(geteuid()))" }
+            else if st.st_nlink != 1 { why = "it has \(st.st_nlink) hard links" }
+            if let why { throw LedgerError.open(path: path, reason: "\(path + suffix): \(why); refusing to open it") }
+            if st.st_mode & 0o077 != 0 && chmod(path + suffix, 0o600) != 0 {
+                throw LedgerError.open(path: path, reason: "\(path + suffix): cannot set its mode: \(errnoText())")
+            }
+        }
     }
 
     /// Opens a side file (anchor, mark) without following a link: nil when there is none; an

@@ -305,7 +305,7 @@ public enum SafeTensorsWriter {
     /// Writes atomically: to a temporary file beside `path`, then renamed over it.
     public static func write(_ tensors: [TensorBlob], metadata: [String: String] = [:], to path: String) throws {
         let data = try serialize(tensors, metadata: metadata)
-        try atomicWrite(data, to: path)
+        try PrivateFile.write(data, to: path)
     }
 }
 

@@ -317,6 +317,8 @@ public final class StudyRunner {
     func prepareTokenizer() throws {
         report(.stage("tokenizer"))
         let tokDir = dir + "/tokenizer"
+        // The study's own directory, before anything is read from it: owner-only, not a link.
+        try PrivateFile.makeDirectory(tokDir, restrictExisting: true)
         if FileManager.default.fileExists(atPath: tokDir + "/vocab.json"), let f = FileManager.default.contents(atPath: tokDir + "/study-fingerprint"),
            String(decoding: f, as: UTF8.self) == fingerprint, let t = try? TokenizerFiles.load(directory: tokDir) {
             tok = t
@@ -325,7 +327,7 @@ public final class StudyRunner {
         try? FileManager.default.removeItem(atPath: tokDir + "/study-fingerprint")
         let t = try BPETrainer.train(texts: pTrain.map(\.text), vocabSize: s.model.vocabulary).tokenizer
         try t.save(to: tokDir)
-        try atomicWrite(Data(fingerprint.utf8), to: tokDir + "/study-fingerprint")
+        try PrivateFile.write(Data(fingerprint.utf8), to: tokDir + "/study-fingerprint")
         tok = t
     }
 

@@ -41,32 +41,48 @@ public enum ChildEnvironment {
 public struct UnsafePlaceholderValue: Error, CustomStringConvertible {
     public let placeholder: String, value: String, character: String
     public var description: String {
-        "\(placeholder): the path \(TerminalText.escape(value)) contains \(character), which a shell can interpret in some quoting context;"
-            + " use an output directory without $ ` \" ' \\, newlines or control characters (commands can also read the path from the environment)"
+        "\(placeholder): the path \(TerminalText.escape(value)) contains \(character), which a shell can read as more than a path in some "
+            + "place of a command line; a path put into a command may hold only letters, digits and / . _ - + , : @ = "
+            + "(choose an output directory without it; commands can also read the path from the environment)"
     }
 }
 
 public enum ShellPlaceholder {
-    /// Refuses `value` if it holds a character that is dangerous in some shell quoting context
-    /// ($, backtick, double or single quote, backslash, newline, any non-printing character), so
-    /// that the single-quoted substitution stays inert whether the template put it in double
-    /// quotes, single quotes, or none. Returns `shellQuote(value)`.
+    /// The characters a substituted path may hold: ASCII letters and digits and `/ . _ - + , : @ =`.
+    /// None of them means anything to /bin/sh (or bash) in any quoting context, so the path is
+    /// inert wherever the template puts it: unquoted; inside the template's own single quotes
+    /// (`--wrap 'python t.py {job}'`), where the quotes added around the path close and reopen the
+    /// template's and leave the path itself bare, so that `;`, `&`, `|`, `<`, `>`, `(`, a space or
+    /// a glob in it would be read by the shell; inside double quotes; or parsed again by another
+    /// shell (sbatch --wrap). Everything else is refused rather than quoted for one context.
+    static let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@=".unicodeScalars)
+
+    /// Refuses `value` unless every character is in `allowed`, naming the first one that is not;
+    /// returns `shellQuote(value)`.
     public static func quoted(_ value: String, for placeholder: String) throws -> String {
-        for u in value.unicodeScalars {
-            let bad: String?
-            switch u {
-            case "$": bad = "a dollar sign"
-            case "`": bad = "a backtick"
-            case "\"": bad = "a double quote"
-            case "'": bad = "a single quote"
-            case "\\": bad = "a backslash"
-            case "\n", "\r": bad = "a line break"
-            default:
-                let nonPrinting: [Unicode.GeneralCategory] = [.control, .format, .lineSeparator, .paragraphSeparator]
-                bad = nonPrinting.contains(u.properties.generalCategory) ? "a non-printing character" : nil
-            }
-            if let bad { throw UnsafePlaceholderValue(placeholder: placeholder, value: value, character: bad) }
+        if let u = value.unicodeScalars.first(where: { !allowed.contains($0) }) {
+            throw UnsafePlaceholderValue(placeholder: placeholder, value: value, character: describe(u))
         }
         return shellQuote(value)
+    }
+
+    /// A character as an error message shows it: printable ones quoted and named where the name
+    /// helps, the others by code point.
+    static func describe(_ u: Unicode.Scalar) -> String {
+        let names: [Unicode.Scalar: String] = [" ": "a space", ";": "a semicolon", "&": "an ampersand", "|": "a pipe", "$": "a dollar sign",
+                                               "`": "a backtick", "\"": "a double quote", "'": "a single quote", "\\": "a backslash",
+                                               "\n": "a line break", "\r": "a carriage return", "\t": "a tab"]
+        let code = "U+" + String(format: "%04X", u.value)
+        if let name = names[u] { return "\(name) (\(code))" }
+        let visible = u.isASCII ? (0x21...0x7E).contains(u.value) : !u.properties.generalCategory.isInvisible
+        return visible ? "\"\(Character(u))\" (\(code))" : code
+    }
+}
+
+extension Unicode.GeneralCategory {
+    /// Controls, format characters (bidi overrides among them), separators and unassigned code
+    /// points: shown by code point, never as themselves.
+    var isInvisible: Bool {
+        [.control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator, .unassigned, .surrogate, .privateUse].contains(self)
     }
 }

@@ -1,6 +1,8 @@
-// Files that can hold personal data or keys (audit checkpoints, study stages, salts, ledger keys,
-// scrub outputs, PII indexes) are created owner-only: files 0600, directories 0700, whatever the
-// umask. docs/security.md lists which files these are. Other outputs are written atomically too.
+// Every file Shallot writes is created owner-only (0600), and every directory it makes 0700,
+// whatever the umask: audit checkpoints, study stages, salts, ledger keys, scrub outputs and PII
+// indexes hold personal data or keys, and so do model weights (they can memorise it), their
+// config and provenance, and tokenizer vocabularies learnt from the corpus. docs/security.md
+// lists them. There is no world-readable writer: a file to share is chmod-ed by its owner.
 
 import Foundation
 #if canImport(Glibc)
@@ -11,8 +13,13 @@ import Darwin
 
 public enum PrivateFileError: Error, CustomStringConvertible {
     case write(path: String, reason: String)
+    /// A secret file refused: `what` it is (e.g. "salt file") and why.
+    case read(path: String, what: String, reason: String)
     public var description: String {
-        switch self { case .write(let p, let r): return "\(p): cannot write: \(r)" }
+        switch self {
+        case .write(let p, let r): return "\(p): cannot write: \(r)"
+        case .read(let p, let what, let r): return "\(p): \(what) refused: \(r)"
+        }
     }
 }
 
@@ -97,6 +104,39 @@ public enum PrivateFile {
         return fd
     }
 
+    /// Reads a secret the user keeps in a file (a `--salt-file`): never through a link, never a
+    /// FIFO or device, and only a regular file of this user's that nobody else can read or write
+    /// (a salt others can read lets them recompute the subject keys it hides and forge the MACs
+    /// it keys; one they can write, choose it), of `bytes` length. The reason is an error naming
+    /// the file and what to do.
+    public static func readSecret(_ path: String, what: String, bytes: ClosedRange<Int>) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errno == ELOOP ? "a symbolic link (not followed: give the file itself)" : errnoText()
+            throw PrivateFileError.read(path: path, what: what, reason: why)
+        }
+        defer { close(fd) }
+        var st = stat()
+        var why: String?
+        if fstat(fd, &st) != 0 { why = "cannot stat it: " + errnoText() }
+        else if st.st_mode & S_IFMT != S_IFREG { why = "not a regular file" }
+        else if st.st_uid != geteuid() { why = "owned by user \(st.st_uid), not by this user (\(geteuid())): use a file of your own" }
+        else if st.st_mode & 0o077 != 0 { why = String(format: "others have access to it (mode %o): chmod 600 it", st.st_mode & 0o777) }
+        else if !bytes.contains(Int(st.st_size)) { why = "\(st.st_size) bytes; it must hold \(bytes.lowerBound) to \(bytes.upperBound)" }
+        if let why { throw PrivateFileError.read(path: path, what: what, reason: why) }
+        var out = Data(), buf = [UInt8](repeating: 0, count: 4096)
+        while out.count <= bytes.upperBound {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw PrivateFileError.read(path: path, what: what, reason: errnoText()) }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        // (the size again: the file may have changed between fstat and read)
+        guard bytes.contains(out.count) else { throw PrivateFileError.read(path: path, what: what, reason: "its length changed while it was read") }
+        return out
+    }
+
     /// `openLog` for appending, as a FileHandle.
     public static func openForAppending(_ path: String) throws -> FileHandle {
         FileHandle(fileDescriptor: try openLog(path, truncate: false), closeOnDealloc: true)
@@ -116,6 +156,15 @@ public enum PrivateFile {
         }
         try checkExisting(path, link: ls, restrict: restrictExisting)
         if restrictExisting { try restrictOwn(path) }
+    }
+
+    /// Throws unless `path` is an existing directory of this user's that nobody else can write (a
+    /// link to one only if the link is the user's): the check `makeDirectory` makes of a
+    /// directory that is there, for one a file is kept in (the ledger's).
+    public static func checkDirectory(_ path: String) throws {
+        var ls = stat()
+        guard lstat(path, &ls) == 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
+        try checkExisting(path, link: ls, restrict: false)
     }
 
     /// Makes the missing components of `path`, parents first, one at a time, each with mkdirat
@@ -271,15 +320,6 @@ public enum PrivateFile {
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & 0o777
     }
-}
-
-/// Writes `data` to `path` atomically (a temporary file in the same directory, then a rename), so
-/// a reader never sees a half-written file and an interrupted write leaves the old one intact.
-/// Files that hold personal data or keys use `PrivateFile.write` (the same, created 0600); these
-/// are 0644. The temporary file is created as `PrivateFile.write`'s is (new, unpredictable name,
-/// no links followed).
-public func atomicWrite(_ data: Data, to path: String) throws {
-    try PrivateFile.replace(path, with: data, mode: 0o644)
 }
 
 /// Process id, a per-process count and 64 random bits: two threads writing the same file never

@@ -102,11 +102,14 @@ public struct ByteTokenizer: TextTokenizer {
 
 public enum TokenizerFiles {
     /// Writes vocab.json, merges.txt, tokenizer.json and tokenizer_config.json for a byte-level
-    /// BPE, in the forms HF `tokenizers`/`transformers` and tiktoken-style loaders read.
+    /// BPE, in the forms HF `tokenizers`/`transformers` and tiktoken-style loaders read. Owner-only,
+    /// as model files are: a vocabulary learnt from a corpus holds its frequent strings (names,
+    /// addresses) as tokens.
     public static func write(vocab: [String: Int], merges: [(String, String)], specials: [String: Int] = ["<|endoftext|>": -1],
                              directory: String) throws {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do { try PrivateFile.makeDirectory(directory) } catch {
+            throw TokenizerError.unreadable(path: directory, reason: "cannot make the directory: \(error)")
+        }
         var vocab = vocab
         var specials = specials
         for (s, id) in specials where id < 0 { let nid = vocab[s] ?? (vocab.values.max() ?? -1) + 1; specials[s] = nid }
@@ -137,7 +140,7 @@ public enum TokenizerFiles {
     }
 
     static func atomicWriteFile(_ d: Data, _ path: String) throws {
-        do { try atomicWrite(d, to: path) } catch {
+        do { try PrivateFile.write(d, to: path) } catch {
             throw TokenizerError.unreadable(path: path, reason: "cannot write: \(error)")
         }
     }

@@ -56,7 +56,7 @@ public struct Provenance: Codable, Sendable {
     public func write(directory: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try atomicWrite(enc.encode(self), to: directory + "/shallot.json")
+        try PrivateFile.write(enc.encode(self), to: directory + "/shallot.json")
     }
 
     public static func read(directory: String) -> Provenance? {

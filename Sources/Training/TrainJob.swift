@@ -285,12 +285,12 @@ public enum BuiltinTrainer {
         // A half-written output must never pass as finished: the result file goes last.
         try? FileManager.default.removeItem(atPath: job.output + "/" + TrainResult.fileName)
         try model.save(directory: job.output)
-        for f in ["vocab.json", "merges.txt"] where FileManager.default.fileExists(atPath: job.tokenizer + "/" + f) {
-            try? FileManager.default.removeItem(atPath: job.output + "/" + f)
-            try? FileManager.default.copyItem(atPath: job.tokenizer + "/" + f, toPath: job.output + "/" + f)
+        // Copied owner-only (copyItem kept the source's mode, 0644 for a tokenizer from elsewhere).
+        for f in ["vocab.json", "merges.txt"] {
+            if let d = FileManager.default.contents(atPath: job.tokenizer + "/" + f) { try PrivateFile.write(d, to: job.output + "/" + f) }
         }
         let r = TrainResult(jobId: job.id, tokensSHA256: sha, steps: summary.steps, finalLoss: Double(summary.finalLoss), trainer: "shallot \(shallotVersion)")
-        try atomicWrite(ResultsJSON.encoder(pretty: true).encode(r), to: job.output + "/" + TrainResult.fileName)
+        try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(r), to: job.output + "/" + TrainResult.fileName)
         return r
     }
 }

@@ -130,7 +130,8 @@ public final class Trainer {
             TensorBlob(name: "adam.m", shape: [n], floats: UnsafeBufferPointer(start: optimizer.m.ptr, count: n)),
             TensorBlob(name: "adam.v", shape: [n], floats: UnsafeBufferPointer(start: optimizer.v.ptr, count: n)),
         ]
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        // The checkpoint's directory is the trainer's own: owner-only, and never a link planted in its place.
+        try PrivateFile.makeDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path, restrictExisting: true)
         try SafeTensorsWriter.write(blobs, metadata: ["shallot.train_state": json], to: path)
     }
 

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import Support
 
 /// `--threads`: worker threads for the kernels and the GEMMs.
 struct ThreadOptions: ParsableArguments {
@@ -20,12 +21,19 @@ struct ThreadOptions: ParsableArguments {
 /// `--salt-file`: the salt of the keyed hashes that stand for values and subjects, to compare
 /// runs. Without it each command chooses (a random salt, or the study's kept key).
 struct SaltOptions: ParsableArguments {
-    @Option(help: "File with the salt of the keyed hashes for values and subjects (the same file makes runs comparable).") var saltFile: String?
-    /// The salt in the file, or nil without --salt-file; an unreadable or empty file ends the run.
+    @Option(help: "File with the salt of the keyed hashes for values and subjects (the same file makes runs comparable; 16 to 4096 bytes, yours, mode 600).")
+    var saltFile: String?
+
+    /// How long a salt may be: 16 bytes at least (a shorter one can be guessed, and with it every
+    /// subject key), 4 KiB at most (a salt, not a file read whole by mistake).
+    static let length = 16...4096
+
+    /// The salt in the file, or nil without --salt-file. The salt keys study.json's subject keys
+    /// and verified.json's MACs: a file someone else owns, can read or write, or a link, ends the
+    /// run (PrivateFile.readSecret), as does one of the wrong length.
     func read() -> Data? {
         guard let s = saltFile else { return nil }
-        guard let d = FileManager.default.contents(atPath: s), !d.isEmpty else { fail("\(s): cannot read the salt") }
-        return d
+        do { return try PrivateFile.readSecret(s, what: "--salt-file", bytes: Self.length) } catch { fail("\(error)") }
     }
 }
 

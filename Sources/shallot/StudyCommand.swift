@@ -223,8 +223,9 @@ struct StudyJobCommand: ParsableCommand {
 /// key directory (--keys, $SHALLOT_KEYS, else ~/.shallot/keys; 0700), one file per output
 /// directory (0600), named by a hash of OUT's absolute path so that a resumed study finds it.
 /// A salt an earlier version left in OUT/.salt is never adopted: whoever could write OUT could
-/// have planted it (a known salt makes the subject keys guessable). The study stops instead and
-/// asks for --salt-file, so that using it is the user's decision.
+/// have planted it (a known salt makes the subject keys guessable and keys verified.json's MACs).
+/// The study stops and asks for it to be removed; it does not suggest passing it with
+/// --salt-file, which would adopt a planted salt all the same.
 enum StudySalt {
     static func directory(_ keys: String?) -> String {
         if let keys { return keys }
@@ -242,8 +243,8 @@ enum StudySalt {
         var st = stat()
         if lstat(legacy, &st) == 0 {
             throw ValidationError("\(legacy): a salt file in the output directory is not used (anyone who could write \(out) could have"
-                + " planted it, making the subject keys guessable); if an earlier Shallot wrote it and you trust it, pass it with"
-                + " --salt-file \(legacy) (or move it away to start with a new salt)")
+                + " planted it, making the subject keys guessable and the trained models' verification forgeable); remove it, and the"
+                + " study starts with a new salt kept in \(dir) (its models are then trained and verified again)")
         }
         let salt = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         try PrivateFile.write(salt, to: path)

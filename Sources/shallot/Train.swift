@@ -90,9 +90,9 @@ struct Train: ParsableCommand {
     /// --data, or the embedded sample written into OUT.
     func trainingData() throws -> String {
         if embeddedSample {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try PrivateFile.makeDirectory(out)
             let path = out + "/sample.txt"
-            try Data(EmbeddedSample.text.utf8).write(to: URL(fileURLWithPath: path))
+            try PrivateFile.write(Data(EmbeddedSample.text.utf8), to: path)
             return path
         }
         guard let data else { throw ValidationError("give --data FILE (or --embedded-sample)") }

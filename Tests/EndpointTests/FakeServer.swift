@@ -35,6 +35,11 @@ final class FakeOpenAIServer: @unchecked Sendable {
         /// Append this many bytes of text to every generation of more than one token (a hostile
         /// server: far more text than max_tokens can hold).
         var padGenerations = 0
+        /// Report this as the model's `max_model_len` (a hostile server: 1e9) instead of its own.
+        var reportContext: Int?
+        /// Add a field of `.1` bytes to every echo of a prompt longer than `.0` tokens (a hostile
+        /// server: a scoring answer far larger than its echo).
+        var padEchoes: (Int, Int)?
     }
 
     let model: GPT
@@ -59,7 +64,8 @@ final class FakeOpenAIServer: @unchecked Sendable {
         router.get("/v1/models") { [self] req, _ -> Response in
             if let r = self.unauthorised(req) { return r }
             if self.options.llamaCppPython { return Self.json(["object": "list", "data": [["id": "tiny", "object": "model", "owned_by": "me", "permissions": [Any]()]]]) }
-            return Self.json(["object": "list", "data": [["id": "tiny", "object": "model", "owned_by": "test", "max_model_len": self.model.config.nPositions]]])
+            let context = self.options.reportContext ?? self.model.config.nPositions
+            return Self.json(["object": "list", "data": [["id": "tiny", "object": "model", "owned_by": "test", "max_model_len": context]]])
         }
         router.post("/extras/tokenize") { [self] req, _ -> Response in
             guard self.options.llamaCppPython else { return Self.json(["detail": "Not Found"], status: .notFound) }
@@ -160,10 +166,12 @@ final class FakeOpenAIServer: @unchecked Sendable {
             if options.padGenerations > 0 && maxTokens > 1 && !echo {
                 choice["text"] = (choice["text"] as? String ?? "") + String(repeating: "x", count: options.padGenerations)
             }
+            var extra: [String: Any] = [:]
+            if let (over, bytes) = options.padEchoes, echo && ids.count > over { extra["padding"] = String(repeating: "x", count: bytes) }
             var promptTokens = ids.count
             if let m = options.miscountMarker, let s = o["prompt"] as? String, s.contains(m) { promptTokens += 1 }
-            return Self.json(["id": "cmpl-\(UUID().uuidString)", "object": "text_completion", "model": "tiny", "choices": [choice],
-                              "usage": ["prompt_tokens": promptTokens, "completion_tokens": out.count, "total_tokens": promptTokens + out.count]])
+            return Self.json(extra.merging(["id": "cmpl-\(UUID().uuidString)", "object": "text_completion", "model": "tiny", "choices": [choice],
+                                            "usage": ["prompt_tokens": promptTokens, "completion_tokens": out.count, "total_tokens": promptTokens + out.count]]) { $1 })
         } catch {
             return Self.json(["error": ["message": "\(error)"]], status: .badRequest)
         }

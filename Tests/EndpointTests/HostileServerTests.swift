@@ -207,9 +207,38 @@ func failure(_ body: @Sendable () async throws -> Void) async -> String {
         for e in [a, b] { #expect(e.contains("the answer is longer than") && e.contains("bytes"), "\(e)") }
         #expect(declared.requests.count == 1 && chunked.requests.count == 1, "an answer too long is not retried")
         // The budget grows with what the request asks for, never below the floor.
-        let small = ResponseBudget.completion(promptTokens: 3, fields: ["max_tokens": 1], context: 64)
-        let echoed = ResponseBudget.completion(promptTokens: 1000, fields: ["max_tokens": 1, "echo": true, "logprobs": 5], context: 2048)
+        let small = ResponseBudget.completion(promptTokens: 3, fields: ["max_tokens": 1])
+        let echoed = ResponseBudget.completion(promptTokens: 1000, fields: ["max_tokens": 1, "echo": true, "logprobs": 5])
         #expect(small == ResponseBudget.floor + 1024 && echoed > small && echoed < 8 << 20)
+        // A scoring request (echo, max_tokens 0) can return its prompt's echo and no more.
+        let scoring = ResponseBudget.completion(promptTokens: 1000, fields: ["max_tokens": 0, "echo": true, "logprobs": 1])
+        #expect(scoring == ResponseBudget.floor + 1000 * (1024 + 512))
+    }
+
+    /// Issue 22 review, M1: the answer cap trusted the server's own context. Without
+    /// --context-length the client takes max_model_len from /v1/models, and a scoring request
+    /// (max_tokens 0) was allowed an answer of that many tokens: a server reporting 1e9 raised the
+    /// cap to 1 GiB an answer, 32 in flight, and its 6 MiB scoring answer was read and parsed.
+    /// Now each answer is bounded by what its request can return (the echo of its own prompt),
+    /// and the reported context is clamped, with a warning.
+    @Test func aServerLyingAboutItsContextDoesNotRaiseTheAnswerCap() async throws {
+        let server = FakeOpenAIServer(model: Fixture.model, options: .init(reportContext: 1_000_000_000, padEchoes: (60, 6 << 20)))
+        try await server.start()
+        defer { server.stop() }
+        let warnings = Recorder()
+        let (context, error) = try await offPool { () -> (Int, String) in
+            var s = EndpointSettings(baseURL: server.baseURL, servedModel: "tiny")
+            s.tokenizer = ByteTokenizer(); s.retryBaseDelay = 0.01; s.maxRetries = 0
+            s.warn = { warnings.add($0) }
+            let remote = try OpenAICompletionsModel(s)   // the probe's prompts are shorter than 60 tokens: not padded
+            let long = ByteTokenizer().encode(String(repeating: "Note 3, Dana. ", count: 4))   // 56 tokens, 57 with the leading token
+            let longer = long + ByteTokenizer().encode("Dana.")
+            _ = try remote.score([long.prefix(40).map { $0 }])
+            do { _ = try remote.score([longer]); return (remote.contextLength, "no error") } catch { return (remote.contextLength, "\(error)") }
+        }
+        #expect(error.contains("the answer is longer than") && error.contains("refused unread"), "a 6 MiB scoring answer was read: \(error)")
+        #expect(context <= OpenAICompletionsModel.maxReportedContext, "the reported context was believed: \(context)")
+        #expect(warnings.all.contains { $0.contains("1000000000") && $0.contains("--context-length") }, "\(warnings.all)")
     }
 
     /// Log-probabilities that are not log-probabilities: +5 (a probability of e⁵) and 1e300

@@ -28,8 +28,9 @@ final class Squatter: @unchecked Sendable {
     private let closed = DispatchSemaphore(value: 0)
 
     /// `port` 0: one the kernel chooses; another: that one, taken over (SO_REUSEADDR, as a
-    /// squatter would, so that the dead server's connections in TIME_WAIT do not stop it).
-    init(model: String, port wanted: Int = 0) throws {
+    /// squatter would, so that the dead server's connections in TIME_WAIT do not stop it);
+    /// on `address` (a loopback one).
+    init(model: String, port wanted: Int = 0, address: String = "127.0.0.1") throws {
         self.model = model
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)   // no child of any test inherits it
         var one: Int32 = 1
@@ -37,12 +38,12 @@ final class Squatter: @unchecked Sendable {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(wanted).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(address)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
         }
-        guard s >= 0, ok, listen(s, 16) == 0 else { throw EndpointError("the squatter cannot listen") }
+        guard s >= 0, ok, listen(s, 16) == 0 else { close(s); throw EndpointError("the squatter cannot listen") }
         fd = s
         port = Int(UInt16(bigEndian: addr.sin_port))
         Thread { [self] in serve() }.start()
@@ -207,7 +208,7 @@ extension PortSquatTests {
 
     @Test func procNetLinesAreRead() {
         let v4 = ListenerOwnership.parse("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0", v6: false)
-        #expect(v4 == .init(address: "127.0.0.1", port: 8080, uid: 1000, inode: 12345, loopbackReachable: true))
+        #expect(v4 == .init(address: "127.0.0.1", port: 8080, uid: 1000, inode: 12345, loopbackReachable: true, bytes: [127, 0, 0, 1]))
         let any6 = ListenerOwnership.parse("   1: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0:0 00:0 0 1001 0 777 1", v6: true)
         #expect(any6?.loopbackReachable == true && any6?.uid == 1001 && any6?.inode == 777)
         let lo6 = ListenerOwnership.parse("   2: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0:0 00:0 0 0 0 9 1", v6: true)
@@ -257,5 +258,54 @@ extension PortSquatTests {
         squatter.stop()
         do { _ = try model.score([[72, 105, 33]], distribution: false, progress: nil); message = "sent" } catch { message = "\(error)" }
         #expect(message.contains("nothing listens there any more"), "\(message)")
+    }
+}
+
+extension PortSquatTests {
+    /// Issue 22 review, L1: the proof took any loopback listener on the port. A listener of the
+    /// command's on 127.0.0.2 (or ::1) "proved" a URL at 127.0.0.1, where nothing of its listened
+    /// and anyone could bind next. Now only listeners a connection to the URL's own address can
+    /// reach count: that address, or a wildcard that takes it.
+    @Test func theProofIsTiedToTheAddressConnectedTo() throws {
+        let ours = try Squatter(model: "m", address: "127.0.0.2")   // this process's: "the command's" for getpgrp()
+        defer { ours.stop() }
+        let url = "http://127.0.0.1:\(ours.port)/v1"
+        #expect(try ListenerOwnership.check(url: url, group: getpgrp()) == .nobody("nothing listens on 127.0.0.1:\(ours.port) yet"),
+                "a listener on another address proved this one")
+        #expect(try ListenerOwnership.inodes(url: url).isEmpty)
+        #expect(try ListenerOwnership.check(url: "http://127.0.0.2:\(ours.port)/v1", group: getpgrp()) == .ours)
+        // Who takes a connection to what (bytes as /proc/net/tcp{,6} give them).
+        let v4: [UInt8] = [127, 0, 0, 1], other: [UInt8] = [127, 0, 0, 2], any4: [UInt8] = [0, 0, 0, 0]
+        let any6 = [UInt8](repeating: 0, count: 16), lo6 = [UInt8](repeating: 0, count: 15) + [1]
+        let mapped = [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + v4
+        #expect(ListenerOwnership.takes(v4, v4) && ListenerOwnership.takes(any4, v4) && ListenerOwnership.takes(any6, v4) && ListenerOwnership.takes(mapped, v4))
+        #expect(!ListenerOwnership.takes(other, v4) && !ListenerOwnership.takes(lo6, v4) && !ListenerOwnership.takes(v4, lo6) && !ListenerOwnership.takes(any4, lo6))
+        #expect(ListenerOwnership.takes(lo6, lo6) && ListenerOwnership.takes(any6, lo6))
+        #expect(ListenerOwnership.destinations("0.0.0.0") == [v4] && ListenerOwnership.destinations("[::]") == [lo6])
+        #expect(ListenerOwnership.destinations("127.1") == [v4] && ListenerOwnership.destinations("[::ffff:127.0.0.1]") == [v4])
+        #expect(ListenerOwnership.destinations("localhost") == [v4, lo6])
+    }
+
+    /// L1, the printed-URL flow: a URL the command printed was found held by someone else, and
+    /// passed over — then looked at again every 250 ms, so that whoever held it could try again
+    /// and again (and a listener that appeared there later was taken). Now it is never tried
+    /// again: here the squatter leaves and the command's own server binds the port after it; the
+    /// start still refuses that URL, naming the listener it found first.
+    @Test func aPrintedURLFoundHeldByAnotherIsNeverTriedAgain() throws {
+        let dir = try modelDir(context: 128)
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: dir).deletingLastPathComponent().path) }
+        let squatter = try Squatter(model: dir)
+        let port = squatter.port
+        Thread { usleep(1_500_000); squatter.stop() }.start()
+        let bin = shallotBinary().path
+        let template = "echo \"INFO serving on http://127.0.0.1:\(port)/v1\" >&2; sleep 4; exec '\(bin)' serve --model {model} --port \(port) "
+            + "--served-model-name {model} --api-key-env SHALLOT_SERVE_API_KEY"
+        var message = "taken"
+        do {
+            let server = try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/../server.log", timeout: 25)
+            server.stop(grace: 1)
+        } catch { message = "\(error)" }
+        #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
+        #expect(message.contains("did not serve") && message.contains("127.0.0.1:\(port)") && message.contains("not the serve command"), "\(message)")
     }
 }

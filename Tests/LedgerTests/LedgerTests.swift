@@ -5,8 +5,12 @@ import Ledger
 import Support
 import Testing
 
+/// A ledger path in a new directory of its own (0700): a ledger is refused in a directory others
+/// can write, such as the temporary directory itself.
 func tempLedger() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).sqlite").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString)").path
+    try! PrivateFile.makeDirectory(dir)
+    return dir + "/ledger.sqlite"
 }
 
 /// Opens the file behind the ledger's back (as another SQLite client would) and removes the guards.

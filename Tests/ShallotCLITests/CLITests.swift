@@ -25,6 +25,8 @@ func shallot(_ args: [String], cwd: String? = nil, environment: [String: String]
     let p = Process()
     p.executableURL = shallotBinary()
     p.arguments = args
+    // (it was ignored: a test's `touch pwned` would have landed in the test process's directory)
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err
@@ -38,6 +40,12 @@ func tmp() throws -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     return d
+}
+
+/// A --salt-file as Shallot takes one: the user's own, mode 600, 16 bytes or more.
+func writeSalt(_ text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    chmod(path, 0o600)
 }
 
 let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "64", "--batch", "8", "--lr", "3e-3", "--seed", "11"]

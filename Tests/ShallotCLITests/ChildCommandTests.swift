@@ -33,6 +33,20 @@ import Testing
         }
     }
 
+    /// Issue 22 review, M3: a `;` in OUT with a single-quoted template (the README's sbatch
+    /// style). The single quotes around the substituted path close the template's own, so the
+    /// old check (which let `;` through) had /bin/sh run `touch pwned` at the first training job.
+    @Test func aSemicolonInOutIsRefusedWithASingleQuotedTemplate() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let out = d + "/a;touch pwned;b"
+        let r = try shallot(["study", "--preset", "smoke", "--threads", "1", "--jobs", "1", "--out", out, "--keys", d + "/keys",
+                             "--trainer", "command", "--trainer-cmd", "sh -c 'test -f {job}'"], cwd: d)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--out") && r.stderr.contains(out) && r.stderr.contains("a semicolon"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/pwned"), "the output path was executed")
+    }
+
     /// A salt planted in OUT (the legacy OUT/.salt) is not adopted: the study stops and names it.
     @Test func aPlantedSaltInOutIsNotAdopted() throws {
         let d = try tmp()
@@ -41,7 +55,9 @@ import Testing
         try Data(repeating: 0x41, count: 32).write(to: URL(fileURLWithPath: d + "/study/.salt"))
         let r = try shallot(["study", "--preset", "smoke", "--threads", "1", "--out", d + "/study", "--keys", d + "/keys"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains(d + "/study/.salt") && r.stderr.contains("--salt-file"), "\(r.stderr)")
+        #expect(r.stderr.contains(d + "/study/.salt") && r.stderr.contains("remove it"), "\(r.stderr)")
+        // (issue 22 review, L3: the message told the user to pass the planted file with --salt-file)
+        #expect(!r.stderr.contains("--salt-file"), "the planted salt is suggested for use: \(r.stderr)")
         let salts = (try? FileManager.default.contentsOfDirectory(atPath: d + "/keys")) ?? []
         #expect(salts.isEmpty, "a key-directory salt was made from the planted one: \(salts)")
     }

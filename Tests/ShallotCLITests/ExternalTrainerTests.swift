@@ -30,7 +30,7 @@ private func json(_ path: String) throws -> [String: Any] {
         let d = try tmp()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let salt = d + "/salt"
-        try Data("one salt for both runs".utf8).write(to: URL(fileURLWithPath: salt))
+        try writeSalt("one salt for both runs", to: salt)
         let common = ["study", "--preset", "smoke", "--salt-file", salt, "--threads", "1"]
         let trainer = "python3 \(repoRoot)/examples/hf_trainer.py --threads 1 {job}"
         let ext = try shallot(common + ["--out", d + "/external", "--trainer", "command", "--trainer-cmd", trainer])

@@ -64,7 +64,7 @@ struct GoldenTests {
     /// non-members and a model fine-tuned from it on the members long enough to memorise.
     func prepare(_ d: String) throws {
         let tiny = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "128", "--batch", "8", "--lr", "3e-3", "--dropout", "0", "--threads", "1", "--seed", "3"]
-        try Data("a fixed salt for the golden audit".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt for the golden audit", to: d + "/salt")
         try run(["corpus", "synth", "--subjects", "30", "--records", "200", "--seed", "3", "--canary-repeats", "1,30", "--canaries-per-repeat", "2", "--out", d + "/corpus.jsonl"])
         try run(["corpus", "split", d + "/corpus.jsonl", "--fraction", "0.8", "--seed", "3", "--out-a", d + "/members.jsonl", "--out-b", d + "/nonmembers.jsonl"])
         try run(["train", "--data", d + "/nonmembers.jsonl", "--vocab-size", "400", "--epochs", "2", "--out", d + "/base"] + tiny)
@@ -100,7 +100,7 @@ struct GoldenTests {
     @Test func smokeStudyIsUnchanged() throws {
         let d = try tmp()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        try Data("a fixed salt for the golden study".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt for the golden study", to: d + "/salt")
         try run(["study", "--preset", "smoke", "--seed", "2", "--finetune-epochs", "25", "--finetune-lr", "1e-2", "--salt-file", d + "/salt", "--threads", "1", "--out", d + "/study"])
         try Self.check(Self.normalised(d + "/study/study.json", dir: d), fixture: "study.json")
     }

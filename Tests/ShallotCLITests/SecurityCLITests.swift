@@ -382,7 +382,7 @@ extension SecurityCLITests {
         let out = d + "/shared"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         #expect(chown(out, 0, 65534) == 0 && chmod(out, 0o770) == 0)
-        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt of sixteen bytes or more", to: d + "/salt")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--regid=65534", "--clear-groups", shallotBinary().path, "study", "--preset", "smoke", "--salt-file", d + "/salt",
@@ -397,3 +397,97 @@ extension SecurityCLITests {
     }
 }
 
+extension SecurityCLITests {
+    /// Every regular file under `dir` with its mode, and every directory's (`dir` included).
+    func modes(under dir: String) throws -> [(path: String, mode: Int?)] {
+        let items = try FileManager.default.subpathsOfDirectory(atPath: dir).map { dir + "/" + $0 }
+        return [(dir, mode(dir))] + items.map { ($0, mode($0)) }
+    }
+
+    /// Issue 22 review, M2: model weights (which can memorise the records they were trained on),
+    /// their config, provenance and checkpoints, and vocabularies learnt from the corpus were
+    /// written 0644 whatever the umask, in directories FileManager made with the umask. Now every
+    /// file 0600 and every directory 0700: `train --out`, `unlearn --out`, `tokenizer train --out`.
+    @Test func modelsAndTokenizersAreOwnerOnly() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(try shallot(["corpus", "synth", "--subjects", "8", "--records", "40", "--seed", "3", "--out", d + "/c.jsonl"]).status == 0)
+        let t = try shallot(["train", "--data", d + "/c.jsonl", "--out", d + "/runs/model", "--steps", "4", "--vocab-size", "300",
+                             "--checkpoint-every", "2"] + trainArgs)
+        #expect(t.status == 0, "\(t.stderr)")
+        let subject = try #require(try records(d + "/c.jsonl").first?["subject"] as? String)
+        let u = try shallot(["unlearn", "--model", d + "/runs/model", "--data", d + "/c.jsonl", "--forget", subject, "--method", "ga",
+                             "--steps", "2", "--out", d + "/runs/unlearned"])
+        #expect(u.status == 0, "\(u.stderr)")
+        let k = try shallot(["tokenizer", "train", "--data", d + "/c.jsonl", "--vocab-size", "300", "--out", d + "/tok/bpe"])
+        #expect(k.status == 0, "\(k.stderr)")
+        for dir in [d + "/runs", d + "/tok"] {
+            var isDir: ObjCBool = false
+            for (path, m) in try modes(under: dir) {
+                #expect(FileManager.default.fileExists(atPath: path, isDirectory: &isDir))
+                #expect(m == (isDir.boolValue ? 0o700 : 0o600), "\(path): mode \(String(m ?? 0, radix: 8))")
+            }
+        }
+        for f in ["model.safetensors", "config.json", "generation_config.json", "shallot.json", "vocab.json", "merges.txt", "tokenizer.json"] {
+            #expect(mode(d + "/runs/model/" + f) == 0o600 && mode(d + "/runs/unlearned/" + f) == 0o600, "\(f)")
+        }
+    }
+
+    /// The same commands' directories made without following a link another user planted where
+    /// a parent should be (FileManager's withIntermediateDirectories followed it and wrote the
+    /// model, or the vocabulary, wherever it pointed). Root only: the link must be someone else's.
+    @Test(.enabled(if: geteuid() == 0))
+    func modelDirectoriesFollowNoPlantedLink() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        #expect(try shallot(["corpus", "synth", "--subjects", "8", "--records", "40", "--seed", "3", "--out", d + "/c.jsonl"]).status == 0)
+        try FileManager.default.createDirectory(atPath: d + "/elsewhere", withIntermediateDirectories: false)
+        #expect(symlink(d + "/elsewhere", d + "/planted") == 0 && lchown(d + "/planted", 65534, 65534) == 0)
+        let runs = [["train", "--data", d + "/c.jsonl", "--out", d + "/planted/model", "--steps", "2"] + trainArgs,
+                    ["tokenizer", "train", "--data", d + "/c.jsonl", "--vocab-size", "300", "--out", d + "/planted/tok"]]
+        for args in runs {
+            let r = try shallot(args)
+            #expect(r.status == 1 && r.stderr.contains(d + "/planted") && r.stderr.contains("symbolic link owned by user 65534"), "\(args[0]): \(r.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d + "/elsewhere").isEmpty, "written through the planted link")
+    }
+}
+
+extension SecurityCLITests {
+    /// Issue 22 review, L3, from the command line: a --salt-file others can read (written with the
+    /// usual umask) is refused before anything runs, naming the file and what to do; so is a
+    /// link to a good one. The old code used both.
+    @Test func aSaltFileOthersCanReadIsRefused() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try writeSalt("a salt of more than sixteen bytes", to: d + "/salt")
+        #expect(symlink(d + "/salt", d + "/link") == 0)
+        try Data("a salt of more than sixteen bytes".utf8).write(to: URL(fileURLWithPath: d + "/open"))
+        chmod(d + "/open", 0o644)
+        for (file, why) in [("open", "chmod 600"), ("link", "symbolic link")] {
+            let r = try shallot(["study", "--preset", "smoke", "--salt-file", d + "/" + file, "--corpus", d + "/no-such-corpus.jsonl", "--out", d + "/study"])
+            #expect(r.status == 1 && r.stderr.contains(d + "/" + file) && r.stderr.contains(why), "\(file): \(r.stderr)")
+        }
+    }
+}
+
+extension SecurityCLITests {
+    /// Issue 22 review, L5, end to end: someone who can write OUT plants `OUT/jobs/base` as a link
+    /// to a directory of their choosing, to be handed the job's records and token stream there (or
+    /// to hand the study a model of theirs). `shallot study` refuses it — exit 1, naming the link —
+    /// and writes nothing where it points.
+    @Test func aPlantedJobDirectoryLinkStopsTheStudy() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let out = d + "/study", elsewhere = d + "/elsewhere"
+        for dir in [out, out + "/jobs", elsewhere] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        }
+        #expect(symlink(elsewhere, out + "/jobs/base") == 0)
+        let r = try shallot(["study", "--preset", "smoke", "--threads", "1", "--jobs", "1", "--out", out, "--keys", d + "/keys"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(out + "/jobs/base") && r.stderr.contains("symbolic link"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty, "the study wrote through the planted link")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/jobs/base") == elsewhere, "the link was replaced, not refused")
+    }
+}

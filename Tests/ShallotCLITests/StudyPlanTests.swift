@@ -25,7 +25,7 @@ import Testing
 
     func salted() throws -> (String, [String]) {
         let d = try tmp()
-        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt of sixteen bytes or more", to: d + "/salt")
         return (d, ["study", "--preset", "smoke", "--salt-file", d + "/salt"])
     }
 

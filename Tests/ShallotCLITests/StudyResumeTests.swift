@@ -17,7 +17,7 @@ import Testing
     @Test func killedAnywhereAndRerunGivesTheSameStudy() throws {
         let d = try tmp()
         let salt = d + "/salt"
-        try Data("a fixed salt for both runs".utf8).write(to: URL(fileURLWithPath: salt))
+        try writeSalt("a fixed salt for both runs", to: salt)
         let args = ["study", "--preset", "smoke", "--salt-file", salt, "--threads", "1"]
         let t0 = Date()
         let clean = try shallot(args + ["--out", d + "/clean"])

@@ -10,7 +10,7 @@ import Support
 @Suite(.serialized) struct TrainerAuthenticityTests {
     func salted() throws -> (String, [String]) {
         let d = try tmp()
-        try Data("a fixed salt".utf8).write(to: URL(fileURLWithPath: d + "/salt"))
+        try writeSalt("a fixed salt of sixteen bytes or more", to: d + "/salt")
         return (d, ["study", "--preset", "smoke", "--jobs", "1", "--salt-file", d + "/salt"])
     }
 

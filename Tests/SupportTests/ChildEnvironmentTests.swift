@@ -16,11 +16,32 @@ import Support
     }
 
     @Test func pathsAShellCouldMisreadAreRefused() throws {
-        #expect(try ShellPlaceholder.quoted("/runs/my study/job.json", for: "{job}") == "'/runs/my study/job.json'")
+        #expect(try ShellPlaceholder.quoted("/runs/study-2_v1.0/a+b,c:d@e=f/job.json", for: "{job}") == "'/runs/study-2_v1.0/a+b,c:d@e=f/job.json'")
         for bad in ["/o/$(touch pwned)", "/o/`id`", "/o/a\"b", "/o/a'b", "/o/a\\b", "/o/a\nb", "/o/a\u{1b}[2J", "/o/a\u{202e}b"] {
             var message = "accepted"
             do { _ = try ShellPlaceholder.quoted(bad, for: "{job}") } catch { message = "\(error)" }
             #expect(message.hasPrefix("{job}: the path "), "\(bad.debugDescription): \(message)")
         }
+    }
+
+    /// Issue 22 review, M3: only $ ` " ' \ and control characters were refused. In a single-quoted
+    /// template (`--wrap 'python t.py {job}'`) the quotes added around the path close the
+    /// template's, leaving the path bare: `;`, `&`, `|`, redirections, parentheses, a space or a
+    /// glob in it were read by the shell. Every character outside the allowed set is refused now,
+    /// named, and the path shown.
+    @Test func onlyCharactersInertInEveryQuotingContextPass() throws {
+        let named = [";": "a semicolon (U+003B)", "&": "an ampersand (U+0026)", "|": "a pipe (U+007C)", " ": "a space (U+0020)",
+                     "<": "\"<\" (U+003C)", ">": "\">\" (U+003E)", "(": "\"(\" (U+0028)", ")": "\")\" (U+0029)", "*": "\"*\" (U+002A)",
+                     "?": "\"?\" (U+003F)", "[": "\"[\" (U+005B)", "~": "\"~\" (U+007E)", "#": "\"#\" (U+0023)", "!": "\"!\" (U+0021)",
+                     "{": "\"{\" (U+007B)", "%": "\"%\" (U+0025)", "é": "\"é\" (U+00E9)", "\t": "a tab (U+0009)", "\u{202e}": "U+202E"]
+        for (c, name) in named {
+            let path = "/shared/a" + c + "touch x/job.json"
+            var message = "accepted"
+            do { _ = try ShellPlaceholder.quoted(path, for: "{job}") } catch { message = "\(error)" }
+            #expect(message.contains("contains " + name) && message.contains("/shared/a"), "\(c.debugDescription): \(message)")
+        }
+        // What the old check let through: the single-quoted template runs `touch x`.
+        let template = "sbatch --wrap 'python t.py {job}'"
+        #expect(throws: UnsafePlaceholderValue.self) { try template.replacingOccurrences(of: "{job}", with: ShellPlaceholder.quoted("/shared/a;touch x;b", for: "{job}")) }
     }
 }

@@ -22,10 +22,9 @@ import Glibc
         let d = try scratch()
         try PrivateFile.write(Data("one".utf8), to: d + "/a.json")
         try PrivateFile.write(Data("two".utf8), to: d + "/a.json")
-        try atomicWrite(Data("page".utf8), to: d + "/b.html")
         #expect(String(decoding: FileManager.default.contents(atPath: d + "/a.json")!, as: UTF8.self) == "two")
-        #expect(PrivateFile.mode(d + "/a.json") == 0o600 && PrivateFile.mode(d + "/b.html") == 0o644 && PrivateFile.mode(d) == 0o700)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: d).sorted() == ["a.json", "b.html"])
+        #expect(PrivateFile.mode(d + "/a.json") == 0o600 && PrivateFile.mode(d) == 0o700)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d).sorted() == ["a.json"])
     }
 
     /// A link planted where the file goes is replaced by the file (rename), never written through.
@@ -136,3 +135,35 @@ import Glibc
     }
 }
 
+extension PrivateFileTests {
+    /// Issue 22 review, L3: `--salt-file` was read as any file — through a link, readable by
+    /// others, another user's, empty. It keys the study's subject keys and verified.json's MACs.
+    @Test func aSaltFileMustBeTheUsersOwnerOnlyAndOfSaneLength() throws {
+        let d = try scratch()
+        func salt(_ name: String, _ bytes: Int, mode: mode_t = 0o600) throws -> String {
+            let p = d + "/" + name
+            try Data(repeating: 0x61, count: bytes).write(to: URL(fileURLWithPath: p))
+            chmod(p, mode)
+            return p
+        }
+        func read(_ p: String) -> String {
+            do { return "read \(try PrivateFile.readSecret(p, what: "--salt-file", bytes: 16...4096).count)" } catch { return "\(error)" }
+        }
+        #expect(read(try salt("good", 32)) == "read 32")
+        #expect(read(try salt("open", 32, mode: 0o644)).contains("others have access to it (mode 644): chmod 600"))
+        #expect(read(try salt("group", 32, mode: 0o640)).contains("mode 640"))
+        #expect(read(try salt("short", 8)).contains("8 bytes; it must hold 16 to 4096"))
+        #expect(read(try salt("empty", 0)).contains("0 bytes"))
+        #expect(read(try salt("long", 5000)).contains("5000 bytes"))
+        #expect(symlink(d + "/good", d + "/link") == 0)
+        #expect(read(d + "/link").contains("symbolic link"))
+        #expect(mkfifo(d + "/fifo", 0o600) == 0)
+        #expect(read(d + "/fifo").contains("not a regular file"))
+        #expect(read(d + "/missing").contains("--salt-file refused"))
+        if geteuid() == 0 {
+            let theirs = try salt("theirs", 32)
+            #expect(chown(theirs, 65534, 65534) == 0)
+            #expect(read(theirs).contains("owned by user 65534"))
+        }
+    }
+}

@@ -75,8 +75,8 @@ extension Bench {
         let tok = reporting { try TokenizerFiles.load(directory: dir) }
         if let w = workload {
             reporting {
-                try FileManager.default.createDirectory(atPath: w, withIntermediateDirectories: true)
-                for f in ["vocab.json", "merges.txt"] { try? FileManager.default.removeItem(atPath: w + "/" + f); try FileManager.default.copyItem(atPath: dir + "/" + f, toPath: w + "/" + f) }
+                try PrivateFile.makeDirectory(w)
+                for f in ["vocab.json", "merges.txt"] { try PrivateFile.write(Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)), to: w + "/" + f) }
             }
         }
         return (tok, cfg)
@@ -90,6 +90,6 @@ extension Bench {
         let wl = W(vocab_size: cfg.vocabSize,
                    prompts: ps.map { P(ids: $0.ids, max_new: $0.maxNew, value: entries[$0.entry].places[0].text, type: entries[$0.entry].type.rawValue) },
                    records: cut.map { Rec(text: $0, ids: Array(tok.encode($0).prefix(cfg.nPositions)), lower_ids: Array(tok.encode($0.lowercased()).prefix(cfg.nPositions))) })
-        reporting { try atomicWrite(JSONEncoder().encode(wl), to: w + "/workload.json") }
+        reporting { try PrivateFile.write(JSONEncoder().encode(wl), to: w + "/workload.json") }
     }
 }
