@@ -98,7 +98,7 @@ extension StudyRunner {
         for h in halves { values.add(h) }
         return LeakageExposure(values: values, candidates: s.leakage.candidates,
                                base: LeakageStatistics.contrast(LeakageStatistics.differences(main: x[0].exposure, null: x[1].exposure), halves: halves),
-                               finetuned: LeakageStatistics.contrast(LeakageStatistics.meanOverSeeds(pairs), halves: halves))
+                               finetuned: LeakageStatistics.contrast(LeakageStatistics.meanOverSeeds(pairs, values: halves.count), halves: halves))
     }
 
     /// One model's row: its mean scores and exposure per half, and what greedy decoding extracts.

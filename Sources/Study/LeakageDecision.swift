@@ -86,10 +86,10 @@ public enum LeakageStatistics {
         return zip(main, null).map { $0 - $1 }
     }
 
-    /// Per value, the mean over seed pairs of the differences (`pairs[s][v]`).
-    public static func meanOverSeeds(_ pairs: [[Double]]) -> [Double] {
-        guard let n = pairs.first?.count else { return [] }
-        return (0..<n).map { v in mean(pairs.map { $0[v] }) }
+    /// Per value, the mean over seed pairs of the differences (`pairs[s][v]`, `values` values;
+    /// NaN for every value without a pair).
+    public static func meanOverSeeds(_ pairs: [[Double]], values: Int) -> [Double] {
+        (0..<values).map { v in mean(pairs.map { $0[v] }) }
     }
 
     /// mean_A − mean_B of one set of per-value numbers.
@@ -104,10 +104,11 @@ public enum LeakageStatistics {
     public static func verdict(base: (main: [Double], null: [Double]), pairs: [(main: [Double], null: [Double])], halves: [LeakageHalf],
                                delta: Double = defaultDelta, preconditions: [String] = []) -> LeakageVerdict {
         let perPair = pairs.map { differences(main: $0.main, null: $0.null) }
-        let finetuned = contrast(meanOverSeeds(perPair), halves: halves)
+        let finetuned = contrast(meanOverSeeds(perPair, values: halves.count), halves: halves)
         let baseContrast = contrast(differences(main: base.main, null: base.null), halves: halves)
         let perSeed = perPair.map { contrast($0, halves: halves).estimate }
-        var reasons = preconditions + Self.preconditions(finetuned: finetuned, base: baseContrast, pairs: pairs.count,
+        let sizes = (halves.filter { $0 == .a }.count, halves.filter { $0 == .b }.count)
+        var reasons = preconditions + Self.preconditions(sizes: sizes, base: baseContrast, pairs: pairs.count,
                                                          finite: (pairs.flatMap { $0.main + $0.null } + base.main + base.null).allSatisfy(\.isFinite))
         var outcome: LeakageOutcome = .inconclusive
         if reasons.isEmpty, let ci = finetuned.interval {
@@ -121,10 +122,10 @@ public enum LeakageStatistics {
     }
 
     /// The preconditions the numbers themselves can fail.
-    static func preconditions(finetuned f: HalfContrast, base: HalfContrast, pairs: Int, finite: Bool) -> [String] {
+    static func preconditions(sizes: (a: Int, b: Int), base: HalfContrast, pairs: Int, finite: Bool) -> [String] {
         var out: [String] = []
-        if min(f.valuesA, f.valuesB) < minimumPerHalf {
-            out.append("only \(f.valuesA) and \(f.valuesB) values in halves A and B (at least \(minimumPerHalf) in each are needed)")
+        if min(sizes.a, sizes.b) < minimumPerHalf {
+            out.append("only \(sizes.a) and \(sizes.b) values in halves A and B (at least \(minimumPerHalf) in each are needed)")
         }
         if pairs < minimumSeedPairs {
             out.append("only \(pairs) fine-tuning seed\(pairs == 1 ? "" : "s") per arm (at least \(minimumSeedPairs) are needed: --seeds)")
@@ -132,7 +133,7 @@ public enum LeakageStatistics {
         if !finite { out.append("a score is not finite") }
         if let ci = base.interval, IntervalPosition(ci, delta: .infinity) != .aboveZero {
             out.append("the base itself shows no memorisation of half A (main base − null base, A − B: \(signed(base.estimate)) \(bracket(ci)) nats/token): there is nothing for fine-tuning to carry")
-        } else if base.interval == nil, min(f.valuesA, f.valuesB) >= minimumPerHalf {
+        } else if base.interval == nil, min(sizes.a, sizes.b) >= minimumPerHalf {
             out.append("the bases' contrast has no interval")
         }
         return out
