@@ -22,6 +22,24 @@ Only the standard library.
     python3 Scripts/validate_study.py --shallot .build/release/shallot --runs 10 --groups 6 --out runs/validation \
         --synth "--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 --namesake-heavy-notes --namesake-heavy-exact" \
         -- --finetune-epochs 3 --finetune-lr 1.5e-3
+
+With --leakage it validates the pre-training leakage verdict instead (docs/methods.md, "Pre-training
+leakage"; issue 21), on the same preset, with no onion round (--rounds 0). Each run is a planted
+positive — a synthetic pre-training corpus of few people writing many messages (--leakage-synth,
+default 20 people and 700 messages: most target values occur more than 20 times) — and its null
+twin (`--leakage-null`: the base's corpus has half A of the target values replaced too, so neither
+base saw a target), each with a fresh seed. It prints the rate of each leakage verdict with
+Clopper-Pearson 95% intervals and exits 1 unless
+
+    planted → `leaks` in ≥ 80% of runs;  null → `leaks` in ≤ 5% of runs
+
+It also prints how often the fine-tuned contrast's interval alone lay above 0 (whatever the
+preconditions said), so that a null run kept from `leaks` only by its base's precondition shows.
+--leakage-user runs the same through `study --corpus F --pretrain-corpus P` (corpora written by
+`corpus synth`; format-matched surrogates, the path a user's corpus takes).
+
+    python3 Scripts/validate_study.py --leakage --shallot .build/release/shallot --preset smoke --runs 10 --out runs/leakage-validation \
+        -- --finetune-epochs 4 --finetune-lr 3e-3 --pretrain-epochs 4
 """
 import argparse
 import json
@@ -195,6 +213,107 @@ def check(report, required):
     return failures
 
 
+def run_leakage(args, out, seed, null):
+    """One leakage validation study (no onion round); read back if it ran with the same options."""
+    path, used = os.path.join(out, "study.json"), os.path.join(out, "args.json")
+    wanted = {"mode": "leakage", "preset": args.preset, "leakage_synth": args.leakage_synth, "user": args.leakage_user,
+              "study": args.extra, "seed": seed, "null": null}
+    if os.path.exists(used) and json.load(open(used)) != wanted:
+        sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
+    if os.path.exists(path):
+        return json.load(open(path)), 0.0
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    with open(used + ".tmp", "w") as fh:
+        json.dump(wanted, fh)
+    os.replace(used + ".tmp", used)
+    if args.leakage_user:
+        p, f = os.path.join(out, "P.jsonl"), os.path.join(out, "F.jsonl")
+        if not os.path.exists(p):
+            shallot(args, ["corpus", "synth", "--population", "0", "--seed", str(seed)] + leakage_corpus_options(args) + ["--out", p])
+        if not os.path.exists(f):
+            shallot(args, ["corpus", "synth", "--population", "1", "--seed", str(seed + 1)] + shlex.split(args.leakage_finetune_synth) + ["--out", f])
+        corpus = ["--corpus", f, "--pretrain-corpus", p]
+    else:
+        corpus = shlex.split(args.leakage_synth)
+    cmd = (["study", "--preset", args.preset, "--seed", str(seed), "--rounds", "0", "--salt-file", os.path.join(args.out, "salt"),
+            "--jobs", str(args.jobs), "--out", out] + corpus + (["--leakage-null"] if null else []) + args.extra)
+    t0 = time.time()
+    shallot(args, cmd)
+    return json.load(open(path)), time.time() - t0
+
+
+def leakage_corpus_options(args):
+    """--leakage-synth's study options as `corpus synth` options (--pretrain-subjects N → --subjects N)."""
+    words = shlex.split(args.leakage_synth)
+    names = {"--pretrain-subjects": "--subjects", "--pretrain-records": "--records"}
+    return [names.get(w, w) for w in words]
+
+
+def summarise_leakage(runs):
+    """Leakage verdict counts with Clopper-Pearson intervals, and what the numbers behind them were."""
+    out = {"runs": len(runs)}
+    verdicts = [j["pretraining_leakage"]["verdict"] for j in runs]
+    for o in ("leaks", "no_leak_above_delta", "inconclusive"):
+        k = sum(1 for v in verdicts if v["outcome"] == o)
+        out[o] = {"count": k, "rate": k / max(1, len(runs)), "ci_95": clopper_pearson(k, len(runs))}
+    above = sum(1 for v in verdicts if v["finetuned"].get("ci_95") and as_float(v["finetuned"]["ci_95"]["low"]) > 0)
+    base = sum(1 for v in verdicts if v["base"].get("ci_95") and as_float(v["base"]["ci_95"]["low"]) > 0)
+    out["finetuned_interval_above_0"] = {"count": above, "rate": above / max(1, len(runs)), "ci_95": clopper_pearson(above, len(runs))}
+    out["base_interval_above_0"] = {"count": base, "rate": base / max(1, len(runs))}
+    estimates = [as_float(v["finetuned"]["estimate"]) for v in verdicts]
+    out["mean_estimate"] = sum(estimates) / max(1, len(estimates))
+    mdes = sorted(as_float(v["finetuned"]["minimum_detectable_effect"]) for v in verdicts if v["finetuned"].get("minimum_detectable_effect") is not None)
+    out["median_mde"] = mdes[len(mdes) // 2] if mdes else None
+    out["seconds"] = [j.get("seconds") for j in runs]
+    return out
+
+
+def as_float(x):
+    """A number of study.json (non-finite ones are written as strings)."""
+    return float(x)
+
+
+def leakage_table(report):
+    print("\n| corpus | runs | leaks | no_leak_above_delta | inconclusive | fine-tuned interval above 0 | base above 0 | mean A − B (nats/token) | median MDE |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind, s in report["kinds"].items():
+        cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
+        mde = s["median_mde"]
+        print(f"| {kind} | {s['runs']} | {cell('leaks')} | {cell('no_leak_above_delta')} | {cell('inconclusive')} | {cell('finetuned_interval_above_0')} | "
+              f"{s['base_interval_above_0']['count']}/{s['runs']} | {s['mean_estimate']:+.3f} | {'n/a' if mde is None else f'{mde:.3f}'} |")
+
+
+def validate_leakage(args):
+    """The planted/null validation of the pre-training leakage verdict; exits 1 when it fails."""
+    report = {"mode": "leakage", "preset": args.preset, "runs": args.runs, "leakage_synth": args.leakage_synth, "user": args.leakage_user,
+              "study": args.extra, "kinds": {}}
+    for kind in ("planted", "null"):
+        runs = []
+        for r in range(args.runs):
+            seed = args.first_seed + r
+            j, secs = run_leakage(args, os.path.join(args.out, "leakage", f"{kind}-{seed}"), seed, kind == "null")
+            o = j["pretraining_leakage"]["verdict"]["outcome"]
+            print(f"leakage {kind:7s} seed {seed}: {o}" + (f" ({secs:.0f} s)" if secs else " (read)"), flush=True)
+            runs.append(j)
+        report["kinds"][kind] = summarise_leakage(runs)
+    path = os.path.join(args.out, "leakage-validation.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(path + ".tmp", path)
+    leakage_table(report)
+    pl, nu = report["kinds"]["planted"], report["kinds"]["null"]
+    failures = []
+    if pl["leaks"]["rate"] < 0.8:
+        failures.append(f"planted → leaks in {pl['leaks']['count']}/{pl['runs']} runs (< 80%)")
+    if nu["leaks"]["rate"] > 0.05:
+        failures.append(f"null → leaks in {nu['leaks']['count']}/{nu['runs']} runs (> 5%)")
+    print(f"\n{path}")
+    if failures:
+        print("LEAKAGE VALIDATION FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("leakage validation passed")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shallot", default=".build/release/shallot")
@@ -208,6 +327,11 @@ def main():
     ap.add_argument("--first-seed", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="runs/validation")
+    ap.add_argument("--leakage", action="store_true", help="validate the pre-training leakage verdict instead (planted positive and null twin)")
+    ap.add_argument("--leakage-synth", default="--pretrain-subjects 20 --pretrain-records 700",
+                    help="with --leakage: `shallot study` options of the planted synthetic pre-training corpus")
+    ap.add_argument("--leakage-user", action="store_true", help="with --leakage: through --corpus F --pretrain-corpus P written by `corpus synth`")
+    ap.add_argument("--leakage-finetune-synth", default="--subjects 24 --records 60", help="with --leakage-user: `corpus synth` options of F")
     ap.add_argument("extra", nargs="*", help="after --: more `shallot study` options")
     args = ap.parse_args()
     os.makedirs(args.out, mode=0o700, exist_ok=True)
@@ -216,6 +340,9 @@ def main():
         fd = os.open(salt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, os.urandom(32))
         os.close(fd)
+    if args.leakage:
+        validate_leakage(args)
+        return
     groups = [int(x) for x in args.groups.split(",")]
     report = {"preset": args.preset, "runs": args.runs, "synth": args.synth, "pretrain_synth": args.pretrain_synth, "study": args.extra, "groups": {}}
     for g in groups:

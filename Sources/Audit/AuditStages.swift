@@ -100,18 +100,11 @@ final class AuditRun {
     /// context before its first occurrence (nil when the back end cannot score).
     func valueScores() throws -> [Double]? {
         progress?(.stage("scoring values in context"))
-        var seqs: [[Int32]] = [], valueLens: [Int] = []
-        for e in index.entries {
-            let occ = e.places[0]
-            let ctx = Array(tokenizer.encode(occ.left).suffix(settings.exposureContextTokens))
-            let v = tokenizer.encode(occ.text)
-            let keep = max(1, min(ctx.count, model.contextLength - v.count))
-            seqs.append((ctx.isEmpty ? [tokenizer.endOfText] : Array(ctx.suffix(keep))) + v)
-            valueLens.append(v.count)
-        }
+        let seqs = ValueScores.sequences(index.entries.map { $0.places[0] }, tokenizer: tokenizer, contextTokens: settings.exposureContextTokens,
+                                         contextLength: model.contextLength)
         guard canScore else { return nil }
-        let lls = try checkpoints.stage("values") { try model.score(seqs).map { $0.logprobs } }
-        return lls.indices.map { i in lls[i].suffix(valueLens[i]).reduce(0.0) { $0 + Double($1) } / Double(max(1, valueLens[i])) }
+        let lls = try checkpoints.stage("values") { try model.score(seqs.map(\.ids)).map { $0.logprobs } }
+        return ValueScores.perToken(lls, valueTokens: seqs.map(\.valueTokens))
     }
 
     /// Targeted (true-prefix) extraction into `rows`; with a base model, the same attack on it and

@@ -198,14 +198,8 @@ public enum TargetedExtraction {
     public static func chosenOccurrences(_ e: PIIIndexEntry, settings: ExtractionSettings) -> [PIIOccurrence] {
         let n = settings.occurrencesPerValue
         guard let seed = settings.occurrenceSeed, e.places.count > n else { return Array(e.places.prefix(n)) }
-        var rng = SplitMix64(seed: mix64(seed ^ fnv1a(e.key.string)))
+        var rng = SplitMix64(seed: mix64(seed ^ fnv1a64(e.key.string)))
         return Array(e.places.indices).seededSample(n, using: &rng).sorted().map { e.places[$0] }
-    }
-
-    static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
     }
 
     /// Runs the attack on every indexed value of the given types; `progress` gets (done, total) prompts.

@@ -128,7 +128,7 @@ public enum AuditRunner {
         var byDup: [String: [String: Int]] = [:]
         for r in rows {
             guard let extracted = r.extracted else { continue }
-            let k = r.occurrences == 1 ? "1" : r.occurrences <= 5 ? "2-5" : r.occurrences <= 20 ? "6-20" : ">20"
+            let k = CorpusStats.duplicationBucket(r.occurrences)
             byDup[k, default: ["values": 0, "extracted": 0]]["values", default: 0] += 1
             if extracted { byDup[k, default: [:]]["extracted", default: 0] += 1 }
         }

@@ -39,6 +39,7 @@ public struct PIIIndexEntry: Codable, Sendable {
 
 public struct PIIIndex: Sendable {
     public var entries: [PIIIndexEntry]
+    public init(entries: [PIIIndexEntry]) { self.entries = entries }
 
     public static func build(records: [Record], scanner: PIIScanner = PIIScanner(), contextLength: Int = 400) -> PIIIndex {
         let found = scanner.scan(all: records.map(\.text))

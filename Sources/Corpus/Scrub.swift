@@ -114,18 +114,7 @@ public struct Scrubber: Sendable {
             if e.text.contains(",") && names.count == 2 { return "\(names[1]), \(names[0])" }
             return names.joined(separator: " ")
         case .phone:
-            // same layout; NANP area code and exchange keep a valid first digit; country code kept
-            var out = "", seenDigits = 0
-            let keepPrefix = e.text.hasPrefix("+") ? (e.text.dropFirst().prefix { $0.isNumber }.count) : (e.normalized.hasPrefix("+1") && e.text.filter(\.isNumber).count == 11 ? 1 : 0)
-            let nanp = e.normalized.hasPrefix("+1")
-            for c in e.text {
-                guard c.isNumber else { out.append(c); continue }
-                defer { seenDigits += 1 }
-                if seenDigits < keepPrefix { out.append(c); continue }
-                let pos = seenDigits - keepPrefix
-                out += String(nanp && (pos == 0 || pos == 3) ? 2 + r.int(8) : r.int(10))
-            }
-            return out
+            return PhoneLayout.redraw(e.text, normalized: e.normalized, &r)
         case .creditCard:
             var digits = e.text.filter(\.isNumber).map { Int(String($0))! }
             for i in 1..<(digits.count - 1) { digits[i] = r.int(10) }
@@ -292,5 +281,54 @@ public struct Scrubber: Sendable {
             }
         }
         return (out, rep)
+    }
+}
+
+/// A phone number's layout: its separators, its country code and, for NANP numbers, the first
+/// digits of the area code and exchange, which cannot be 0 or 1.
+public enum PhoneLayout {
+    /// A number with the layout of `text` (whose normalised key is `normalized`): the country code
+    /// kept (the digits after a leading "+", or NANP's "1" written before an 11-digit number),
+    /// every other digit drawn, NANP area code and exchange from 2…9.
+    public static func redraw(_ text: String, normalized: String, _ r: inout SplitMix64) -> String {
+        var out = "", seenDigits = 0
+        let keepPrefix = countryDigits(text, normalized: normalized)
+        let nanp = normalized.hasPrefix("+1")
+        for c in text {
+            guard c.isNumber else { out.append(c); continue }
+            defer { seenDigits += 1 }
+            if seenDigits < keepPrefix { out.append(c); continue }
+            let pos = seenDigits - keepPrefix
+            out += String(nanp && (pos == 0 || pos == 3) ? 2 + r.int(8) : r.int(10))
+        }
+        return out
+    }
+
+    /// How many of the leading digits of `text` are its country code.
+    public static func countryDigits(_ text: String, normalized: String) -> Int {
+        text.hasPrefix("+") ? text.dropFirst().prefix { $0.isNumber }.count
+            : (normalized.hasPrefix("+1") && text.filter(\.isNumber).count == 11 ? 1 : 0)
+    }
+
+    /// The values `redraw` can give: 10 per drawn digit, 8 for NANP's two constrained ones.
+    public static func spaceSize(_ text: String, normalized: String) -> Double {
+        let drawn = max(0, text.filter(\.isNumber).count - countryDigits(text, normalized: normalized))
+        let constrained = normalized.hasPrefix("+1") ? min(2, drawn) : 0
+        return pow(10, Double(drawn - constrained)) * pow(8, Double(constrained))
+    }
+
+    /// `digits` (a number's digits, country code first) written into the digit places of `text`
+    /// from the right, so that one number keeps one value in every layout it is written in;
+    /// places to the left of them keep their digit (a country code the other layout omits).
+    public static func render(_ digits: [Character], like text: String) -> String {
+        let places = text.filter(\.isNumber).count
+        let fill = Array(digits.suffix(places)), skip = places - fill.count
+        var out = "", k = 0
+        for c in text {
+            guard c.isNumber else { out.append(c); continue }
+            out.append(k < skip ? c : fill[k - skip])
+            k += 1
+        }
+        return out
     }
 }

@@ -25,6 +25,10 @@ public struct CorpusStats: Codable, Sendable {
         case maxRecordsPerSubject = "max_records_per_subject", medianRecordsPerSubject = "median_records_per_subject"
     }
 
+    /// The duplication bucket of a value that occurs `n` times: "1", "2-5", "6-20" or ">20" (the
+    /// same buckets in corpus stats, audit.json and study.json).
+    public static func duplicationBucket(_ n: Int) -> String { n == 1 ? "1" : n <= 5 ? "2-5" : n <= 20 ? "6-20" : ">20" }
+
     /// Scans every record (PII detection on all cores, record by record).
     public static func compute(records: [Record], scanner: PIIScanner = PIIScanner(), tokenCount: (([String]) -> Int)? = nil) -> CorpusStats {
         var s = CorpusStats()
@@ -46,10 +50,7 @@ public struct CorpusStats: Codable, Sendable {
             }
         }
         s.piiValues = types.mapValues(\.count)
-        for (_, c) in valueCount {
-            let k = c == 1 ? "1" : c <= 5 ? "2-5" : c <= 20 ? "6-20" : ">20"
-            s.duplication[k, default: 0] += 1
-        }
+        for (_, c) in valueCount { s.duplication[duplicationBucket(c), default: 0] += 1 }
         s.tokens = tokenCount?(records.map(\.text))
         return s
     }

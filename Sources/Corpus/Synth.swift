@@ -280,10 +280,15 @@ public enum SynthGenerator {
             : style == 2 ? "\(ascii(first))_\(ascii(last))" : "\(ascii(last)).\(ascii(first))"
     }
 
+    /// The NANP area codes of a population's numbers.
+    static func areaCodes(population: Int) -> [Int] {
+        population == 0 ? [713, 281, 832, 503, 212, 312, 415] : [214, 972, 303, 617, 404, 206, 602]
+    }
+
     /// NANP numbers in the formats mail uses, or international ones (+44, +49, +33, +81, +61).
     /// Population 1 uses other area codes and country codes than population 0.
     static func makePhone(_ p: SynthParameters, _ rng: inout SynthRNG) -> String {
-        let areas = p.population == 0 ? [713, 281, 832, 503, 212, 312, 415] : [214, 972, 303, 617, 404, 206, 602]
+        let areas = areaCodes(population: p.population)
         if rng.chance(p.internationalPhones) {
             let line = 1000 + rng.int(9000)
             switch (rng.int(3), p.population) {
@@ -303,6 +308,40 @@ public enum SynthGenerator {
         case 3: return String(format: "+1 %d %d %04d", a, x, l)
         default: return String(format: "(%d) %d-%04d", a, x, l)
         }
+    }
+
+    /// A fresh number in the layout of `phone` (one `makePhone` writes), each group drawn as
+    /// `makePhone` draws it: a NANP area code of the population's, exchange 200–999, any line; an
+    /// international number keeps its country and city code, its other groups drawn without a
+    /// leading zero (a London number's third group from 7000–7999). Keep in step with makePhone.
+    static func redrawPhone(_ phone: String, population: Int, _ rng: inout SynthRNG) -> String {
+        let groups = phone.split(whereSeparator: { !$0.isNumber }).map(String.init)
+        var drawn: [String]
+        if groups.count == 3 || (phone.hasPrefix("+1 ") && groups.count == 4) {
+            drawn = [String(rng.pick(areaCodes(population: population))), String(200 + rng.int(800)), String(format: "%04d", rng.int(10000))]
+            if groups.count == 4 { drawn.insert("1", at: 0) }
+        } else {
+            drawn = Array(groups.prefix(2))
+            for (k, g) in groups.enumerated().dropFirst(2) {
+                let low = Int(pow(10, Double(g.count - 1)))
+                drawn.append(k == 2 && groups[0] == "44" ? String(7000 + rng.int(1000)) : String(low + rng.int(9 * low)))
+            }
+        }
+        return PhoneLayout.render(Array(drawn.joined()), like: phone)
+    }
+
+    /// The values `redrawPhone` can give for a number in the layout of `phone`.
+    static func phoneSpace(_ phone: String, population: Int) -> Double {
+        let groups = phone.split(whereSeparator: { !$0.isNumber })
+        if groups.count == 3 || (phone.hasPrefix("+1 ") && groups.count == 4) { return Double(areaCodes(population: population).count * 800 * 10000) }
+        return groups.enumerated().dropFirst(2).reduce(1.0) { acc, g in
+            acc * (g.offset == 2 && groups[0] == "44" ? 1000 : 9 * pow(10, Double(g.element.count - 1)))
+        }
+    }
+
+    /// Which of `emailLocal`'s styles spells `local` for this name (nil: none does).
+    static func emailStyle(_ local: String, first: String, last: String) -> Int? {
+        (0..<4).first { emailLocal(first, last, style: $0) == local }
     }
 
     static func makeDate(_ rng: inout SynthRNG, _ i: Int, _ n: Int) -> String {

@@ -35,20 +35,14 @@ public enum StudyHTML {
 
         // Pre-training leakage
         let l = r.pretrainingLeakage
+        let a = l.attribution
         let keys = ["pretraining", "finetuning", "both", "neither"]
-        let counts = [l.pretraining, l.finetuning, l.both, l.neither]
+        let counts = [a.pretraining, a.finetuning, a.both, a.neither]
         charts += figure(SVG.bars(categories: keys, series: [("values", counts.map(Double.init))], labels: [counts.map(String.init)], xLabel: "attributed to",
                                   yLabel: "distinct values", title: "Attribution"),
-                         caption: "Distinct values the fine-tuned model produced (untargeted generation and targeted prompts from the pre-training corpus), by the corpus that holds them.")
+                         caption: "Distinct values the fine-tuned model produced (untargeted generation and targeted prompts from its base's pre-training corpus), by the corpus that holds them.")
         p.add("<div class=\"charts\">\(charts)</div>")
-        p.add("<h2>Pre-training leakage</h2><p><b>\(esc(l.outcome.rawValue))</b> — \(esc(l.statement))</p>")
-        let mnames = ["base", "control_base", "finetuned", "control_finetuned"]
-        p.add(table(["model", "target values extracted", "rate", "seen-vs-unseen AUC", "mean log p/token (targets)", "mean log p/token (unseen)", "exposure (targets, bits)", "exposure (unseen, bits)"], mnames.compactMap { n in
-            l.models[n].map { m in [cell(n), cell("\(m.extracted)/\(m.values)"), cell(m.rate), cell(m.seenVsUnseenAUC), cell(m.meanLogLikelihoodTargets), cell(m.meanLogLikelihoodUnseen),
-                                    cell(m.meanExposureTargets, 1), cell(m.meanExposureUnseen, 1)] }
-        }, sortable: true))
-        p.add("<p class=\"note\">Targets: \(l.targetValues) values of pre-training subjects that the control base never saw (their records replaced by placeholders of equal length, left out of the loss); unseen: \(l.unseenValues) values of the same population no model saw. Difference-in-differences (fine-tuned − control fine-tuned): extraction rate \(esc(String(format: "%+.3f", l.extractionRateDifference))), AUC \(esc(String(format: "%+.3f [%.3f, %.3f]", l.aucDifference, l.aucDifferenceCI.low, l.aucDifferenceCI.high))).</p>")
-
+        p.add(leakage(l))
         // Unlearning
         if !r.unlearning.isEmpty {
             p.add("<h2>Unlearning the round-1 forget set</h2><p>Original: the baseline model (first seed). Retrain: fine-tuned again without the forget set (the exact method). GA, GD, NPO: approximate methods applied to the original (\(r.settings.unlearning.steps) steps, learning rate \(esc(String(format: "%g", r.settings.unlearning.learningRate))), NPO β \(esc(String(format: "%g", r.settings.unlearning.beta)))).</p>")
@@ -59,6 +53,29 @@ public enum StudyHTML {
         }
         p.add("<h2>Settings</h2><pre>\(esc(json(r.settings)))</pre><pre>\(esc(json(r.corpus)))</pre>")
         return p.render()
+    }
+
+    /// The pre-training leakage verdict, the contrasts it rests on, and every model's row.
+    static func leakage(_ l: PretrainingLeakage) -> String {
+        let v = l.verdict, d = l.design
+        func iv(_ c: HalfContrast) -> String { c.interval.map { String(format: "[%.3f, %.3f]", $0.low, $0.high) } ?? "n/a" }
+        let cls = v.outcome == .leaks ? "verdict-bad" : v.outcome == .inconclusive ? "verdict-warn" : "verdict-ok"
+        var out = "<h2>Does the fine-tuned model still leak what its base memorised?</h2><p><span class=\"\(cls)\">\(esc(v.outcome.rawValue))</span> — \(esc(v.summary))</p>"
+        let contrasts: [(String, HalfContrast)] = [("fine-tuned: log-likelihood per token (the verdict's)", v.finetuned), ("bases: log-likelihood per token (precondition)", v.base),
+                                                   ("fine-tuned: exposure, bits (secondary)", l.exposure.finetuned), ("bases: exposure, bits (secondary)", l.exposure.base)]
+        out += table(["contrast (main − null, half A − half B)", "estimate", "95% CI (Welch, values)", "MDE", "values A + B"], contrasts.map { name, c in
+            [cell(name), cell(String(format: "%+.3f", c.estimate)), cell(iv(c)), cell(c.minimumDetectableEffect), cell("\(c.valuesA) + \(c.valuesB)")]
+        }, leftColumns: [0])
+        out += "<p class=\"note\">Target values: \(d.targets.a) in half A (kept in the base's pre-training corpus) and \(d.targets.b) in half B (replaced in both bases: the placebo), "
+            + "e-mail addresses and phone numbers of the pre-training corpus's subjects found nowhere in the fine-tuning corpus (\(d.excludedInFinetuning) more were, and are left out). "
+            + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token. "
+            + "Per seed pair (\(d.seedPairs)): \(esc(v.perSeed.map { String(format: "%+.3f", $0) }.joined(separator: ", "))), sd \(esc(num(v.seedSD))). "
+            + "Score: log-likelihood per token of the value after up to \(d.contextTokens) tokens of its true prefix; exposure against \(l.exposure.candidates) candidates drawn like the value, in the same context.</p>"
+        out += table(["model", "role", "seed", "mean log p/token A", "B", "exposure A (bits)", "B", "extracted A", "B"], l.models.map { m in
+            [cell(m.id), cell(m.role.rawValue), cell(m.trainingSeed.map { "\($0)" } ?? "—"), cell(m.meanScoreA), cell(m.meanScoreB), cell(m.meanExposureA, 1),
+             cell(m.meanExposureB, 1), cell(m.extracted.a), cell(m.extracted.b)]
+        }, sortable: true)
+        return out
     }
 
     /// The rounds: the verdict first, then what it rests on.

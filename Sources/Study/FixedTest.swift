@@ -166,7 +166,7 @@ struct TestOutcome: Codable, Sendable {
         var byPrefix: [String: Int] = [:], byDup: [String: [String: Int]] = [:]
         for r in results {
             for label in r.extractedBy { byPrefix[label, default: 0] += 1 }
-            let k = r.occurrences == 1 ? "1" : r.occurrences <= 5 ? "2-5" : r.occurrences <= 20 ? "6-20" : ">20"
+            let k = CorpusStats.duplicationBucket(r.occurrences)
             byDup[k, default: ["values": 0, "extracted": 0]]["values", default: 0] += 1
             if r.extracted { byDup[k, default: [:]]["extracted", default: 0] += 1 }
         }

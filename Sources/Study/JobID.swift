@@ -10,10 +10,11 @@ import Foundation
 enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible, Codable {
     /// The base model, pre-trained on P: `base`.
     case base
-    /// The control base, pre-trained on P with the target subjects' records replaced by filler: `base_control`.
+    /// The control (null) base of the pre-training leakage comparison, pre-trained on P with both
+    /// halves of the target values replaced by surrogates: `base_control`.
     case baseControl
-    /// The control base fine-tuned like the first evaluation baseline: `control_finetuned`.
-    case controlFinetuned
+    /// The control base fine-tuned like evaluation seed i's baseline: `control_finetuned_seed<i>`.
+    case controlFinetuned(seed: Int)
     /// Evaluation seed i's round-0 baseline: `round0_seed<i>`.
     case baseline(seed: Int)
     /// Selection model j that ranks round r+1's targets: `round0_select<j>` after round 0,
@@ -32,7 +33,7 @@ enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertib
         switch self {
         case .base: return "base"
         case .baseControl: return "base_control"
-        case .controlFinetuned: return "control_finetuned"
+        case .controlFinetuned(let i): return "control_finetuned_seed\(i)"
         case .baseline(let i): return "round0_seed\(i)"
         case .selection(let r, let j): return r == 0 ? "round0_select\(j)" : "round\(r)_deletion_select\(j)"
         case .arm(let a, let r, let i): return "round\(r)_\(a.rawValue)_seed\(i)"
@@ -53,7 +54,7 @@ enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertib
         }
     }
 
-    /// What a fine-tune (or its audit) is for; nil for the bases, the control base's fine-tune
+    /// What a fine-tune (or its audit) is for; nil for the bases, the control base's fine-tunes
     /// and the analyses.
     var arm: JobArm? {
         switch self {
@@ -84,9 +85,10 @@ enum JobID: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertib
     }
 
     private static func parse(_ id: String) -> JobID? {
-        let named: [JobID] = [.base, .baseControl, .controlFinetuned, .pretrainingLeakage, .unlearning]
+        let named: [JobID] = [.base, .baseControl, .pretrainingLeakage, .unlearning]
         if let job = named.first(where: { $0.description == id }) { return job }
         if id.hasPrefix("audit_") { return JobID(String(id.dropFirst(6))).map { .audit($0) } }
+        if id.hasPrefix("control_finetuned_seed"), let i = Int(id.dropFirst(22)), i >= 0 { return .controlFinetuned(seed: i) }
         guard id.hasPrefix("round") else { return nil }
         let rest = id.dropFirst(5)
         guard let cut = rest.firstIndex(of: "_"), let r = Int(rest[..<cut]), r >= 0 else { return nil }

@@ -53,10 +53,10 @@ public enum StudyJobError: Error, CustomStringConvertible {
 }
 
 /// The study's jobs share `width` slots: a job holds one while it computes and gives it up while
-/// it waits for other jobs, so nested work (the leakage stage's four measurements) cannot
+/// it waits for other jobs, so nested work (the leakage stage's measurements of its models) cannot
 /// deadlock the pool. Slots go to the waiting job of the most urgent priority (0: the current
-/// round, whose audits decide the next one; 1: work nothing waits for yet — the control's
-/// fine-tune, later rounds' reseeded fine-tunes, the leakage and unlearning stages), first come
+/// round, whose audits decide the next one; 1: work nothing waits for yet — the control base's
+/// fine-tunes, later rounds' reseeded fine-tunes, the leakage and unlearning stages), first come
 /// first served within a priority. Every job runs on a thread of its own, not Dispatch's pool
 /// (about one per core): `--jobs 8` on a 2-core login node must keep eight external trainings
 /// (`sbatch --wait`) going. Results never depend on the order: each job computes alone on its
@@ -397,8 +397,8 @@ extension StudyRunner {
     }
 
     /// The models study.json lists (path and weights hash): the bases, the first evaluation
-    /// baseline, its exact retrain in round 1 and the control base's fine-tune.
-    static let reportedModels: Set<JobID> = [.base, .baseControl, .baseline(seed: 0), .arm(.deletion, round: 1, seed: 0), .controlFinetuned]
+    /// baseline, its exact retrain in round 1 and the control base's fine-tune of the same seed.
+    static let reportedModels: Set<JobID> = [.base, .baseControl, .baseline(seed: 0), .arm(.deletion, round: 1, seed: 0), .controlFinetuned(seed: 0)]
 
     /// Runs the trainer on `job`, whose files are in job directory `d`.
     func runTrainer(_ job: TrainJob, directory d: String) throws {

@@ -251,11 +251,12 @@ public enum OnionStatistics {
     /// One comparison's outcome from its interval (the order matters: an interval below 0 is
     /// `fewer`, which also rules out Δ).
     public static func outcome(_ ci: Interval, delta: Double) -> OnionOutcome {
-        guard ci.low.isFinite && ci.high.isFinite else { return .inconclusive }
-        if ci.low > 0 { return .exceeds }
-        if ci.high < 0 { return .fewer }
-        if ci.high < delta { return .doesNotExceed }
-        return .inconclusive
+        switch IntervalPosition(ci, delta: delta) {
+        case .aboveZero: return .exceeds
+        case .belowZero: return .fewer
+        case .belowDelta: return .doesNotExceed
+        case .open: return .inconclusive
+        }
     }
 
     /// The minimum detectable effect of the test actually run (two-sided 95%, power 80%), from the

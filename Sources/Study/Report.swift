@@ -1,6 +1,7 @@
 // study.json — schema "shallot.study/3" (docs/study-schema.md).
 
 import Audit
+import Corpus
 import Foundation
 import Unlearning
 
@@ -156,58 +157,103 @@ public struct StudyDesign: Codable, Sendable {
     }
 }
 
-public struct ModelLeak: Codable, Sendable {
-    public var extracted: Int
-    public var values: Int
-    public var rate: Double
-    /// AUC of the log-likelihood per token of the pre-training target values (seen by the base)
-    /// against never-seen values of the same population.
-    public var seenVsUnseenAUC: Double
-    public var meanLogLikelihoodTargets: Double
-    public var meanLogLikelihoodUnseen: Double
-    /// Mean Secret-Sharer exposure (normal-fit estimate, bits) of the target and unseen values
-    /// against sampled candidates of the same format in the same context.
-    public var meanExposureTargets: Double
-    public var meanExposureUnseen: Double
+/// The pre-training leakage design as run (docs/methods.md, "Pre-training leakage").
+public struct LeakageDesignSummary: Codable, Sendable {
+    /// Which generator drew the surrogates: `synthetic` (the corpus generator's own draws) or
+    /// `format_matched` (a user corpus: domain and layout kept, other characters drawn).
+    public var surrogates: SurrogateKind
+    /// A null run (validation): the main base had half A replaced too.
+    public var null: Bool
+    /// Target values per half, by type and by occurrences in P.
+    public var targets: HalfCounts
+    public var targetsByType: [String: HalfCounts]
+    public var targetsByDuplication: [String: HalfCounts]
+    /// P's subjects' values also in F (left out), P's values no subject of P owns, values no
+    /// surrogate could be drawn for (left out).
+    public var excludedInFinetuning: Int
+    public var unowned: Int
+    public var withoutSurrogate: Int
+    /// Occurrences and full names replaced in each base's corpus, and occurrences of a value a base
+    /// must not have seen still found in its corpus (0).
+    public var replacedOccurrences: [String: Int]
+    public var replacedNames: [String: Int]
+    public var residualOccurrences: Int
+    /// Seed pairs (the main base's and the null base's fine-tunes with the same seed) and their seeds.
+    public var seedPairs: Int
+    public var trainingSeeds: [UInt64]
+    /// The primary score: log-likelihood per token of the value after up to this many tokens of
+    /// its true prefix (its first occurrence in P).
+    public var score = "log_likelihood_per_token"
+    public var contextTokens: Int
+    /// The exposure sample per half and the candidates each value is ranked against.
+    public var exposureValues: HalfCounts
+    public var exposureCandidates: Int
     enum CodingKeys: String, CodingKey {
-        case extracted, values, rate
-        case seenVsUnseenAUC = "seen_vs_unseen_auc", meanLogLikelihoodTargets = "mean_log_likelihood_targets", meanLogLikelihoodUnseen = "mean_log_likelihood_unseen"
-        case meanExposureTargets = "mean_exposure_targets", meanExposureUnseen = "mean_exposure_unseen"
+        case surrogates, null, targets, score
+        case targetsByType = "targets_by_type", targetsByDuplication = "targets_by_duplication", excludedInFinetuning = "excluded_in_finetuning"
+        case unowned, withoutSurrogate = "without_surrogate", replacedOccurrences = "replaced_occurrences", replacedNames = "replaced_names"
+        case residualOccurrences = "residual_occurrences", seedPairs = "seed_pairs", trainingSeeds = "training_seeds", contextTokens = "context_tokens"
+        case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates"
     }
 }
 
-public struct PretrainingLeakage: Codable, Sendable {
+/// The secondary endpoint: the verdict's contrast on exposure (bits) instead of the score.
+public struct LeakageExposure: Codable, Sendable {
+    public var values: HalfCounts
+    public var candidates: Int
+    public var base: HalfContrast
+    public var finetuned: HalfContrast
+}
+
+/// One model of the comparison.
+public struct LeakageModelRow: Codable, Sendable {
+    /// Its job id, role, and seed pair (nil for the bases) with the pair's training seed.
+    public var id: String
+    public var role: LeakageRole
+    public var pair: Int?
+    public var trainingSeed: UInt64?
+    /// Mean score (nats/token) and exposure (bits) of each half's values.
+    public var meanScoreA: Double
+    public var meanScoreB: Double
+    public var meanExposureA: Double
+    public var meanExposureB: Double
+    /// Values greedy decoding reproduces from a k-token true prefix, per half and by duplication.
+    public var extracted: HalfCounts
+    public var extractedByDuplication: [String: HalfCounts]
+    enum CodingKeys: String, CodingKey {
+        case id, role, pair, extracted
+        case trainingSeed = "training_seed", meanScoreA = "mean_score_a", meanScoreB = "mean_score_b", meanExposureA = "mean_exposure_a"
+        case meanExposureB = "mean_exposure_b", extractedByDuplication = "extracted_by_duplication"
+    }
+}
+
+/// Distinct values a fine-tuned model produced, by the corpus that holds them.
+public struct LeakageAttribution: Codable, Sendable {
+    /// The model (the first evaluation seed's baseline).
+    public var model: String
     public var pretraining: Int
     public var finetuning: Int
     public var both: Int
     public var neither: Int
-    /// Distinct values the fine-tuned model produced (untargeted attack + targeted attack on P's values).
     public var total: Int
-    /// Greedy extraction and scores of the target values under each model: "base", "control_base",
-    /// "finetuned", "control_finetuned".
-    public var models: [String: ModelLeak]
-    /// Difference-in-differences: fine-tuned minus control fine-tuned.
-    public var extractionRateDifference: Double
-    public var aucDifference: Double
-    /// 95% bootstrap interval of `auc_difference` (target and unseen values resampled, the same
-    /// resample for both models), its minimum detectable effect, and the verdict on it.
-    public var aucDifferenceCI: Interval
-    public var aucDifferenceMDE: Double
-    public var outcome: VerdictOutcome
-    public var reasons: [String]
-    public var targetValues: Int
-    public var unseenValues: Int
-    /// Untargeted generations behind the attribution, and how many were distinct.
+    /// Untargeted generations behind it, and how many were distinct.
     public var generations: Int
     public var distinctGenerations: Int
+    enum CodingKeys: String, CodingKey {
+        case model, pretraining, finetuning, both, neither, total, generations
+        case distinctGenerations = "distinct_generations"
+    }
+}
+
+public struct PretrainingLeakage: Codable, Sendable {
+    public var design: LeakageDesignSummary
+    /// Does the fine-tuned model still know pre-training values? (LeakageDecision.swift)
+    public var verdict: LeakageVerdict
+    public var exposure: LeakageExposure
+    public var models: [LeakageModelRow]
+    public var attribution: LeakageAttribution
     /// The findings in a sentence.
     public var statement: String
-    enum CodingKeys: String, CodingKey {
-        case pretraining, finetuning, both, neither, total, models, statement, outcome, reasons, generations
-        case extractionRateDifference = "extraction_rate_difference", aucDifference = "auc_difference"
-        case aucDifferenceCI = "auc_difference_ci_95", aucDifferenceMDE = "auc_difference_mde", distinctGenerations = "distinct_generations"
-        case targetValues = "target_values", unseenValues = "unseen_values"
-    }
 }
 
 public struct UnlearningRow: Codable, Sendable {

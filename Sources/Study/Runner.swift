@@ -1,9 +1,11 @@
-// `shallot study` end to end (docs/methods.md). Pre-train a base on corpus P and a control base
-// on P with the target subjects' records replaced by filler; fine-tune on F with evaluation and
-// selection seeds; run the fixed test on every model; onion rounds with a deletion arm and two
-// controls (random removal from the deleted subjects' activity strata, per seed; reseeding on
-// unchanged data); pre-training leakage with the control base; approximate unlearning against the
-// exact retrain. Every job is checkpointed under DIR so that an interrupted study resumes.
+// `shallot study` end to end (docs/methods.md). Pre-train a base on corpus P with half B of its
+// subjects' values replaced by surrogates and a control (null) base with both halves replaced;
+// fine-tune on F with evaluation and selection seeds (and the control base like the first
+// evaluation seeds); run the fixed test on every fine-tune; onion rounds with a deletion arm and
+// two controls (random removal from the deleted subjects' activity strata, per seed; reseeding on
+// unchanged data); pre-training leakage, main against null, half A against half B; approximate
+// unlearning against the exact retrain. Every job is checkpointed under DIR so that an interrupted
+// study resumes.
 
 import Audit
 import Corpus
@@ -29,6 +31,8 @@ public enum StudyError: Error, CustomStringConvertible {
 }
 
 public final class StudyRunner {
+    /// The PII types the study attacks: e-mail addresses and phone numbers.
+    static let types: Set<PIIType> = [.email, .phone]
     let s: StudySettings
     let dir: String
     let progress: (StudyProgress) -> Void
@@ -48,7 +52,12 @@ public final class StudyRunner {
     var P: [Record] = [], F: [Record] = []
     var tok: (any TextTokenizer)!
     var tokens: [String: [Int32]] = [:]
-    var pTrain: [Record] = [], pTargetIds = Set<String>(), pUnseen: [Record] = []
+    /// P's records by id (the true contexts of its values).
+    var pById: [String: Record] = [:]
+    /// The pre-training leakage design (LeakageDesign.swift): target values, halves, the two bases' corpora.
+    var leakage: LeakageDesign!
+    /// The two bases' token streams' records, encoded once (their ids are P's: not in `tokens`).
+    var baseTokens: (main: [[Int32]], null: [[Int32]]) = ([], [])
     var fTrain: [Record] = [], fHeldOut: [Record] = []
     var recordsOf: [String: [Record]] = [:]
     var corpusInfo: [String: String] = [:]
@@ -76,7 +85,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders)".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 2 (surrogates)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
@@ -111,6 +120,8 @@ public final class StudyRunner {
     // MARK: corpora
 
     func prepareCorpora(_ user: [Record]?, pretrain: [Record]?) throws {
+        // The people of synthetic corpora: the surrogates are drawn from their generator.
+        var people: (P: [SynthPerson], F: [SynthPerson])?
         if let user, let pretrain {
             // Two corpora: the user's fine-tuning corpus and their pre-training corpus, as given.
             guard Set(user.map(\.subject)).count >= 10, Set(pretrain.map(\.subject)).count >= 10 else {
@@ -127,41 +138,42 @@ public final class StudyRunner {
             let pre = Set(shuffled.prefix(subjects.count / 2))
             P = user.filter { pre.contains($0.subject) }; F = user.filter { !pre.contains($0.subject) }
         } else {
-            var sp = SynthParameters(); sp.zipf = s.zipf; sp.subjects = s.pretrainSubjects; sp.records = s.pretrainRecords; sp.seed = s.seed; sp.population = 0
-            P = try SynthGenerator.generate(sp).records
-            sp.subjects = s.finetuneSubjects; sp.records = s.finetuneRecords; sp.seed = s.seed &+ 1; sp.population = 1
-            if let plant = s.plant {
-                sp.namesakeGroups = plant.groups; sp.namesakeLight = plant.light; sp.namesakeLightMessages = plant.lightMessages; sp.namesakeNull = plant.null
-            }
-            let f = try SynthGenerator.generate(sp)
-            F = f.records
-            // The plant's groups, for scoring a validation run afterwards (the study never reads it).
-            if s.plant != nil {
-                try PrivateFile.makeDirectory(dir)
-                try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(f.namesakes), to: dir + "/namesakes.json")
-            }
+            people = try synthesise()
         }
-        // P: targets (replaced by filler in the control base), unseen subjects (never trained on
-        // by any model: their values that no training record holds are the unseen comparison
-        // values — same generator, same population as the targets) and the others.
-        let pSubjects = seededShuffle(Array(Set(P.map(\.subject))).sorted(), seed: s.seed ^ 0x9E)
-        let nT = Int(Double(pSubjects.count) * s.pretrainTargetFraction)
-        let nU = Int(Double(pSubjects.count) * s.pretrainUnseenFraction)
-        let targets = Set(pSubjects.prefix(nT)), unseen = Set(pSubjects.dropFirst(nT).prefix(nU))
-        pTrain = P.filter { !unseen.contains($0.subject) }
-        pTargetIds = Set(P.filter { targets.contains($0.subject) }.map(\.id))
-        pUnseen = P.filter { unseen.contains($0.subject) }
+        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) } ?? FormatSurrogates()
+        leakage = LeakageDesign.build(P: P, F: F, generator: generator, avoidNames: Set((people?.P ?? []).map(\.name) + (people?.F ?? []).map(\.name)),
+                                      seed: s.seed, null: s.leakage.null == true, exposurePerHalf: s.leakage.exposureValues)
+        pById = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
         // F: held-out subjects (non-members for MIA and utility) and the fine-tuning members.
         let fSubjects = seededShuffle(Array(Set(F.map(\.subject))).sorted(), seed: s.seed ^ 0x4F)
         let held = Set(fSubjects.prefix(Int(Double(fSubjects.count) * s.heldOutFraction)))
         fTrain = F.filter { !held.contains($0.subject) }
         fHeldOut = F.filter { held.contains($0.subject) }
         for r in fTrain { recordsOf[r.subject, default: []].append(r) }
-        corpusInfo["pretrain_records"] = "\(pTrain.count)"; corpusInfo["pretrain_subjects"] = "\(Set(pTrain.map(\.subject)).count)"
+        corpusInfo["pretrain_records"] = "\(P.count)"; corpusInfo["pretrain_subjects"] = "\(Set(P.map(\.subject)).count)"
         corpusInfo["finetune_records"] = "\(fTrain.count)"; corpusInfo["finetune_subjects"] = "\(recordsOf.count)"
-        corpusInfo["held_out_records"] = "\(fHeldOut.count)"; corpusInfo["pretrain_unseen_records"] = "\(pUnseen.count)"
-        corpusInfo["pretrain_target_records"] = "\(pTargetIds.count)"
+        corpusInfo["held_out_records"] = "\(fHeldOut.count)"
         ownership = Ownership(index: PIIIndex.build(records: F, scanner: PIIScanner(types: Self.types)))
+    }
+
+    /// The synthetic corpora P (population 0) and F (population 1, with the plant if asked), and
+    /// their people.
+    func synthesise() throws -> (P: [SynthPerson], F: [SynthPerson]) {
+        var sp = SynthParameters(); sp.zipf = s.zipf; sp.subjects = s.pretrainSubjects; sp.records = s.pretrainRecords; sp.seed = s.seed; sp.population = 0
+        let p = try SynthGenerator.generate(sp)
+        P = p.records
+        sp.subjects = s.finetuneSubjects; sp.records = s.finetuneRecords; sp.seed = s.seed &+ 1; sp.population = 1
+        if let plant = s.plant {
+            sp.namesakeGroups = plant.groups; sp.namesakeLight = plant.light; sp.namesakeLightMessages = plant.lightMessages; sp.namesakeNull = plant.null
+        }
+        let f = try SynthGenerator.generate(sp)
+        F = f.records
+        // The plant's groups, for scoring a validation run afterwards (the study never reads it).
+        if s.plant != nil {
+            try PrivateFile.makeDirectory(dir)
+            try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(f.namesakes), to: dir + "/namesakes.json")
+        }
+        return (p.people, f.people)
     }
 
     func seededShuffle<T>(_ a: [T], seed: UInt64) -> [T] {
@@ -204,10 +216,11 @@ public final class StudyRunner {
         return TrainSpec.Base(id: spec.id, inputSHA256: try plan(spec))
     }
 
-    /// Pre-training from scratch (weights initialised from the study's seed).
-    func pretrainSpec(_ id: JobID, replace: Set<String>) -> TrainSpec {
-        TrainSpec(id: id, base: nil, stream: stream(pTrain, replace: replace, filler: true), records: pTrain.filter { !replace.contains($0.id) },
-                  params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: replace.count, originalSteps: nil))
+    /// Pre-training from scratch on `corpus` (P with surrogates in it; weights initialised from
+    /// the study's seed), whose records' tokens are `tokens`.
+    func pretrainSpec(_ id: JobID, corpus: [Record], tokens: [[Int32]]) -> TrainSpec {
+        TrainSpec(id: id, base: nil, stream: Filler.packed(tokens, replace: [], keepLength: true, endOfText: tok.endOfText), records: corpus,
+                  params: s.pretrain, initSeed: s.seed, budget: .init(rule: "filler", removedRecords: 0, originalSteps: nil))
     }
 
     /// A fine-tune of `base` on F's members without the records of `removed` subjects.
@@ -226,15 +239,9 @@ public final class StudyRunner {
 
     func encodeAll() {
         var seen = Set<String>(), recs: [Record] = []
-        for r in P + F where seen.insert(r.id).inserted { recs.append(r) }
+        for r in F where seen.insert(r.id).inserted { recs.append(r) }
         for (r, t) in zip(recs, tok.encodeBatch(recs.map(\.text))) { tokens[r.id] = t }
-    }
-
-    /// The token stream of `records` in order; records whose id is in `replace` become masked
-    /// placeholders of the same length (budget rule "filler"), or are dropped.
-    func stream(_ records: [Record], replace: Set<String>, filler: Bool) -> [Int32] {
-        Filler.packed(records.map(tokensOf), replace: Set(records.indices.filter { replace.contains(records[$0].id) }),
-                      keepLength: filler, endOfText: tok.endOfText)
+        baseTokens = (tok.encodeBatch(leakage.mainCorpus.map(\.text)), tok.encodeBatch(leakage.nullCorpus.map(\.text)))
     }
 
     // MARK: the fixed test
@@ -325,7 +332,7 @@ public final class StudyRunner {
             return
         }
         try? FileManager.default.removeItem(atPath: tokDir + "/study-fingerprint")
-        let t = try BPETrainer.train(texts: pTrain.map(\.text), vocabSize: s.model.vocabulary).tokenizer
+        let t = try BPETrainer.train(texts: P.map(\.text), vocabSize: s.model.vocabulary).tokenizer
         try t.save(to: tokDir)
         try PrivateFile.write(Data(fingerprint.utf8), to: tokDir + "/study-fingerprint")
         tok = t
@@ -337,22 +344,19 @@ public final class StudyRunner {
         defer { Parallel.threads = threadsBefore }
         let ownershipSummary = try prepare()
         var design = try checkDesign()
-        // Bases: on P, and the control on P with the target subjects' records replaced by filler.
-        let baseSpec = pretrainSpec(.base, replace: []), controlSpec = pretrainSpec(.baseControl, replace: pTargetIds)
-        let baseRef = try register(baseSpec), controlRef = try register(controlSpec)
+        let (baseRef, nullSpecs) = try planBases(design)
         var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
         let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
             + design.selectionSeeds.indices.map { selectionSpec(onion, $0, round: 0, base: baseRef, removed: []) }
-        let controlTunedSpec = finetuneSpec(.controlFinetuned, base: controlRef, removed: [], seed: design.evaluationSeeds[0], baselineSteps: nil)
-        for sp in round0Specs + [controlTunedSpec] { try register(sp) }
+        for sp in round0Specs + nullSpecs { try register(sp) }
         planAnalyses()
         try planRounds(design: design)
 
-        report(.stage("pre-training the base model and the control base (targets replaced by filler)"))
-        let bases = try scheduler.run([{ try self.trained(baseSpec) }, { try self.trained(controlSpec) }])
-        report(.stage("round 0: \(round0Specs.count) fine-tunes + tests (\(design.evaluationSeeds.count) evaluation, \(design.selectionSeeds.count) selection), and the control base's fine-tune"))
+        report(.stage("pre-training the base model and the control base (target values replaced by surrogates: half B in the base, both halves in the control)"))
+        _ = try scheduler.run([{ try self.saved(.base) }, { try self.saved(.baseControl) }])
+        report(.stage("round 0: \(round0Specs.count) fine-tunes + tests (\(design.evaluationSeeds.count) evaluation, \(design.selectionSeeds.count) selection), and the control base's \(nullSpecs.count) fine-tunes"))
         let round0 = round0Specs.map { sp in scheduler.spawn(priority: JobScheduler.urgent) { try self.fineTuneAndTest(sp) } }
-        let controlTuned = scheduler.spawn(priority: JobScheduler.background) { _ = try self.trained(controlTunedSpec) }
+        let nullTuned = nullSpecs.map { sp in scheduler.spawn(priority: JobScheduler.background) { _ = try self.trained(sp) } }
         let round0Runs = try round0.map { try $0.wait() }
         baselineSteps = round0Runs[0].steps
         let E = design.evaluationSeeds.count
@@ -361,17 +365,28 @@ public final class StudyRunner {
         let baseline = baselineResult(round0Runs, design: design)
         design.power.afterRound0 = powerAfterRound0(onion, churn: baseline.seedChurn)
         design.stopped = calibration(onion)
-        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked(.pretrainingLeakage) { try self.pretrainingLeakage(base: bases[0], controlBase: bases[1], seed: design.evaluationSeeds[0]) } }
+        let leakageJob = scheduler.spawn(priority: JobScheduler.background) { try self.tracked(.pretrainingLeakage) { try self.pretrainingLeakage() } }
         let (rounds, forget, ahead) = try runRounds(design.stopped == nil ? s.rounds : 0, base: baseRef, state: &onion)
         scheduler.noMoreUrgentWork()
         // Their errors are not this stage's: a failed one was run again (or failed) where it is
-        // used — the round that owns a reseeded fine-tune, the leakage analysis for the control.
-        _ = try? controlTuned.wait()
+        // used — the round that owns a reseeded fine-tune, the leakage analysis for the control's.
+        for job in nullTuned { _ = try? job.wait() }
         for job in ahead { _ = try? job.wait() }
         let leakage = try leakageJob.wait()
         let unlearning = try forget.map { try $0.wait() } ?? []
         design.power.final = rounds.first?.verdict.minimumDetectableEffect
         return finish(design: design, ownership: ownershipSummary, baseline: baseline, rounds: rounds, leakage: leakage, unlearning: unlearning)
+    }
+
+    /// The two bases (registered) and the control base's fine-tunes, one per seed pair of the
+    /// leakage comparison, each trained like that evaluation seed's baseline.
+    func planBases(_ design: StudyDesign) throws -> (TrainSpec.Base, [TrainSpec]) {
+        let baseRef = try register(pretrainSpec(.base, corpus: leakage.mainCorpus, tokens: baseTokens.main))
+        let nullRef = try register(pretrainSpec(.baseControl, corpus: leakage.nullCorpus, tokens: baseTokens.null))
+        let nullSpecs = (0..<leakagePairs).map { i in
+            finetuneSpec(.controlFinetuned(seed: i), base: nullRef, removed: [], seed: design.evaluationSeeds[i], baselineSteps: nil)
+        }
+        return (baseRef, nullSpecs)
     }
 
     /// The onion rounds, the reseeded fine-tunes started ahead, and the unlearning comparison once
@@ -418,10 +433,13 @@ public final class StudyRunner {
         return try writeOwnership()
     }
 
-    /// The leakage analysis and the unlearning comparison in plan.json.
+    /// The leakage analysis (its stage, each model's measurement, the attribution) and the
+    /// unlearning comparison in plan.json.
     func planAnalyses() {
-        planBook.add(PlanEntry(analysis: .pretrainingLeakage, fingerprint: fingerprint, dependsOn: [.base, .baseControl, .baseline(seed: 0), .controlFinetuned],
-                               outputs: [stageFile(.pretrainingLeakage)]))
+        let models = leakageModels().map(\.id)
+        planBook.add(PlanEntry(analysis: .pretrainingLeakage, fingerprint: fingerprint, dependsOn: models,
+                               outputs: [stageFile(.pretrainingLeakage)] + (models.map { "pretraining_leakage_\($0)" } + ["pretraining_leakage_attribution"])
+                                   .map { dir + "/stages/\($0).json" }))
         guard s.rounds > 0 else { return }
         planBook.add(PlanEntry(analysis: .unlearning, fingerprint: fingerprint, dependsOn: [.baseline(seed: 0), .arm(.deletion, round: 1, seed: 0)],
                                outputs: ["original", "retrain"].map { dir + "/stages/unlearn_eval_\($0).json" }

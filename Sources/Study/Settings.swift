@@ -37,11 +37,6 @@ public struct StudySettings: Codable, Sendable {
     public var zipf = 0.7
     /// Fraction of fine-tuning subjects held out of every training run (MIA non-members, utility).
     public var heldOutFraction = 0.15
-    /// Pre-training subjects: the share whose records the control base replaces by filler
-    /// ("targets"), and the share never trained on by any model (their values, where no training
-    /// record holds them, are the unseen comparison values: same generator, same population).
-    public var pretrainTargetFraction = 0.3
-    public var pretrainUnseenFraction = 0.2
     public var model: ModelShape
     public var pretrain: TrainParameters
     public var finetune: TrainParameters
@@ -79,15 +74,15 @@ public struct StudySettings: Codable, Sendable {
     public var untargetedPrompts: Int
     public var unlearning: UnlearnSettings
     public var unlearningMethods: [UnlearnMethod] = [.ga, .gd, .npo]
-    /// Resamples of the pre-training leakage bootstrap (the onion verdict needs none).
-    public var bootstrapResamples = 2000
+    /// The pre-training leakage comparison (docs/methods.md, "Pre-training leakage").
+    public var leakage = LeakageSettings()
 
     enum CodingKeys: String, CodingKey {
         case preset, seed, zipf, model, pretrain, finetune, rounds, seeds, budget, unlearning
         case pretrainSubjects = "pretrain_subjects", pretrainRecords = "pretrain_records", finetuneSubjects = "finetune_subjects"
-        case finetuneRecords = "finetune_records", heldOutFraction = "held_out_fraction", pretrainTargetFraction = "pretrain_target_fraction"
-        case pretrainUnseenFraction = "pretrain_unseen_fraction", removePerRound = "remove_per_round", prefixLengths = "prefix_lengths"
-        case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods", bootstrapResamples = "bootstrap_resamples"
+        case finetuneRecords = "finetune_records", heldOutFraction = "held_out_fraction"
+        case removePerRound = "remove_per_round", prefixLengths = "prefix_lengths", leakage
+        case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods"
         case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective, plant
         case padAlignedPrompts = "pad_aligned_prompts"
     }
@@ -102,6 +97,29 @@ public struct StudySettings: Codable, Sendable {
             self.groups = groups; self.light = light; self.lightMessages = lightMessages; self.null = null
         }
         enum CodingKeys: String, CodingKey { case groups, light, null, lightMessages = "light_messages" }
+    }
+
+    /// The pre-training leakage comparison: surrogate values in identical contexts, main base
+    /// against null base, seed pair by seed pair.
+    public struct LeakageSettings: Codable, Sendable, Equatable {
+        /// Seed pairs (the main base's and the null base's fine-tunes with the same seed): the first
+        /// evaluation seeds, at most `seeds` of them; fewer than 3 decide nothing.
+        public var seeds = 3
+        /// The smallest leak of interest, nats per token, fixed before the run (docs/methods.md).
+        public var delta = LeakageStatistics.defaultDelta
+        /// Tokens of the true prefix before a value that its score is conditioned on.
+        public var contextTokens = 64
+        /// Values per half whose exposure is measured (a seeded sample), and the candidates each
+        /// is ranked against (drawn by the surrogate generator, in the same context).
+        public var exposureValues = 32
+        public var candidates = 32
+        /// A null run (validation): the main base has half A replaced too, by other surrogates.
+        public var null: Bool?
+        public init() {}
+        enum CodingKeys: String, CodingKey {
+            case seeds, delta, candidates, null
+            case contextTokens = "context_tokens", exposureValues = "exposure_values"
+        }
     }
 
     public struct Prospective: Codable, Sendable, Equatable {
@@ -132,7 +150,8 @@ public struct StudySettings: Codable, Sendable {
         var prospective: Prospective
         var prefixLengths: [Int], untargetedPrompts: Int
         var unlearning: (steps: Int, lr: Float)
-        var bootstrap: Int
+        /// Exposure of the leakage comparison: values per half and candidates.
+        var exposure: (values: Int, candidates: Int)
     }
 
     /// smoke: seconds, exercises every stage on toy sizes (tests, CI; its numbers mean nothing);
@@ -141,25 +160,25 @@ public struct StudySettings: Codable, Sendable {
     /// Scripts/validate_study.py (a few minutes each); paper: GPT-2-small scale, for GPU trainers.
     static let presets: [Preset] = [
         Preset(name: "smoke", people: (24, 60, 24, 60), shape: ModelShape(layers: 1, heads: 2, width: 32, context: 64, vocabulary: 300), batch: 4,
-               pretrain: (1, 3e-3), finetune: (12, 1e-2), rounds: 1, removePerRound: 2, seeds: 2, selectionSeeds: 1,
+               pretrain: (1, 3e-3), finetune: (16, 1e-2), rounds: 1, removePerRound: 2, seeds: 2, selectionSeeds: 1,
                prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.03), prefixLengths: [10], untargetedPrompts: 4,
-               unlearning: (4, 5e-5), bootstrap: 200),
+               unlearning: (4, 5e-5), exposure: (8, 16)),
         Preset(name: "quick", people: (50, 250, 50, 300), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
                pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
-               unlearning: (20, 5e-5), bootstrap: 2000),
+               unlearning: (20, 5e-5), exposure: (32, 32)),
         Preset(name: "default", people: (160, 1000, 190, 1100), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
                pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 1, removePerRound: 8, seeds: 10, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
-               unlearning: (40, 5e-5), bootstrap: 2000),
+               unlearning: (40, 5e-5), exposure: (32, 32)),
         Preset(name: "validation", people: (60, 300, 90, 600), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
                pretrain: (2, 2e-3), finetune: (3, 1.5e-3), rounds: 1, removePerRound: 6, seeds: 5, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 20,
-               unlearning: (10, 5e-5), bootstrap: 500),
+               unlearning: (10, 5e-5), exposure: (32, 32)),
         Preset(name: "paper", people: (2000, 40000, 720, 12000), shape: ModelShape(layers: 12, heads: 12, width: 768, context: 512, vocabulary: 8192), batch: 8,
                pretrain: (3, 3e-4), finetune: (3, 5e-5), rounds: 2, removePerRound: 20, seeds: 10, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.05, betweenSeedSD: 0.02), prefixLengths: [10, 50, 100, 200], untargetedPrompts: 500,
-               unlearning: (200, 1e-5), bootstrap: 2000),
+               unlearning: (200, 1e-5), exposure: (64, 64)),
     ]
 
     public static var presetNames: [String] { presets.map(\.name) }
@@ -168,12 +187,14 @@ public struct StudySettings: Codable, Sendable {
         guard let p = presets.first(where: { $0.name == name }) else { return nil }
         var u = UnlearnSettings(); u.steps = p.unlearning.steps; u.context = p.shape.context; u.learningRate = p.unlearning.lr
         if p.batch < u.batchSize { u.batchSize = p.batch }
+        var leakage = LeakageSettings()
+        leakage.exposureValues = p.exposure.values; leakage.candidates = p.exposure.candidates
         return StudySettings(preset: name, pretrainSubjects: p.people.pretrainSubjects, pretrainRecords: p.people.pretrainRecords,
                              finetuneSubjects: p.people.finetuneSubjects, finetuneRecords: p.people.finetuneRecords, model: p.shape,
                              pretrain: training(batch: p.batch, context: p.shape.context, epochs: p.pretrain.epochs, lr: p.pretrain.lr, seed: 1),
                              finetune: training(batch: p.batch, context: p.shape.context, epochs: p.finetune.epochs, lr: p.finetune.lr, seed: 1),
                              rounds: p.rounds, removePerRound: p.removePerRound, seeds: p.seeds, selectionSeeds: p.selectionSeeds,
                              prospective: p.prospective, prefixLengths: p.prefixLengths,
-                             untargetedPrompts: p.untargetedPrompts, unlearning: u, bootstrapResamples: p.bootstrap)
+                             untargetedPrompts: p.untargetedPrompts, unlearning: u, leakage: leakage)
     }
 }

@@ -12,6 +12,14 @@ public func mix64(_ x: UInt64) -> UInt64 {
     return z ^ (z >> 31)
 }
 
+/// FNV-1a of a string's UTF-8 bytes: a stable 64-bit hash (Swift's `Hasher` changes from run to
+/// run), for seeding a draw by the value it is for, whatever else is drawn.
+public func fnv1a64(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
+}
+
 /// A seedable, copyable generator (SplitMix64). Its whole state is `state`.
 public struct SplitMix64: RandomNumberGenerator, Sendable, Codable, Equatable {
     public var state: UInt64

@@ -27,7 +27,14 @@ struct ReportCommand: ParsableCommand {
             html = AuditHTML.render(r)
         case "shallot.study/3":
             let r: StudyReport
-            do { r = try dec.decode(StudyReport.self, from: d) } catch { fail("\(input): not a valid shallot.study/3 file: \(describe(error))") }
+            do { r = try dec.decode(StudyReport.self, from: d) } catch {
+                // A /3 file from before the surrogate design (issue 21) has the filler control's AUC in it.
+                let j = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
+                if (j?["pretraining_leakage"] as? [String: Any])?["auc_difference"] != nil {
+                    fail("\(input): this shallot.study/3 file was written by an older Shallot (the pre-training leakage comparison changed: surrogate values in identical contexts, a null base, seed pairs); run the study again")
+                }
+                fail("\(input): not a valid shallot.study/3 file: \(describe(error))")
+            }
             if let bad = outOfRange(r) { fail("\(input): not a valid shallot.study/3 file: \(bad)") }
             html = StudyHTML.render(r)
         case "shallot.audit/1", "shallot.study/1":

@@ -15,16 +15,18 @@ struct StudyCommand: ParsableCommand {
         commandName: "study",
         abstract: "Run the onion-effect and pre-training-leakage study end to end, with its controls (DESIGN.md, \"The study\").",
         discussion: """
-        Pre-trains a base model on corpus P and a control base on P with the target subjects'
-        records replaced by filler; fine-tunes on corpus F with --seeds evaluation seeds and
+        Pre-trains a base model on corpus P with half B of its subjects' e-mail addresses and phone
+        numbers replaced by surrogates and a control base with both halves replaced; fine-tunes on
+        corpus F with --seeds evaluation seeds (the control base like the first three) and
         --selection-seeds selection seeds; tests every model with one fixed test built from the
         original corpus (k-token and position-aligned prefixes); runs --rounds onion rounds with
         three arms (deletion of the most vulnerable subjects, ranked on the selection models; random
         removal of as many subjects of the same activity strata, drawn per seed; reseeding on
         unchanged data) and decides, against both controls, whether deletion made others newly
         vulnerable (exceeds / fewer / does_not_exceed with --delta / inconclusive, with reasons and
-        the minimum detectable effect; docs/methods.md); measures pre-training leakage against the
-        control; compares GA / GD / NPO unlearning with the exact
+        the minimum detectable effect; docs/methods.md); decides whether the fine-tuned models
+        still know the pre-training values of half A (leaks / no_leak_above_delta with
+        --leakage-delta / inconclusive); compares GA / GD / NPO unlearning with the exact
         retrain. Writes OUT/study.json (schema shallot.study/3, docs/study-schema.md) and
         OUT/study.html. Every stage is kept under OUT: run the same command again (or with
         --resume) after an interruption and it continues where it stopped.
@@ -45,9 +47,15 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Selection seeds: models the deletion targets are ranked on, apart from the evaluation seeds (default: the preset's).") var selectionSeeds: Int?
     @Flag(help: "Fill the positions before each record-window prompt with <|endoftext|> instead of placing the prompt at its trained position (what a --serve-cmd server gets): a local study then asks exactly what a served one asks.") var padAlignedPrompts = false
     @Option(help: "The smallest effect of interest Δ, an absolute difference of newly-vulnerable rates, fixed before the run (default 0.05).") var delta: Double?
+    @Option(help: "The smallest pre-training leak of interest Δ in nats per token of a value, fixed before the run (default 0.1).") var leakageDelta: Double?
+    @Option(help: "Seed pairs of the pre-training leakage comparison: the first evaluation seeds' baselines and as many fine-tunes of the control base (default 3; at most --seeds; fewer than 3 decide nothing).") var leakageSeeds: Int?
+    @Flag(help: "Validation: the base model's pre-training corpus has half A of the target values replaced too (by other surrogates), so neither base saw any target and the leakage verdict must not say leaks.") var leakageNull = false
     @Option(help: "Fine-tuning epochs (default: the preset's); how strongly the model memorises.") var finetuneEpochs: Double?
     @Option(help: "Fine-tuning learning rate (default: the preset's).") var finetuneLr: Float?
     @Option(help: "Pre-training epochs (default: the preset's).") var pretrainEpochs: Double?
+    @Option(help: "Pre-training learning rate (default: the preset's).") var pretrainLr: Float?
+    @Option(help: "Synthetic pre-training corpus: subjects (default: the preset's). Few subjects with many records duplicate every value (a planted pre-training positive, docs/methods.md).") var pretrainSubjects: Int?
+    @Option(help: "Synthetic pre-training corpus: records (default: the preset's).") var pretrainRecords: Int?
     @Option(help: "Seed of the corpora and models.") var seed: UInt64 = 1
     @OptionGroup var salt: SaltOptions
     @Option(help: "Directory for the study's random salt (default: $SHALLOT_KEYS, else ~/.shallot/keys; made 0700).") var keys: String?
@@ -152,9 +160,14 @@ struct StudyCommand: ParsableCommand {
         if let seeds { guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }; settings.seeds = seeds }
         if let selectionSeeds { guard selectionSeeds >= 1 else { throw ValidationError("--selection-seeds must be at least 1") }; settings.selectionSeeds = selectionSeeds }
         if let delta { guard delta > 0, delta < 1 else { throw ValidationError("--delta must lie between 0 and 1 (an absolute difference of rates)") }; settings.delta = delta }
+        if let leakageDelta { guard leakageDelta > 0 else { throw ValidationError("--leakage-delta must be positive (nats per token)") }; settings.leakage.delta = leakageDelta }
+        if let leakageSeeds { guard leakageSeeds >= 1 else { throw ValidationError("--leakage-seeds must be at least 1") }; settings.leakage.seeds = leakageSeeds }
+        if leakageNull { settings.leakage.null = true }
         if let finetuneEpochs { guard finetuneEpochs > 0 else { throw ValidationError("--finetune-epochs must be positive") }; settings.finetune.epochs = finetuneEpochs }
         if let finetuneLr { guard finetuneLr > 0 else { throw ValidationError("--finetune-lr must be positive") }; settings.finetune.learningRate = finetuneLr }
         if let pretrainEpochs { guard pretrainEpochs > 0 else { throw ValidationError("--pretrain-epochs must be positive") }; settings.pretrain.epochs = pretrainEpochs }
+        if let pretrainLr { guard pretrainLr > 0 else { throw ValidationError("--pretrain-lr must be positive") }; settings.pretrain.learningRate = pretrainLr }
+        try pretrainCorpusSize(&settings)
         settings.seed = seed
         if pretrainCorpus != nil && corpus == nil { throw ValidationError("--pretrain-corpus needs --corpus (the fine-tuning corpus)") }
         if let namesakes {
@@ -168,6 +181,14 @@ struct StudyCommand: ParsableCommand {
             throw ValidationError("--namesake-null, --namesake-light and --namesake-light-messages need --namesakes")
         }
         return settings
+    }
+
+    /// --pretrain-subjects and --pretrain-records: the synthetic pre-training corpus only.
+    func pretrainCorpusSize(_ settings: inout StudySettings) throws {
+        guard pretrainSubjects != nil || pretrainRecords != nil else { return }
+        guard corpus == nil else { throw ValidationError("--pretrain-subjects and --pretrain-records size the synthetic pre-training corpus; with --corpus give --pretrain-corpus") }
+        if let n = pretrainSubjects { guard n >= 10 else { throw ValidationError("--pretrain-subjects must be at least 10") }; settings.pretrainSubjects = n }
+        if let n = pretrainRecords { guard n >= 1 else { throw ValidationError("--pretrain-records must be at least 1") }; settings.pretrainRecords = n }
     }
 
     func progressPrinter() -> (StudyProgress) -> Void {

@@ -16,6 +16,9 @@ import Testing
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/plan.json"))) as! [String: Any]
     }
 
+    /// A job's token stream's hash.
+    func tokensOf(_ byId: [String: [String: Any]], _ id: String) -> String? { (byId[id]?["inputs"] as? [String: String])?["tokens_sha256"] }
+
     /// Job id → input hash.
     func hashes(_ plan: [String: Any]) -> [String: String] {
         var out: [String: String] = [:]
@@ -42,15 +45,22 @@ import Testing
         #expect(p["schema"] as? String == "shallot.plan/1")
         let jobs = p["jobs"] as! [[String: Any]]
         let byId = Dictionary(uniqueKeysWithValues: jobs.map { ($0["id"] as! String, $0) })
-        // smoke: 2 bases, 2 evaluation baselines + 1 selection model + the control's fine-tune, 1 round × 3 arms × 2 seeds, a test per fine-tune but the control's
-        for id in ["base", "base_control", "round0_seed0", "round0_seed1", "round0_select0", "control_finetuned", "pretraining_leakage"] + ["deletion", "random_removal", "reseed"].flatMap({ a in
+        // smoke: 2 bases, 2 evaluation baselines + 1 selection model + the control base's fine-tune per seed pair (2), 1 round × 3 arms × 2 seeds, a test per fine-tune but the control's
+        for id in ["base", "base_control", "round0_seed0", "round0_seed1", "round0_select0", "control_finetuned_seed0", "control_finetuned_seed1", "pretraining_leakage"] + ["deletion", "random_removal", "reseed"].flatMap({ a in
             (0..<2).map { "round1_\(a)_seed\($0)" } }) {
             #expect(byId[id] != nil, "plan.json misses \(id)")
         }
-        #expect(jobs.filter { $0["kind"] as? String == "finetune" }.count == 10)
+        #expect(jobs.filter { $0["kind"] as? String == "finetune" }.count == 11)
         #expect(jobs.filter { $0["kind"] as? String == "audit" }.count == 9)
         #expect(byId["round0_seed0"]?["depends_on"] as? [String] == ["base"])
-        #expect(byId["control_finetuned"]?["depends_on"] as? [String] == ["base_control"])
+        #expect(byId["control_finetuned_seed1"]?["depends_on"] as? [String] == ["base_control"])
+        // The control base's fine-tune of a seed is its evaluation baseline's job on another base.
+        #expect(byId["control_finetuned_seed1"]?["seed"] as? Int == byId["round0_seed1"]?["seed"] as? Int)
+        #expect(tokensOf(byId, "control_finetuned_seed1") == tokensOf(byId, "round0_seed1"))
+        #expect(byId["pretraining_leakage"]?["depends_on"] as? [String] == ["base", "base_control", "round0_seed0", "control_finetuned_seed0", "round0_seed1", "control_finetuned_seed1"])
+        // The two bases train on the same records with other values in them: the same manifest, other tokens.
+        let inputs = { (id: String) in byId[id]?["inputs"] as? [String: String] ?? [:] }
+        #expect(inputs("base")["records_manifest_sha256"] == inputs("base_control")["records_manifest_sha256"] && tokensOf(byId, "base") != tokensOf(byId, "base_control"))
         #expect(byId["audit_round1_deletion_seed0"]?["depends_on"] as? [String] == ["round1_deletion_seed0"])
         #expect(jobs.filter { ["pretrain", "finetune", "audit"].contains($0["kind"] as? String) }.allSatisfy { ($0["status"] as? String) == "done" })
         let rounds = p["rounds"] as! [[String: Any]]

@@ -8,7 +8,8 @@ import Testing
 
 struct JobIDTests {
     static let spelled: [(JobID, String)] = [
-        (.base, "base"), (.baseControl, "base_control"), (.controlFinetuned, "control_finetuned"),
+        (.base, "base"), (.baseControl, "base_control"), (.controlFinetuned(seed: 0), "control_finetuned_seed0"),
+        (.controlFinetuned(seed: 11), "control_finetuned_seed11"),
         (.baseline(seed: 0), "round0_seed0"), (.baseline(seed: 12), "round0_seed12"),
         (.selection(round: 0, index: 2), "round0_select2"), (.selection(round: 3, index: 1), "round3_deletion_select1"),
         (.arm(.deletion, round: 1, seed: 0), "round1_deletion_seed0"), (.arm(.randomRemoval, round: 2, seed: 1), "round2_random_removal_seed1"),
@@ -29,7 +30,8 @@ struct JobIDTests {
     @Test func otherNamesAreNotJobs() {
         for s in ["", "base ", "Base", "round", "round0", "round0_seed", "round00_seed0", "round0_seed01", "round0_seed-1", "round-1_reseed_seed0",
                   "round0_deletion_select0", "round1_select0", "round1_deletion_seedx", "round1_erasure_seed0", "audit_", "audit_base_x", "audit_audit",
-                  "round1_deletion_seed+1", "control_base", "finetuned"] {
+                  "round1_deletion_seed+1", "control_base", "finetuned", "control_finetuned", "control_finetuned_seed", "control_finetuned_seed01",
+                  "control_finetuned_seed+1", "control_finetuned_seed-1"] {
             #expect(JobID(s) == nil, "\(s) taken for a job id")
         }
     }

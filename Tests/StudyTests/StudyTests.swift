@@ -62,9 +62,15 @@ import Testing
             #expect(rd.verdict.outcome == .inconclusive && !rd.verdict.reasons.isEmpty)
             #expect(rd.verdict.comparisons.map(\.control) == [.randomRemoval, .reseed])
         }
-        let l = r.pretrainingLeakage
-        #expect(l.pretraining + l.finetuning + l.both + l.neither == l.total)
-        #expect(Set(l.models.keys) == ["base", "control_base", "finetuned", "control_finetuned"])
+        let l = r.pretrainingLeakage, a = l.attribution
+        #expect(a.pretraining + a.finetuning + a.both + a.neither == a.total)
+        // The two bases and one fine-tune of each per seed pair (smoke: 2 evaluation seeds, so 2
+        // pairs: fewer than the 3 a verdict needs, and the verdict says so).
+        #expect(l.models.map(\.id) == ["base", "base_control", "round0_seed0", "control_finetuned_seed0", "round0_seed1", "control_finetuned_seed1"])
+        #expect(l.design.seedPairs == 2 && l.verdict.outcome == .inconclusive && l.verdict.reasons.contains { $0.contains("seeds per arm") })
+        #expect(l.design.targets.a + l.design.targets.b >= 20 && abs(l.design.targets.a - l.design.targets.b) <= 1)
+        #expect(l.design.surrogates == .synthetic && l.design.residualOccurrences == 0 && l.design.excludedInFinetuning == 0)
+        #expect(l.verdict.finetuned.valuesA == l.design.targets.a && l.verdict.perSeed.count == 2)
         #expect(r.unlearning.map(\.method) == ["original", "retrain", "ga", "gd", "npo"])
         #expect(r.findings.count == (d.stopped == nil ? s.rounds : 1) + 1 + 3)
 
@@ -74,7 +80,7 @@ import Testing
         #expect(!events.contains { $0.hasPrefix("stage fine-tune") }, "a finished fine-tune was recomputed")
         let sorted = JSONEncoder(); sorted.outputFormatting = .sortedKeys
         #expect(try sorted.encode(again.rounds) == sorted.encode(r.rounds))
-        #expect(again.pretrainingLeakage.total == l.total)
+        #expect(again.pretrainingLeakage.attribution.total == a.total && again.pretrainingLeakage.verdict == l.verdict)
 
         // study.html: the figures are there, the page's script runs in a real browser.
         let html = StudyHTML.render(r)

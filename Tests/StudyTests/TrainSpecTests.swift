@@ -13,11 +13,11 @@ struct TrainSpecTests {
     /// Kind, arm and round of every sort of job, as plan.json has always written them.
     @Test func theIdSaysWhatTheJobIs() {
         let table: [(JobID, JobKind, JobArm?, Int?)] = [
-            (.base, .pretrain, nil, nil), (.baseControl, .pretrain, nil, nil), (.controlFinetuned, .finetune, nil, nil),
+            (.base, .pretrain, nil, nil), (.baseControl, .pretrain, nil, nil), (.controlFinetuned(seed: 2), .finetune, nil, nil),
             (.baseline(seed: 1), .finetune, .baseline, 0), (.selection(round: 0, index: 0), .finetune, .selection, 0),
             (.selection(round: 2, index: 1), .finetune, .deletionSelection, 2), (.arm(.randomRemoval, round: 3, seed: 0), .finetune, .arm(.randomRemoval), 3),
             (.audit(.baseline(seed: 0)), .audit, .baseline, 0), (.audit(.arm(.reseed, round: 1, seed: 1)), .audit, .arm(.reseed), 1),
-            (.audit(.controlFinetuned), .audit, nil, nil), (.pretrainingLeakage, .leakage, nil, nil), (.unlearning, .unlearning, nil, nil),
+            (.audit(.controlFinetuned(seed: 0)), .audit, nil, nil), (.pretrainingLeakage, .leakage, nil, nil), (.unlearning, .unlearning, nil, nil),
         ]
         for (id, kind, arm, round) in table {
             #expect(id.kind == kind && id.arm == arm && id.round == round, "\(id)")

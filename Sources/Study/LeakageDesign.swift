@@ -1,0 +1,119 @@
+// The pre-training leakage design (docs/methods.md, "Pre-training leakage"), decided from the
+// corpora before anything is trained. Pure: records in, target values, halves and the two bases'
+// corpora out; nothing here trains or reads a file.
+//
+// Target values: the e-mail addresses and phone numbers of P's subjects (Ownership's rule over P)
+// that occur nowhere in the fine-tuning corpus F — a value F also holds could be learnt from F, so
+// it is left out and counted. Each target gets one surrogate (SurrogateTable: same type, format and
+// generator; every occurrence alike), then the targets are split at random into halves A and B.
+// The main base trains on P with B's values replaced, the null base on P with A's and B's replaced
+// (B's by the same surrogates). In a null run (`leakage.null`, validation) the main base has A's
+// values replaced too, by a second draw: then neither base saw any target, and the verdict must
+// not say `leaks`.
+
+import Corpus
+import Foundation
+import PII
+import Support
+
+struct LeakageDesign {
+    static let types = StudyRunner.types
+
+    /// The target values in key order (entries of P's index: occurrences, places, owner), and the
+    /// half each was drawn into.
+    var targets: [PIIIndexEntry]
+    var halves: [LeakageHalf]
+    /// P's values of P's subjects also found in F (left out), P's values no subject of P owns (not
+    /// targets), and values no surrogate could be drawn for (left out).
+    var excludedInFinetuning: Int
+    var unowned: Int
+    var withoutSurrogate: Int
+    /// What the two bases train on: P with the surrogates in.
+    var mainCorpus: [Record]
+    var nullCorpus: [Record]
+    /// The surrogates in each corpus.
+    var mainTable: SurrogateTable
+    var nullTable: SurrogateTable
+    /// Occurrences and full names replaced in each corpus.
+    var replacedMain: (values: Int, names: Int)
+    var replacedNull: (values: Int, names: Int)
+    /// Occurrences of a value a base must not have seen that a scan of its corpus still finds
+    /// (0 unless a value is written where the detector reads it otherwise).
+    var residual: Int
+    /// The targets whose exposure is measured: a seeded sample of each half, by index.
+    var exposureIndices: [Int]
+    var generator: any SurrogateGenerator
+    var null: Bool
+
+    /// The design on P and F. `avoidNames`: full names of people in either corpus (a surrogate
+    /// name is never one of them); `seed`: the study's.
+    static func build(P: [Record], F: [Record], generator: any SurrogateGenerator, avoidNames: Set<String> = [], seed: UInt64,
+                      null: Bool = false, exposurePerHalf: Int) -> LeakageDesign {
+        let scanner = PIIScanner(types: types)
+        let pIndex = PIIIndex.build(records: P, scanner: scanner)
+        let fKeys = Set(PIIIndex.build(records: F, scanner: scanner).entries.map(\.key))
+        let owned = pIndex.entries.filter { $0.owner != nil }
+        let candidates = owned.filter { !fKeys.contains($0.key) }
+        let avoid = Set(pIndex.entries.map(\.key)).union(fKeys)
+        let first = SurrogateTable.draw(candidates.map { ($0.key, $0.places[0].text) }, generator: generator, seed: seed ^ 0x5A11,
+                                        avoid: avoid, avoidNames: avoidNames)
+        // A null run's second draw for half A, apart from every first surrogate and name.
+        let second = null ? SurrogateTable.draw(candidates.map { ($0.key, $0.places[0].text) }, generator: generator, seed: seed ^ 0x5A12,
+                                                avoid: avoid.union(first.entries.map { PIIKey($0.key.type, PIINormalize.key($0.key.type, $0.value.text)) }),
+                                                avoidNames: avoidNames.union(first.entries.values.compactMap(\.name?.to))) : first
+        let targets = candidates.filter { first.entries[$0.key] != nil && second.entries[$0.key] != nil }
+        var rng = SplitMix64(seed: mix64(seed ^ 0xA8B))
+        let order = Array(targets.indices).seededShuffled(using: &rng)
+        var halves = [LeakageHalf](repeating: .b, count: targets.count)
+        for i in order.prefix(targets.count / 2) { halves[i] = .a }
+        let keysA = Set(targets.indices.filter { halves[$0] == .a }.map { targets[$0].key }), keysB = Set(targets.map(\.key)).subtracting(keysA)
+        let mainTable = first.restricted(to: keysB).merging(null ? second.restricted(to: keysA) : SurrogateTable())
+        let nullTable = first.restricted(to: keysA.union(keysB))
+        let main = mainTable.apply(to: P, scanner: scanner), nullBase = nullTable.apply(to: P, scanner: scanner)
+        let residual = occurrences(of: null ? keysA.union(keysB) : keysB, in: main.records, scanner) + occurrences(of: keysA.union(keysB), in: nullBase.records, scanner)
+        return LeakageDesign(targets: targets, halves: halves, excludedInFinetuning: owned.count - candidates.count, unowned: pIndex.entries.count - owned.count,
+                             withoutSurrogate: candidates.count - targets.count, mainCorpus: main.records, nullCorpus: nullBase.records,
+                             mainTable: mainTable, nullTable: nullTable,
+                             replacedMain: (main.values, main.names), replacedNull: (nullBase.values, nullBase.names), residual: residual,
+                             exposureIndices: exposureSample(halves, perHalf: exposurePerHalf, seed: seed), generator: generator, null: null)
+    }
+
+    /// Occurrences of `keys` a scan of `records` finds.
+    static func occurrences(of keys: Set<PIIKey>, in records: [Record], _ scanner: PIIScanner) -> Int {
+        scanner.scan(all: records.map(\.text)).reduce(0) { acc, ents in acc + ents.filter { keys.contains(PIIKey($0.type, $0.normalized)) }.count }
+    }
+
+    /// At most `perHalf` targets of each half, a seeded sample, in index order.
+    static func exposureSample(_ halves: [LeakageHalf], perHalf: Int, seed: UInt64) -> [Int] {
+        var rng = SplitMix64(seed: mix64(seed ^ 0xE7))
+        return [LeakageHalf.a, .b].flatMap { h in halves.indices.filter { halves[$0] == h }.seededSample(perHalf, using: &rng) }.sorted()
+    }
+
+    /// Targets of each half by type ("EMAIL_ADDRESS", "PHONE_NUMBER") and by how often they occur in P.
+    func counts(by key: (PIIIndexEntry) -> String) -> [String: HalfCounts] {
+        var out: [String: HalfCounts] = [:]
+        for (e, h) in zip(targets, halves) { out[key(e), default: HalfCounts()].add(h) }
+        return out
+    }
+
+    /// M candidates for the exposure of target `i`: values drawn like it by the surrogate
+    /// generator (the same for every model), never the value itself, and the space they come from.
+    func candidates(_ i: Int, count: Int, seed: UInt64) -> (candidates: [String], space: Double) {
+        let e = targets[i], occ = e.places[0]
+        var rng = SplitMix64(seed: mix64(seed ^ 0xCA4D ^ fnv1a64(e.key.string)))
+        var out: [String] = [], seen: Set<String> = [e.value]
+        for _ in 0..<(count * 4) where out.count < count {
+            guard let s = generator.draw(e.key, like: occ.text, &rng) else { break }
+            if seen.insert(PIINormalize.key(e.type, s.text)).inserted { out.append(e.type == .email ? s.text.lowercased() : s.text) }
+        }
+        return (out, generator.spaceSize(e.key, like: occ.text))
+    }
+}
+
+/// A count per half.
+public struct HalfCounts: Codable, Sendable, Equatable {
+    public var a = 0
+    public var b = 0
+    public init(a: Int = 0, b: Int = 0) { self.a = a; self.b = b }
+    mutating func add(_ h: LeakageHalf) { if h == .a { a += 1 } else { b += 1 } }
+}
