@@ -101,8 +101,9 @@ public enum AuditRunner {
     }
 
     /// One row per subject with records. A subject is vulnerable iff one of their own values is
-    /// extracted greedily (k-extractable, METHODS.md); the ranking score is the best
-    /// log-likelihood per token among their values. Rows are ordered vulnerable first, then by score.
+    /// extracted greedily from a k-token prefix (k-extractable, docs/methods.md, "Extraction"); the
+    /// ranking score is the best log-likelihood per token among their values. Rows are ordered
+    /// vulnerable first, then by score.
     static func subjectRows(rows: [AuditValueRow], records: [Record], settings: AuditSettings, hash: Hasher16) -> [AuditSubjectRow] {
         var recordsPer: [String: Int] = [:]
         for r in records { recordsPer[r.subject, default: 0] += 1 }

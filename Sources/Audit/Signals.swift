@@ -1,6 +1,7 @@
 // Membership-inference signals and scores. Signals are computed once per record (the model's
 // per-token log-probabilities and their distribution statistics, a reference model's loss, the
-// lower-cased text's loss, the zlib size); scores are pure functions of signals (METHODS.md).
+// lower-cased text's loss, the zlib size); scores are pure functions of signals
+// (docs/methods.md, "Membership inference").
 
 import CZlib
 import Foundation

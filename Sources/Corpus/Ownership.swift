@@ -1,4 +1,4 @@
-// Who a value belongs to (METHODS.md, "Ownership"): the person it identifies, not whoever
+// Who a value belongs to (docs/methods.md, "Ownership"): the person it identifies, not whoever
 // mentions it. An e-mail address belongs to the subject whose (normalised) address it is; any
 // other value — a phone number, or an address of a subject whose id is not an address — to the
 // subject in whose own header (From / Sender / Reply-To) or signature block it appears most

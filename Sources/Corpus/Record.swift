@@ -1,4 +1,4 @@
-// The record model of DESIGN.md: one JSON object a line,
+// The record model (docs/design.md, "The record model"): one JSON object a line,
 //   {"id": "r-000017", "subject": "jdoe", "text": "...", "source": "maildir:allen-p/inbox/12", "meta": {...}}
 // `subject` is the data subject who can ask for deletion; deletion removes every record of a subject.
 // Subjects are normalised on the way in (SubjectID.normalize: trimmed, lower-cased).

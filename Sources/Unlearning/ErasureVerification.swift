@@ -1,7 +1,8 @@
-// Erasure verification (DESIGN.md, user 2): after a subject's data was removed from a model,
-// attack the new model for the subject's values — targeted extraction from their true prefixes
-// in the corpus the original model was trained on — and, against the model before erasure, look
-// for other subjects that became extractable (the onion effect).
+// Erasure verification (docs/methods.md, "Erasure verification"; the second user of docs/design.md,
+// "Users"): after a subject's data was removed from a model, attack the new model for the subject's
+// values — targeted extraction from their true prefixes in the corpus the original model was
+// trained on — and, against the model before erasure, look for other subjects that became
+// extractable (the onion effect).
 //
 // The verdict cannot pass vacuously: `pass` needs at least one value the subject owns (the
 // audit's per-value owner) in the corpus given and none of them extracted; a subject who owns

@@ -1,7 +1,8 @@
-// Everything "forget" (DESIGN.md, Unlearning): which records a request removes (the forget/retain
-// split by normalised subject), what the retraining trains on when records are removed (the
-// budget rule), exact retraining from the parent (`Retrainer`), and GA / GD / NPO (`Unlearner`).
-// `shallot unlearn` and the study both come here; the command line only loads, saves and records.
+// Everything "forget" (docs/methods.md, "Unlearning"): which records a request removes (the
+// forget/retain split by normalised subject), what the retraining trains on when records are
+// removed (the budget rule), exact retraining from the parent (`Retrainer`), and GA / GD / NPO
+// (`Unlearner`). `shallot unlearn` and the study both come here; the command line only loads, saves
+// and records.
 
 import Corpus
 import Foundation

@@ -1,7 +1,8 @@
 // Approximate unlearning of a forget set F (every record of the given subjects) with retain set R
-// (METHODS.md): gradient ascent (GA, Jang et al. 2022), gradient difference (GD: ascent on F,
-// descent on R) and negative preference optimisation (NPO, Zhang et al. 2024) against the model
-// before unlearning. Exact unlearning (retraining without F) is `Retrainer` (Forget.swift).
+// (docs/methods.md, "Unlearning"): gradient ascent (GA, Jang et al. 2022), gradient difference (GD:
+// ascent on F, descent on R) and negative preference optimisation (NPO, Zhang et al. 2024) against
+// the model before unlearning. Exact unlearning (retraining without F) is `Retrainer`
+// (Forget.swift).
 //
 // Forget batches hold one record per row (cut to the context, padded with ignored targets) so
 // that NPO's sequence likelihoods are whole records; retain batches are windows of the packed
@@ -107,7 +108,7 @@ public enum Unlearner {
 
     /// The NPO loss's gradient with respect to each token's loss. log π(x) = −Σ per-token losses
     /// of the row; each row's tokens get −(2/B)·σ(β(log π_θ − log π_ref)), the derivative of
-    /// (2/β)·log(1 + (π_θ/π_ref)^β) (METHODS.md).
+    /// (2/β)·log(1 + (π_θ/π_ref)^β) (docs/methods.md, "Unlearning").
     static func npoGradient(losses: UnsafeMutablePointer<Float>, referenceLosses: UnsafeMutablePointer<Float>, targets y: [Int32], B: Int, T: Int, beta: Float) -> [Float] {
         var dloss = [Float](repeating: 0, count: B * T)
         for b in 0..<B {

@@ -13,7 +13,7 @@ import Unlearning
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "study",
-        abstract: "Run the onion-effect and pre-training-leakage study end to end, with its controls (DESIGN.md, \"The study\").",
+        abstract: "Run the onion-effect and pre-training-leakage study end to end, with its controls (docs/design.md, \"The study\").",
         discussion: """
         Pre-trains a base model on corpus P with half B of its subjects' e-mail addresses and phone
         numbers replaced by surrogates and a control base with both halves replaced; fine-tunes on

@@ -24,7 +24,7 @@ struct UnlearnCommand: ParsableCommand {
         forget records replaced by as many <|endoftext|> placeholders, left out of the loss, so every other record is seen
         as often as before; epochs: the same epochs over fewer records; steps: the same steps).
         ga: gradient ascent on the forget set; gd: ascent on forget plus descent on retain; npo:
-        negative preference optimisation against MODEL (METHODS.md).
+        negative preference optimisation against MODEL (docs/methods.md, "Unlearning").
         OUT/shallot.json records the method, its settings, the parent and the number of forgotten
         subjects; with --ledger also their keyed pseudonyms (HMAC-SHA-256 under the ledger's key, as
         in the ledger), which nobody without the key can test a guessed address against. Without a

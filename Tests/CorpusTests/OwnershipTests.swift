@@ -3,7 +3,7 @@ import Testing
 import Corpus
 import PII
 
-/// METHODS.md, "Ownership": a value belongs to the person it identifies, not to whoever mentions it.
+/// docs/methods.md, "Ownership": a value belongs to the person it identifies, not to whoever mentions it.
 @Suite struct OwnershipTests {
     let ana = Record(id: "a1", subject: "Ana@Corvale.com ", text: """
         From: Ana Ruiz <ana@corvale.com>
