@@ -24,6 +24,12 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     public var signatureRate = 0.75
     /// Probability that a message mentions a colleague's phone or address.
     public var referralRate = 0.2
+    /// Spread of how much people write: each sender outside a namesake plant writes messages
+    /// exp(σ·z) times as long as the norm (z standard normal, one per sender, drawn from a stream
+    /// of its own); 0 = everyone alike (the corpus is then exactly that of the generator before
+    /// the option existed). Verbose writers fill the top activity deciles with many tokens but few
+    /// messages, so activity (tokens) and exposure (messages carrying one's values) part.
+    public var verbosity = 0.0
     /// Canaries: each repeat count gets `canariesPerRepeat` secrets inserted that many times.
     public var canaryRepeats: [Int] = []
     public var canariesPerRepeat = 5
@@ -62,6 +68,7 @@ public struct SynthParameters: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case subjects, records, seed, population, zipf, internationalPhones, signatureRate, referralRate, canaryRepeats, canariesPerRepeat
+        case verbosity
         case namesakeGroups, namesakeLight, namesakeLightMessages, namesakeHeavyMessages, namesakeSignatureRate, namesakeNull
         case namesakeVariants, namesakeHeavyNotes, namesakeHeavyExact, namesakeHeavySpread
     }
@@ -73,6 +80,7 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         population = try get(.population, population); zipf = try get(.zipf, zipf); internationalPhones = try get(.internationalPhones, internationalPhones)
         signatureRate = try get(.signatureRate, signatureRate); referralRate = try get(.referralRate, referralRate)
         canaryRepeats = try get(.canaryRepeats, canaryRepeats); canariesPerRepeat = try get(.canariesPerRepeat, canariesPerRepeat)
+        verbosity = try get(.verbosity, verbosity)
         namesakeGroups = try get(.namesakeGroups, namesakeGroups); namesakeLight = try get(.namesakeLight, namesakeLight)
         namesakeLightMessages = try get(.namesakeLightMessages, namesakeLightMessages)
         namesakeHeavyMessages = try get(.namesakeHeavyMessages, namesakeHeavyMessages)
@@ -89,6 +97,8 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         try c.encode(population, forKey: .population); try c.encode(zipf, forKey: .zipf); try c.encode(internationalPhones, forKey: .internationalPhones)
         try c.encode(signatureRate, forKey: .signatureRate); try c.encode(referralRate, forKey: .referralRate)
         try c.encode(canaryRepeats, forKey: .canaryRepeats); try c.encode(canariesPerRepeat, forKey: .canariesPerRepeat)
+        // Written only when set, so that the settings of a corpus from before the option read the same.
+        if verbosity != 0 { try c.encode(verbosity, forKey: .verbosity) }
         guard namesakeGroups > 0 else { return }
         try c.encode(namesakeGroups, forKey: .namesakeGroups); try c.encode(namesakeLight, forKey: .namesakeLight)
         try c.encode(namesakeLightMessages, forKey: .namesakeLightMessages); try c.encode(namesakeHeavyMessages, forKey: .namesakeHeavyMessages)
@@ -190,8 +200,18 @@ public enum SynthGenerator {
     /// who may be referred to.
     struct MailStyle {
         let p: SynthParameters, people: [SynthPerson], plant: NamesakePlant?, referable: [Int]
+        /// Each sender's length factor (all 1 without --verbosity; plant members always 1).
+        let length: [Double]
         init(p: SynthParameters, people: [SynthPerson], plant: NamesakePlant?) {
             self.p = p; self.people = people; self.plant = plant; referable = plant?.referable ?? Array(people.indices)
+            var lr = SynthRNG(synth: p.seed ^ 0x7E4B_0517_1A6E_5EED ^ (UInt64(p.population) << 56))
+            length = people.indices.map { s in
+                guard p.verbosity > 0 else { return 1 }
+                // Box–Muller from the sender's own two draws, so every sender draws alike.
+                let (u1, u2) = (max(lr.double(), 1e-12), lr.double())
+                let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+                return plant?.isMember(s) == true ? 1 : exp(p.verbosity * z)
+            }
         }
         func signatureRate(_ s: Int) -> Double { plant?.isMember(s) == true ? p.namesakeSignatureRate : p.signatureRate }
         func writesNotes(_ s: Int) -> Bool { p.namesakeHeavyNotes && plant?.isHeavy(s) == true }
@@ -230,7 +250,7 @@ public enum SynthGenerator {
         let topic = rng.pick(SynthVocabulary.topics)
         if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
         body = makeBody(topic.sentences, sender: style.signer(s, &rng), to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
-                        referable: style.referable, note: note, &rng)
+                        referable: style.referable, note: note, length: style.length[s], &rng)
         var text = "From: \(people[s].name) <\(people[s].email)>\n"
         // A heavy namesake's notes go to their desk's distribution list, nobody's own address: deleting
         // the heavy member then removes no one else's values from training.
@@ -372,14 +392,21 @@ public enum SynthGenerator {
     }
 
     static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters,
-                         signatureRate: Double, referable: [Int], note: Bool = false, _ rng: inout SynthRNG) -> String {
+                         signatureRate: Double, referable: [Int], note: Bool = false, length: Double = 1, _ rng: inout SynthRNG) -> String {
         var lines: [String] = []
         let g = rng.pick(SynthVocabulary.greetings)
         lines.append(fill(g, &rng, to))
         lines.append("")
         var para: [String] = []
-        let n = note ? 1 : 2 + rng.int(4)
+        var n = note ? 1 : 2 + rng.int(4)
         var idx = Array(sentences.indices).seededShuffled(using: &rng).prefix(n)
+        if length != 1 {
+            // A verbose (or terse) sender: the body scaled by their length factor, the topic's
+            // sentences reused in fresh orders when it needs more than the topic has.
+            n = max(1, min(60, Int((Double(n) * length).rounded())))
+            idx = idx.prefix(n)
+            while idx.count < n { idx += Array(sentences.indices).seededShuffled(using: &rng).prefix(n - idx.count) }
+        }
         if idx.isEmpty { idx = [0] }
         for (k, i) in idx.enumerated() {
             var s = fill(sentences[i], &rng, to)

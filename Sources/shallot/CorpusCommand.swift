@@ -155,6 +155,7 @@ struct Synth: ParsableCommand {
     @Option(help: "Fraction of subjects with international phone numbers.") var internationalPhones = 0.15
     @Option(help: "Comma-separated canary repeat counts, e.g. 1,5,25 (none by default).") var canaryRepeats = ""
     @Option(help: "Canaries per repeat count.") var canariesPerRepeat = 5
+    @Option(help: "Spread of message length between senders: each sender outside a namesake plant writes exp(σ·z) times the usual length (z standard normal per sender); 0 = all alike.") var verbosity = 0.0
     @OptionGroup(title: "Namesake plant") var namesakes: NamesakeOptions
     @Option(help: "Output JSONL.") var out: String
 
@@ -162,6 +163,8 @@ struct Synth: ParsableCommand {
         var p = SynthParameters()
         p.subjects = subjects; p.records = records; p.seed = seed; p.population = population; p.zipf = zipf
         p.internationalPhones = internationalPhones; p.canariesPerRepeat = canariesPerRepeat
+        guard verbosity >= 0, verbosity <= 3 else { throw ValidationError("--verbosity takes a spread between 0 and 3") }
+        p.verbosity = verbosity
         p.canaryRepeats = try canaryRepeats.split(separator: ",").map {
             guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else { throw ValidationError("--canary-repeats takes positive integers, e.g. 1,5,25") }
             return n
