@@ -250,7 +250,8 @@ public enum SynthGenerator {
         let topic = rng.pick(SynthVocabulary.topics)
         if subjectLine.isEmpty { subjectLine = fill(rng.pick(topic.subject), &rng, people[to[0]]) }
         body = makeBody(topic.sentences, sender: style.signer(s, &rng), to: people[to[0]], people: people, p: p, signatureRate: style.signatureRate(s),
-                        referable: style.referable, note: note, length: style.length[s], &rng)
+                        referable: style.referable, note: note, length: style.length[s],
+                        lengthSeed: p.seed ^ 0x51DE_0F7E_5E17_0000 ^ (UInt64(p.population) << 56) ^ UInt64(i), &rng)
         var text = "From: \(people[s].name) <\(people[s].email)>\n"
         // A heavy namesake's notes go to their desk's distribution list, nobody's own address: deleting
         // the heavy member then removes no one else's values from training.
@@ -392,26 +393,28 @@ public enum SynthGenerator {
     }
 
     static func makeBody(_ sentences: [String], sender: SynthPerson, to: SynthPerson, people: [SynthPerson], p: SynthParameters,
-                         signatureRate: Double, referable: [Int], note: Bool = false, length: Double = 1, _ rng: inout SynthRNG) -> String {
+                         signatureRate: Double, referable: [Int], note: Bool = false, length: Double = 1, lengthSeed: UInt64 = 0, _ rng: inout SynthRNG) -> String {
         var lines: [String] = []
         let g = rng.pick(SynthVocabulary.greetings)
         lines.append(fill(g, &rng, to))
         lines.append("")
         var para: [String] = []
-        var n = note ? 1 : 2 + rng.int(4)
+        let n = note ? 1 : 2 + rng.int(4)
         var idx = Array(sentences.indices).seededShuffled(using: &rng).prefix(n)
-        if length != 1 {
-            // A verbose (or terse) sender: the body scaled by their length factor, the topic's
-            // sentences reused in fresh orders when it needs more than the topic has.
-            n = max(1, min(60, Int((Double(n) * length).rounded())))
-            idx = idx.prefix(n)
-            while idx.count < n { idx += Array(sentences.indices).seededShuffled(using: &rng).prefix(n - idx.count) }
-        }
         if idx.isEmpty { idx = [0] }
         for (k, i) in idx.enumerated() {
             var s = fill(sentences[i], &rng, to)
             if k == 0 { let o = rng.pick(SynthVocabulary.openers); if !o.isEmpty { s = o + s.prefix(1).lowercased() + s.dropFirst() } }
             para.append(s)
+        }
+        if length != 1 {
+            // A verbose (or terse) sender: the body scaled by their length factor. The sentences
+            // added come from a stream of the message's own (`lengthSeed`), so the corpus's other
+            // draws — senders, recipients, every other message — are those without the spread.
+            let m = max(1, min(60, Int((Double(para.count) * length).rounded())))
+            if m < para.count { para = Array(para.prefix(m)) }
+            var xr = SynthRNG(synth: lengthSeed)
+            while para.count < m { para.append(fill(sentences[xr.int(sentences.count)], &xr, to)) }
         }
         if !note, rng.chance(p.referralRate), !referable.isEmpty {
             let other = people[referable[rng.int(referable.count)]]

@@ -30,6 +30,42 @@ import PII
         #expect(Set(c.records.map(\.subject)).isSubset(of: found))
     }
 
+    /// --verbosity spreads how much each sender writes without touching who sends what: the same
+    /// senders, recipients and message count per subject; message lengths spread per sender
+    /// (tokens and messages part); the plant's members keep their exact lengths; σ = 0 is the
+    /// generator without the option, byte for byte.
+    @Test func verbositySpreadsLengthsPerSenderAndNothingElse() throws {
+        var p = params(); p.records = 800
+        var v = p; v.verbosity = 1.5
+        let a = try SynthGenerator.generate(p), b = try SynthGenerator.generate(v)
+        #expect(a.records.map(\.subject) == b.records.map(\.subject))
+        #expect(a.records.map { $0.meta["recipients"] } == b.records.map { $0.meta["recipients"] })
+        #expect(try SynthGenerator.generate(v).records == b.records, "deterministic")
+        var zero = p; zero.verbosity = 0
+        #expect(try SynthGenerator.generate(zero).records == a.records)
+        // Mean characters per message, per sender of ≥ 5 messages: the spread across senders grows.
+        func spread(_ c: SynthCorpus) -> Double {
+            var chars: [String: (Int, Int)] = [:]
+            for r in c.records { let x = chars[r.subject] ?? (0, 0); chars[r.subject] = (x.0 + r.text.count, x.1 + 1) }
+            let means = chars.values.filter { $0.1 >= 5 }.map { log(Double($0.0) / Double($0.1)) }
+            let m = means.reduce(0, +) / Double(means.count)
+            return (means.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(means.count - 1)).squareRoot()
+        }
+        #expect(spread(b) > 2 * spread(a), "log-length sd \(spread(b)) vs \(spread(a))")
+        // A planted corpus: members' messages are the same with and without the spread.
+        var q = p; q.namesakeGroups = 3; q.namesakeLight = 2; q.namesakeLightMessages = 10; q.namesakeHeavyNotes = true
+        var qv = q; qv.verbosity = 1.5
+        let pa = try SynthGenerator.generate(q), pb = try SynthGenerator.generate(qv)
+        let members = Set(pa.namesakes.flatMap { [$0.heavy.subject] + $0.light.map(\.subject) })
+        #expect(!members.isEmpty)
+        // (A member's reply quotes someone else's message, which may be longer: compare their own part.)
+        let own = { (c: SynthCorpus) in c.records.filter { members.contains($0.subject) }.map { $0.text.components(separatedBy: "\n\n-----Original Message-----")[0] } }
+        let same = own(pa) == own(pb)
+        #expect(same, "a plant member's own text changed with --verbosity")
+        let ordinaryChanged = zip(pa.records, pb.records).filter { !members.contains($0.0.subject) && $0.0.text != $0.1.text }.count
+        #expect(ordinaryChanged > pa.records.count / 4)
+    }
+
     @Test func populationsAreDisjoint() throws {
         let a = try SynthGenerator.generate(params(0)), b = try SynthGenerator.generate(params(1))
         let emails = { (c: SynthCorpus) in Set(c.people.map(\.email)) }
