@@ -101,7 +101,9 @@ public enum AuditRunner {
     }
 
     /// One row per subject with records. A subject is vulnerable iff one of their own values is
-    /// extracted greedily from a k-token prefix (k-extractable, docs/methods.md, "Extraction"); the
+    /// extracted greedily — from a k-token prefix (k-extractable) or from an aligned prefix (record
+    /// start, record window, window: the prompts that see what position-bound training memorised),
+    /// as in the study (docs/methods.md, "Extraction"); samples alone do not count. The
     /// ranking score is the best log-likelihood per token among their values. Rows are ordered
     /// vulnerable first, then by score.
     static func subjectRows(rows: [AuditValueRow], records: [Record], settings: AuditSettings, hash: Hasher16) -> [AuditSubjectRow] {
@@ -116,7 +118,7 @@ public enum AuditRunner {
             guard let o = r.owner, var row = subj[o] else { continue }
             row.values += 1
             if r.extracted == true { row.extractedValues += 1 }
-            if r.smallestExtractingK != nil { row.vulnerable = true }
+            if r.smallestExtractingK != nil || !(r.extractedBy ?? []).isEmpty { row.vulnerable = true }
             if let ll = r.logLikelihoodPerToken { row.score = max(row.score ?? -.infinity, ll) }
             if let x = r.exposure?.exposure { row.maxExposure = max(row.maxExposure ?? 0, x) }
             subj[o] = row
