@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Does the onion study see a planted onion effect, and only that? (docs/methods.md, "Validation")
+"""Does the onion study see a planted onion effect, and only that? (docs/methods.md, "Validation: does the instrument see a planted effect, and only that?")
 
 Each run writes a fresh pair of corpora with `shallot corpus synth` (seed = first seed + run): a
 fine-tuning corpus with a planted onion mechanism (`--namesakes G` and the other plant options given

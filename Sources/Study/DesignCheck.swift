@@ -1,4 +1,4 @@
-// The design before and after round 0 (docs/methods.md, "Power"): the seeds, the feasibility
+// The design before and after round 0 (docs/methods.md, "Statistics"): the seeds, the feasibility
 // check and the prospective minimum detectable effect printed before anything is trained, the
 // same re-estimated from round 0's models, and the calibration stop — a baseline where almost
 // nobody is vulnerable ends the study after round 0 instead of deleting people who are not.

@@ -1,4 +1,4 @@
-// The study's one test (docs/methods.md, "The fixed test"). Every model of the study — every arm,
+// The study's one test (docs/methods.md, "Who is vulnerable: the fixed test"). Every model of the study — every arm,
 // round and seed — is tested with the same prompts, built once from the ORIGINAL fine-tuning
 // corpus before anything is deleted: for each value in it, up to a fixed number of its
 // occurrences (a sample seeded by the study's --seed), and for each, the k tokens before it and

@@ -1,4 +1,4 @@
-// One round's comparison (docs/methods.md, "Analysis"): per evaluation seed one analysis set,
+// One round's comparison (docs/methods.md, "One analysis set"): per evaluation seed one analysis set,
 // every arm scored on it; the paired counts against each control; the control's balance
 // (tokens removed, activity strata, collateral removal); the verdict, its sensitivity analysis on
 // subjects without collateral removal, and the secondary endpoint (change in extraction score).

@@ -14,7 +14,7 @@ func readCorpus(_ path: String) -> [Record] {
     var out: [Record] = []
     for r in RecordReaderJSONL(path: path) {
         switch r {
-        case .success(var rec): if rec.subject.isEmpty { rec.subject = rec.id }; out.append(rec)
+        case .success(var rec): if rec.subject.isEmpty { rec.subject = SubjectID.normalize(rec.id) }; out.append(rec)
         case .failure(let e): fail(e.description)
         }
     }

@@ -136,7 +136,7 @@ struct LedgerCommand: ParsableCommand {
         @Argument(help: "Request id, R-3 or 3 (omit with --integrity).") var request: String?
         @Option(help: "The model to verify.") var model: String?
         @Option(help: "The corpus the original model was trained on (true prefixes for the attack); checked against shallot.json.") var data: String?
-        @Option(help: "The model before erasure, for newly vulnerable others (default: the model it was unlearned from, or its parent).") var original: String?
+        @Option(help: "The model before erasure, for newly vulnerable others (default: the model it was unlearned from, as its unlearning record names it).") var original: String?
         @Option(help: "The subject of the request (needed to find its values; it must hash to the request's key).") var subject: String?
         @Option(parsing: .upToNextOption, help: "PII types attacked.") var types: [PIIType] = [.email, .phone]
         @Flag(help: "Verify against --data although the model records no training corpus.") var allowUnrecordedData = false

@@ -51,6 +51,21 @@ func writeSalt(_ text: String, to path: String) throws {
 let trainArgs = ["--layers", "2", "--heads", "2", "--dim", "64", "--context", "64", "--batch", "8", "--lr", "3e-3", "--seed", "11"]
 
 @Suite(.serialized) struct CLITests {
+    /// A record without a subject stands for itself, under its id normalised like every subject
+    /// (trimmed, lower-cased): `forget` and the ledger, which normalise what they are given, can
+    /// then find it.
+    @Test func aRecordWithoutASubjectIsItsNormalisedId() throws {
+        let d = try tmp()
+        let lines = [#"{"id": "Mail-A", "text": "hello"}"#, #"{"id": "mail-a ", "text": "again"}"#, #"{"id": "B", "subject": "b", "text": "x"}"#]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: d + "/c.jsonl", atomically: true, encoding: .utf8)
+        let r = try shallot(["corpus", "split", d + "/c.jsonl", "--fraction", "1", "--out-a", d + "/a.jsonl", "--out-b", d + "/b.jsonl"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let subjects = try String(contentsOfFile: d + "/a.jsonl", encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["subject"] as? String
+        }
+        #expect(subjects == ["mail-a", "mail-a", "b"])
+    }
+
     @Test func trainGenerateScoreRoundTrip() throws {
         let d = try tmp()
         let data = d + "/data.jsonl"
