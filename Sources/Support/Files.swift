@@ -233,6 +233,10 @@ public enum PrivateFile {
             throw PrivateFileError.write(path: path, reason: "\(dir), where it would be made, \(why): others could replace what is made there; "
                                          + "choose a directory of your own")
         }
+        if let real = realPath(dir), let why = unsafeAbove(real) {
+            close(fd)
+            throw PrivateFileError.write(path: path, reason: why)
+        }
         return fd
     }
 
@@ -277,6 +281,62 @@ public enum PrivateFile {
         guard !othersCanWrite(st) else {
             throw PrivateFileError.write(path: path, reason: String(format: "the directory is writable by others (mode %o): chmod go-w it or choose another", st.st_mode & 0o777))
         }
+        try checkHolders(path, isLink: ls.st_mode & S_IFMT == S_IFLNK)
+    }
+
+    /// Throws unless nobody but this user and root can take the existing directory `path` away:
+    /// move it (a rename in the same directory needs write permission there, none on what is
+    /// moved) and put a directory or a link of their own in its place, which every later open
+    /// by name would then reach. The directory that holds it (and, for a link, the one that holds
+    /// the link) must be this user's or root's, and it and every directory above it must be
+    /// writable by nobody else unless sticky (as /tmp: there only an entry's owner can rename it).
+    /// The rule `openCreationParent` applies where a directory is made.
+    static func checkHolders(_ path: String, isLink: Bool) throws {
+        guard let real = realPath(path) else { throw PrivateFileError.write(path: path, reason: "cannot resolve it: " + errnoText()) }
+        var holders = [parent(real)]
+        if isLink, let linkHolder = realPath(parent(path)), linkHolder != holders[0] { holders.append(linkHolder) }
+        for h in holders {
+            var st = stat()
+            guard stat(h, &st) == 0 else { throw PrivateFileError.write(path: path, reason: "\(h), which holds it, cannot be checked: " + errnoText()) }
+            if st.st_uid != geteuid() && st.st_uid != 0 {
+                throw PrivateFileError.write(path: path, reason: "\(h), which holds it, belongs to user \(st.st_uid), who can move it and put another "
+                                             + "in its place: choose an output directory in a directory of your own")
+            }
+            if let why = unsafeAbove(h, including: true) { throw PrivateFileError.write(path: path, reason: why) }
+        }
+    }
+
+    /// Why others could move `dir` (a resolved path) or what is in it away, or nil: the first of
+    /// the directories above it (and `dir` itself with `including`), nearest first, that others
+    /// can write and that is not sticky.
+    static func unsafeAbove(_ dir: String, including: Bool = false) -> String? {
+        var chain = including ? [dir] : []
+        var p = dir
+        while p != "/" && !p.isEmpty { p = parent(p); chain.append(p) }
+        for d in chain {
+            var st = stat()
+            guard stat(d, &st) == 0 else { return "\(d) cannot be checked: " + errnoText() }
+            if st.st_mode & S_ISVTX == 0 && othersCanWrite(st) {
+                return d + String(format: " is writable by others (mode %o) without the sticky bit: ", st.st_mode & 0o7777)
+                    + "anyone who can write it can move what is in it and put a directory or a link of their own in its place; "
+                    + "choose a directory elsewhere, or have its owner make it sticky (chmod +t)"
+            }
+        }
+        return nil
+    }
+
+    /// The directory that holds `path` ("." for a bare name, "/" for "/" and its children).
+    static func parent(_ path: String) -> String {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
+    /// `path` with every link and `.`/`..` resolved (realpath), nil when it cannot be.
+    static func realPath(_ path: String) -> String? {
+        guard let r = realpath(path, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
     }
 
     /// Whether `gid` is this user's private group (user private groups: a group of one's own,

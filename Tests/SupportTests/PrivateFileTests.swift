@@ -167,3 +167,45 @@ extension PrivateFileTests {
         }
     }
 }
+
+extension PrivateFileTests {
+    /// Issue 22 review, M3: an existing output directory was checked, its parent not. In a shared
+    /// directory others can write without the sticky bit (a setgid project directory, 2775) any
+    /// of them can move OUT aside and put a link to their own directory in its place — a rename
+    /// in the same directory needs no permission on what is moved — and every later open by name
+    /// (stage files, the audit's salt) reads theirs. Now the directory that holds OUT, and every
+    /// directory above it, must be writable by nobody else unless sticky, and the holder must be
+    /// the user's or root's: the rule that already applied where OUT is made.
+    @Test func anExistingDirectoryInADirectoryOthersCanWriteIsRefused() throws {
+        let d = try scratch(), shared = d + "/shared"
+        try PrivateFile.makeDirectory(shared + "/run1")
+        try PrivateFile.makeDirectory(shared + "/alice/run2")
+        try PrivateFile.makeDirectory(d + "/mine")
+        #expect(symlink(shared + "/run1", d + "/mine/link") == 0)
+        chmod(shared, 0o2777)
+        for path in [shared + "/run1", shared + "/alice/run2", d + "/mine/link", shared + "/run1/stages"] {
+            let why = error { try PrivateFile.makeDirectory(path) }
+            #expect(why.contains(shared + " is writable by others (mode 2777) without the sticky bit"), "\(path): \(why)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: shared + "/run1/stages"))
+        // the ledger's directory is checked the same way
+        #expect(error { try PrivateFile.checkDirectory(shared + "/alice/run2") }.contains(shared + " is writable by others"))
+        // sticky, as /tmp: only an entry's owner can move it
+        chmod(shared, 0o3777)
+        try PrivateFile.makeDirectory(shared + "/run1")
+        try PrivateFile.makeDirectory(shared + "/alice/run2")
+        try PrivateFile.checkDirectory(d + "/mine/link")
+    }
+
+    /// M3, the holder's owner: another user's directory holding OUT (they can move it, whatever
+    /// its mode) is refused (only root can make one here; elsewhere this is skipped).
+    @Test(.enabled(if: geteuid() == 0, "only root can hand a directory to another user"))
+    func anExistingDirectoryHeldByAnotherUsersDirectoryIsRefused() throws {
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/theirs/run")
+        #expect(chown(d + "/theirs", 65534, 65534) == 0)
+        chmod(d + "/theirs", 0o755)
+        let why = error { try PrivateFile.makeDirectory(d + "/theirs/run") }
+        #expect(why.contains(d + "/theirs, which holds it, belongs to user 65534"), "\(why)")
+    }
+}
