@@ -227,9 +227,10 @@ public enum PrivateFile {
         guard fstat(fd, &st) == 0 else { close(fd); throw PrivateFileError.write(path: path, reason: "\(dir): " + errnoText()) }
         let owner = st.st_uid == geteuid() || st.st_uid == 0
         let sticky = st.st_mode & S_ISVTX != 0
-        if !owner || (!sticky && othersCanWrite(st)) {
+        let acl = ACLRead.of(fd: fd)
+        if !owner || (!sticky && othersCanWrite(st, acl)) {
             close(fd)
-            let why = !owner ? "belongs to user \(st.st_uid)" : String(format: "is writable by others (mode %o) without the sticky bit", st.st_mode & 0o7777)
+            let why = !owner ? "belongs to user \(st.st_uid)" : "is writable by others (\(modeAndACL(st, acl))) without the sticky bit"
             throw PrivateFileError.write(path: path, reason: "\(dir), where it would be made, \(why): others could replace what is made there; "
                                          + "choose a directory of your own")
         }
@@ -245,13 +246,33 @@ public enum PrivateFile {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return "cannot be checked: " + errnoText() }
         if st.st_uid != geteuid() { return "belongs to user \(st.st_uid)" }
-        if othersCanWrite(st) { return String(format: "is writable by others (mode %o)", st.st_mode & 0o777) }
+        let acl = ACLRead.of(fd: fd)
+        if othersCanWrite(st, acl) { return "is writable by others (\(modeAndACL(st, acl)))" }
         return nil
     }
 
-    /// Writable by other users: by all, or by a group that is not this user's private group.
-    static func othersCanWrite(_ st: stat) -> Bool {
-        st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid))
+    /// Writable by other users: by all, or by a group that is not this user's private group; or,
+    /// when it has an access ACL (`acl`: ACLRead.of), by a named user or group, or the owning
+    /// group, that the ACL lets write (its mask included), or when its ACL cannot be read.
+    static func othersCanWrite(_ st: stat, _ acl: ACLRead) -> Bool {
+        if st.st_mode & 0o002 != 0 { return true }
+        switch acl {
+        case .none: return st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid)
+        case .unreadable: return true
+        case .acl(let a): return !a.writers(me: geteuid(), owningGroup: st.st_gid, isPrivate: privateGroup).isEmpty
+        }
+    }
+
+    /// "mode 770", with what the ACL grants when it lets others write ("mode 770; its ACL lets user 1001 write").
+    static func modeAndACL(_ st: stat, _ acl: ACLRead) -> String {
+        let mode = String(format: "mode %o", st.st_mode & (st.st_mode & S_ISVTX != 0 || st.st_mode & S_ISGID != 0 ? 0o7777 : 0o777))
+        switch acl {
+        case .none: return mode
+        case .unreadable(let why): return mode + "; its ACL cannot be read: " + why
+        case .acl(let a):
+            let who = a.writers(me: geteuid(), owningGroup: st.st_gid, isPrivate: privateGroup)
+            return who.isEmpty ? mode : mode + "; its ACL lets " + who.joined(separator: ", ") + " write"
+        }
     }
 
     /// Sets a directory of this user's to 0700 through a descriptor opened without following a link.
@@ -278,8 +299,9 @@ public enum PrivateFile {
         }
         // Group-writable is others-writable unless the group is this user's own private group
         // (umask 002 systems give every user a group of their own, with nobody else in it).
-        guard !othersCanWrite(st) else {
-            throw PrivateFileError.write(path: path, reason: String(format: "the directory is writable by others (mode %o): chmod go-w it or choose another", st.st_mode & 0o777))
+        let acl = ACLRead.of(path: path)
+        guard !othersCanWrite(st, acl) else {
+            throw PrivateFileError.write(path: path, reason: "the directory is writable by others (\(modeAndACL(st, acl))): chmod go-w it (setfacl -b for an ACL) or choose another")
         }
         try checkHolders(path, isLink: ls.st_mode & S_IFMT == S_IFLNK)
     }
@@ -316,8 +338,9 @@ public enum PrivateFile {
         for d in chain {
             var st = stat()
             guard stat(d, &st) == 0 else { return "\(d) cannot be checked: " + errnoText() }
-            if st.st_mode & S_ISVTX == 0 && othersCanWrite(st) {
-                return d + String(format: " is writable by others (mode %o) without the sticky bit: ", st.st_mode & 0o7777)
+            let acl = ACLRead.of(path: d)
+            if st.st_mode & S_ISVTX == 0 && othersCanWrite(st, acl) {
+                return d + " is writable by others (\(modeAndACL(st, acl))) without the sticky bit: "
                     + "anyone who can write it can move what is in it and put a directory or a link of their own in its place; "
                     + "choose a directory elsewhere, or have its owner make it sticky (chmod +t)"
             }
