@@ -52,8 +52,16 @@ public enum PrivateFile {
     /// A new temporary file beside `path` for writing and renaming over it: an unpredictable name,
     /// created O_EXCL|O_NOFOLLOW, its mode set and checked (a regular file of this user's, one
     /// link) before the descriptor is handed out.
+    /// A link in place of the directory is followed only when it is this user's or root's (as
+    /// `makeDirectory` follows one): another user's link there would have the file made where
+    /// they chose.
     public static func createTemporary(beside path: String, mode: mode_t = fileMode) throws -> (fd: Int32, path: String) {
         let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var ls = stat()
+        if lstat(dir, &ls) == 0 && ls.st_mode & S_IFMT == S_IFLNK && ls.st_uid != geteuid() && ls.st_uid != 0 {
+            throw PrivateFileError.write(path: path, reason: "\(dir) is a symbolic link owned by user \(ls.st_uid): refusing to follow it")
+        }
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(temporarySuffix())").path
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
