@@ -43,19 +43,26 @@ import GPT
 
     /// A `--serve-cmd` server that answers a completion without the key is refused (its
     /// /v1/models may be open either way: llama.cpp leaves it so); one that answers 401 is taken.
+    /// (Scripted servers on threads of their own: a server on Swift's cooperative pool can be
+    /// starved past the probe's 60 s while the whole suite runs on two cores.)
     @Test func aServerThatAnswersWithoutTheKeyIsRefused() async throws {
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
-        let open = FakeOpenAIServer(model: model)
-        let guarded = FakeOpenAIServer(model: model, options: .init(apiKey: "the-key"))
-        try await open.start(); try await guarded.start()
+        let completion = #"{"id":"cmpl-1","object":"text_completion","model":"tiny","choices":[{"index":0,"text":" world","finish_reason":"length"}]}"#
+        let open = try ScriptedServer { _, c in
+            ScriptedServer.write(c, ScriptedServer.answer("200 OK", headers: ["Content-Type: application/json"], body: completion))
+        }
+        let guarded = try ScriptedServer { r, c in
+            let keyed = r.head.lowercased().contains("authorization: bearer the-key")
+            ScriptedServer.write(c, keyed ? ScriptedServer.answer("200 OK", headers: ["Content-Type: application/json"], body: completion)
+                                          : ScriptedServer.answer("401 Unauthorized", headers: ["Content-Type: application/json"], body: #"{"error":"bad key"}"#))
+        }
         defer { open.stop(); guarded.stop() }
         let refusal = try await offPool { () -> String? in
-            do { try ModelServerProcess.demandsKey(base: open.baseURL, model: "tiny", command: "serve {model}"); return nil }
+            do { try ModelServerProcess.demandsKey(base: open.url + "/v1", model: "tiny", command: "serve {model}"); return nil }
             catch { return "\(error)" }
         }
         #expect(refusal?.contains("answered HTTP 200") == true && refusal?.contains("SHALLOT_SERVE_API_KEY") == true, "\(refusal ?? "taken")")
-        #expect(open.completionRequests == 1)
-        try await offPool { try ModelServerProcess.demandsKey(base: guarded.baseURL, model: "tiny", command: "serve {model}") }
+        #expect(open.requests.map { $0.head.split(separator: " ").prefix(2).joined(separator: " ") } == ["POST /v1/completions"])
+        try await offPool { try ModelServerProcess.demandsKey(base: guarded.url + "/v1", model: "tiny", command: "serve {model}") }
     }
 
     /// Issue 22 review, H1: vLLM's key guards only paths under /v1. A server that refuses
