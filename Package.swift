@@ -37,7 +37,9 @@ let package = Package(
                 linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS])),
                                  .linkedLibrary("dl", .when(platforms: [.linux]))]),
         // What every layer shares and nothing else (grows with the refactor of issue #13).
-        .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
+        // (libdl: getxattr and fgetxattr are looked up at run time, AccessACL.swift)
+        .target(name: "Support", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked,
+                linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "SafeTensors", dependencies: ["Support"], swiftSettings: checked),
         // config.json and the checkpoint index: parsed and validated against limits in checked code.
         .target(name: "ModelFormat", swiftSettings: checked),

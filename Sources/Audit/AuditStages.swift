@@ -87,6 +87,10 @@ final class AuditRun {
     var tokenizer: any TextTokenizer { inputs.tokenizer }
     var checkpoints: AuditCheckpoints { inputs.checkpoints }
     func step(_ done: Int, _ total: Int) { progress?(.step(done: done, total: total)) }
+    /// A stage kept in the checkpoints; a stage file that is not authenticated is reported as a warning.
+    func checkpoint<T: Codable>(_ name: String, _ body: () throws -> T) throws -> T {
+        try checkpoints.stage(name, warn: { progress?(.stage("warning: " + $0)) }, body)
+    }
 
     /// One row per audited value, before any attack.
     func valueRows() -> [AuditValueRow] {
@@ -103,7 +107,7 @@ final class AuditRun {
         let seqs = ValueScores.sequences(index.entries.map { $0.places[0] }, tokenizer: tokenizer, contextTokens: settings.exposureContextTokens,
                                          contextLength: model.contextLength)
         guard canScore else { return nil }
-        let lls = try checkpoints.stage("values") { try model.score(seqs.map(\.ids)).map { $0.logprobs } }
+        let lls = try checkpoint("values") { try model.score(seqs.map(\.ids)).map { $0.logprobs } }
         return ValueScores.perToken(lls, valueTokens: seqs.map(\.valueTokens))
     }
 
@@ -111,7 +115,7 @@ final class AuditRun {
     /// each extracted value's lineage. Returns the lineage counts (nil without a base).
     func targetedExtraction(into rows: inout [AuditValueRow]) throws -> [String: Int]? {
         progress?(.stage("targeted extraction"))
-        let ex = try checkpoints.stage("extraction") {
+        let ex = try checkpoint("extraction") {
             try TargetedExtraction.run(model: model, tokenizer: tokenizer, index: index, records: recordsById, types: types,
                                        settings: settings.extraction, stream: trainingStream) { self.step($0, $1) }
         }
@@ -125,7 +129,7 @@ final class AuditRun {
         // corpus holds) was not learnt from fine-tuning alone.
         guard let base = inputs.reference else { return nil }
         progress?(.stage("targeted extraction on the base model (lineage)"))
-        let bx = try checkpoints.stage("extraction_base") {
+        let bx = try checkpoint("extraction_base") {
             try TargetedExtraction.run(model: base, tokenizer: tokenizer, index: index, records: recordsById, types: types,
                                        settings: settings.extraction, stream: trainingStream) { self.step($0, $1) }
         }
@@ -177,7 +181,7 @@ final class AuditRun {
     func membershipInference() throws -> [String: MIAMetrics]? {
         guard canScore, let non = inputs.nonMembers, !non.isEmpty else { return nil }
         progress?(.stage("membership inference"))
-        return try checkpoints.stage("mia") {
+        return try checkpoint("mia") {
             let ms = try MembershipInference.signals(model: model, tokenizer: tokenizer, texts: inputs.records.map(\.text), reference: inputs.reference)
             let ns = try MembershipInference.signals(model: model, tokenizer: tokenizer, texts: non.map(\.text), reference: inputs.reference)
             return MembershipInference.evaluate(members: ms, nonMembers: ns, resamples: settings.bootstrapResamples, seed: settings.seed)
@@ -188,7 +192,7 @@ final class AuditRun {
     func canaries() throws -> [AuditCanaryRow]? {
         guard canScore, let cs = inputs.canaries, !cs.isEmpty else { return nil }
         progress?(.stage("canaries"))
-        return try checkpoints.stage("canaries") {
+        return try checkpoint("canaries") {
             var rng = SplitMix64(auditSeed: settings.seed ^ 0xCA)
             var rows: [AuditCanaryRow] = []
             for c in cs {
@@ -212,7 +216,7 @@ final class AuditRun {
         progress?(.stage("association"))
         struct Stage: Codable { var hits: [String: Bool]; var result: AssociationResult }
         do {
-            let st = try checkpoints.stage("association") {
+            let st = try checkpoint("association") {
                 let full = PIIIndex.build(records: inputs.records, scanner: PIIScanner(types: [.email, .person]))
                 let (hits, res) = try Association.run(model: model, tokenizer: tokenizer, index: full)
                 return Stage(hits: hits, result: res)
@@ -233,14 +237,14 @@ final class AuditRun {
             var baseLeaked: Set<String>?
             if let base = inputs.reference {
                 progress?(.stage("untargeted extraction on the base model (lineage)"))
-                baseLeaked = try checkpoints.stage("untargeted_base") {
+                baseLeaked = try checkpoint("untargeted_base") {
                     Set(try UntargetedExtraction.run(model: base, tokenizer: tokenizer, trainingKeys: trainingKeys, pretrainingKeys: nil,
                                                      reference: nil, promptText: inputs.promptText, types: types, settings: settings.untargeted,
                                                      hash: hash, reveal: false) { self.step($0, $1) }.values.map(\.id))
                 }
                 progress?(.stage("untargeted extraction"))
             }
-            return try checkpoints.stage("untargeted") {
+            return try checkpoint("untargeted") {
                 try UntargetedExtraction.run(model: model, tokenizer: tokenizer, trainingKeys: trainingKeys, pretrainingKeys: pretrainingKeys,
                                              baseLeaked: baseLeaked, reference: inputs.reference, promptText: inputs.promptText, types: types,
                                              settings: settings.untargeted, hash: hash, reveal: settings.revealPII) { self.step($0, $1) }

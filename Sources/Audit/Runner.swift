@@ -31,7 +31,7 @@ public struct AuditInputs {
     /// deletion); without it, owners come from `records` themselves.
     public var ownership: Ownership?
     /// Where finished stages are kept so that an interrupted audit resumes (nil: no checkpoints).
-    public var checkpoints = AuditCheckpoints(directory: nil, fingerprint: "")
+    public var checkpoints = AuditCheckpoints.none
     public init(model: GPT, modelInfo: [String: String], tokenizer: any TextTokenizer, records: [Record], corpusInfo: [String: String],
                 nonMembers: [Record]?, reference: GPT?, canaries: [Canary]?, pretrainingRecords: [Record]? = nil, promptText: String? = nil) {
         self.init(model: LocalModel(model, tokenizer: tokenizer) as any LanguageModel, modelInfo: modelInfo, tokenizer: tokenizer, records: records,
@@ -140,17 +140,39 @@ public enum AuditRunner {
 }
 
 /// Finished stages of an audit, kept as JSON files so that an interrupted audit resumes. A stage
-/// is reused only when its fingerprint (settings, model, corpus and salt) matches. The files hold
-/// raw values: the directory is created owner-only and removed once audit.json is written.
+/// is reused only when its fingerprint (settings, model, corpus and salt) matches and its file
+/// is authenticated: HMAC-SHA-256 under `key` (derived from the run's salt, `key(salt:)`) over
+/// the stage's name and the exact bytes stored. Anyone who can write the directory could
+/// otherwise write a result — "nobody vulnerable" — that a later run takes without running
+/// anything: the fingerprint is no secret (plan.json names it). A file that is not
+/// authenticated is not reused; the stage runs again and `warn` is told, naming the file. The
+/// files hold raw values: the directory is created owner-only and removed once audit.json is
+/// written (the study keeps its stages, with subjects as salted keys).
 public struct AuditCheckpoints: Sendable {
     public let directory: String?
     public let fingerprint: String
-    public init(directory: String?, fingerprint: String) { self.directory = directory; self.fingerprint = fingerprint }
+    let key: Data
+
+    /// `key`: at least 16 bytes whenever there is a directory (`key(salt:)`).
+    public init(directory: String?, fingerprint: String, key: Data) {
+        precondition(directory == nil || key.count >= 16, "stage files need a key")
+        self.directory = directory; self.fingerprint = fingerprint; self.key = key
+    }
+
+    /// No checkpoints.
+    public static let none = AuditCheckpoints(directory: nil, fingerprint: "", key: Data())
 
     struct Stored<T: Codable>: Codable { var fingerprint: String; var result: T }
 
     static let encoder = ResultsJSON.encoder()
     static let decoder = ResultsJSON.decoder()
+    /// The largest stage file read back (a stage of log-probabilities of a large corpus).
+    static let fileLimit = 1 << 32
+
+    /// The key of stage files' MACs, derived from a run's salt (its own use of the secret).
+    public static func key(salt: Data) -> Data {
+        hmacSHA256(key: salt, Data("shallot stage files key/1".utf8))
+    }
 
     /// The fingerprint of one audit: its settings, what identifies each input (hashes of the
     /// model, corpus, non-members, base, canaries, pre-training corpus, prompt text) and the salt.
@@ -161,23 +183,57 @@ public struct AuditCheckpoints: Sendable {
         return sha256(data: fp + salt)
     }
 
-    /// A finished stage's result, if this audit (same fingerprint) saved one.
-    public func load<T: Codable>(_ name: String) -> T? {
-        guard let d = directory, let data = FileManager.default.contents(atPath: d + "/" + name + ".json"),
-              let s = try? Self.decoder.decode(Stored<T>.self, from: data), s.fingerprint == fingerprint else { return nil }
-        return s.result
+    /// What was found for a stage: a result to reuse, nothing (no file, or one of another run's
+    /// settings), or a file that is not authenticated (why, with its path).
+    public enum Lookup<T> { case reused(T), absent, refused(String) }
+
+    /// The file's layout: `{"mac":"<64 hex digits>","stored":` + the stored JSON + `}`.
+    static let head = Array(#"{"mac":""#.utf8), middle = Array(#"","stored":"#.utf8)
+
+    func mac(_ name: String, _ stored: some Sequence<UInt8>) -> [UInt8] {
+        Array(hex(hmacSHA256(key: key, Data("shallot stage/1\n\(name)\n".utf8) + Data(stored))).utf8)
+    }
+
+    /// The stage's file, if this run saved it: authenticated, and of the same fingerprint.
+    public func lookup<T: Codable>(_ name: String) -> Lookup<T> {
+        guard let d = directory else { return .absent }
+        let path = d + "/" + name + ".json"
+        var st = stat()
+        if lstat(path, &st) != 0 && errno == ENOENT { return .absent }
+        let bytes: [UInt8]
+        do { bytes = Array(try readRegularFile(path, limit: Self.fileLimit)) } catch { return .refused("\(error)") }
+        let macEnd = Self.head.count + 64, storedStart = macEnd + Self.middle.count
+        guard bytes.count > storedStart, bytes.starts(with: Self.head), bytes[macEnd..<storedStart].elementsEqual(Self.middle), bytes.last == UInt8(ascii: "}"),
+              constantTimeEqual(Array(bytes[Self.head.count..<macEnd]), mac(name, bytes[storedStart..<(bytes.count - 1)])) else {
+            return .refused("\(path): not authenticated by this run's key (planted or edited, or written before stage files were keyed)")
+        }
+        guard let s = try? Self.decoder.decode(Stored<T>.self, from: Data(bytes[storedStart..<(bytes.count - 1)])), s.fingerprint == fingerprint else {
+            return .absent
+        }
+        return .reused(s.result)
+    }
+
+    /// A finished stage's result, if this audit (same fingerprint) saved one and its file is
+    /// authenticated; `warn` is told about a file that is there but not authenticated.
+    public func load<T: Codable>(_ name: String, warn: (String) -> Void = { _ in }) -> T? {
+        switch lookup(name) as Lookup<T> {
+        case .reused(let r): return r
+        case .absent: return nil
+        case .refused(let why): warn(why + ": not reused, the stage runs again"); return nil
+        }
     }
 
     public func save<T: Codable>(_ name: String, _ value: T) throws {
         guard let d = directory else { return }
         // Stage results hold raw values: owner-only directory and files.
         try PrivateFile.makeDirectory(d, restrictExisting: true)
-        try PrivateFile.write(Self.encoder.encode(Stored(fingerprint: fingerprint, result: value)), to: d + "/" + name + ".json")
+        let stored = try Self.encoder.encode(Stored(fingerprint: fingerprint, result: value))
+        try PrivateFile.write(Data(Self.head + mac(name, stored) + Self.middle) + stored + Data("}".utf8), to: d + "/" + name + ".json")
     }
 
     /// Runs `body` unless the stage is already done.
-    public func stage<T: Codable>(_ name: String, _ body: () throws -> T) throws -> T {
-        if let r: T = load(name) { return r }
+    public func stage<T: Codable>(_ name: String, warn: (String) -> Void = { _ in }, _ body: () throws -> T) throws -> T {
+        if let r: T = load(name, warn: warn) { return r }
         let r = try body()
         try save(name, r)
         return r

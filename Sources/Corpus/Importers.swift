@@ -209,35 +209,41 @@ public enum Importer {
 /// closes the field and the rest of that row follows it), which would otherwise import two
 /// messages as one and exit 0. When the swallowed row's quoted field opens at the end of its line
 /// (`b/2,"` and a line break: a message that starts with one), the quote closes at a line end
-/// and the row looks whole; then the line it closes on reads like the start of a new row (text,
-/// a comma, the quote), and the rows that follow (the swallowed message's lines) do not have the
-/// header's number of fields. That pair is an error naming the row, found before the row is
-/// handed out. A row merely ending in `,"` ("Thanks," closing a message) followed by a sound row
-/// is not. On one line, text after a closing quote is kept (lenient).
+/// and the row looks whole. Such a row (a multi-line quoted field closing at the end of a line
+/// that reads like a row's start) is judged before it is handed out by reading the file both
+/// ways from there: as it parses (the rows after that line: the swallowed message's lines, if it
+/// is a merge), and with a row starting at that line (the swallowed row, whose quote then closes
+/// where its message ends). Each way is read row by row until the two meet at a common row
+/// start (`CSVRows.judge`); a way is sound when every row has the header's number of fields, no
+/// quoted field spanning lines closes with text after it, and no quote stands inside an unquoted
+/// field (where a swallowed message's own closing quote lands). Sound only with a row starting
+/// there: an error naming the row. A message that merely ends in `,"` ("Thanks," closing it)
+/// reads soundly as it parses and is taken. Before, only the next row's number of fields was
+/// compared, and a swallowed message whose first line had exactly one comma (`From: Lee, Marcus
+/// …`) passed (issue 22 review, L5). When the two ways do not meet within `lookaheadLines`
+/// lines, or neither is sound, the next row's number of fields decides, as before. On one line,
+/// text after a closing quote is kept (lenient).
 public struct CSVReader: Sequence {
     let lines: LineReader
     /// Longest record (bytes) — a message with its attachments.
     public static let maxRecordBytes = 64 << 20
+    /// How far a suspected merge is read ahead to judge it (lines, bytes).
+    static let lookaheadLines = 20_000, lookaheadBytes = 16 << 20
     public init?(path: String) { guard let l = LineReader(path: path) else { return nil }; lines = l }
     public func makeIterator() -> AnyIterator<Result<[[UInt8]], CorpusError>> {
         var rows = CSVRows(lines: lines)
-        var pending: Result<[[UInt8]], CorpusError>??
         var width: Int?
         return AnyIterator {
-            if let p = pending { pending = nil; return p }
             let r = rows.next()
             guard case .success(let fields)? = r else { return r }
             if width == nil { width = fields.count }
-            if let s = rows.suspect {
-                // Looked at before this row is handed out: the next row tells a merge from a message ending in ','.
+            if let s = rows.suspect, let w = width {
                 rows.suspect = nil
-                let next = rows.next()
-                if case .success(let f)? = next, let w = width, f.count != w {
+                if let why = rows.judge(s.line, width: w) {
                     return rows.fail(.badLine(path: rows.path, line: s.startLine, reason: "row \(s.row): its quoted field, opened on line \(s.opened), "
-                        + "closes at the end of line \(s.closed), which reads like the start of a new row, and the row after it has \(f.count) "
-                        + "field\(f.count == 1 ? "" : "s"), not the header's \(w): an unterminated quote has merged the following row(s) into this one"))
+                        + "closes at the end of line \(s.closed), which reads like the start of a new row, and \(why): an unterminated quote has "
+                        + "merged the following row(s) into this one"))
                 }
-                pending = .some(next)
             }
             return r
         }
@@ -250,20 +256,30 @@ struct CSVRows {
     let reader: LineReader
     var path: String { reader.path }
     var lineNo = 0, rowNo = 0, done = false
+    /// Lines read ahead (CSVRows.judge), handed out before the file's next ones.
+    var ahead: [[UInt8]] = []
     /// The row just read closed a multi-line quoted field at the end of a line that reads like a
-    /// row's start (CSVReader decides with the next row).
-    var suspect: (row: Int, startLine: Int, opened: Int, closed: Int)?
+    /// row's start (`line`; CSVReader judges it before handing the row out).
+    var suspect: (row: Int, startLine: Int, opened: Int, closed: Int, line: [UInt8])?
 
     init(lines: LineReader) { reader = lines; it = lines.makeIterator() }
 
     mutating func fail(_ e: CorpusError) -> Result<[[UInt8]], CorpusError> { done = true; return .failure(e) }
+
+    mutating func nextLine() -> [UInt8]? { ahead.isEmpty ? it.next() : ahead.removeFirst() }
+
+    /// The `k`-th line after those read (0: the next), read ahead as needed; nil past the end.
+    mutating func peek(_ k: Int) -> [UInt8]? {
+        while ahead.count <= k { guard let l = it.next() else { return nil }; ahead.append(l) }
+        return ahead[k]
+    }
 
     mutating func next() -> Result<[[UInt8]], CorpusError>? {
         if done { return nil }
         var fields: [[UInt8]] = [], field: [UInt8] = [], inQuotes = false, sawAny = false, size = 0, quoteLine = 0
         let startLine = lineNo + 1
         rowNo += 1
-        while let line = it.next() {
+        while let line = nextLine() {
             lineNo += 1
             sawAny = true
             size += line.count + 1
@@ -283,7 +299,7 @@ struct CSVRows {
                                                  + "row(s) into this one"))
                         }
                         if lineNo > quoteLine && CSVReader.readsLikeRowStart(line, quoteAt: i) {
-                            suspect = (rowNo, startLine, quoteLine, lineNo)
+                            suspect = (rowNo, startLine, quoteLine, lineNo, line)
                         }
                     } else { field.append(c) }
                 } else if c == UInt8(ascii: "\"") && field.isEmpty { inQuotes = true; quoteLine = lineNo }
@@ -299,6 +315,84 @@ struct CSVRows {
         if inQuotes { return fail(.badLine(path: path, line: startLine, reason: "row \(rowNo) has a quoted field that is never closed")) }
         done = true
         if sawAny && (!field.isEmpty || !fields.isEmpty) { fields.append(field); return .success(fields) }
+        return nil
+    }
+}
+
+extension CSVRows {
+    /// One row read from line `start` of `line` by the rules of `next()`, for judging only.
+    enum Scan: Equatable { case row(fields: Int, next: Int, sound: Bool), end, open }
+
+    /// The row at line `start` (`line(k)`: nil past the end): how many fields it has, the line
+    /// after it, and whether it is sound (no multi-line quoted field closes with text after it,
+    /// no quote inside an unquoted field); `.end` with no line there, `.open` when a quoted field
+    /// is still open when the lines run out or `budget` bytes were read.
+    static func scan(at start: Int, budget: Int, _ line: (Int) -> [UInt8]?) -> Scan {
+        var fields = 0, content = false, inQuotes = false, quoteLine = 0, sound = true, k = start, bytes = 0
+        let quote = UInt8(ascii: "\"")
+        while let l = line(k) {
+            bytes += l.count + 1
+            if bytes > budget { return .open }
+            var i = 0
+            while i < l.count {
+                let c = l[i]
+                if inQuotes {
+                    if c == quote && i + 1 < l.count && l[i + 1] == quote { content = true; i += 2; continue }
+                    if c == quote {
+                        inQuotes = false
+                        if k > quoteLine && !CSVReader.endsField(l, after: i) { sound = false }
+                    } else { content = true }
+                } else if c == quote { if content { sound = false } else { inQuotes = true; quoteLine = k } }
+                else if c == UInt8(ascii: ",") { fields += 1; content = false }
+                else if !(c == 0x0D && i == l.count - 1) { content = true }
+                i += 1
+            }
+            k += 1
+            if inQuotes { content = true; continue }
+            return .row(fields: fields + 1, next: k, sound: sound)
+        }
+        return start == k && !inQuotes ? .end : .open
+    }
+
+    /// Why the row that closed on `closing` (a line reading like a row's start) merged the rows
+    /// after it, or nil. Line 0 is `closing`, line k the k-th line after it (read ahead). The file
+    /// is read as it parses (rows from line 1) and with a row starting at line 0, the one behind
+    /// advancing a row at a time, until both are at the same row start (or at the end).
+    mutating func judge(_ closing: [UInt8], width: Int) -> String? {
+        var lines = 0, bytes = 0, cut = false
+        func line(_ k: Int) -> [UInt8]? {
+            if k == 0 { return closing }
+            guard k <= CSVReader.lookaheadLines, bytes <= CSVReader.lookaheadBytes else { cut = true; return nil }
+            let l = peek(k - 1)
+            if k > lines { lines = k; bytes += (l?.count ?? 0) + 1 }
+            return l
+        }
+        func scanned(_ at: Int) -> Scan {
+            let r = Self.scan(at: at, budget: CSVReader.lookaheadBytes, line)
+            return cut ? .open : r
+        }
+        let first = scanned(1)
+        var asIs = 1, asRow = 0, asIsSound = true, asRowSound = true, met = false
+        while !met {
+            let behindIsAsIs = asIs < asRow
+            switch scanned(behindIsAsIs ? asIs : asRow) {
+            case .row(let n, let next, let sound):
+                if behindIsAsIs { asIsSound = asIsSound && sound && n == width; asIs = next } else { asRowSound = asRowSound && sound && n == width; asRow = next }
+                met = asIs == asRow
+            case .end:
+                if behindIsAsIs { asIs = .max } else { asRow = .max }
+                met = asIs == asRow
+            case .open:
+                met = true   // the two ways do not meet: undecided
+                asIs = -1
+            }
+        }
+        if asIs == asRow && !asIsSound && asRowSound {
+            return "read from that line the file parses as rows of the header's \(width) fields, while the rows after it do not"
+        }
+        if case .row(let n, _, _) = first, n != width {   // undecided, or neither way sound: the rule before
+            return "the row after it has \(n) field\(n == 1 ? "" : "s"), not the header's \(width)"
+        }
         return nil
     }
 }

@@ -13,7 +13,11 @@
 // address can reach count: one bound to that address, or to the wildcard of its family (or the
 // IPv6 wildcard for IPv4, which a dual-stack socket also takes) — a server of the command's on
 // 127.0.0.2 or ::1 proves nothing about who answers at 127.0.0.1, and a stranger's listener on
-// another loopback address is not what the client talks to.
+// another loopback address is not what the client talks to. Every listener that may take the
+// connection must be the command's, and at least one of them must take it for certain: bound
+// to the address itself or to the wildcard of the same family. An IPv6 wildcard socket may be
+// IPV6_V6ONLY (that cannot be read from /proc/net/tcp6), so for an IPv4 URL it is held against a
+// stranger but proves nothing for the command (issue 22 review, L8).
 //
 // A server can also die while it is used, and whoever binds its port next would be sent the
 // next request. So the listener is looked at again before every request attempt
@@ -94,6 +98,10 @@ enum ListenerOwnership {
                             + "is not the serve command's (process group \(group), \(tree.count) process\(tree.count == 1 ? "" : "es")): another "
                             + "process bound the port first; it was sent nothing, neither the API key nor a prompt"), inodes)
         }
+        guard here.contains(where: { l in destinations(host).contains { certainlyTakes(l.bytes, $0) } }) else {
+            return (.nobody("nothing listens on \(shown) for certain yet: the command's \(here.map(\.address).joined(separator: ", ")) may be IPv6-only "
+                            + "(IPV6_V6ONLY cannot be seen here); have the server listen on \(shown)'s own address"), inodes)
+        }
         return (.ours, inodes)
     }
 
@@ -131,6 +139,14 @@ enum ListenerOwnership {
         if bound.count == to.count { return bound == to || wildcard }
         guard to.count == 4, bound.count == 16 else { return false }
         return wildcard || (isMapped(bound) && (Array(bound[12..<16]) == to || bound[12..<16].allSatisfy { $0 == 0 }))
+    }
+
+    /// Whether a socket bound to `bound` takes a connection to `to` whatever its options: the same
+    /// address (an IPv4-mapped one for IPv4: a socket bound to one cannot be IPv6-only), or the
+    /// wildcard of the same family. Not the IPv6 wildcard for IPv4: it may be IPV6_V6ONLY.
+    static func certainlyTakes(_ bound: [UInt8], _ to: [UInt8]) -> Bool {
+        if bound.count == to.count { return bound == to || bound.allSatisfy { $0 == 0 } }
+        return to.count == 4 && isMapped(bound) && Array(bound[12..<16]) == to
     }
 
     /// An IPv4-mapped IPv6 address (::ffff:a.b.c.d).

@@ -9,10 +9,13 @@
 // The command's environment is ChildEnvironment's allow-list (plus --pass-env names), not ours;
 // the model directory and port are also in SHALLOT_MODEL and SHALLOT_PORT, and a model path a
 // shell could misread in some quoting context is refused (ShellPlaceholder).
-// Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`VLLM_API_KEY=…`, `shallot serve
-// --api-key-env SHALLOT_SERVE_API_KEY`); it is sent with every request and never written down.
-// Once the model is listed, one POST /completions without the key must be refused (401 or 403);
-// a server that answers it is stopped and refused (anyone on the machine could query it).
+// Each server gets a fresh API key in SHALLOT_SERVE_API_KEY (`shallot serve --api-key-env
+// SHALLOT_SERVE_API_KEY`, `LLAMA_API_KEY=$SHALLOT_SERVE_API_KEY llama-server …`); it is sent with
+// every request and never written down. Once the model is listed, one POST /completions without
+// the key must be refused (401 or 403), and no other route a server may answer completions or
+// its tokenizer on (vLLM's /invocations, llama.cpp's /completion, …: keylessProbes) may answer
+// 2xx without it; a server that answers is stopped and refused (anyone on the machine could
+// query it).
 // The command runs in a process group of its own, so that stopping it stops what it started
 // (`vllm serve`, `srun`, a wrapper script).
 // Before anything is sent to a URL (the key-less probe included), its listener must be proven
@@ -256,25 +259,69 @@ public final class ModelServerProcess: @unchecked Sendable {
         }
     }
 
+    /// What a key-less probe sends: a completion, a chat completion, or a tokenizer request.
+    enum ProbeBody { case completion, chat, tokenize, detokenize }
+
+    /// The routes probed without the key besides BASE/completions, from the server's root (BASE
+    /// without its `/v1`). vLLM's `--api-key`/`VLLM_API_KEY` guards only paths under `/v1` (newer
+    /// versions: `/v2`, `/inference` too): its SageMaker route `/invocations` takes the same
+    /// completion body and answers without the key, and so do `/tokenize` and `/detokenize`
+    /// (the study's tokenizer is learnt from the corpus: its vocabulary holds frequent names and
+    /// addresses). `/generate` is vLLM's demo server; `/completion`, `/completions` and
+    /// `/chat/completions` are llama.cpp's server's own and unversioned routes.
+    static let keylessProbes: [(path: String, body: ProbeBody)] = [
+        ("/invocations", .completion), ("/v1/chat/completions", .chat), ("/completion", .completion), ("/completions", .completion),
+        ("/chat/completions", .chat), ("/generate", .completion), ("/tokenize", .tokenize), ("/detokenize", .detokenize),
+    ]
+
+    static func probeBody(_ kind: ProbeBody, model: String) throws -> Data {
+        let o: [String: Any]
+        switch kind {
+        case .completion: o = ["model": model, "prompt": "Hello", "max_tokens": 1]
+        case .chat: o = ["model": model, "messages": [["role": "user", "content": "Hello"]], "max_tokens": 1]
+        case .tokenize: o = ["model": model, "prompt": "Hello", "content": "Hello"]
+        case .detokenize: o = ["model": model, "tokens": [72]]
+        }
+        return try JSONSerialization.data(withJSONObject: o)
+    }
+
     /// Refuses a server that answers a completion without the key. Servers often leave
-    /// /v1/models open with a key set (llama.cpp does), so the probe is the request that matters:
-    /// POST /completions, once, without the key; a server that demands it answers 401 or 403.
+    /// /v1/models open with a key set (llama.cpp does), so the probes are the requests that
+    /// matter, each sent once without the key: POST BASE/completions must be refused (401 or
+    /// 403: a server that demands the key says so there); then every route of `keylessProbes`
+    /// must not be answered 2xx (404, 405, 422 are fine: the route is not there, or not for
+    /// this body). Any 2xx is taken as served (its body is not read), and a probe without an
+    /// answer as not refused.
     static func demandsKey(base: String, model: String, command: String) throws {
         let http = try HTTPTransport(concurrency: 1, apiKey: nil, logPath: nil, revealBodies: false, maxRetries: 0, retryBaseDelay: 0.1,
                                      timeoutSeconds: 60, deadlineSeconds: 60)
-        let body = try JSONSerialization.data(withJSONObject: ["model": model, "prompt": "Hello", "max_tokens": 1])
-        let answer: String
-        do {
-            let status = try blocking { try await http.send(base + "/completions", body: body, kind: "key probe", retry: false) }.status
-            if status == 401 || status == 403 { return }
-            answer = "answered HTTP \(status)"
-        } catch {
-            answer = "did not refuse it (\(error))"
+        let root = base.hasSuffix("/v1") ? String(base.dropLast(3)) : base
+        let probes = [(url: base + "/completions", body: ProbeBody.completion, mustRefuse: true)]
+            + keylessProbes.map { (url: root + $0.path, body: $0.body, mustRefuse: false) }
+        for probe in probes {
+            let body = try probeBody(probe.body, model: model)
+            let answer: String
+            do {
+                let status = try blocking { try await http.send(probe.url, body: body, kind: "key probe", retry: false) }.status
+                if probe.mustRefuse ? (status == 401 || status == 403) : !(200..<300).contains(status) { continue }
+                answer = "answered HTTP \(status)"
+            } catch {
+                answer = "did not refuse it (\(error))"
+            }
+            throw keylessRefusal(answer: answer, url: probe.url, command: command)
         }
-        throw EndpointError("the server `\(command)` started \(answer) to POST \(TerminalText.escape(EndpointURL.redacted(base)))/completions without the API key: anyone who can reach "
-                            + "it could query the model. It must demand the key in $\(apiKeyVariable) (vLLM: VLLM_API_KEY=$\(apiKeyVariable); "
-                            + "llama.cpp: --api-key $\(apiKeyVariable); shallot serve: --api-key-env \(apiKeyVariable)); a server that does "
-                            + "answers 401 or 403")
+    }
+
+    static func keylessRefusal(answer: String, url: String, command: String) -> EndpointError {
+        var why = "the server `\(command)` started \(answer) to POST \(TerminalText.escape(EndpointURL.redacted(url))) without the API key: anyone who "
+            + "can reach it could query the model. It must demand the key in $\(apiKeyVariable) on every route that answers "
+            + "(shallot serve: --api-key-env \(apiKeyVariable); llama.cpp: LLAMA_API_KEY=$\(apiKeyVariable) in its environment, "
+            + "never --api-key on its command line, where every local user can read it); a server that does answers 401 or 403"
+        if !url.hasSuffix("/v1/completions") {
+            why += ". vLLM's key (VLLM_API_KEY) guards only paths under /v1: its /invocations, /tokenize and /detokenize answer "
+                + "anyone without it (docs/security.md, \"Serving a model\")"
+        }
+        return EndpointError(why)
     }
 
     enum Pick: Equatable { case found(String), notYet(String), notThis(String) }

@@ -56,8 +56,7 @@ extension Ledger {
             if errno == EEXIST { throw LedgerError.exists(path: keyPath) }
             throw LedgerError.open(path: keyPath, reason: errnoText())
         }
-        fchmod(fd, 0o600)
-        let ok = writeAll(fd, Data(text.utf8)) && fsync(fd) == 0
+        let ok = fchmod(fd, 0o600) == 0 && writeAll(fd, Data(text.utf8)) && fsync(fd) == 0
         close(fd)
         guard ok else { unlink(keyPath); throw LedgerError.open(path: keyPath, reason: "cannot write the key") }
         let afd = open(anchor, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -65,12 +64,17 @@ extension Ledger {
         return key
     }
 
-    /// Reads the key file: refused when others may read or write it, when it is not a regular
-    /// file, or when its first line is not 64 or more hex digits.
+    /// Reads the key file as `--salt-file` is read: never through a link (O_NOFOLLOW), never a
+    /// FIFO or device (O_NONBLOCK, then fstat); refused unless it is a regular file of this
+    /// user's that gives group and others nothing, whose first line is 64 or more hex digits.
+    /// (Before the review of issue 22, L9, a link was followed and the owner not checked: a
+    /// root-run ledger, or a --ledger-key in a shared place, took another user's 0600 key — a key
+    /// that user knows.)
     static func readKey(at keyPath: String, ledger: String) throws -> LedgerKeyFile {
-        let fd = open(keyPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = open(keyPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
-            let reason = errno == ENOENT ? "no key file" : "cannot read the key file (\(errnoText()))"
+            let reason = errno == ENOENT ? "no key file" : errno == ELOOP ? "a symbolic link (not followed: give the key file itself)"
+                : "cannot read the key file (\(errnoText()))"
             throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: reason)
         }
         defer { close(fd) }
@@ -78,7 +82,12 @@ extension Ledger {
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
             throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: "not a regular file")
         }
+        guard st.st_uid == geteuid() else {
+            throw LedgerError.key(ledger: ledger, keyPath: keyPath, reason: "owned by user \(st.st_uid), not by this user (\(geteuid())): "
+                                  + "a key someone else holds is no secret of yours")
+        }
         if st.st_mode & 0o077 != 0 { throw LedgerError.keyExposed(keyPath: keyPath, mode: st.st_mode & 0o777) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let lines = String(decoding: readAll(fd, limit: 4096), as: UTF8.self).split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard let first = lines.first, let bytes = hexBytes(first), bytes.count >= 32,

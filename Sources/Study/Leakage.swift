@@ -44,7 +44,7 @@ extension StudyRunner {
 
     /// One model's measurement: its stage file, or measured now.
     func measured(_ id: JobID) throws -> LeakageMeasurement {
-        try store.stage("pretraining_leakage_\(id)") {
+        try store.stage("pretraining_leakage_\(id)", warn: warnStage) {
             report(.stage("pre-training leakage: \(id)"))
             return try measure(LocalModel(try saved(id), tokenizer: tok))
         }
@@ -73,10 +73,10 @@ extension StudyRunner {
 
     /// The stage: every model measured (and the attribution) as jobs, then the verdict.
     func pretrainingLeakage() throws -> PretrainingLeakage {
-        try store.stage(JobID.pretrainingLeakage.description) {
+        try store.stage(JobID.pretrainingLeakage.description, warn: warnStage) {
             report(.stage("pre-training leakage"))
             let models = leakageModels()
-            let attributionJob = scheduler.spawn { try self.store.stage("pretraining_leakage_attribution") { try self.attribution() } }
+            let attributionJob = scheduler.spawn { try self.store.stage("pretraining_leakage_attribution", warn: self.warnStage) { try self.attribution() } }
             let measured = try scheduler.run(models.map { m in { try self.measured(m.id) } })
             let attribution = try attributionJob.wait()
             let d = leakage!

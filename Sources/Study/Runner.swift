@@ -39,6 +39,8 @@ public final class StudyRunner {
     let hash: Hasher16
     /// The key of verified.json's MACs (VerifiedRecord.key): derived from the salt, outside OUT.
     let verificationKey: Data
+    /// The key of the stage files' MACs (AuditCheckpoints.key): derived from the salt, outside OUT.
+    let stageFilesKey: Data
     let reveal: Bool
     let store: AuditCheckpoints
     let fingerprint: String
@@ -82,13 +84,14 @@ public final class StudyRunner {
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
         verificationKey = VerifiedRecord.key(salt: salt)
+        stageFilesKey = AuditCheckpoints.key(salt: salt)
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
         var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 2 (surrogates)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
-        store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
+        store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint, key: stageFilesKey)
         planBook = PlanBook(path: directory + "/plan.json", fingerprint: fingerprint, execution: execution, rounds: settings.rounds)
         scheduler = JobScheduler(width: execution.jobs)
         corpusInfo = corpusDescription
@@ -106,12 +109,14 @@ public final class StudyRunner {
 
     // Stage files hold salted subject keys, never subjects (docs/security.md): keyed when a stage
     // is saved, mapped back when it is loaded; a stage whose keys do not map (saved under another
-    // salt) is run again.
+    // salt) is run again. A stage file is reused only when its MAC under the study's key verifies
+    // (AuditCheckpoints): one planted or edited in OUT is reported and run again.
+    func warnStage(_ why: String) { report(.stage("warning: " + why)) }
     lazy var subjectOfStageKey: [String: String] = Dictionary(F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
     func stageKey(_ subject: String) -> String { hash("stage-subject", subject) }
     func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, store: AuditCheckpoints? = nil, _ body: () throws -> T) throws -> T {
         let store = store ?? self.store
-        if let stored: T = store.load(name), let r = stored.mapSubjects({ subjectOfStageKey[$0] }) { return r }
+        if let stored: T = store.load(name, warn: warnStage), let r = stored.mapSubjects({ subjectOfStageKey[$0] }) { return r }
         let r = try body()
         try store.save(name, r.mapSubjects { stageKey($0) }!)
         return r
@@ -301,7 +306,7 @@ public final class StudyRunner {
         // A test through a server is its own result (other numerics): never mixed with a local one.
         let auditHash = sha256(fingerprint + "\naudit\n" + hash + (execution.serveCommand.map { "\nserved by " + $0 } ?? ""))
         planBook.add(spec.auditEntry(inputSHA256: auditHash, modelInputSHA256: hash, stageFile: stageFile(spec.id)))
-        let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash)
+        let keyed = AuditCheckpoints(directory: dir + "/stages", fingerprint: auditHash, key: stageFilesKey)
         var fresh = false
         let rr: RunRecord = try subjectStage(spec.id.description, store: keyed) {
             fresh = true

@@ -52,8 +52,16 @@ public enum PrivateFile {
     /// A new temporary file beside `path` for writing and renaming over it: an unpredictable name,
     /// created O_EXCL|O_NOFOLLOW, its mode set and checked (a regular file of this user's, one
     /// link) before the descriptor is handed out.
+    /// A link in place of the directory is followed only when it is this user's or root's (as
+    /// `makeDirectory` follows one): another user's link there would have the file made where
+    /// they chose.
     public static func createTemporary(beside path: String, mode: mode_t = fileMode) throws -> (fd: Int32, path: String) {
         let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var ls = stat()
+        if lstat(dir, &ls) == 0 && ls.st_mode & S_IFMT == S_IFLNK && ls.st_uid != geteuid() && ls.st_uid != 0 {
+            throw PrivateFileError.write(path: path, reason: "\(dir) is a symbolic link owned by user \(ls.st_uid): refusing to follow it")
+        }
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(temporarySuffix())").path
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw PrivateFileError.write(path: path, reason: errnoText()) }
@@ -227,11 +235,16 @@ public enum PrivateFile {
         guard fstat(fd, &st) == 0 else { close(fd); throw PrivateFileError.write(path: path, reason: "\(dir): " + errnoText()) }
         let owner = st.st_uid == geteuid() || st.st_uid == 0
         let sticky = st.st_mode & S_ISVTX != 0
-        if !owner || (!sticky && othersCanWrite(st)) {
+        let acl = ACLRead.of(fd: fd)
+        if !owner || (!sticky && othersCanWrite(st, acl)) {
             close(fd)
-            let why = !owner ? "belongs to user \(st.st_uid)" : String(format: "is writable by others (mode %o) without the sticky bit", st.st_mode & 0o7777)
+            let why = !owner ? "belongs to user \(st.st_uid)" : "is writable by others (\(modeAndACL(st, acl))) without the sticky bit"
             throw PrivateFileError.write(path: path, reason: "\(dir), where it would be made, \(why): others could replace what is made there; "
                                          + "choose a directory of your own")
+        }
+        if let real = realPath(dir), let why = unsafeAbove(real) {
+            close(fd)
+            throw PrivateFileError.write(path: path, reason: why)
         }
         return fd
     }
@@ -241,13 +254,33 @@ public enum PrivateFile {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return "cannot be checked: " + errnoText() }
         if st.st_uid != geteuid() { return "belongs to user \(st.st_uid)" }
-        if othersCanWrite(st) { return String(format: "is writable by others (mode %o)", st.st_mode & 0o777) }
+        let acl = ACLRead.of(fd: fd)
+        if othersCanWrite(st, acl) { return "is writable by others (\(modeAndACL(st, acl)))" }
         return nil
     }
 
-    /// Writable by other users: by all, or by a group that is not this user's private group.
-    static func othersCanWrite(_ st: stat) -> Bool {
-        st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid))
+    /// Writable by other users: by all, or by a group that is not this user's private group; or,
+    /// when it has an access ACL (`acl`: ACLRead.of), by a named user or group, or the owning
+    /// group, that the ACL lets write (its mask included), or when its ACL cannot be read.
+    static func othersCanWrite(_ st: stat, _ acl: ACLRead) -> Bool {
+        if st.st_mode & 0o002 != 0 { return true }
+        switch acl {
+        case .none: return st.st_mode & 0o020 != 0 && !privateGroup(st.st_gid)
+        case .unreadable: return true
+        case .acl(let a): return !a.writers(me: geteuid(), owningGroup: st.st_gid, isPrivate: privateGroup).isEmpty
+        }
+    }
+
+    /// "mode 770", with what the ACL grants when it lets others write ("mode 770; its ACL lets user 1001 write").
+    static func modeAndACL(_ st: stat, _ acl: ACLRead) -> String {
+        let mode = String(format: "mode %o", st.st_mode & (st.st_mode & S_ISVTX != 0 || st.st_mode & S_ISGID != 0 ? 0o7777 : 0o777))
+        switch acl {
+        case .none: return mode
+        case .unreadable(let why): return mode + "; its ACL cannot be read: " + why
+        case .acl(let a):
+            let who = a.writers(me: geteuid(), owningGroup: st.st_gid, isPrivate: privateGroup)
+            return who.isEmpty ? mode : mode + "; its ACL lets " + who.joined(separator: ", ") + " write"
+        }
     }
 
     /// Sets a directory of this user's to 0700 through a descriptor opened without following a link.
@@ -274,9 +307,67 @@ public enum PrivateFile {
         }
         // Group-writable is others-writable unless the group is this user's own private group
         // (umask 002 systems give every user a group of their own, with nobody else in it).
-        guard !othersCanWrite(st) else {
-            throw PrivateFileError.write(path: path, reason: String(format: "the directory is writable by others (mode %o): chmod go-w it or choose another", st.st_mode & 0o777))
+        let acl = ACLRead.of(path: path)
+        guard !othersCanWrite(st, acl) else {
+            throw PrivateFileError.write(path: path, reason: "the directory is writable by others (\(modeAndACL(st, acl))): chmod go-w it (setfacl -b for an ACL) or choose another")
         }
+        try checkHolders(path, isLink: ls.st_mode & S_IFMT == S_IFLNK)
+    }
+
+    /// Throws unless nobody but this user and root can take the existing directory `path` away:
+    /// move it (a rename in the same directory needs write permission there, none on what is
+    /// moved) and put a directory or a link of their own in its place, which every later open
+    /// by name would then reach. The directory that holds it (and, for a link, the one that holds
+    /// the link) must be this user's or root's, and it and every directory above it must be
+    /// writable by nobody else unless sticky (as /tmp: there only an entry's owner can rename it).
+    /// The rule `openCreationParent` applies where a directory is made.
+    static func checkHolders(_ path: String, isLink: Bool) throws {
+        guard let real = realPath(path) else { throw PrivateFileError.write(path: path, reason: "cannot resolve it: " + errnoText()) }
+        var holders = [parent(real)]
+        if isLink, let linkHolder = realPath(parent(path)), linkHolder != holders[0] { holders.append(linkHolder) }
+        for h in holders {
+            var st = stat()
+            guard stat(h, &st) == 0 else { throw PrivateFileError.write(path: path, reason: "\(h), which holds it, cannot be checked: " + errnoText()) }
+            if st.st_uid != geteuid() && st.st_uid != 0 {
+                throw PrivateFileError.write(path: path, reason: "\(h), which holds it, belongs to user \(st.st_uid), who can move it and put another "
+                                             + "in its place: choose an output directory in a directory of your own")
+            }
+            if let why = unsafeAbove(h, including: true) { throw PrivateFileError.write(path: path, reason: why) }
+        }
+    }
+
+    /// Why others could move `dir` (a resolved path) or what is in it away, or nil: the first of
+    /// the directories above it (and `dir` itself with `including`), nearest first, that others
+    /// can write and that is not sticky.
+    static func unsafeAbove(_ dir: String, including: Bool = false) -> String? {
+        var chain = including ? [dir] : []
+        var p = dir
+        while p != "/" && !p.isEmpty { p = parent(p); chain.append(p) }
+        for d in chain {
+            var st = stat()
+            guard stat(d, &st) == 0 else { return "\(d) cannot be checked: " + errnoText() }
+            let acl = ACLRead.of(path: d)
+            if st.st_mode & S_ISVTX == 0 && othersCanWrite(st, acl) {
+                return d + " is writable by others (\(modeAndACL(st, acl))) without the sticky bit: "
+                    + "anyone who can write it can move what is in it and put a directory or a link of their own in its place; "
+                    + "choose a directory elsewhere, or have its owner make it sticky (chmod +t)"
+            }
+        }
+        return nil
+    }
+
+    /// The directory that holds `path` ("." for a bare name, "/" for "/" and its children).
+    static func parent(_ path: String) -> String {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
+    /// `path` with every link and `.`/`..` resolved (realpath), nil when it cannot be.
+    static func realPath(_ path: String) -> String? {
+        guard let r = realpath(path, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
     }
 
     /// Whether `gid` is this user's private group (user private groups: a group of one's own,

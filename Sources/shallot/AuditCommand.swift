@@ -79,7 +79,8 @@ struct AuditCommand: ParsableCommand {
         var inputs = AuditInputs(model: target.model, modelInfo: target.info, tokenizer: target.tokenizer, records: records, corpusInfo: corpusInfo,
                                  nonMembers: non, reference: ref, canaries: readCanaries(), pretrainingRecords: pretrainingData.map(readCorpus),
                                  promptText: prompts.map { p in (try? String(contentsOfFile: p, encoding: .utf8)) ?? { fail("\(p): cannot read") }() })
-        inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: AuditCheckpoints.fingerprint(settings: settings, inputs: parts, salt: salt))
+        inputs.checkpoints = AuditCheckpoints(directory: checkpointDir, fingerprint: AuditCheckpoints.fingerprint(settings: settings, inputs: parts, salt: salt),
+                                               key: AuditCheckpoints.key(salt: salt))
         let report = runAudit(inputs, settings: settings, salt: salt, requests: requests)
         reporting {
             try writeOutputs(report)

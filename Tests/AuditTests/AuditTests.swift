@@ -202,8 +202,12 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
     }
 
     /// A finished stage is reused by the same audit (its stored result wins, proving it was not
-    /// recomputed) and ignored by a different one (another fingerprint).
-    @Test func finishedStagesAreReusedOnlyByTheSameAudit() throws {
+    /// recomputed) and ignored by a different one (another fingerprint). Issue 22 review, M2: the
+    /// file is reused only when its MAC under the run's key verifies. A stage edited in place (a
+    /// result that extracted nothing), without the key to sign it, was reused before; now it is
+    /// recomputed with a warning naming the file. Signed with the key, the edit is reused: that
+    /// is what shows the reuse is real.
+    @Test func finishedStagesAreReusedOnlyByTheSameAuditAndOnlyWhenAuthenticated() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shallot-cp-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tok = ByteTokenizer()
@@ -212,23 +216,42 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         var ex = ExtractionSettings(); ex.prefixLengths = [10]
         let settings = AuditSettings(attacks: ["extraction"], types: ["PHONE_NUMBER"], extraction: ex, exposureValues: 0, exposureCandidates: 0,
                                      exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
+        let key = AuditCheckpoints.key(salt: Data("the run's salt, outside OUT".utf8))
+        var warnings: [String] = []
         func audit(_ fingerprint: String) throws -> AuditReport {
             var inp = AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
-            inp.checkpoints = AuditCheckpoints(directory: dir, fingerprint: fingerprint)
-            return try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8))
+            inp.checkpoints = AuditCheckpoints(directory: dir, fingerprint: fingerprint, key: key)
+            return try AuditRunner.run(inp, settings: settings, salt: Data("s".utf8)) { ev in
+                if case .stage(let s) = ev, s.hasPrefix("warning:") { warnings.append(s) }
+            }
         }
         let first = try audit("A")
         #expect(first.values[0].extracted == true)
-        #expect(FileManager.default.fileExists(atPath: dir + "/extraction.json"))
-        // Tamper with the stored stage: the resumed audit must report the stored (now false) result.
         let path = dir + "/extraction.json"
-        let stored = String(decoding: FileManager.default.contents(atPath: path)!, as: UTF8.self)
+        let file = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+        // {"mac":"<64 hex>","stored":<the stored JSON>}
+        let prefix = #"{"mac":""# + String(repeating: "0", count: 64) + #"","stored":"#
+        #expect(file.hasPrefix(#"{"mac":""#) && file.hasSuffix("}") && file.count > prefix.count, "\(file.prefix(200))")
+        let stored = String(file.dropFirst(prefix.count).dropLast())
+        // The attack: the stored stage edited to say nothing was extracted, the MAC left as it was.
         let edited = stored.replacingOccurrences(of: "\"smallest_extracting_k\":10", with: "\"smallest_extracting_k\":null")
             .replacingOccurrences(of: "\"10\":true", with: "\"10\":false")
         #expect(edited != stored)
+        try Data((String(file.prefix(prefix.count)) + edited + "}").utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try audit("A").values[0].extracted == true, "an edited stage file was reused")
+        #expect(warnings.count == 1 && warnings.first?.contains(path) == true && warnings.first?.contains("not authenticated") == true, "\(warnings)")
+        // The same edit, unsigned (as written before stage files were keyed): not reused either.
+        warnings = []
         try Data(edited.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try audit("A").values[0].extracted == true && warnings.count == 1, "\(warnings)")
+        // Signed with the key, the edit is reused: the stored result wins, it was not recomputed.
+        let mac = hex(hmacSHA256(key: key, Data("shallot stage/1\nextraction\n".utf8) + Data(edited.utf8)))
+        try Data((#"{"mac":""# + mac + #"","stored":"# + edited + "}").utf8).write(to: URL(fileURLWithPath: path))
+        warnings = []
         #expect(try audit("A").values[0].extracted == false)
+        #expect(warnings.isEmpty, "\(warnings)")
         #expect(try audit("B").values[0].extracted == true)   // another audit recomputes
+        #expect(warnings.isEmpty, "another fingerprint is no warning: \(warnings)")
     }
 
     @Test func sampleTakesASeededSubsetOfValues() throws {

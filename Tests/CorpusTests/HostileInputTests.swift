@@ -109,6 +109,32 @@ import Testing
         #expect(texts.count == 2 && texts[0].contains("Thanks,") && texts[1].contains("C,"), "\(texts)")
     }
 
+    /// Issue 22 review, L5: the merge above was confirmed only by the next row's number of
+    /// fields, so a swallowed message whose first line has exactly one comma (`From: Lee, Marcus
+    /// …`, `X-To: Whitfield, Dana`) made a row of the header's width and the merge was imported,
+    /// exit 0. Now the file is read both ways from the suspect line; only a row starting there
+    /// reads soundly, so it is an error naming the row. Messages that end in "," followed by a
+    /// message that opens with a line break (the same shape, legitimately) are still taken.
+    @Test func csvMergeIsFoundWhenTheSwallowedFirstLineHasOneComma() throws {
+        for first in ["From: Lee, Marcus <lee@b.com>\nSubject: two\n\nbody two\"", "X-To: Whitfield, Dana\""] {
+            let p = try write("file,message\na/1,\"From: a@example.com\nSubject: one\n\nbody, never closed\n"
+                              + "b/2,\"\n" + first + "\nc/3,\"From: c@example.com\n\nthree\"\n")
+            var imported = 0
+            #expect {
+                _ = try Importer.emailCSV(p, options: ImportOptions()) { _ in imported += 1 }
+            } throws: { e in
+                "\(e)".contains("row 2") && "\(e)".contains("merged") && "\(e)".contains("end of line 6") && "\(e)".contains(p)
+            }
+            #expect(imported == 0, "\(first)")
+        }
+        let ok = try write("file,message\na/1,\"From: a@example.com\n\nThanks,\"\nb/2,\"\nFrom: b@example.com, Lee\n\nhi\"\n"
+                           + "c/3,\"From: c@example.com\n\nBest,\nC,\"\n")
+        let rows = try #require(CSVReader(path: ok)).map { try $0.get().map { String(decoding: $0, as: UTF8.self) } }
+        #expect(rows.map(\.count) == [2, 2, 2, 2], "\(rows)")
+        #expect(rows.dropFirst().map { $0[0] } == ["a/1", "b/2", "c/3"], "\(rows)")
+        #expect(rows[1][1].hasSuffix("Thanks,") && rows[2][1] == "\nFrom: b@example.com, Lee\n\nhi" && rows[3][1].hasSuffix("C,"), "\(rows)")
+    }
+
     @Test func jsonlWithoutFinalNewline() throws {
         let p = try write(#"{"id": "a", "text": "one"}"# + "\n" + #"{"id": "b", "text": "two"}"#)
         var ids: [String] = []

@@ -78,12 +78,14 @@ final class FakeOpenAIServer: @unchecked Sendable {
             return Self.json(["text": (try? self.tok.decode((o["tokens"] as? [Int] ?? []).map { Int32($0) })) ?? ""])
         }
         router.post("/tokenize") { [self] req, _ -> Response in
+            if let r = self.unauthorised(req) { return r }   // (as shallot serve: every route but /health)
             if self.options.llamaCppPython { return Self.json(["detail": "Not Found"], status: .notFound) }
             let o = try await Self.body(req)
             let text = (o["prompt"] as? String) ?? (o["content"] as? String) ?? ""
             return Self.json(["tokens": self.tok.encode(text).map(Int.init)])
         }
         router.post("/detokenize") { [self] req, _ -> Response in
+            if let r = self.unauthorised(req) { return r }
             let o = try await Self.body(req)
             let ids = (o["tokens"] as? [Int] ?? []).map { Int32($0) }
             return Self.json(["prompt": (try? self.tok.decode(ids)) ?? ""])

@@ -309,3 +309,53 @@ extension PortSquatTests {
         #expect(message.contains("did not serve") && message.contains("127.0.0.1:\(port)") && message.contains("not the serve command"), "\(message)")
     }
 }
+
+/// Whether an IPv6 socket can listen here (for the IPv6-only test).
+let ipv6Listens: Bool = {
+    let s = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard s >= 0 else { return false }
+    defer { close(s) }
+    var addr = sockaddr_in6()
+    addr.sin6_family = sa_family_t(AF_INET6)
+    return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+    }
+}()
+
+extension PortSquatTests {
+    /// Issue 22 review, L8: the command's socket on [::] counted as proof for a URL at 127.0.0.1.
+    /// Bound IPV6_V6ONLY it takes no IPv4 connection: nothing of the command's serves 127.0.0.1,
+    /// and anyone could bind 127.0.0.1:PORT next. Now an IPv4 URL is proven only by a listener of
+    /// its own family (the address, or 0.0.0.0); the IPv6 wildcard still counts against a stranger.
+    @Test(.enabled(if: ipv6Listens, "no IPv6 here"))
+    func anIPv6OnlyListenerDoesNotProveAnIPv4URL() throws {
+        let s = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #expect(s >= 0)
+        defer { close(s) }
+        var one: Int32 = 1
+        #expect(setsockopt(s, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)   // [::], port 0: the kernel's choice
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && getsockname(s, $0, &len) == 0 }
+        }
+        #expect(ok && listen(s, 4) == 0)
+        let port = Int(UInt16(bigEndian: addr.sin6_port))
+        // this process's socket: "the command's" for getpgrp()
+        if case .nobody(let why) = try ListenerOwnership.check(url: "http://127.0.0.1:\(port)/v1", group: getpgrp()) {
+            #expect(why.contains("for certain") && why.contains("IPv6-only"), "\(why)")
+        } else { Issue.record("an IPv6-only socket proved a URL at 127.0.0.1") }
+        #expect(try ListenerOwnership.check(url: "http://[::1]:\(port)/v1", group: getpgrp()) == .ours)
+        // against someone else, the same socket still counts: it may take the connection
+        let child = try ModelServerProcess.spawn("sleep 30", log: try tempDir() + "/sleep.log", environment: ["PATH": "/usr/bin:/bin"])
+        defer { ModelServerProcess.terminate(child, grace: 1); ProcessGroups.unregister(child) }
+        if case .foreign = try ListenerOwnership.check(url: "http://127.0.0.1:\(port)/v1", group: child) {} else {
+            Issue.record("a stranger's IPv6 wildcard socket was not held against an IPv4 URL")
+        }
+        let any6 = [UInt8](repeating: 0, count: 16), v4: [UInt8] = [127, 0, 0, 1], mapped = [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + v4
+        #expect(!ListenerOwnership.certainlyTakes(any6, v4) && ListenerOwnership.takes(any6, v4))
+        #expect(ListenerOwnership.certainlyTakes([0, 0, 0, 0], v4) && ListenerOwnership.certainlyTakes(v4, v4) && ListenerOwnership.certainlyTakes(mapped, v4))
+        #expect(ListenerOwnership.certainlyTakes(any6, [UInt8](repeating: 0, count: 15) + [1]))
+    }
+}

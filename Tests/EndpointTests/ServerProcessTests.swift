@@ -43,19 +43,69 @@ import GPT
 
     /// A `--serve-cmd` server that answers a completion without the key is refused (its
     /// /v1/models may be open either way: llama.cpp leaves it so); one that answers 401 is taken.
+    /// (Scripted servers on threads of their own: a server on Swift's cooperative pool can be
+    /// starved past the probe's 60 s while the whole suite runs on two cores.)
     @Test func aServerThatAnswersWithoutTheKeyIsRefused() async throws {
-        let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
-        let open = FakeOpenAIServer(model: model)
-        let guarded = FakeOpenAIServer(model: model, options: .init(apiKey: "the-key"))
-        try await open.start(); try await guarded.start()
+        let completion = #"{"id":"cmpl-1","object":"text_completion","model":"tiny","choices":[{"index":0,"text":" world","finish_reason":"length"}]}"#
+        let open = try ScriptedServer { _, c in
+            ScriptedServer.write(c, ScriptedServer.answer("200 OK", headers: ["Content-Type: application/json"], body: completion))
+        }
+        let guarded = try ScriptedServer { r, c in
+            let keyed = r.head.lowercased().contains("authorization: bearer the-key")
+            ScriptedServer.write(c, keyed ? ScriptedServer.answer("200 OK", headers: ["Content-Type: application/json"], body: completion)
+                                          : ScriptedServer.answer("401 Unauthorized", headers: ["Content-Type: application/json"], body: #"{"error":"bad key"}"#))
+        }
         defer { open.stop(); guarded.stop() }
         let refusal = try await offPool { () -> String? in
-            do { try ModelServerProcess.demandsKey(base: open.baseURL, model: "tiny", command: "serve {model}"); return nil }
+            do { try ModelServerProcess.demandsKey(base: open.url + "/v1", model: "tiny", command: "serve {model}"); return nil }
             catch { return "\(error)" }
         }
         #expect(refusal?.contains("answered HTTP 200") == true && refusal?.contains("SHALLOT_SERVE_API_KEY") == true, "\(refusal ?? "taken")")
-        #expect(open.completionRequests == 1)
-        try await offPool { try ModelServerProcess.demandsKey(base: guarded.baseURL, model: "tiny", command: "serve {model}") }
+        #expect(open.requests.map { $0.head.split(separator: " ").prefix(2).joined(separator: " ") } == ["POST /v1/completions"])
+        try await offPool { try ModelServerProcess.demandsKey(base: guarded.url + "/v1", model: "tiny", command: "serve {model}") }
+    }
+
+    /// Issue 22 review, H1: vLLM's key guards only paths under /v1. A server that refuses
+    /// /v1/completions without the key but answers the same completion at /invocations (vLLM's
+    /// SageMaker route) passed the probe, and anyone on the machine could query the model there.
+    /// Now every route of `keylessProbes` is probed without the key and a 2xx refuses the server;
+    /// one that demands the key everywhere (as llama.cpp's server) is still taken.
+    @Test func aServerOpenOnInvocationsIsRefused() async throws {
+        let completion = #"{"id":"cmpl-1","object":"text_completion","model":"tiny","choices":[{"index":0,"text":" world","finish_reason":"length"}]}"#
+        /// A scripted server: `open` paths answer a completion to anyone, the others 401 without the key.
+        func server(open: Set<String>) throws -> ScriptedServer {
+            try ScriptedServer { r, c in
+                let path = r.head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+                let keyed = r.head.lowercased().contains("authorization: bearer")
+                let answer = open.contains(path) || keyed ? ScriptedServer.answer("200 OK", headers: ["Content-Type: application/json"], body: completion)
+                    : ScriptedServer.answer("401 Unauthorized", headers: ["Content-Type: application/json"], body: #"{"error":"Unauthorized"}"#)
+                ScriptedServer.write(c, answer)
+            }
+        }
+        let vllm = try server(open: ["/invocations"])
+        defer { vllm.stop() }
+        let refusal = try await offPool { () -> String? in
+            do { try ModelServerProcess.demandsKey(base: vllm.url + "/v1", model: "tiny", command: "vllm serve {model}"); return nil }
+            catch { return "\(error)" }
+        }
+        #expect(refusal?.contains("answered HTTP 200") == true && refusal?.contains("/invocations") == true, "\(refusal ?? "taken")")
+        #expect(refusal?.contains("guards only paths under /v1") == true, "\(refusal ?? "taken")")
+        let heads = vllm.requests.map(\.head)
+        #expect(heads.contains { $0.hasPrefix("POST /invocations ") && !$0.lowercased().contains("authorization") }, "\(heads)")
+        // the tokenizer's routes count too
+        let tokenizer = try server(open: ["/detokenize"])
+        defer { tokenizer.stop() }
+        let second = try await offPool { () -> String? in
+            do { try ModelServerProcess.demandsKey(base: tokenizer.url + "/v1", model: "tiny", command: "serve {model}"); return nil }
+            catch { return "\(error)" }
+        }
+        #expect(second?.contains("/detokenize") == true, "\(second ?? "taken")")
+        // a server that demands the key on every route is taken, after every route was probed
+        let guarded = try server(open: [])
+        defer { guarded.stop() }
+        try await offPool { try ModelServerProcess.demandsKey(base: guarded.url + "/v1", model: "tiny", command: "llama-server") }
+        let probed = Set(guarded.requests.compactMap { $0.head.split(separator: " ").dropFirst().first.map(String.init) })
+        #expect(probed == Set(["/v1/completions"] + ModelServerProcess.keylessProbes.map(\.path)), "\(probed)")
     }
 
     /// A server that logged a prompt and died: the error says where its log is and how it ended,

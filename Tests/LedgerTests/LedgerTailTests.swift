@@ -113,3 +113,30 @@ extension LedgerTailTests {
     }
 }
 
+
+extension LedgerTailTests {
+    /// Issue 22 review, L9: the key file was opened following a link and its owner was never
+    /// checked (the anchor and the mark had both checks). A link in its place is refused now,
+    /// never followed, and so is a key file of another user's (root only can make one here).
+    @Test func aKeyFileThatIsALinkIsNotFollowed() throws {
+        let (l, p) = try filled(1)
+        let real = l.keyPath + ".real"
+        try FileManager.default.moveItem(atPath: l.keyPath, toPath: real)
+        try FileManager.default.createSymbolicLink(atPath: l.keyPath, withDestinationPath: real)
+        var message = "opened"
+        do { _ = try Ledger(path: p) } catch { message = "\(error)" }
+        #expect(message.contains(l.keyPath) && message.contains("symbolic link"), "\(message)")
+        try FileManager.default.removeItem(atPath: l.keyPath)
+        try FileManager.default.moveItem(atPath: real, toPath: l.keyPath)
+        #expect(try Ledger(path: p).verifyIntegrity().ok)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root can hand a file to another user"))
+    func aKeyFileOfAnotherUserIsRefused() throws {
+        let (l, p) = try filled(1)
+        #expect(chown(l.keyPath, 65534, 65534) == 0)
+        var message = "opened"
+        do { _ = try Ledger(path: p) } catch { message = "\(error)" }
+        #expect(message.contains(l.keyPath) && message.contains("owned by user 65534"), "\(message)")
+    }
+}

@@ -398,6 +398,29 @@ extension SecurityCLITests {
 }
 
 extension SecurityCLITests {
+    /// Issue 22 review, M3: `--out` existed, in a directory others can write without the sticky
+    /// bit. Any of them could move it aside and put a link to their own directory in its place,
+    /// and the run would read its stage files from there. The study stops before any stage,
+    /// naming that directory; once it is sticky the same output directory is taken.
+    @Test func anOutputDirectoryOthersCanMoveIsRefused() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let shared = d + "/proj"
+        try FileManager.default.createDirectory(atPath: shared + "/run1", withIntermediateDirectories: true)
+        #expect(chmod(shared + "/run1", 0o700) == 0 && chmod(shared, 0o777) == 0)
+        try writeSalt("a fixed salt of sixteen bytes or more", to: d + "/salt")
+        let args = ["study", "--preset", "smoke", "--salt-file", d + "/salt", "--corpus", d + "/no-such-corpus.jsonl", "--out", shared + "/run1"]
+        let r = try shallot(args)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(shared + " is writable by others (mode 777) without the sticky bit"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared + "/run1").isEmpty, "the study wrote into it")
+        #expect(chmod(shared, 0o1777) == 0)
+        let sticky = try shallot(args)
+        #expect(sticky.status == 1 && sticky.stderr.contains("no-such-corpus") && !sticky.stderr.contains("sticky bit"), "\(sticky.stderr)")
+    }
+}
+
+extension SecurityCLITests {
     /// Every regular file under `dir` with its mode, and every directory's (`dir` included).
     func modes(under dir: String) throws -> [(path: String, mode: Int?)] {
         let items = try FileManager.default.subpathsOfDirectory(atPath: dir).map { dir + "/" + $0 }

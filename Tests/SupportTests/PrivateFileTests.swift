@@ -167,3 +167,95 @@ extension PrivateFileTests {
         }
     }
 }
+
+extension PrivateFileTests {
+    /// Issue 22 review, M3: an existing output directory was checked, its parent not. In a shared
+    /// directory others can write without the sticky bit (a setgid project directory, 2775) any
+    /// of them can move OUT aside and put a link to their own directory in its place — a rename
+    /// in the same directory needs no permission on what is moved — and every later open by name
+    /// (stage files, the audit's salt) reads theirs. Now the directory that holds OUT, and every
+    /// directory above it, must be writable by nobody else unless sticky, and the holder must be
+    /// the user's or root's: the rule that already applied where OUT is made.
+    @Test func anExistingDirectoryInADirectoryOthersCanWriteIsRefused() throws {
+        let d = try scratch(), shared = d + "/shared"
+        try PrivateFile.makeDirectory(shared + "/run1")
+        try PrivateFile.makeDirectory(shared + "/alice/run2")
+        try PrivateFile.makeDirectory(d + "/mine")
+        #expect(symlink(shared + "/run1", d + "/mine/link") == 0)
+        chmod(shared, 0o2777)
+        for path in [shared + "/run1", shared + "/alice/run2", d + "/mine/link", shared + "/run1/stages"] {
+            let why = error { try PrivateFile.makeDirectory(path) }
+            #expect(why.contains(shared + " is writable by others (mode 2777) without the sticky bit"), "\(path): \(why)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: shared + "/run1/stages"))
+        // the ledger's directory is checked the same way
+        #expect(error { try PrivateFile.checkDirectory(shared + "/alice/run2") }.contains(shared + " is writable by others"))
+        // sticky, as /tmp: only an entry's owner can move it
+        chmod(shared, 0o3777)
+        try PrivateFile.makeDirectory(shared + "/run1")
+        try PrivateFile.makeDirectory(shared + "/alice/run2")
+        try PrivateFile.checkDirectory(d + "/mine/link")
+    }
+
+    /// M3, the holder's owner: another user's directory holding OUT (they can move it, whatever
+    /// its mode) is refused (only root can make one here; elsewhere this is skipped).
+    @Test(.enabled(if: geteuid() == 0, "only root can hand a directory to another user"))
+    func anExistingDirectoryHeldByAnotherUsersDirectoryIsRefused() throws {
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/theirs/run")
+        #expect(chown(d + "/theirs", 65534, 65534) == 0)
+        chmod(d + "/theirs", 0o755)
+        let why = error { try PrivateFile.makeDirectory(d + "/theirs/run") }
+        #expect(why.contains(d + "/theirs, which holds it, belongs to user 65534"), "\(why)")
+    }
+}
+
+extension PrivateFileTests {
+    /// Issue 22 review, L1: the attack the old code fell to was a link planted at the predictable
+    /// temporary name (`.<name>.tmp-<pid>-<n>`) and followed by O_CREAT|O_TRUNC. With random
+    /// names there is no name to plant a link at, so what is tested is that: two temporary files
+    /// for the same target have names that differ in more than the counter (64 random bits), and
+    /// neither is the old pattern; a link at the final path is replaced, never written through;
+    /// a link in place of a directory Shallot keeps is refused.
+    @Test func temporaryNamesAreUnpredictableAndLinksAreNotWrittenThrough() throws {
+        let d = try scratch()
+        let (fa, a) = try PrivateFile.createTemporary(beside: d + "/out.json")
+        let (fb, b) = try PrivateFile.createTemporary(beside: d + "/out.json")
+        close(fa); close(fb)
+        defer { unlink(a); unlink(b) }
+        let random = { (p: String) -> String in String(p.split(separator: "-").last ?? "") }
+        #expect(a != b && random(a) != random(b), "\(a) \(b)")
+        #expect(random(a).allSatisfy(\.isHexDigit) && !random(a).isEmpty)
+        // not a counter: the two random parts are far apart (two consecutive 64-bit draws)
+        let (ra, rb) = (UInt64(random(a), radix: 16) ?? 0, UInt64(random(b), radix: 16) ?? 0)
+        #expect(max(ra, rb) - min(ra, rb) > 1_000_000, "\(a) \(b)")
+        let old = try NSRegularExpression(pattern: #"/\.out\.json\.tmp-\d+-\d+$"#)
+        #expect(old.firstMatch(in: a, range: NSRange(a.startIndex..., in: a)) == nil, "the old predictable pattern: \(a)")
+        // a link at the final path: replaced by the file, its target untouched
+        let victim = d + "/victim"
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: victim))
+        #expect(symlink(victim, d + "/out.json") == 0)
+        try PrivateFile.write(Data("new".utf8), to: d + "/out.json")
+        #expect(String(decoding: FileManager.default.contents(atPath: victim) ?? Data(), as: UTF8.self) == "keep")
+        var st = stat()
+        #expect(lstat(d + "/out.json", &st) == 0 && st.st_mode & S_IFMT == S_IFREG)
+        // a link in place of a directory Shallot keeps for itself: refused, nothing made through it
+        try PrivateFile.makeDirectory(d + "/elsewhere")
+        #expect(symlink(d + "/elsewhere", d + "/stages") == 0)
+        #expect(error { try PrivateFile.makeDirectory(d + "/stages", restrictExisting: true) }.contains("symbolic link"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d + "/elsewhere").isEmpty)
+    }
+
+    /// L1, a link in place of the directory a file is written into: another user's link there is
+    /// not followed (only root can give a link to another user; elsewhere this is skipped).
+    @Test(.enabled(if: geteuid() == 0, "only root can give a link to another user"))
+    func aFileIsNotWrittenThroughAnotherUsersDirectoryLink() throws {
+        let d = try scratch()
+        try PrivateFile.makeDirectory(d + "/elsewhere")
+        #expect(symlink(d + "/elsewhere", d + "/dir") == 0)
+        #expect(lchown(d + "/dir", 65534, 65534) == 0)
+        let why = error { try PrivateFile.write(Data("secret".utf8), to: d + "/dir/out.json") }
+        #expect(why.contains("symbolic link owned by user 65534"), "\(why)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d + "/elsewhere").isEmpty, "written through the link")
+    }
+}
