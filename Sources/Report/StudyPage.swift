@@ -120,7 +120,7 @@ public enum StudyHTML {
         }
         var out = table(["deletion against", "difference of newly rates", "95% CI (t, seeds)", "MDE", "outcome", "without collateral removal", "score change (nats/token)"], rows, leftColumns: [0])
         let b = rd.balance
-        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(num(d.power.prospective))) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched"); \(esc(pct(b.overlapWithTargets))) of its draws were deletion targets too (its pool holds every present subject)\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
+        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(d.power.prospective.map { num($0) } ?? "not computable")) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched"); \(esc(pct(b.overlapWithTargets))) of its draws were deletion targets too (its pool holds every present subject)\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
         return out
     }
 

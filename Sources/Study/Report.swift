@@ -124,16 +124,19 @@ public struct StudyRound: Codable, Sendable {
 
 /// The minimum detectable effect of the primary comparison, at three moments.
 public struct PowerAnalysis: Codable, Sendable {
-    /// Before anything is trained: from the preset's sizes and its committed prospective variance.
-    public var prospective: Double
+    /// Before anything is trained: from the preset's sizes and its committed prospective variance;
+    /// nil (absent) when no test is possible at this size, with the reason in `prospectiveUnavailable`.
+    public var prospective: Double?
+    public var prospectiveUnavailable: String?
     public var prospectiveSubjects: Int
-    /// After round 0: from the analysis sets' sizes and the evaluation baselines' churn.
+    /// After round 0: from the analysis sets' sizes and the evaluation baselines' churn (nil
+    /// without an onion round, without churn, or with fewer than 2 evaluation seeds).
     public var afterRound0: Double?
     /// With the result: the larger of the two comparisons' MDEs.
     public var final: Double?
     enum CodingKeys: String, CodingKey {
         case prospective, final
-        case prospectiveSubjects = "prospective_subjects", afterRound0 = "after_round0"
+        case prospectiveUnavailable = "prospective_unavailable", prospectiveSubjects = "prospective_subjects", afterRound0 = "after_round0"
     }
 }
 
