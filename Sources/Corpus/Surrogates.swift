@@ -19,6 +19,16 @@ public struct Surrogate: Sendable, Equatable {
     public init(text: String, name: NameSwap? = nil) { self.text = text; self.name = name }
 }
 
+/// A name a surrogate table replaces in one text: scalar offsets (end exclusive), the value whose
+/// surrogate brought the new name, and the name written instead.
+public struct NameSpan: Sendable, Equatable {
+    public var start: Int
+    public var end: Int
+    public var key: PIIKey
+    public var replacement: String
+    public init(start: Int, end: Int, key: PIIKey, replacement: String) { self.start = start; self.end = end; self.key = key; self.replacement = replacement }
+}
+
 public struct NameSwap: Sendable, Equatable, Hashable {
     public var from: String
     public var to: String
@@ -162,38 +172,66 @@ public struct SurrogateTable: Sendable, Equatable {
     }
 
     /// The records with every occurrence of a replaced value replaced, and every full name
-    /// replaced with an address made of it (whole words only). Only `text` changes: it is what a
-    /// model trains on. Also the occurrences and names replaced.
+    /// replaced with an address made of it (whole words only, never inside a value). Only `text`
+    /// changes: it is what a model trains on. Also the occurrences and names replaced.
     public func apply(to records: [Record], scanner: PIIScanner) -> (records: [Record], values: Int, names: Int) {
-        let swaps = entries.values.compactMap(\.name).sorted { ($0.from.count, $0.from) > ($1.from.count, $1.from) }
         var out = records, values = 0, names = 0
         for (i, ents) in scanner.scan(all: records.map(\.text)).enumerated() {
             var scalars = Array(records[i].text.unicodeScalars)
-            for e in ents.reversed() {
+            var edits: [(range: Range<Int>, text: String)] = []
+            for e in ents {
                 guard let rep = replacement(PIIKey(e.type, e.normalized), like: e.text) else { continue }
-                scalars.replaceSubrange(e.start..<e.end, with: rep.unicodeScalars)
+                edits.append((e.start..<e.end, rep))
                 values += 1
             }
+            for n in nameSpans(in: scalars) where !ents.contains(where: { $0.start < n.end && n.start < $0.end }) {
+                edits.append((n.start..<n.end, n.replacement))
+                names += 1
+            }
+            for e in edits.sorted(by: { $0.range.lowerBound > $1.range.lowerBound }) { scalars.replaceSubrange(e.range, with: e.text.unicodeScalars) }
             var v = String.UnicodeScalarView(); v.append(contentsOf: scalars)
-            var text = String(v)
-            for s in swaps { names += Self.replaceWords(s.from, with: s.to, in: &text) }
-            out[i].text = text
+            out[i].text = String(v)
         }
         return (out, values, names)
     }
 
-    /// Replaces `name` where it stands as whole words (no letter on either side); returns how often.
-    static func replaceWords(_ name: String, with new: String, in text: inout String) -> Int {
-        guard text.contains(name) else { return 0 }
-        var out = "", rest = Substring(text), n = 0
-        while let r = rest.range(of: name) {
-            let before = r.lowerBound > rest.startIndex ? rest[rest.index(before: r.lowerBound)] : nil
-            let after = r.upperBound < rest.endIndex ? rest[r.upperBound] : nil
-            out += rest[..<r.lowerBound]
-            if before?.isLetter == true || after?.isLetter == true { out += rest[r] } else { out += new; n += 1 }
-            rest = rest[r.upperBound...]
+    /// Where the names this table replaces stand in a text (Unicode scalar offsets), whose value's
+    /// surrogate replaces each, and with what: every whole-word occurrence of a replaced full name.
+    /// Disjoint, in text order (a longer name wins where two overlap).
+    public func nameSpans(in scalars: [Unicode.Scalar]) -> [NameSpan] {
+        var text = String.UnicodeScalarView(); text.append(contentsOf: scalars)
+        let haystack = String(text)
+        var spans: [NameSpan] = []
+        for (key, s) in entries.sorted(by: { $0.key < $1.key }) {
+            guard let n = s.name, haystack.contains(n.from) else { continue }
+            for r in Self.wordRanges(of: Array(n.from.unicodeScalars), in: scalars) {
+                spans.append(NameSpan(start: r.lowerBound, end: r.upperBound, key: key, replacement: n.to))
+            }
         }
-        text = out + rest
-        return n
+        return Self.disjoint(spans)
+    }
+
+    /// The spans with no two overlapping: longest first, then leftmost; in text order.
+    static func disjoint(_ spans: [NameSpan]) -> [NameSpan] {
+        var kept: [NameSpan] = []
+        for s in spans.sorted(by: { ($0.end - $0.start, -$0.start) > ($1.end - $1.start, -$1.start) })
+        where !kept.contains(where: { $0.start < s.end && s.start < $0.end }) { kept.append(s) }
+        return kept.sorted { $0.start < $1.start }
+    }
+
+    /// Where `word` stands as whole words in `scalars` (no letter on either side).
+    static func wordRanges(of word: [Unicode.Scalar], in scalars: [Unicode.Scalar]) -> [Range<Int>] {
+        guard !word.isEmpty, scalars.count >= word.count else { return [] }
+        var out: [Range<Int>] = [], i = 0
+        while i + word.count <= scalars.count {
+            if scalars[i] == word[0], Array(scalars[i..<(i + word.count)]) == word,
+               i == 0 || !scalars[i - 1].properties.isAlphabetic, i + word.count == scalars.count || !scalars[i + word.count].properties.isAlphabetic {
+                out.append(i..<(i + word.count))
+                i += word.count
+            } else {
+                i += 1
+            }
+        }
+        return out
     }
 }

@@ -68,6 +68,8 @@ public enum StudyHTML {
         }, leftColumns: [0])
         out += "<p class=\"note\">Target values: \(d.targets.a) in half A (kept in the base's pre-training corpus) and \(d.targets.b) in half B (replaced in both bases: the placebo), "
             + "e-mail addresses and phone numbers of the pre-training corpus's subjects found nowhere in the fine-tuning corpus (\(d.excludedInFinetuning) more were, and are left out). "
+            + "Scored: \(d.scored.a) + \(d.scored.b), each at its first occurrence whose scored prefix holds no target value and no name replaced for another value"
+            + (d.withoutCleanPrefix.a + d.withoutCleanPrefix.b > 0 ? " (\(d.withoutCleanPrefix.a) + \(d.withoutCleanPrefix.b) have none and are left out)" : "") + ". "
             + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token. "
             + "Per seed pair (\(d.seedPairs)): \(esc(v.perSeed.map { String(format: "%+.3f", $0) }.joined(separator: ", "))), sd \(esc(num(v.seedSD))). "
             + "Score: log-likelihood per token of the value after up to \(d.contextTokens) tokens of its true prefix; exposure against \(l.exposure.candidates) candidates drawn like the value, in the same context.</p>"

@@ -169,6 +169,10 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var null: Bool
     /// Target values per half, by type and by occurrences in P.
     public var targets: HalfCounts
+    /// The targets scored (the verdict's values), and those left out because every occurrence's
+    /// scored prefix holds a target value or a name replaced for another value.
+    public var scored: HalfCounts
+    public var withoutCleanPrefix: HalfCounts
     public var targetsByType: [String: HalfCounts]
     public var targetsByDuplication: [String: HalfCounts]
     /// P's subjects' values also in F (left out), P's values no subject of P owns, values no
@@ -185,14 +189,15 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var seedPairs: Int
     public var trainingSeeds: [UInt64]
     /// The primary score: log-likelihood per token of the value after up to this many tokens of
-    /// its true prefix (its first occurrence in P).
+    /// its true prefix (at its scoring place: the first occurrence in P with a clean prefix).
     public var score = "log_likelihood_per_token"
     public var contextTokens: Int
     /// The exposure sample per half and the candidates each value is ranked against.
     public var exposureValues: HalfCounts
     public var exposureCandidates: Int
     enum CodingKeys: String, CodingKey {
-        case surrogates, null, targets, score
+        case surrogates, null, targets, score, scored
+        case withoutCleanPrefix = "without_clean_prefix"
         case targetsByType = "targets_by_type", targetsByDuplication = "targets_by_duplication", excludedInFinetuning = "excluded_in_finetuning"
         case unowned, withoutSurrogate = "without_surrogate", replacedOccurrences = "replaced_occurrences", replacedNames = "replaced_names"
         case residualOccurrences = "residual_occurrences", seedPairs = "seed_pairs", trainingSeeds = "training_seeds", contextTokens = "context_tokens"
