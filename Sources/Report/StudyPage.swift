@@ -70,7 +70,9 @@ public enum StudyHTML {
             + "e-mail addresses and phone numbers of the pre-training corpus's subjects found nowhere in the fine-tuning corpus (\(d.excludedInFinetuning) more were, and are left out). "
             + "Scored: \(d.scored.a) + \(d.scored.b), each at its first occurrence whose scored prefix holds no target value and no name replaced for another value"
             + (d.withoutCleanPrefix.a + d.withoutCleanPrefix.b > 0 ? " (\(d.withoutCleanPrefix.a) + \(d.withoutCleanPrefix.b) have none and are left out)" : "") + ". "
-            + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token. "
+            + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token; "
+            + "minimum detectable effect before training \(esc(d.prospectiveMDE.map { num($0) } ?? "not computable")) (SD of d_v assumed \(esc(num(d.prospectiveSD, 2))))"
+            + ((d.prospectiveMDE ?? .infinity) > v.delta ? " — <b>a leak of Δ cannot be ruled out at this size</b>" : "") + ". "
             + "Per seed pair (\(d.seedPairs)): \(esc(v.perSeed.map { String(format: "%+.3f", $0) }.joined(separator: ", "))), sd \(esc(num(v.seedSD))). "
             + "Score: log-likelihood per token of the value after up to \(d.contextTokens) tokens of its true prefix; exposure against \(l.exposure.candidates) candidates drawn like the value, in the same context.</p>"
         out += table(["model", "role", "seed", "mean log p/token A", "B", "exposure A (bits)", "B", "extracted A", "B"], l.models.map { m in

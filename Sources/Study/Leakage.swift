@@ -84,7 +84,7 @@ extension StudyRunner {
             let d = leakage!
             let pairs = (0..<leakagePairs).map { i in (main: measured[2 + 2 * i].scores, null: measured[3 + 2 * i].scores) }
             let verdict = LeakageStatistics.verdict(base: (measured[0].scores, measured[1].scores), pairs: pairs, halves: d.scored.map { d.halves[$0] },
-                                                    delta: s.leakage.delta)
+                                                    delta: s.leakage.delta, prospectiveMDE: leakageProspectiveMDE())
             let rows = zip(models, measured).map { m, x in leakageRow(m.id, role: m.role, pair: m.pair, x) }
             let exposure = exposureContrasts(measured)
             return PretrainingLeakage(design: leakageSummary(), verdict: verdict, exposure: exposure, models: rows, attribution: attribution,
@@ -127,7 +127,7 @@ extension StudyRunner {
         for i in d.exposureIndices { exposure.add(d.halves[i]) }
         let (scored, without) = d.scoredCounts
         return LeakageDesignSummary(surrogates: d.generator.kind, null: d.null, targets: d.counts { _ in "all" }["all"] ?? HalfCounts(),
-                                    scored: scored, withoutCleanPrefix: without,
+                                    scored: scored, withoutCleanPrefix: without, prospectiveMDE: leakageProspectiveMDE(), prospectiveSD: s.leakage.prospectiveSD,
                                     targetsByType: d.counts { $0.type.rawValue }, targetsByDuplication: d.counts { CorpusStats.duplicationBucket($0.occurrences) },
                                     excludedInFinetuning: d.excludedInFinetuning, unowned: d.unowned, withoutSurrogate: d.withoutSurrogate,
                                     replacedOccurrences: ["main_base": d.replacedMain.values, "null_base": d.replacedNull.values],
@@ -169,6 +169,23 @@ extension StudyRunner {
         for a in attributed.values { counts[a, default: 0] += 1 }
         return LeakageAttribution(model: id.description, pretraining: counts["pretraining"]!, finetuning: counts["finetuning"]!, both: counts["both"]!,
                                   neither: counts["neither"]!, total: attributed.count, generations: un.generations, distinctGenerations: un.distinctGenerations)
+    }
+
+    /// The leakage verdict's MDE before anything is trained: Welch's test on the scored values of
+    /// each half, d_v's SD assumed to be the preset's committed `prospective_sd`.
+    func leakageProspectiveMDE() -> Double? {
+        let n = leakage.scoredCounts.scored
+        return HalfContrast.prospectiveMDE(valuesA: n.a, valuesB: n.b, sd: s.leakage.prospectiveSD)
+    }
+
+    /// The leakage design's size and power, printed before anything is trained.
+    func reportLeakageDesign() {
+        let (n, left) = leakage.scoredCounts
+        let mde = leakageProspectiveMDE(), delta = s.leakage.delta
+        let power = mde.map { String(format: "prospective minimum detectable effect %.3f nats/token (SD of d_v assumed %.2f; Δ = %g)", $0, s.leakage.prospectiveSD, delta) }
+            ?? "no prospective minimum detectable effect (fewer than 2 scored values in a half)"
+        let warning = (mde ?? .infinity) > delta ? " — a leak of Δ cannot be ruled out at this size: the verdict can say leaks or inconclusive, not no_leak_above_delta" : ""
+        report(.stage("pre-training leakage design: \(n.a) + \(n.b) target values scored in halves A and B (\(left.a + left.b) left out: no clean prefix), \(leakagePairs) seed pair\(leakagePairs == 1 ? "" : "s"); " + power + warning))
     }
 
     /// How many Unicode scalars before `occ` its score conditions on: the end of `occ.left` that

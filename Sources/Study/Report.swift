@@ -173,6 +173,11 @@ public struct LeakageDesignSummary: Codable, Sendable {
     /// scored prefix holds a target value or a name replaced for another value.
     public var scored: HalfCounts
     public var withoutCleanPrefix: HalfCounts
+    /// The verdict's prospective power, before anything is trained: the MDE of Welch's test on the
+    /// scored values per half with d_v's SD assumed to be `prospectiveSD` (the preset's, committed
+    /// before the run); nil with fewer than 2 scored values in a half.
+    public var prospectiveMDE: Double?
+    public var prospectiveSD: Double
     public var targetsByType: [String: HalfCounts]
     public var targetsByDuplication: [String: HalfCounts]
     /// P's subjects' values also in F (left out), P's values no subject of P owns, values no
@@ -197,7 +202,7 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var exposureCandidates: Int
     enum CodingKeys: String, CodingKey {
         case surrogates, null, targets, score, scored
-        case withoutCleanPrefix = "without_clean_prefix"
+        case withoutCleanPrefix = "without_clean_prefix", prospectiveMDE = "prospective_mde", prospectiveSD = "prospective_sd"
         case targetsByType = "targets_by_type", targetsByDuplication = "targets_by_duplication", excludedInFinetuning = "excluded_in_finetuning"
         case unowned, withoutSurrogate = "without_surrogate", replacedOccurrences = "replaced_occurrences", replacedNames = "replaced_names"
         case residualOccurrences = "residual_occurrences", seedPairs = "seed_pairs", trainingSeeds = "training_seeds", contextTokens = "context_tokens"

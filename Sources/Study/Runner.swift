@@ -344,6 +344,7 @@ public final class StudyRunner {
         defer { Parallel.threads = threadsBefore }
         let ownershipSummary = try prepare()
         var design = try checkDesign()
+        reportLeakageDesign()
         let (baseRef, nullSpecs) = try planBases(design)
         var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
         let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
