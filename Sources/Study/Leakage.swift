@@ -132,6 +132,7 @@ extension StudyRunner {
                                     excludedInFinetuning: d.excludedInFinetuning, unowned: d.unowned, withoutSurrogate: d.withoutSurrogate,
                                     replacedOccurrences: ["main_base": d.replacedMain.values, "null_base": d.replacedNull.values],
                                     replacedNames: ["main_base": d.replacedMain.names, "null_base": d.replacedNull.names],
+                                    firstNamesLeft: ["main_base": d.replacedMain.firstNamesLeft, "null_base": d.replacedNull.firstNamesLeft],
                                     residualOccurrences: d.residual, seedPairs: leakagePairs,
                                     trainingSeeds: Array(seeds().evaluation.prefix(leakagePairs)), contextTokens: s.leakage.contextTokens,
                                     exposureValues: exposure, exposureCandidates: s.leakage.candidates)

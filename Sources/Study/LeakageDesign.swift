@@ -41,9 +41,10 @@ struct LeakageDesign {
     /// The surrogates in each corpus.
     var mainTable: SurrogateTable
     var nullTable: SurrogateTable
-    /// Occurrences and full names replaced in each corpus.
-    var replacedMain: (values: Int, names: Int)
-    var replacedNull: (values: Int, names: Int)
+    /// Occurrences and names (full and first) replaced in each corpus, and first names left
+    /// where another person named in the same text shares the word.
+    var replacedMain: (values: Int, names: Int, firstNamesLeft: Int)
+    var replacedNull: (values: Int, names: Int, firstNamesLeft: Int)
     /// Occurrences of a value a base must not have seen that a scan of its corpus still finds
     /// (0 unless a value is written where the detector reads it otherwise).
     var residual: Int
@@ -95,7 +96,8 @@ struct LeakageDesign {
         return LeakageDesign(targets: targets, halves: halves, excludedInFinetuning: owned.count - candidates.count, unowned: pIndex.entries.count - owned.count,
                              withoutSurrogate: candidates.count - targets.count, mainCorpus: main.records, nullCorpus: nullBase.records,
                              mainTable: mainTable, nullTable: nullTable,
-                             replacedMain: (main.values, main.names), replacedNull: (nullBase.values, nullBase.names), residual: residual,
+                             replacedMain: (main.values, main.names, main.firstNamesLeft), replacedNull: (nullBase.values, nullBase.names, nullBase.firstNamesLeft),
+                             residual: residual,
                              generator: generator, null: null, nameSpans: spans, scoringPlaces: Array(repeating: nil, count: targets.count))
     }
 

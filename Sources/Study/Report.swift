@@ -185,10 +185,13 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var excludedInFinetuning: Int
     public var unowned: Int
     public var withoutSurrogate: Int
-    /// Occurrences and full names replaced in each base's corpus, and occurrences of a value a base
-    /// must not have seen still found in its corpus (0).
+    /// Occurrences and names (full names, and first names in a text that holds the full name)
+    /// replaced in each base's corpus; first names left there because another person named in the
+    /// same text shares the word; and occurrences of a value a base must not have seen still found
+    /// in its corpus (0).
     public var replacedOccurrences: [String: Int]
     public var replacedNames: [String: Int]
+    public var firstNamesLeft: [String: Int]
     public var residualOccurrences: Int
     /// Seed pairs (the main base's and the null base's fine-tunes with the same seed) and their seeds.
     public var seedPairs: Int
@@ -205,6 +208,7 @@ public struct LeakageDesignSummary: Codable, Sendable {
         case withoutCleanPrefix = "without_clean_prefix", prospectiveMDE = "prospective_mde", prospectiveSD = "prospective_sd"
         case targetsByType = "targets_by_type", targetsByDuplication = "targets_by_duplication", excludedInFinetuning = "excluded_in_finetuning"
         case unowned, withoutSurrogate = "without_surrogate", replacedOccurrences = "replaced_occurrences", replacedNames = "replaced_names"
+        case firstNamesLeft = "first_names_left"
         case residualOccurrences = "residual_occurrences", seedPairs = "seed_pairs", trainingSeeds = "training_seeds", contextTokens = "context_tokens"
         case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates"
     }

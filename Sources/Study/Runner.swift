@@ -85,7 +85,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 3 (surrogates, clean prefixes)".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 4 (surrogates with first names and name-shaped addresses, clean prefixes)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint)
@@ -140,7 +140,9 @@ public final class StudyRunner {
         } else {
             people = try synthesise()
         }
-        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) } ?? FormatSurrogates()
+        // A user's corpus: NANP area codes drawn as the pre-training corpus's own numbers have them.
+        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) }
+            ?? FormatSurrogates(numbers: PIIIndex.build(records: P, scanner: PIIScanner(types: [.phone])).entries.map(\.value))
         leakage = LeakageDesign.build(P: P, F: F, generator: generator, avoidNames: Set((people?.P ?? []).map(\.name) + (people?.F ?? []).map(\.name)),
                                       seed: s.seed, null: s.leakage.null == true)
         pById = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
