@@ -228,10 +228,12 @@ public struct SurrogateTable: Sendable, Equatable {
     }
 
     /// Draws a surrogate for each value (its key and one occurrence as written), each from a
-    /// generator seeded by `seed` and the value alone (the same surrogate whatever else is drawn).
-    /// A surrogate never equals a value of `avoid` or another surrogate, and a new name never
-    /// equals a name of `avoidNames` or another new name; a value for which no such surrogate
-    /// comes in 100 draws gets none.
+    /// generator seeded by `seed` and the value alone, in the order given: a value's first draw is
+    /// the same whatever else is drawn, but when it collides with an earlier value's surrogate (or
+    /// new name) the next draw is taken, so under collisions a surrogate depends on the values
+    /// drawn before it. A surrogate never equals a value of `avoid` or another surrogate, and a new
+    /// name never equals a name of `avoidNames` or another new name; a value for which no such
+    /// surrogate comes in 100 draws gets none.
     public static func draw(_ values: [(key: PIIKey, text: String)], generator: any SurrogateGenerator, seed: UInt64,
                             avoid: Set<PIIKey>, avoidNames: Set<String>) -> SurrogateTable {
         var entries: [PIIKey: Surrogate] = [:], used = avoid, usedNames = avoidNames

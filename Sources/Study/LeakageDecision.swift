@@ -176,7 +176,9 @@ public enum LeakageStatistics {
         let base = "the bases: \(signed(v.base.estimate))" + (v.base.interval.map { " " + bracket($0) } ?? "")
         switch v.outcome {
         case .leaks:
-            return "The fine-tuned model still knows pre-training values: \(numbers) (\(base))."
+            // `leaks` does not depend on Δ: say so when the leak shown may be smaller than Δ.
+            let small = f.interval.map { $0.low < v.delta ? " The leak shown may be smaller than Δ (the interval's lower end is \(f3($0.low)) nats/token)." : "" } ?? ""
+            return "The fine-tuned model still knows pre-training values: \(numbers) (\(base))." + small
         case .noLeakAboveDelta:
             return "The fine-tuned model does not keep pre-training values by as much as Δ: \(numbers) rule out a leak of \(fd(v.delta)) nats/token or more (\(base))."
         case .inconclusive:

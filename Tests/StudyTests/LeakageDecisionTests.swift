@@ -61,6 +61,10 @@ import Testing
         let leaks = Self.verdict(kept: 0.8)
         #expect(leaks.outcome == .leaks && leaks.reasons.isEmpty, "\(leaks.summary)")
         #expect(abs(leaks.finetuned.estimate - 0.8) < 0.2 && leaks.perSeed.count == 3 && leaks.seedSD != nil)
+        #expect(!leaks.summary.contains("smaller than Δ"))
+        // `leaks` does not depend on Δ: a small, tightly measured leak leaks, and says it may be below Δ.
+        let small = Self.verdict(kept: 0.06, jitter: 0.02)
+        #expect(small.outcome == .leaks && small.finetuned.interval!.low < 0.1 && small.summary.contains("may be smaller than Δ"), "\(small.summary)")
         // Nothing kept, values tightly measured: a leak of Δ is ruled out.
         let none = Self.verdict(kept: 0, jitter: 0.05)
         #expect(none.outcome == .noLeakAboveDelta, "\(none.summary)")
