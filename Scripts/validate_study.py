@@ -306,6 +306,17 @@ def summarise_leakage(runs):
     out["mean_estimate"] = sum(estimates) / max(1, len(estimates))
     mdes = sorted(as_float(v["finetuned"]["minimum_detectable_effect"]) for v in verdicts if v["finetuned"].get("minimum_detectable_effect") is not None)
     out["median_mde"] = mdes[len(mdes) // 2] if mdes else None
+    # The SD of d_v the run realised (SE / √(1/n_A + 1/n_B)), against the preset's committed
+    # prospective SD, and the prospective MDE the study printed before training.
+    sds = sorted(as_float(v["finetuned"]["standard_error"]) / math.sqrt(1 / v["finetuned"]["values_a"] + 1 / v["finetuned"]["values_b"])
+                 for v in verdicts if v["finetuned"].get("standard_error") is not None)
+    out["median_sd_dv"] = sds[len(sds) // 2] if sds else None
+    out["sd_dv_range"] = [sds[0], sds[-1]] if sds else None
+    designs = [j["pretraining_leakage"]["design"] for j in runs]
+    out["prospective_sd"] = designs[0].get("prospective_sd") if designs else None
+    pm = sorted(as_float(d["prospective_mde"]) for d in designs if d.get("prospective_mde") is not None)
+    out["median_prospective_mde"] = pm[len(pm) // 2] if pm else None
+    out["scored_mean"] = [sum(d["scored"][h] for d in designs) / max(1, len(designs)) for h in ("a", "b")] if designs and "scored" in designs[0] else None
     out["seconds"] = [j.get("seconds") for j in runs]
     return out
 
@@ -316,13 +327,16 @@ def as_float(x):
 
 
 def leakage_table(report):
-    print("\n| corpus | runs | leaks | no_leak_above_delta | inconclusive | fine-tuned interval above 0 | base above 0 | mean A − B (nats/token) | median MDE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| corpus | runs | leaks | no_leak_above_delta | inconclusive | fine-tuned interval above 0 | base above 0 | mean A − B (nats/token) "
+          "| median MDE (prospective) | SD of d_v: median [range] (assumed) | scored A + B (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    f3 = lambda x: "n/a" if x is None else f"{x:.3f}"
     for kind, s in report["kinds"].items():
-        cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
-        mde = s["median_mde"]
+        cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.3f}, {s[o]['ci_95'][1]:.3f}]"
+        sd = f"{f3(s.get('median_sd_dv'))} [{f3((s.get('sd_dv_range') or [None])[0])}, {f3((s.get('sd_dv_range') or [None, None])[-1])}] ({f3(s.get('prospective_sd'))})"
+        scored = " + ".join(f"{x:.1f}" for x in s["scored_mean"]) if s.get("scored_mean") else "n/a"
         print(f"| {kind} | {s['runs']} | {cell('leaks')} | {cell('no_leak_above_delta')} | {cell('inconclusive')} | {cell('finetuned_interval_above_0')} | "
-              f"{s['base_interval_above_0']['count']}/{s['runs']} | {s['mean_estimate']:+.3f} | {'n/a' if mde is None else f'{mde:.3f}'} |")
+              f"{s['base_interval_above_0']['count']}/{s['runs']} | {s['mean_estimate']:+.3f} | {f3(s['median_mde'])} ({f3(s.get('median_prospective_mde'))}) | {sd} | {scored} |")
 
 
 def validate_leakage(args):
