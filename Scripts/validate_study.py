@@ -10,36 +10,43 @@ population. It runs `shallot study --corpus F --pretrain-corpus P` on each — t
 corpus takes — with deletion targets chosen by the study itself (blind to the plant; the sidecar
 F.namesakes.json is read only afterwards, to say how many heavy members the study deleted and how
 many light members surfaced in each arm), and prints the rate of each verdict with Clopper–Pearson
-95% intervals. It exits 1 unless
+95% intervals (two-sided, exact). The requirement is judged on those intervals, not on the point
+rates: it is *shown* only when
 
-    planted → `exceeds` in ≥ 80% of runs;  null → `exceeds` in ≤ 5% and `fewer` in ≤ 5% of runs
+    planted → `exceeds`: the interval's lower end ≥ 0.80;
+    null → `exceeds` and null → `fewer`: the interval's upper end ≤ 0.05
 
-for every group count checked with --require (by default the largest of --groups). `--groups 2,4,6`
-is the dial of the planted effect's size, so the detection rate is shown near Δ, not only far above it.
-Resumable: a run whose study.json exists is read, not run again (and a killed study resumes).
-Only the standard library.
+for every group count checked with --require (by default the largest of --groups); otherwise the
+script says which bound is not met (and how many runs without a failure would meet it) and exits 1.
+With no failure that takes 17 planted runs (0.025^(1/n) ≥ 0.80) and 72 null runs
+(1 − 0.025^(1/n) ≤ 0.05); one failure needs more (the script prints how many).
+`--groups 2,4,6` is the dial of the planted effect's size, so the detection rate is shown near Δ,
+not only far above it. Resumable: a run whose study.json exists is read, not run again (and a killed
+study resumes). Only the standard library.
 
-    python3 Scripts/validate_study.py --shallot .build/release/shallot --runs 10 --groups 6 --out runs/validation \
+    python3 Scripts/validate_study.py --shallot .build/release/shallot --planted-runs 17 --null-runs 72 --groups 6 --out runs/validation \
         --synth "--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 --namesake-heavy-notes --namesake-heavy-exact" \
         -- --finetune-epochs 3 --finetune-lr 1.5e-3
 
 With --leakage it validates the pre-training leakage verdict instead (docs/methods.md, "Pre-training
-leakage"; issue 21), on the same preset, with no onion round (--rounds 0). Each run is a planted
-positive — a synthetic pre-training corpus of few people writing many messages (--leakage-synth,
-default 20 people and 700 messages: most target values occur more than 20 times) — and its null
-twin (`--leakage-null`: the base's corpus has half A of the target values replaced too, so neither
-base saw a target), each with a fresh seed. It prints the rate of each leakage verdict with
-Clopper-Pearson 95% intervals and exits 1 unless
+leakage"; issue 21), with no onion round (--rounds 0). Each run is a planted positive — a synthetic
+pre-training corpus of few people writing many messages (--leakage-synth, default 20 people and 700
+messages: most target values occur more than 20 times) — or its null twin (`--leakage-null`: the
+base's corpus has half A of the target values replaced too, so neither base saw a target), each with
+a fresh seed. It prints the rate of each leakage verdict with Clopper–Pearson 95% intervals and
+passes only when
 
-    planted → `leaks` in ≥ 80% of runs;  null → `leaks` in ≤ 5% of runs
+    planted → `leaks`: the interval's lower end ≥ 0.80;  null → `leaks`: its upper end ≤ 0.05
 
-It also prints how often the fine-tuned contrast's interval alone lay above 0 (whatever the
-preconditions said), so that a null run kept from `leaks` only by its base's precondition shows.
+(17 planted and 72 null runs without a failure, as above); otherwise it says "not shown" and exits 1.
+It also prints how often the fine-tuned contrast's interval alone lay above 0 in each kind (whatever
+the preconditions said), so that a null run kept from `leaks` only by its base's precondition shows.
+The verdict needs at least 3 seed pairs, so give at least --seeds 3 (the smoke preset has 2).
 --leakage-user runs the same through `study --corpus F --pretrain-corpus P` (corpora written by
 `corpus synth`; format-matched surrogates, the path a user's corpus takes).
 
-    python3 Scripts/validate_study.py --leakage --shallot .build/release/shallot --preset smoke --runs 10 --out runs/leakage-validation \
-        -- --finetune-epochs 4 --finetune-lr 3e-3 --pretrain-epochs 4
+    python3 Scripts/validate_study.py --leakage --shallot .build/release/shallot --preset smoke --planted-runs 17 --null-runs 72 --jobs 1 \
+        --out runs/leakage-validation -- --seeds 3 --selection-seeds 1 --finetune-epochs 4 --finetune-lr 3e-3 --pretrain-epochs 4
 """
 import argparse
 import json
@@ -92,6 +99,42 @@ def clopper_pearson(k, n, level=0.95):
     low = 0.0 if k == 0 else solve(lambda p: betainc(k, n - k + 1, p) < alpha / 2)
     high = 1.0 if k == n else solve(lambda p: betainc(k + 1, n - k, p) < 1 - alpha / 2)
     return (low, high)
+
+
+REQUIRED_POWER, REQUIRED_FALSE = 0.80, 0.05
+
+
+def shown_at_least(k, n, rate=REQUIRED_POWER):
+    """Is a rate of at least `rate` shown by k successes in n runs (the CP lower end ≥ rate)?"""
+    return n > 0 and clopper_pearson(k, n)[0] >= rate
+
+
+def shown_at_most(k, n, rate=REQUIRED_FALSE):
+    """Is a rate of at most `rate` shown by k events in n runs (the CP upper end ≤ rate)?"""
+    return n > 0 and clopper_pearson(k, n)[1] <= rate
+
+
+def runs_needed(failures, at_least=True, limit=2000):
+    """The fewest runs with this many failures (misses of a planted run, or events in a null run)
+    whose Clopper–Pearson bound shows the requirement."""
+    for n in range(failures + 1, limit):
+        if (shown_at_least(n - failures, n) if at_least else shown_at_most(failures, n)):
+            return n
+    return None
+
+
+def gate(label, k, n, at_least):
+    """None when the requirement is shown by k of n runs, else why not (with the runs it would take)."""
+    low, high = clopper_pearson(k, n)
+    if at_least and shown_at_least(k, n):
+        return None
+    if not at_least and shown_at_most(k, n):
+        return None
+    failures = n - k if at_least else k
+    need = runs_needed(failures, at_least)
+    bound = f"lower end {low:.3f} < {REQUIRED_POWER:.2f}" if at_least else f"upper end {high:.3f} > {REQUIRED_FALSE:.2f}"
+    more = f"; with {failures} failure(s) it takes {need} runs" if need else ""
+    return f"{label} in {k}/{n} runs, 95% CP [{low:.3f}, {high:.3f}]: not shown ({bound}{more})"
 
 
 def shallot(args, cmd):
@@ -192,7 +235,7 @@ def table(report):
 
 
 def check(report, required):
-    """The thresholds of issue 16 on the point rates; the intervals are printed beside them."""
+    """The requirements of issue 16 on the Clopper–Pearson bounds (not the point rates)."""
     failures = []
     for g in required:
         kinds = report["groups"].get(str(g))
@@ -200,12 +243,11 @@ def check(report, required):
             failures.append(f"G={g}: not run")
             continue
         pl, nu = kinds["planted"], kinds["null"]
-        if pl["exceeds"]["rate"] < 0.8:
-            failures.append(f"G={g}: planted → exceeds in {pl['exceeds']['count']}/{pl['runs']} runs (< 80%)")
-        if nu["exceeds"]["rate"] > 0.05:
-            failures.append(f"G={g}: null → exceeds in {nu['exceeds']['count']}/{nu['runs']} runs (> 5%)")
-        if nu["fewer"]["rate"] > 0.05:
-            failures.append(f"G={g}: null → fewer in {nu['fewer']['count']}/{nu['runs']} runs (> 5%)")
+        for why in (gate(f"G={g}: planted → exceeds", pl["exceeds"]["count"], pl["runs"], True),
+                    gate(f"G={g}: null → exceeds", nu["exceeds"]["count"], nu["runs"], False),
+                    gate(f"G={g}: null → fewer", nu["fewer"]["count"], nu["runs"], False)):
+            if why:
+                failures.append(why)
         # A run that stopped after round 0 tested nothing: it cannot count for either side.
         for kind, k in (("planted", pl), ("null", nu)):
             if k["stopped"]["count"]:
@@ -264,6 +306,17 @@ def summarise_leakage(runs):
     out["mean_estimate"] = sum(estimates) / max(1, len(estimates))
     mdes = sorted(as_float(v["finetuned"]["minimum_detectable_effect"]) for v in verdicts if v["finetuned"].get("minimum_detectable_effect") is not None)
     out["median_mde"] = mdes[len(mdes) // 2] if mdes else None
+    # The SD of d_v the run realised (SE / √(1/n_A + 1/n_B)), against the preset's committed
+    # prospective SD, and the prospective MDE the study printed before training.
+    sds = sorted(as_float(v["finetuned"]["standard_error"]) / math.sqrt(1 / v["finetuned"]["values_a"] + 1 / v["finetuned"]["values_b"])
+                 for v in verdicts if v["finetuned"].get("standard_error") is not None)
+    out["median_sd_dv"] = sds[len(sds) // 2] if sds else None
+    out["sd_dv_range"] = [sds[0], sds[-1]] if sds else None
+    designs = [j["pretraining_leakage"]["design"] for j in runs]
+    out["prospective_sd"] = designs[0].get("prospective_sd") if designs else None
+    pm = sorted(as_float(d["prospective_mde"]) for d in designs if d.get("prospective_mde") is not None)
+    out["median_prospective_mde"] = pm[len(pm) // 2] if pm else None
+    out["scored_mean"] = [sum(d["scored"][h] for d in designs) / max(1, len(designs)) for h in ("a", "b")] if designs and "scored" in designs[0] else None
     out["seconds"] = [j.get("seconds") for j in runs]
     return out
 
@@ -274,26 +327,32 @@ def as_float(x):
 
 
 def leakage_table(report):
-    print("\n| corpus | runs | leaks | no_leak_above_delta | inconclusive | fine-tuned interval above 0 | base above 0 | mean A − B (nats/token) | median MDE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| corpus | runs | leaks | no_leak_above_delta | inconclusive | fine-tuned interval above 0 | base above 0 | mean A − B (nats/token) "
+          "| median MDE (prospective) | SD of d_v: median [range] (assumed) | scored A + B (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    f3 = lambda x: "n/a" if x is None else f"{x:.3f}"
     for kind, s in report["kinds"].items():
-        cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.2f}, {s[o]['ci_95'][1]:.2f}]"
-        mde = s["median_mde"]
+        cell = lambda o: f"{s[o]['count']}/{s['runs']} [{s[o]['ci_95'][0]:.3f}, {s[o]['ci_95'][1]:.3f}]"
+        sd = f"{f3(s.get('median_sd_dv'))} [{f3((s.get('sd_dv_range') or [None])[0])}, {f3((s.get('sd_dv_range') or [None, None])[-1])}] ({f3(s.get('prospective_sd'))})"
+        scored = " + ".join(f"{x:.1f}" for x in s["scored_mean"]) if s.get("scored_mean") else "n/a"
         print(f"| {kind} | {s['runs']} | {cell('leaks')} | {cell('no_leak_above_delta')} | {cell('inconclusive')} | {cell('finetuned_interval_above_0')} | "
-              f"{s['base_interval_above_0']['count']}/{s['runs']} | {s['mean_estimate']:+.3f} | {'n/a' if mde is None else f'{mde:.3f}'} |")
+              f"{s['base_interval_above_0']['count']}/{s['runs']} | {s['mean_estimate']:+.3f} | {f3(s['median_mde'])} ({f3(s.get('median_prospective_mde'))}) | {sd} | {scored} |")
 
 
 def validate_leakage(args):
     """The planted/null validation of the pre-training leakage verdict; exits 1 when it fails."""
     report = {"mode": "leakage", "preset": args.preset, "runs": args.runs, "leakage_synth": args.leakage_synth, "user": args.leakage_user,
               "study": args.extra, "kinds": {}}
+    report["runs"] = {"planted": args.planted_runs or args.runs, "null": args.null_runs or args.runs}
     for kind in ("planted", "null"):
         runs = []
-        for r in range(args.runs):
+        for r in range(report["runs"][kind]):
             seed = args.first_seed + r
             j, secs = run_leakage(args, os.path.join(args.out, "leakage", f"{kind}-{seed}"), seed, kind == "null")
-            o = j["pretraining_leakage"]["verdict"]["outcome"]
-            print(f"leakage {kind:7s} seed {seed}: {o}" + (f" ({secs:.0f} s)" if secs else " (read)"), flush=True)
+            v = j["pretraining_leakage"]["verdict"]
+            above = v["finetuned"].get("ci_95") and as_float(v["finetuned"]["ci_95"]["low"]) > 0
+            print(f"leakage {kind:7s} seed {seed}: {v['outcome']}" + (" (fine-tuned interval above 0)" if above else "")
+                  + (f" ({secs:.0f} s)" if secs else " (read)"), flush=True)
             runs.append(j)
         report["kinds"][kind] = summarise_leakage(runs)
     path = os.path.join(args.out, "leakage-validation.json")
@@ -302,23 +361,26 @@ def validate_leakage(args):
     os.replace(path + ".tmp", path)
     leakage_table(report)
     pl, nu = report["kinds"]["planted"], report["kinds"]["null"]
-    failures = []
-    if pl["leaks"]["rate"] < 0.8:
-        failures.append(f"planted → leaks in {pl['leaks']['count']}/{pl['runs']} runs (< 80%)")
-    if nu["leaks"]["rate"] > 0.05:
-        failures.append(f"null → leaks in {nu['leaks']['count']}/{nu['runs']} runs (> 5%)")
+    failures = [why for why in (gate("planted → leaks", pl["leaks"]["count"], pl["runs"], True),
+                                gate("null → leaks", nu["leaks"]["count"], nu["runs"], False)) if why]
+    fa = nu["finetuned_interval_above_0"]
+    print(f"\nnull runs whose fine-tuned interval alone lay above 0: {fa['count']}/{nu['runs']} "
+          f"(95% CP [{fa['ci_95'][0]:.3f}, {fa['ci_95'][1]:.3f}])")
     print(f"\n{path}")
     if failures:
-        print("LEAKAGE VALIDATION FAILED:\n  " + "\n  ".join(failures))
+        print("LEAKAGE VALIDATION NOT SHOWN (Clopper–Pearson 95%: planted lower end ≥ 0.80, null upper end ≤ 0.05):\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print("leakage validation passed")
+    print(f"leakage validation passed: planted → leaks in {pl['leaks']['count']}/{pl['runs']} (CP lower end {pl['leaks']['ci_95'][0]:.3f} ≥ 0.80), "
+          f"null → leaks in {nu['leaks']['count']}/{nu['runs']} (CP upper end {nu['leaks']['ci_95'][1]:.3f} ≤ 0.05)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shallot", default=".build/release/shallot")
     ap.add_argument("--preset", default="validation")
-    ap.add_argument("--runs", type=int, default=10, help="runs per corpus kind and group count")
+    ap.add_argument("--runs", type=int, default=10, help="runs per corpus kind and group count (see --planted-runs, --null-runs)")
+    ap.add_argument("--planted-runs", type=int, default=None, help="planted runs (default --runs); 17 without a miss show ≥ 80%%")
+    ap.add_argument("--null-runs", type=int, default=None, help="null runs (default --runs); 72 without a false verdict show ≤ 5%%")
     ap.add_argument("--groups", default="6", help="comma-separated namesake group counts (the dial)")
     ap.add_argument("--require", default=None, help="group counts the thresholds apply to (default: the largest of --groups)")
     ap.add_argument("--synth", default="--subjects 120 --records 1000 --zipf 0.7 --namesake-light-messages 20 --namesake-heavy-messages 40 "
@@ -349,7 +411,7 @@ def main():
         kinds = {}
         for kind in ("planted", "null"):
             runs, plants = [], []
-            for r in range(args.runs):
+            for r in range((args.planted_runs if kind == "planted" else args.null_runs) or args.runs):
                 seed = args.first_seed + r
                 out = os.path.join(args.out, f"g{g}", f"{kind}-{seed}")
                 j, secs = run_study(args, out, seed, g, kind == "null")
@@ -368,9 +430,9 @@ def main():
     failures = check(report, required)
     print(f"\n{path}")
     if failures:
-        print("VALIDATION FAILED:\n  " + "\n  ".join(failures))
+        print("VALIDATION NOT SHOWN (Clopper–Pearson 95%: planted lower end ≥ 0.80, null upper ends ≤ 0.05):\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"validation passed for G = {', '.join(map(str, required))}")
+    print(f"validation passed (Clopper–Pearson bounds) for G = {', '.join(map(str, required))}")
 
 
 if __name__ == "__main__":

@@ -289,16 +289,19 @@ public struct Scrubber: Sendable {
 public enum PhoneLayout {
     /// A number with the layout of `text` (whose normalised key is `normalized`): the country code
     /// kept (the digits after a leading "+", or NANP's "1" written before an 11-digit number),
-    /// every other digit drawn, NANP area code and exchange from 2…9.
-    public static func redraw(_ text: String, normalized: String, _ r: inout SplitMix64) -> String {
+    /// every other digit drawn, NANP area code and exchange from 2…9 — or, given `areaCode` (three
+    /// digits) for a NANP number written with all ten digits, that area code.
+    public static func redraw(_ text: String, normalized: String, _ r: inout SplitMix64, areaCode: String? = nil) -> String {
         var out = "", seenDigits = 0
         let keepPrefix = countryDigits(text, normalized: normalized)
         let nanp = normalized.hasPrefix("+1")
+        let area = nanp && text.filter(\.isNumber).count - keepPrefix == 10 ? areaCode.map(Array.init) : nil
         for c in text {
             guard c.isNumber else { out.append(c); continue }
             defer { seenDigits += 1 }
             if seenDigits < keepPrefix { out.append(c); continue }
             let pos = seenDigits - keepPrefix
+            if let area, pos < 3 { out.append(area[pos]); continue }
             out += String(nanp && (pos == 0 || pos == 3) ? 2 + r.int(8) : r.int(10))
         }
         return out
@@ -310,9 +313,11 @@ public enum PhoneLayout {
             : (normalized.hasPrefix("+1") && text.filter(\.isNumber).count == 11 ? 1 : 0)
     }
 
-    /// The values `redraw` can give: 10 per drawn digit, 8 for NANP's two constrained ones.
-    public static func spaceSize(_ text: String, normalized: String) -> Double {
+    /// The values `redraw` can give: 10 per drawn digit, 8 for NANP's two constrained ones; with
+    /// `areaCodes` (how many a NANP area code is drawn from), that many for the area code's three.
+    public static func spaceSize(_ text: String, normalized: String, areaCodes: Int? = nil) -> Double {
         let drawn = max(0, text.filter(\.isNumber).count - countryDigits(text, normalized: normalized))
+        if let areaCodes, normalized.hasPrefix("+1"), drawn == 10 { return Double(areaCodes) * 8 * pow(10, 6) }
         let constrained = normalized.hasPrefix("+1") ? min(2, drawn) : 0
         return pow(10, Double(drawn - constrained)) * pow(8, Double(constrained))
     }

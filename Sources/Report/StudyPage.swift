@@ -68,7 +68,11 @@ public enum StudyHTML {
         }, leftColumns: [0])
         out += "<p class=\"note\">Target values: \(d.targets.a) in half A (kept in the base's pre-training corpus) and \(d.targets.b) in half B (replaced in both bases: the placebo), "
             + "e-mail addresses and phone numbers of the pre-training corpus's subjects found nowhere in the fine-tuning corpus (\(d.excludedInFinetuning) more were, and are left out). "
-            + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token. "
+            + "Scored: \(d.scored.a) + \(d.scored.b), each at its first occurrence whose scored prefix holds no target value and no name replaced for another value"
+            + (d.withoutCleanPrefix.a + d.withoutCleanPrefix.b > 0 ? " (\(d.withoutCleanPrefix.a) + \(d.withoutCleanPrefix.b) have none and are left out)" : "") + ". "
+            + "Surrogates: \(esc(d.surrogates.rawValue))\(d.null ? "; a <b>null run</b>: the base had half A replaced too" : ""). Δ = \(esc(num(v.delta))) nats/token; "
+            + "minimum detectable effect before training \(esc(d.prospectiveMDE.map { num($0) } ?? "not computable")) (SD of d_v assumed \(esc(num(d.prospectiveSD, 2))))"
+            + ((d.prospectiveMDE ?? .infinity) > v.delta ? " — <b>a leak of Δ cannot be ruled out at this size</b>" : "") + ". "
             + "Per seed pair (\(d.seedPairs)): \(esc(v.perSeed.map { String(format: "%+.3f", $0) }.joined(separator: ", "))), sd \(esc(num(v.seedSD))). "
             + "Score: log-likelihood per token of the value after up to \(d.contextTokens) tokens of its true prefix; exposure against \(l.exposure.candidates) candidates drawn like the value, in the same context.</p>"
         out += table(["model", "role", "seed", "mean log p/token A", "B", "exposure A (bits)", "B", "extracted A", "B"], l.models.map { m in
@@ -120,7 +124,7 @@ public enum StudyHTML {
         }
         var out = table(["deletion against", "difference of newly rates", "95% CI (t, seeds)", "MDE", "outcome", "without collateral removal", "score change (nats/token)"], rows, leftColumns: [0])
         let b = rd.balance
-        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(num(d.power.prospective))) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched"); \(esc(pct(b.overlapWithTargets))) of its draws were deletion targets too (its pool holds every present subject)\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
+        out += "<p class=\"note\">Δ = \(esc(num(d.delta))) (pre-registered). Minimum detectable effect: \(esc(d.power.prospective.map { num($0) } ?? "not computable")) before training, \(esc(num(d.power.afterRound0))) after round 0, \(esc(num(rd.verdict.minimumDetectableEffect))) with the result. Control balance: random removal took \(esc(num(b.medianTokenRatio, 2)))× the deletion arm's tokens (median over seeds; per seed \(esc(b.tokenRatios.map { num($0, 2) }.joined(separator: ", "))))\(b.matched ? "" : " — unmatched"); \(esc(pct(b.overlapWithTargets))) of its draws were deletion targets too (its pool holds every present subject)\(b.outOfStratum > 0 ? ", \(b.outOfStratum) draws outside their stratum" : "").</p>"
         return out
     }
 

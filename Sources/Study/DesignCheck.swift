@@ -38,13 +38,16 @@ extension StudyRunner {
         let n = max(0, Int(Double(testable) * (1 - s.prospective.vulnerableShare)) - removedAtMost)
         let mde = OnionStatistics.prospectiveMDE(seeds: evaluation.count, subjects: n, baselineNewlyRate: s.prospective.newlyRate,
                                                  betweenSeedSD: s.prospective.betweenSeedSD)
+        let unavailable = mde == nil ? OnionStatistics.prospectiveUnavailable(seeds: evaluation.count, subjects: n) ?? "not computable" : nil
         if s.rounds > 0 {
-            report(.stage(String(format: "design: %d evaluation + %d selection seeds, %d deletions per round, about %d subjects compared per seed; prospective minimum detectable effect %.3f (Δ = %.3f)%@",
-                                 evaluation.count, selection.count, s.removePerRound, n, mde, s.delta, mde > s.delta ? " — an effect of Δ is not decidable at this size" : "")))
+            let power = mde.map { String(format: "%.3f (Δ = %.3f)%@", $0, s.delta, $0 > s.delta ? " — an effect of Δ is not decidable at this size" : "") }
+                ?? "\(unavailable!) — the verdict will be inconclusive"
+            report(.stage(String(format: "design: %d evaluation + %d selection seeds, %d deletions per round, about %d subjects compared per seed; prospective minimum detectable effect %@",
+                                 evaluation.count, selection.count, s.removePerRound, n, power)))
         }
         return StudyDesign(evaluationSeeds: evaluation, selectionSeeds: selection, delta: s.delta, strata: s.strata, testValues: fixedTest.entries.count,
                            testPrompts: fixedTest.promptsByPrefix, testableSubjects: testable,
-                           power: PowerAnalysis(prospective: mde, prospectiveSubjects: n, afterRound0: nil, final: nil), stopped: nil)
+                           power: PowerAnalysis(prospective: mde, prospectiveUnavailable: unavailable, prospectiveSubjects: n, afterRound0: nil, final: nil), stopped: nil)
     }
 
     /// Between evaluation baselines: the share of testable members not vulnerable under seed i
@@ -67,8 +70,8 @@ extension StudyRunner {
         guard s.rounds > 0, let churn else { return nil }
         let pool = fixedTest.testable.intersection(members)
         let n = mean(st.baseline.map { Double(pool.subtracting($0.vulnerable).count) }) - Double(2 * s.removePerRound)
-        let mde = OnionStatistics.prospectiveMDE(seeds: st.evaluationSeeds.count, subjects: max(0, Int(n)), baselineNewlyRate: churn,
-                                                 betweenSeedSD: s.prospective.betweenSeedSD)
+        guard let mde = OnionStatistics.prospectiveMDE(seeds: st.evaluationSeeds.count, subjects: max(0, Int(n)), baselineNewlyRate: churn,
+                                                       betweenSeedSD: s.prospective.betweenSeedSD) else { return nil }
         report(.stage(String(format: "after round 0: about %.0f subjects per seed, retraining alone makes %.3f newly vulnerable; minimum detectable effect %.3f (Δ = %.3f)", n, churn, mde, s.delta)))
         return mde
     }

@@ -20,10 +20,12 @@ public enum LeakageRole: String, Codable, Sendable {
     case nullBase = "null_base", nullFinetuned = "null_finetuned"
 }
 
-/// What one model gives for the target values, index-aligned with the design's targets (scores
-/// and extraction) and exposure sample; it holds no value, so it can be kept as a stage file.
+/// What one model gives for the target values, index-aligned with the design's scored targets
+/// (scores), its targets (extraction) and its exposure sample; it holds no value, so it can be
+/// kept as a stage file.
 struct LeakageMeasurement: Codable {
-    /// Log-likelihood per token of each target after its true prefix (nats per token).
+    /// Log-likelihood per token of each scored target after its true prefix at its scoring place
+    /// (nats per token).
     var scores: [Double]
     /// Normal-fit exposure (bits) of each value of the exposure sample; NaN where it could not be
     /// measured (no candidate, or a context too small).
@@ -50,15 +52,15 @@ extension StudyRunner {
         }
     }
 
-    /// The target values' scores, the exposure sample's exposure, and greedy extraction of the
-    /// targets from their true prefixes in P (`prefix_lengths`).
+    /// The scored values' scores (at their scoring places), the exposure sample's exposure, and
+    /// greedy extraction of every target from its true prefixes in P (`prefix_lengths`).
     func measure(_ m: any LanguageModel) throws -> LeakageMeasurement {
         let d = leakage!
-        let scores = try ValueScores.score(model: m, occurrences: d.targets.map { $0.places[0] }, contextTokens: s.leakage.contextTokens)
+        let scores = try ValueScores.score(model: m, occurrences: d.scored.map { d.scoringPlaces[$0]! }, contextTokens: s.leakage.contextTokens)
         var exposure: [Double] = []
         for i in d.exposureIndices {
             let (cands, space) = d.candidates(i, count: s.leakage.candidates, seed: s.seed)
-            let occ = d.targets[i].places[0]
+            let occ = d.scoringPlaces[i]!
             let secret = d.targets[i].type == .email ? occ.text.lowercased() : occ.text
             do {
                 exposure.append(cands.isEmpty ? .nan : try Exposure.compute(model: m, tokenizer: tok, context: occ.left, secret: secret, candidates: cands,
@@ -81,7 +83,8 @@ extension StudyRunner {
             let attribution = try attributionJob.wait()
             let d = leakage!
             let pairs = (0..<leakagePairs).map { i in (main: measured[2 + 2 * i].scores, null: measured[3 + 2 * i].scores) }
-            let verdict = LeakageStatistics.verdict(base: (measured[0].scores, measured[1].scores), pairs: pairs, halves: d.halves, delta: s.leakage.delta)
+            let verdict = LeakageStatistics.verdict(base: (measured[0].scores, measured[1].scores), pairs: pairs, halves: d.scored.map { d.halves[$0] },
+                                                    delta: s.leakage.delta, prospectiveMDE: leakageProspectiveMDE())
             let rows = zip(models, measured).map { m, x in leakageRow(m.id, role: m.role, pair: m.pair, x) }
             let exposure = exposureContrasts(measured)
             return PretrainingLeakage(design: leakageSummary(), verdict: verdict, exposure: exposure, models: rows, attribution: attribution,
@@ -111,8 +114,9 @@ extension StudyRunner {
             byDup[CorpusStats.duplicationBucket(d.targets[i].occurrences), default: HalfCounts()].add(d.halves[i])
         }
         let eh = d.exposureIndices.map { d.halves[$0] }
+        let sh = d.scored.map { d.halves[$0] }
         return LeakageModelRow(id: id.description, role: role, pair: pair, trainingSeed: pair.map { seeds().evaluation[$0] },
-                               meanScoreA: meanOf(x.scores, d.halves, .a), meanScoreB: meanOf(x.scores, d.halves, .b),
+                               meanScoreA: meanOf(x.scores, sh, .a), meanScoreB: meanOf(x.scores, sh, .b),
                                meanExposureA: meanOf(x.exposure, eh, .a), meanExposureB: meanOf(x.exposure, eh, .b),
                                extracted: extracted, extractedByDuplication: byDup)
     }
@@ -121,11 +125,14 @@ extension StudyRunner {
         let d = leakage!
         var exposure = HalfCounts()
         for i in d.exposureIndices { exposure.add(d.halves[i]) }
+        let (scored, without) = d.scoredCounts
         return LeakageDesignSummary(surrogates: d.generator.kind, null: d.null, targets: d.counts { _ in "all" }["all"] ?? HalfCounts(),
+                                    scored: scored, withoutCleanPrefix: without, prospectiveMDE: leakageProspectiveMDE(), prospectiveSD: s.leakage.prospectiveSD,
                                     targetsByType: d.counts { $0.type.rawValue }, targetsByDuplication: d.counts { CorpusStats.duplicationBucket($0.occurrences) },
                                     excludedInFinetuning: d.excludedInFinetuning, unowned: d.unowned, withoutSurrogate: d.withoutSurrogate,
                                     replacedOccurrences: ["main_base": d.replacedMain.values, "null_base": d.replacedNull.values],
                                     replacedNames: ["main_base": d.replacedMain.names, "null_base": d.replacedNull.names],
+                                    firstNamesLeft: ["main_base": d.replacedMain.firstNamesLeft, "null_base": d.replacedNull.firstNamesLeft],
                                     residualOccurrences: d.residual, seedPairs: leakagePairs,
                                     trainingSeeds: Array(seeds().evaluation.prefix(leakagePairs)), contextTokens: s.leakage.contextTokens,
                                     exposureValues: exposure, exposureCandidates: s.leakage.candidates)
@@ -165,6 +172,35 @@ extension StudyRunner {
                                   neither: counts["neither"]!, total: attributed.count, generations: un.generations, distinctGenerations: un.distinctGenerations)
     }
 
+    /// The leakage verdict's MDE before anything is trained: Welch's test on the scored values of
+    /// each half, d_v's SD assumed to be the preset's committed `prospective_sd`.
+    func leakageProspectiveMDE() -> Double? {
+        let n = leakage.scoredCounts.scored
+        return HalfContrast.prospectiveMDE(valuesA: n.a, valuesB: n.b, sd: s.leakage.prospectiveSD)
+    }
+
+    /// The leakage design's size and power, printed before anything is trained.
+    func reportLeakageDesign() {
+        let (n, left) = leakage.scoredCounts
+        let mde = leakageProspectiveMDE(), delta = s.leakage.delta
+        let power = mde.map { String(format: "prospective minimum detectable effect %.3f nats/token (SD of d_v assumed %.2f; Δ = %g)", $0, s.leakage.prospectiveSD, delta) }
+            ?? "no prospective minimum detectable effect (fewer than 2 scored values in a half)"
+        let warning = (mde ?? .infinity) > delta ? " — a leak of Δ cannot be ruled out at this size: the verdict can say leaks or inconclusive, not no_leak_above_delta" : ""
+        report(.stage("pre-training leakage design: \(n.a) + \(n.b) target values scored in halves A and B (\(left.a + left.b) left out: no clean prefix), \(leakagePairs) seed pair\(leakagePairs == 1 ? "" : "s"); " + power + warning))
+    }
+
+    /// How many Unicode scalars before `occ` its score conditions on: the end of `occ.left` that
+    /// ValueScores' token window covers (up to `context_tokens` tokens, fewer when the value would
+    /// not fit the model's context; a character cut by the window counts whole).
+    func scoredScalars(_ occ: PIIOccurrence) -> Int {
+        guard !occ.left.isEmpty else { return 0 }
+        let seq = ValueScores.sequences([occ], tokenizer: tok, contextTokens: s.leakage.contextTokens, contextLength: s.model.context)[0]
+        guard let bytes = try? tok.decodeBytes(Array(seq.ids.dropLast(seq.valueTokens))) else { return occ.left.unicodeScalars.count }
+        var n = 0, b = 0
+        for c in occ.left.unicodeScalars.reversed() where b < bytes.count { b += UTF8.width(c); n += 1 }
+        return n
+    }
+
     func keys(_ records: [Record]) -> Set<PIIKey> {
         Set(PIIIndex.build(records: records, scanner: PIIScanner(types: LeakageDesign.types)).entries.map(\.key))
     }
@@ -173,6 +209,8 @@ extension StudyRunner {
         let tuned = rows.filter { $0.role == .mainFinetuned }, nullTuned = rows.filter { $0.role == .nullFinetuned }
         func ex(_ rs: [LeakageModelRow]) -> String { rs.map { "\($0.extracted.a)/\($0.extracted.b)" }.joined(separator: ", ") }
         var out = "Pre-training leakage (\(v.outcome.rawValue)): " + v.summary
+        let left = leakage.scoredCounts.without
+        if left.a + left.b > 0 { out += " \(left.a) + \(left.b) target values of halves A and B are left out: \(LeakageDesign.withoutCleanPrefix)." }
         out += " Greedy extraction of halves A/B: main base \(ex(rows.filter { $0.role == .mainBase })), its fine-tunes \(ex(tuned));"
             + " null base \(ex(rows.filter { $0.role == .nullBase })), its fine-tunes \(ex(nullTuned))."
         out += String(format: " Exposure (secondary, %d + %d values against %d candidates): A − B %+.2f bits after fine-tuning, %+.2f in the bases.",

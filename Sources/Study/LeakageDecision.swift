@@ -77,6 +77,10 @@ public struct LeakageVerdict: Codable, Sendable, Equatable {
 public enum LeakageStatistics {
     /// The smallest leak of interest, nats per token (docs/methods.md).
     public static let defaultDelta = 0.1
+    /// The SD of d_v the prospective power analysis assumes when a preset sets none: measured on
+    /// smoke-size planted and null runs (0.45–0.74 nats per token, BENCHMARKS.md), the upper
+    /// middle of that range; not yet measured on the larger presets.
+    public static let defaultProspectiveSD = 0.6
     public static let minimumPerHalf = 10
     public static let minimumSeedPairs = 3
 
@@ -100,9 +104,11 @@ public enum LeakageStatistics {
     }
 
     /// The verdict from the bases' scores and each seed pair's fine-tuned scores (all indexed like
-    /// `halves`), with the caller's preconditions (e.g. a model that could not be scored).
+    /// `halves`), with the caller's preconditions (e.g. a model that could not be scored) and the
+    /// prospective MDE of this size (`prospectiveMDE(valuesA:valuesB:sd:)`; nil: none computed):
+    /// when it exceeds Δ the verdict says that a leak of Δ could not be ruled out at this size.
     public static func verdict(base: (main: [Double], null: [Double]), pairs: [(main: [Double], null: [Double])], halves: [LeakageHalf],
-                               delta: Double = defaultDelta, preconditions: [String] = []) -> LeakageVerdict {
+                               delta: Double = defaultDelta, preconditions: [String] = [], prospectiveMDE: Double? = nil) -> LeakageVerdict {
         let perPair = pairs.map { differences(main: $0.main, null: $0.null) }
         let finetuned = contrast(meanOverSeeds(perPair, values: halves.count), halves: halves)
         let baseContrast = contrast(differences(main: base.main, null: base.null), halves: halves)
@@ -115,10 +121,18 @@ public enum LeakageStatistics {
             let (o, why) = decide(ci, mde: finetuned.minimumDetectableEffect ?? .infinity, delta: delta)
             outcome = o; reasons += why
         }
+        let size = outcome == .noLeakAboveDelta ? nil : undecidableAtThisSize(prospectiveMDE, sizes: sizes, delta: delta)
+        if outcome == .inconclusive, let size { reasons.append(size) }
         var v = LeakageVerdict(outcome: outcome, reasons: outcome == .inconclusive ? reasons : [], delta: delta, finetuned: finetuned,
                                base: baseContrast, perSeed: perSeed, seedSD: perSeed.count >= 2 ? sampleVariance(perSeed).squareRoot() : nil, summary: "")
-        v.summary = summary(v)
+        v.summary = summary(v) + (outcome == .leaks ? size.map { " " + $0.prefix(1).uppercased() + $0.dropFirst() + "." } ?? "" : "")
         return v
+    }
+
+    /// "Δ cannot be ruled out at this size", when the prospective MDE exceeds Δ (nil otherwise).
+    static func undecidableAtThisSize(_ prospective: Double?, sizes: (a: Int, b: Int), delta: Double) -> String? {
+        guard let p = prospective, p > delta else { return nil }
+        return "a leak of Δ = \(fd(delta)) nats/token cannot be ruled out at this size: with \(sizes.a) + \(sizes.b) values the prospective MDE is \(f3(p)) (> Δ), so no_leak_above_delta was out of reach before the run"
     }
 
     /// The preconditions the numbers themselves can fail.
@@ -162,7 +176,9 @@ public enum LeakageStatistics {
         let base = "the bases: \(signed(v.base.estimate))" + (v.base.interval.map { " " + bracket($0) } ?? "")
         switch v.outcome {
         case .leaks:
-            return "The fine-tuned model still knows pre-training values: \(numbers) (\(base))."
+            // `leaks` does not depend on Δ: say so when the leak shown may be smaller than Δ.
+            let small = f.interval.map { $0.low < v.delta ? " The leak shown may be smaller than Δ (the interval's lower end is \(f3($0.low)) nats/token)." : "" } ?? ""
+            return "The fine-tuned model still knows pre-training values: \(numbers) (\(base))." + small
         case .noLeakAboveDelta:
             return "The fine-tuned model does not keep pre-training values by as much as Δ: \(numbers) rule out a leak of \(fd(v.delta)) nats/token or more (\(base))."
         case .inconclusive:

@@ -10,6 +10,13 @@
 // (B's by the same surrogates). In a null run (`leakage.null`, validation) the main base has A's
 // values replaced too, by a second draw: then neither base saw any target, and the verdict must
 // not say `leaks`.
+//
+// Where each value is scored (`place`, once the tokenizer exists): at the first occurrence in P
+// whose scored prefix holds no target value — another's of either half, or its own — and no name
+// replaced for another person's value. The two bases' corpora then write that prefix alike, apart
+// from the value's own owner's name for a value of half A: what the comparison sees of a value is
+// the value (and its owner's name), nothing of its neighbours. A value without such an occurrence is left
+// out of the comparison and counted.
 
 import Corpus
 import Foundation
@@ -34,21 +41,31 @@ struct LeakageDesign {
     /// The surrogates in each corpus.
     var mainTable: SurrogateTable
     var nullTable: SurrogateTable
-    /// Occurrences and full names replaced in each corpus.
-    var replacedMain: (values: Int, names: Int)
-    var replacedNull: (values: Int, names: Int)
+    /// Occurrences and names (full and first) replaced in each corpus, and first names left
+    /// where another person named in the same text shares the word.
+    var replacedMain: (values: Int, names: Int, firstNamesLeft: Int)
+    var replacedNull: (values: Int, names: Int, firstNamesLeft: Int)
     /// Occurrences of a value a base must not have seen that a scan of its corpus still finds
     /// (0 unless a value is written where the detector reads it otherwise).
     var residual: Int
-    /// The targets whose exposure is measured: a seeded sample of each half, by index.
-    var exposureIndices: [Int]
+    /// The targets whose exposure is measured: a seeded sample of each half's scored values, by
+    /// index (empty until `place`).
+    var exposureIndices: [Int] = []
     var generator: any SurrogateGenerator
     var null: Bool
+    /// Where the names the surrogates replace stand in P's records (by record id; either base's
+    /// table: a name replaced in the main base's corpus is replaced in the null base's too).
+    var nameSpans: [String: [NameSpan]]
+    /// Per target, the occurrence its score is taken at; nil when no occurrence has a clean
+    /// prefix (`place`). Before `place`: nil for all.
+    var scoringPlaces: [PIIOccurrence?]
+    /// The targets that have a scoring place, in index order: the values the verdict compares.
+    var scored: [Int] { targets.indices.filter { scoringPlaces[$0] != nil } }
 
     /// The design on P and F. `avoidNames`: full names of people in either corpus (a surrogate
     /// name is never one of them); `seed`: the study's.
     static func build(P: [Record], F: [Record], generator: any SurrogateGenerator, avoidNames: Set<String> = [], seed: UInt64,
-                      null: Bool = false, exposurePerHalf: Int) -> LeakageDesign {
+                      null: Bool = false) -> LeakageDesign {
         let scanner = PIIScanner(types: types)
         let pIndex = PIIIndex.build(records: P, scanner: scanner)
         let fKeys = Set(PIIIndex.build(records: F, scanner: scanner).entries.map(\.key))
@@ -71,11 +88,51 @@ struct LeakageDesign {
         let nullTable = first.restricted(to: keysA.union(keysB))
         let main = mainTable.apply(to: P, scanner: scanner), nullBase = nullTable.apply(to: P, scanner: scanner)
         let residual = occurrences(of: null ? keysA.union(keysB) : keysB, in: main.records, scanner) + occurrences(of: keysA.union(keysB), in: nullBase.records, scanner)
+        var spans: [String: [NameSpan]] = [:]
+        for r in P {
+            let n = nullTable.nameSpans(in: Array(r.text.unicodeScalars)) + (null ? mainTable.nameSpans(in: Array(r.text.unicodeScalars)) : [])
+            if !n.isEmpty { spans[r.id] = n }
+        }
         return LeakageDesign(targets: targets, halves: halves, excludedInFinetuning: owned.count - candidates.count, unowned: pIndex.entries.count - owned.count,
                              withoutSurrogate: candidates.count - targets.count, mainCorpus: main.records, nullCorpus: nullBase.records,
                              mainTable: mainTable, nullTable: nullTable,
-                             replacedMain: (main.values, main.names), replacedNull: (nullBase.values, nullBase.names), residual: residual,
-                             exposureIndices: exposureSample(halves, perHalf: exposurePerHalf, seed: seed), generator: generator, null: null)
+                             replacedMain: (main.values, main.names, main.firstNamesLeft), replacedNull: (nullBase.values, nullBase.names, nullBase.firstNamesLeft),
+                             residual: residual,
+                             generator: generator, null: null, nameSpans: spans, scoringPlaces: Array(repeating: nil, count: targets.count))
+    }
+
+    /// Why a target without a scoring place is left out.
+    static let withoutCleanPrefix = "every occurrence's scored prefix holds a target value (another's or its own) or a name replaced for another person's value"
+
+    /// Chooses each target's scoring place — the first occurrence in P whose scored prefix, the
+    /// `window(occurrence)` Unicode scalars before it, holds no occurrence of any target (another
+    /// value of either half, or the value's own earlier occurrence) and no name replaced for a value
+    /// of another owner — and draws the exposure sample among the values that have one.
+    mutating func place(window: (PIIOccurrence) -> Int, seed: UInt64, exposurePerHalf: Int) {
+        var occurrences: [String: [(start: Int, end: Int)]] = [:]
+        for e in targets { for p in e.places { occurrences[p.record, default: []].append((p.start, p.end)) } }
+        let maxLeft = targets.flatMap(\.places).map(\.left.unicodeScalars.count).max() ?? 0
+        let owner = Dictionary(targets.map { ($0.key, $0.owner) }, uniquingKeysWith: { a, _ in a })
+        scoringPlaces = targets.map { e in
+            e.places.first { p in
+                // Anything within reach of the longest prefix? Only then is the window measured.
+                // A name is another's when the value it was replaced for has another owner.
+                func hit(_ lo: Int) -> Bool {
+                    (occurrences[p.record] ?? []).contains { $0.end > lo && $0.start < p.start }
+                        || (nameSpans[p.record] ?? []).contains { owner[$0.key] != e.owner && $0.end > lo && $0.start < p.start }
+                }
+                return !hit(p.start - maxLeft) || !hit(p.start - window(p))
+            }
+        }
+        let s = scored
+        exposureIndices = Self.exposureSample(s.map { halves[$0] }, perHalf: exposurePerHalf, seed: seed).map { s[$0] }
+    }
+
+    /// Scored targets, and targets left out for want of a clean prefix, per half.
+    var scoredCounts: (scored: HalfCounts, without: HalfCounts) {
+        var a = HalfCounts(), b = HalfCounts()
+        for (p, h) in zip(scoringPlaces, halves) { if p != nil { a.add(h) } else { b.add(h) } }
+        return (a, b)
     }
 
     /// Occurrences of `keys` a scan of `records` finds.
@@ -96,10 +153,11 @@ struct LeakageDesign {
         return out
     }
 
-    /// M candidates for the exposure of target `i`: values drawn like it by the surrogate
-    /// generator (the same for every model), never the value itself, and the space they come from.
+    /// M candidates for the exposure of target `i` at its scoring place: values drawn like it by
+    /// the surrogate generator (the same for every model), never the value itself, and the space
+    /// they come from.
     func candidates(_ i: Int, count: Int, seed: UInt64) -> (candidates: [String], space: Double) {
-        let e = targets[i], occ = e.places[0]
+        let e = targets[i], occ = scoringPlaces[i] ?? e.places[0]
         var rng = SplitMix64(seed: mix64(seed ^ 0xCA4D ^ fnv1a64(e.key.string)))
         var out: [String] = [], seen: Set<String> = [e.value]
         for _ in 0..<(count * 4) where out.count < count {

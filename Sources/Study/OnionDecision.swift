@@ -297,18 +297,26 @@ public enum OnionStatistics {
     /// two arms' binomial noise as if unpaired (pairing only lowers it, so this errs on the side
     /// of more seeds), plus the discordance the effect itself adds. MDE = (t₀.₉₇₅,S−1 +
     /// t_power,S−1)·√(Var/S) by fixed-point iteration, as for `minimumDetectableEffect`.
-    /// Infinity for S < 2 or n < 1 (no test is possible).
+    /// nil for S < 2 or n < 1: no test is possible, so there is no MDE (`prospectiveUnavailable`
+    /// says why in words).
     public static func prospectiveMDE(seeds S: Int, subjects n: Int, baselineNewlyRate p0: Double, betweenSeedSD tau: Double,
-                                      power: Double = defaultPower) -> Double {
-        guard S >= 2, n >= 1 else { return .infinity }
+                                      power: Double = defaultPower) -> Double? {
+        guard S >= 2, n >= 1 else { return nil }
         let base = tau * tau + 2 * p0 * (1 - p0) / Double(n)
-        return minimumDetectableEffect(variance: base, meanInverseSubjects: 1 / Double(n), seeds: S, power: power) ?? .infinity
+        return minimumDetectableEffect(variance: base, meanInverseSubjects: 1 / Double(n), seeds: S, power: power)
+    }
+
+    /// Why `prospectiveMDE` has no value for S seeds of n subjects (nil when it has one).
+    public static func prospectiveUnavailable(seeds S: Int, subjects n: Int) -> String? {
+        if S < 2 { return "not computable: \(S) evaluation seed\(S == 1 ? "" : "s") (a t interval over seeds needs at least 2)" }
+        if n < 1 { return "not computable: no subject is expected in the analysis set" }
+        return nil
     }
 
     /// The fewest seeds (2…100) whose prospective MDE is at most Δ, or nil when 100 are not enough.
     public static func seedsNeeded(delta: Double = defaultDelta, subjects n: Int, baselineNewlyRate p0: Double, betweenSeedSD tau: Double,
                                    power: Double = defaultPower) -> Int? {
-        (2...100).first { prospectiveMDE(seeds: $0, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau, power: power) <= delta }
+        (2...100).first { (prospectiveMDE(seeds: $0, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau, power: power) ?? .infinity) <= delta }
     }
 
     // MARK: The round's verdict

@@ -124,16 +124,19 @@ public struct StudyRound: Codable, Sendable {
 
 /// The minimum detectable effect of the primary comparison, at three moments.
 public struct PowerAnalysis: Codable, Sendable {
-    /// Before anything is trained: from the preset's sizes and its committed prospective variance.
-    public var prospective: Double
+    /// Before anything is trained: from the preset's sizes and its committed prospective variance;
+    /// nil (absent) when no test is possible at this size, with the reason in `prospectiveUnavailable`.
+    public var prospective: Double?
+    public var prospectiveUnavailable: String?
     public var prospectiveSubjects: Int
-    /// After round 0: from the analysis sets' sizes and the evaluation baselines' churn.
+    /// After round 0: from the analysis sets' sizes and the evaluation baselines' churn (nil
+    /// without an onion round, without churn, or with fewer than 2 evaluation seeds).
     public var afterRound0: Double?
     /// With the result: the larger of the two comparisons' MDEs.
     public var final: Double?
     enum CodingKeys: String, CodingKey {
         case prospective, final
-        case prospectiveSubjects = "prospective_subjects", afterRound0 = "after_round0"
+        case prospectiveUnavailable = "prospective_unavailable", prospectiveSubjects = "prospective_subjects", afterRound0 = "after_round0"
     }
 }
 
@@ -166,6 +169,15 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var null: Bool
     /// Target values per half, by type and by occurrences in P.
     public var targets: HalfCounts
+    /// The targets scored (the verdict's values), and those left out because every occurrence's
+    /// scored prefix holds a target value or a name replaced for another value.
+    public var scored: HalfCounts
+    public var withoutCleanPrefix: HalfCounts
+    /// The verdict's prospective power, before anything is trained: the MDE of Welch's test on the
+    /// scored values per half with d_v's SD assumed to be `prospectiveSD` (the preset's, committed
+    /// before the run); nil with fewer than 2 scored values in a half.
+    public var prospectiveMDE: Double?
+    public var prospectiveSD: Double
     public var targetsByType: [String: HalfCounts]
     public var targetsByDuplication: [String: HalfCounts]
     /// P's subjects' values also in F (left out), P's values no subject of P owns, values no
@@ -173,25 +185,30 @@ public struct LeakageDesignSummary: Codable, Sendable {
     public var excludedInFinetuning: Int
     public var unowned: Int
     public var withoutSurrogate: Int
-    /// Occurrences and full names replaced in each base's corpus, and occurrences of a value a base
-    /// must not have seen still found in its corpus (0).
+    /// Occurrences and names (full names, and first names in a text that holds the full name)
+    /// replaced in each base's corpus; first names left there because another person named in the
+    /// same text shares the word; and occurrences of a value a base must not have seen still found
+    /// in its corpus (0).
     public var replacedOccurrences: [String: Int]
     public var replacedNames: [String: Int]
+    public var firstNamesLeft: [String: Int]
     public var residualOccurrences: Int
     /// Seed pairs (the main base's and the null base's fine-tunes with the same seed) and their seeds.
     public var seedPairs: Int
     public var trainingSeeds: [UInt64]
     /// The primary score: log-likelihood per token of the value after up to this many tokens of
-    /// its true prefix (its first occurrence in P).
+    /// its true prefix (at its scoring place: the first occurrence in P with a clean prefix).
     public var score = "log_likelihood_per_token"
     public var contextTokens: Int
     /// The exposure sample per half and the candidates each value is ranked against.
     public var exposureValues: HalfCounts
     public var exposureCandidates: Int
     enum CodingKeys: String, CodingKey {
-        case surrogates, null, targets, score
+        case surrogates, null, targets, score, scored
+        case withoutCleanPrefix = "without_clean_prefix", prospectiveMDE = "prospective_mde", prospectiveSD = "prospective_sd"
         case targetsByType = "targets_by_type", targetsByDuplication = "targets_by_duplication", excludedInFinetuning = "excluded_in_finetuning"
         case unowned, withoutSurrogate = "without_surrogate", replacedOccurrences = "replaced_occurrences", replacedNames = "replaced_names"
+        case firstNamesLeft = "first_names_left"
         case residualOccurrences = "residual_occurrences", seedPairs = "seed_pairs", trainingSeeds = "training_seeds", contextTokens = "context_tokens"
         case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates"
     }

@@ -88,7 +88,7 @@ public final class StudyRunner {
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys  // the fingerprint's fixed formula
         // The fingerprint covers the software version and the ownership rule, so stages and
         // models of an older Shallot are never reused.
-        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 2 (surrogates)".utf8)
+        var fp = try enc.encode(settings) + Data("shallot \(shallotVersion); ownership rule 2; onion design 4 (record-window test); filler 3 (masked placeholders); leakage design 4 (surrogates with first names and name-shaped addresses, clean prefixes)".utf8)
         fp += Data(corpusDescription.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n").utf8)
         fingerprint = sha256(data: fp)
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint, key: stageFilesKey)
@@ -145,9 +145,11 @@ public final class StudyRunner {
         } else {
             people = try synthesise()
         }
-        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) } ?? FormatSurrogates()
+        // A user's corpus: NANP area codes drawn as the pre-training corpus's own numbers have them.
+        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) }
+            ?? FormatSurrogates(numbers: PIIIndex.build(records: P, scanner: PIIScanner(types: [.phone])).entries.map(\.value))
         leakage = LeakageDesign.build(P: P, F: F, generator: generator, avoidNames: Set((people?.P ?? []).map(\.name) + (people?.F ?? []).map(\.name)),
-                                      seed: s.seed, null: s.leakage.null == true, exposurePerHalf: s.leakage.exposureValues)
+                                      seed: s.seed, null: s.leakage.null == true)
         pById = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
         // F: held-out subjects (non-members for MIA and utility) and the fine-tuning members.
         let fSubjects = seededShuffle(Array(Set(F.map(\.subject))).sorted(), seed: s.seed ^ 0x4F)
@@ -349,6 +351,7 @@ public final class StudyRunner {
         defer { Parallel.threads = threadsBefore }
         let ownershipSummary = try prepare()
         var design = try checkDesign()
+        reportLeakageDesign()
         let (baseRef, nullSpecs) = try planBases(design)
         var onion = OnionState(baseline: [], selection: [], evaluationSeeds: design.evaluationSeeds, selectionSeeds: design.selectionSeeds)
         let round0Specs = design.evaluationSeeds.indices.map { baselineSpec(onion, $0, base: baseRef) }
@@ -432,6 +435,7 @@ public final class StudyRunner {
     /// ownership file, before any job runs.
     func prepare() throws -> OwnershipSummary {
         try prepareTokenizer()
+        leakage.place(window: scoredScalars, seed: s.seed, exposurePerHalf: s.leakage.exposureValues)
         encodeAll()
         prepareTest()
         _ = subjectOfStageKey  // built before any job thread reads it

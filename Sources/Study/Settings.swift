@@ -115,10 +115,14 @@ public struct StudySettings: Codable, Sendable {
         public var candidates = 32
         /// A null run (validation): the main base has half A replaced too, by other surrogates.
         public var null: Bool?
+        /// The prospective power analysis's assumption, committed per preset before any run: the
+        /// standard deviation (nats per token) of a value's main − null difference d_v, averaged
+        /// over the seed pairs (docs/methods.md says where it comes from).
+        public var prospectiveSD = LeakageStatistics.defaultProspectiveSD
         public init() {}
         enum CodingKeys: String, CodingKey {
             case seeds, delta, candidates, null
-            case contextTokens = "context_tokens", exposureValues = "exposure_values"
+            case contextTokens = "context_tokens", exposureValues = "exposure_values", prospectiveSD = "prospective_sd"
         }
     }
 
@@ -152,6 +156,8 @@ public struct StudySettings: Codable, Sendable {
         var unlearning: (steps: Int, lr: Float)
         /// Exposure of the leakage comparison: values per half and candidates.
         var exposure: (values: Int, candidates: Int)
+        /// The leakage verdict's prospective SD of d_v (nats per token).
+        var leakageSD = LeakageStatistics.defaultProspectiveSD
     }
 
     /// smoke: seconds, exercises every stage on toy sizes (tests, CI; its numbers mean nothing);
@@ -188,7 +194,7 @@ public struct StudySettings: Codable, Sendable {
         var u = UnlearnSettings(); u.steps = p.unlearning.steps; u.context = p.shape.context; u.learningRate = p.unlearning.lr
         if p.batch < u.batchSize { u.batchSize = p.batch }
         var leakage = LeakageSettings()
-        leakage.exposureValues = p.exposure.values; leakage.candidates = p.exposure.candidates
+        leakage.exposureValues = p.exposure.values; leakage.candidates = p.exposure.candidates; leakage.prospectiveSD = p.leakageSD
         return StudySettings(preset: name, pretrainSubjects: p.people.pretrainSubjects, pretrainRecords: p.people.pretrainRecords,
                              finetuneSubjects: p.people.finetuneSubjects, finetuneRecords: p.people.finetuneRecords, model: p.shape,
                              pretrain: training(batch: p.batch, context: p.shape.context, epochs: p.pretrain.epochs, lr: p.pretrain.lr, seed: 1),

@@ -55,15 +55,34 @@ public struct HalfContrast: Codable, Sendable, Equatable {
                              degreesOfFreedom: nil, interval: nil, minimumDetectableEffect: nil)
         guard a.count >= 2, b.count >= 2 else { return c }
         let qa = sampleVariance(a) / Double(a.count), qb = sampleVariance(b) / Double(b.count)
-        let se = (qa + qb).squareRoot()
-        // Both variances 0 (identical values): the pooled degrees of freedom, an interval of width 0.
-        let df = qa + qb > 0 ? (qa + qb) * (qa + qb) / (qa * qa / Double(a.count - 1) + qb * qb / Double(b.count - 1)) : Double(a.count + b.count - 2)
-        let nu = max(1, Int(df.rounded(.down)))
-        let half = OnionStatistics.tQuantile(0.975, degreesOfFreedom: nu) * se
+        let se = (qa + qb).squareRoot(), df = degreesOfFreedom(qa, qb, a.count, b.count)
+        let half = OnionStatistics.tQuantile(0.975, degreesOfFreedom: max(1, Int(df.rounded(.down)))) * se
         c.standardError = se; c.degreesOfFreedom = df
         c.interval = Interval(low: c.estimate - half, high: c.estimate + half)
-        c.minimumDetectableEffect = (OnionStatistics.tQuantile(0.975, degreesOfFreedom: nu) + OnionStatistics.tQuantile(power, degreesOfFreedom: nu)) * se
+        c.minimumDetectableEffect = mde(se: se, degreesOfFreedom: df, power: power)
         return c
+    }
+
+    /// Welch–Satterthwaite degrees of freedom of s²_A/n_A = qa and s²_B/n_B = qb; both 0
+    /// (identical values): the pooled n_A + n_B − 2, for an interval of width 0.
+    static func degreesOfFreedom(_ qa: Double, _ qb: Double, _ na: Int, _ nb: Int) -> Double {
+        qa + qb > 0 ? (qa + qb) * (qa + qb) / (qa * qa / Double(na - 1) + qb * qb / Double(nb - 1)) : Double(na + nb - 2)
+    }
+
+    /// (t₀.₉₇₅,ν + t_power,ν)·SE with ν the degrees of freedom rounded down (at least 1).
+    static func mde(se: Double, degreesOfFreedom df: Double, power: Double) -> Double {
+        let nu = max(1, Int(df.rounded(.down)))
+        return (OnionStatistics.tQuantile(0.975, degreesOfFreedom: nu) + OnionStatistics.tQuantile(power, degreesOfFreedom: nu)) * se
+    }
+
+    /// The MDE this test will have on n_A and n_B values whose per-value numbers have standard
+    /// deviation σ in both halves — the prospective power of the leakage verdict, before anything
+    /// is trained: (t₀.₉₇₅,ν + t_power,ν)·σ·√(1/n_A + 1/n_B), ν Welch's (here n_A + n_B − 2 for
+    /// equal halves) rounded down. nil with fewer than 2 values in a half (no interval).
+    public static func prospectiveMDE(valuesA na: Int, valuesB nb: Int, sd: Double, power: Double = OnionStatistics.defaultPower) -> Double? {
+        guard na >= 2, nb >= 2, sd.isFinite, sd >= 0 else { return nil }
+        let qa = sd * sd / Double(na), qb = sd * sd / Double(nb)
+        return mde(se: (qa + qb).squareRoot(), degreesOfFreedom: degreesOfFreedom(qa, qb, na, nb), power: power)
     }
 }
 

@@ -28,11 +28,7 @@ struct ReportCommand: ParsableCommand {
         case "shallot.study/3":
             let r: StudyReport
             do { r = try dec.decode(StudyReport.self, from: d) } catch {
-                // A /3 file from before the surrogate design (issue 21) has the filler control's AUC in it.
-                let j = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any]
-                if (j?["pretraining_leakage"] as? [String: Any])?["auc_difference"] != nil {
-                    fail("\(input): this shallot.study/3 file was written by an older Shallot (the pre-training leakage comparison changed: surrogate values in identical contexts, a null base, seed pairs); run the study again")
-                }
+                if let old = olderStudy(d) { fail("\(input): this shallot.study/3 file was written by an older Shallot (\(old)); run the study again") }
                 fail("\(input): not a valid shallot.study/3 file: \(describe(error))")
             }
             if let bad = outOfRange(r) { fail("\(input): not a valid shallot.study/3 file: \(bad)") }
@@ -48,6 +44,20 @@ struct ReportCommand: ParsableCommand {
         reporting { try PrivateFile.write(Data(html.utf8), to: path) }   // owner-only: an audit made with --reveal-pii holds raw values
         print(path)
     }
+}
+
+/// What changed since an older Shallot wrote this shallot.study/3 file (nil: not recognised as one).
+func olderStudy(_ d: Data) -> String? {
+    let leakage = ((try? JSONSerialization.jsonObject(with: d)) as? [String: Any])?["pretraining_leakage"] as? [String: Any]
+    // Before the surrogate design (issue 21): the filler control's AUC.
+    if leakage?["auc_difference"] != nil {
+        return "the pre-training leakage comparison changed: surrogate values in identical contexts, a null base, seed pairs"
+    }
+    // Before clean scoring prefixes and the prospective power (issue 21 review, M1 and M2).
+    if let design = leakage?["design"] as? [String: Any], design["scored"] == nil {
+        return "the pre-training leakage values are now scored after a prefix holding no other target, and the design carries its prospective power"
+    }
+    return nil
 }
 
 /// The largest magnitude a number in a report may have: far above any count, loss, perplexity

@@ -70,7 +70,10 @@ import Testing
             #expect(Self.skeleton(String(s.text.split(separator: "@")[0])).map { $0.isLetter ? "a" : $0 } == Self.skeleton(String(l)).map { $0.isLetter ? "a" : $0 })
             #expect(Self.scanner.scan("write to \(s.text) now").map(\.normalized) == [s.text])
         }
-        #expect(g.spaceSize(PIIKey(.email, "ab1@x.org"), like: "ab1@x.org") == 26 * 26 * 10)
+        // The candidate space bounds what is drawn, and is below 26² · 10 (two letters from names).
+        let space = g.spaceSize(PIIKey(.email, "ab1@x.org"), like: "ab1@x.org")
+        let drawn = Set((0..<3000).compactMap { _ in g.draw(PIIKey(.email, "ab1@x.org"), like: "ab1@x.org", &rng)?.text })
+        #expect(Double(drawn.count) <= space && space < 26 * 26 * 10, "\(drawn.count) drawn, space \(space)")
         for phone in ["+44 20 7946 0958", "(713) 555-0199", "+1 713 555 0199", "+49 69 123 4567"] {
             let key = PIIKey(.phone, PIINormalize.phone(phone))
             let s = try #require(g.draw(key, like: phone, &rng))
@@ -92,7 +95,7 @@ import Testing
         let dana = PIIKey(.email, "dana.whitfield@corvale.com"), phone = PIIKey(.phone, "+17135550199")
         let table = SurrogateTable(entries: [dana: Surrogate(text: "ryan.cole@corvale.com", name: NameSwap(from: "Dana Whitfield", to: "Ryan Cole")),
                                              phone: Surrogate(text: "(415) 321-7788")])
-        let (out, values, names) = table.apply(to: records, scanner: Self.scanner)
+        let (out, values, names, _) = table.apply(to: records, scanner: Self.scanner)
         #expect(values == 5 && names == 2)
         #expect(out[0].text.contains("From: Ryan Cole <ryan.cole@corvale.com>") && out[0].text.contains("Dana Whitfieldson and Ryan Cole met"))
         #expect(out[0].text.contains("Call (415) 321-7788 or +1 415 321 7788") && out[1].text == "ring (415) 321-7788")
@@ -123,5 +126,111 @@ import Testing
         #expect(!u.entries.values.contains { $0.name?.to == "Name s0@x.org" })
         // The same seed, the same surrogates.
         #expect(SurrogateTable.draw(keys, generator: Fixed(values: pool), seed: 2, avoid: Set(keys.map(\.key)), avoidNames: ["Name s0@x.org"]) == u)
+    }
+
+    // MARK: Names and shapes (issue 21 review, M3)
+
+    /// A replaced person's first name goes with their full name: in a text that holds the full
+    /// name, the first name standing alone (greeting, subject line, sign-off) is replaced by the
+    /// new first name, consistently; where another person named in the text has the same word in
+    /// their name, it is left and counted; in a text without the full name it is left.
+    @Test func firstNamesGoWithTheirFullNames() throws {
+        let dana = PIIKey(.email, "dana.lee@x.com"), sam = PIIKey(.email, "sam.cole@x.com"), tom = PIIKey(.email, "thomas.wu@x.com")
+        let table = SurrogateTable(entries: [dana: Surrogate(text: "eve.fox@x.com", name: NameSwap(from: "Dana Lee", to: "Eve Fox")),
+                                             sam: Surrogate(text: "tom.ray@x.com", name: NameSwap(from: "Sam Cole", to: "Tom Ray")),
+                                             tom: Surrogate(text: "ann.ito@x.com", name: NameSwap(from: "Thomas Wu", to: "Ann Ito"))],
+                                   names: ["Dana Lee", "Sam Cole", "Sam Reed", "Thomas Wu", "Mary Thomas"])
+        let plain = "From: Dana Lee <dana.lee@x.com>\nTo: Sam Cole <sam.cole@x.com>\nSubject: Lunch with Sam\n\nHi Sam,\nSamuel says hi.\n\nDana"
+        let twoSams = "From: Dana Lee <dana.lee@x.com>\nTo: Sam Cole <sam.cole@x.com>, Sam Reed <sam.reed@x.com>\n\nHi Sam,\n\nDana"
+        let thomas = "From: Thomas Wu <thomas.wu@x.com>\nTo: Mary Thomas <mary.thomas@x.com>\n\nHi Mary,\n\nThomas"
+        let noFull = "Hi Sam, see you Monday.\nDana"
+        let records = [plain, twoSams, thomas, noFull].enumerated().map { Record(id: "r\($0.offset)", subject: "s", text: $0.element, source: "t") }
+        let (out, _, names, left) = table.apply(to: records, scanner: Self.scanner)
+        #expect(out[0].text == "From: Eve Fox <eve.fox@x.com>\nTo: Tom Ray <tom.ray@x.com>\nSubject: Lunch with Tom\n\nHi Tom,\nSamuel says hi.\n\nEve", "\(out[0].text)")
+        // Two Sams: "Sam" alone is ambiguous and left; Dana's first name is not.
+        #expect(out[1].text == "From: Eve Fox <eve.fox@x.com>\nTo: Tom Ray <tom.ray@x.com>, Sam Reed <sam.reed@x.com>\n\nHi Sam,\n\nEve", "\(out[1].text)")
+        // "Thomas" is also Mary Thomas's surname: left, and her name is untouched.
+        #expect(out[2].text == "From: Ann Ito <ann.ito@x.com>\nTo: Mary Thomas <mary.thomas@x.com>\n\nHi Mary,\n\nThomas", "\(out[2].text)")
+        #expect(out[3].text == noFull)
+        #expect(names == 2 + 3 + 2 + 1 + 1 && left == 1 + 1, "names \(names), left \(left)")
+        // The spans the leakage design checks scoring prefixes against are the same replacements.
+        let spans = table.nameSpans(in: Array(plain.unicodeScalars))
+        #expect(spans.map(\.replacement) == ["Eve Fox", "Tom Ray", "Tom", "Tom", "Eve"] && spans.filter { $0.key == sam }.count == 3)
+    }
+
+    /// A synthetic corpus's design: every greeting to a renamed person greets them by the new
+    /// first name, and every unsigned sign-off of a renamed sender is the new first name.
+    @Test func syntheticSurrogatesRenameGreetingsAndSignOffs() throws {
+        var p = SynthParameters(); p.subjects = 30; p.records = 300; p.seed = 8; p.zipf = 0.7
+        let c = try SynthGenerator.generate(p)
+        let keys = c.people.map { (key: PIIKey(.email, $0.email), text: $0.email) }
+        let g = SynthSurrogates(people: c.people, population: 0)
+        let table = SurrogateTable.draw(keys, generator: g, seed: 3, avoid: Set(keys.map(\.key)), avoidNames: Set(c.people.map(\.name)))
+        let (out, _, _, _) = table.apply(to: c.records, scanner: Self.scanner)
+        let byName = Dictionary(table.entries.values.compactMap(\.name).map { ($0.from, $0.to) }, uniquingKeysWith: { a, _ in a })
+        var greetings = 0, signOffs = 0
+        for (r, o) in zip(c.records, out) {
+            let lines = r.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let newLines = o.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            guard lines.count == newLines.count, let to = lines.first(where: { $0.hasPrefix("To: ") }),
+                  let from = lines.first.map({ String($0.dropFirst(6).prefix { $0 != "<" }).trimmingCharacters(in: .whitespaces) }) else { continue }
+            // The single recipient's greeting ("Hi Dana,"), when no one else in the text shares the name.
+            let names = c.people.map(\.name).filter { r.text.contains($0) }
+            func unambiguous(_ n: String) -> Bool { let f = n.split(separator: " ")[0]; return !names.contains { $0 != n && $0.split(separator: " ").contains(f) } }
+            if !to.contains(","), let recipient = c.people.first(where: { to.contains("\($0.name) <") }), let new = byName[recipient.name], unambiguous(recipient.name),
+               let k = lines.firstIndex(where: { $0 == "Hi \(recipient.first)," }) {
+                #expect(newLines[k] == "Hi \(new.split(separator: " ")[0]),", "\(r.id): \(newLines[k])")
+                greetings += 1
+            }
+            // The unsigned sign-off: the sender's first name as the last line.
+            if let sender = c.people.first(where: { $0.name == from }), let new = byName[sender.name], unambiguous(sender.name), lines.last == sender.first {
+                #expect(newLines.last == String(new.split(separator: " ")[0]), "\(r.id): \(newLines.last ?? "")")
+                signOffs += 1
+            }
+        }
+        #expect(greetings > 5 && signOffs > 5, "checked \(greetings) greetings and \(signOffs) sign-offs")
+    }
+
+    /// A user corpus's addresses keep their local part's shape — separators, digits, case, length —
+    /// with letters from names: a run as long as a name is a name.
+    @Test func formatSurrogateAddressesAreNameShaped() throws {
+        let g = FormatSurrogates()
+        var rng = SplitMix64(seed: 21)
+        let names = Set((SynthVocabulary.firstNames + SynthVocabulary.lastNames).map { $0.folding(options: .diacriticInsensitive, locale: nil).lowercased() })
+        func shape(_ s: Substring) -> String { String(s.map { $0.isUppercase ? "A" : $0.isLowercase ? "a" : $0.isNumber ? "9" : $0 }) }
+        for written in ["jsmith@corp.example", "John.Smith42@corp.example", "mary_ann.oneil@corp.example", "kw@corp.example"] {
+            let key = PIIKey(.email, written.lowercased())
+            for _ in 0..<50 {
+                let s = try #require(g.draw(key, like: written, &rng)).text
+                let (l, ol) = (s.split(separator: "@")[0], written.split(separator: "@")[0])
+                #expect(shape(l) == shape(ol) && s.hasSuffix("@corp.example") && s.lowercased() != key.value, "\(written) → \(s)")
+                for run in l.split(whereSeparator: { !$0.isLetter }) where run.count >= 3 && names.contains(where: { $0.count == run.count }) {
+                    #expect(names.contains(run.lowercased()), "\(written) → \(s): \(run) is not a name")
+                }
+            }
+        }
+    }
+
+    /// A user corpus's NANP numbers keep the corpus's area codes, in its proportions.
+    @Test func formatSurrogatePhonesKeepTheCorpusAreaCodes() throws {
+        let numbers = (0..<80).map { String(format: "+1713555%04d", $0) } + (0..<20).map { String(format: "+1212555%04d", $0) } + ["+442079460958"]
+        let g = FormatSurrogates(numbers: numbers)
+        var rng = SplitMix64(seed: 4)
+        var counts: [String: Int] = [:]
+        for layout in ["(415) 555-0199", "+1 415 555 0199", "415.555.0199"] {
+            let key = PIIKey(.phone, PIINormalize.phone(layout))
+            for _ in 0..<1000 {
+                let s = try #require(g.draw(key, like: layout, &rng)).text
+                #expect(Self.skeleton(s) == Self.skeleton(layout), "\(layout) → \(s)")
+                counts[String(s.filter(\.isNumber).suffix(10).prefix(3)), default: 0] += 1
+            }
+            #expect(g.spaceSize(key, like: layout) == 2 * 8 * 1e6)
+        }
+        #expect(Set(counts.keys) == ["713", "212"], "\(counts)")
+        let share = Double(counts["713"] ?? 0) / 3000
+        #expect(abs(share - 0.8) < 0.03, "713 in \(share) of draws (0.8 in the corpus)")
+        // Without a corpus (or for a number that is not NANP) the draw is as before.
+        let intl = PIIKey(.phone, PIINormalize.phone("+44 20 7946 0958"))
+        #expect(Self.skeleton(try #require(g.draw(intl, like: "+44 20 7946 0958", &rng)).text) == Self.skeleton("+44 20 7946 0958"))
     }
 }

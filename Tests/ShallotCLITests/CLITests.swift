@@ -335,3 +335,32 @@ func shallot(_ args: [String], stdin: String) throws -> RunResult {
         #expect(bad.status != 0 && bad.stderr.contains("none of the 1 subjects"))
     }
 }
+
+/// Every study.json `shallot study` writes is one `shallot report` reads back: with one evaluation
+/// seed no t interval over seeds exists, so the MDEs are absent (with the reason), not "inf"
+/// (which the report's range check rightly refuses).
+@Suite(.serialized) struct StudyReportRoundTripTests {
+    @Test func aOneSeedStudyIsWrittenAndReadBackByTheReport() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try writeSalt("a salt for the one-seed study round trip", to: d + "/salt")
+        let s = try shallot(["study", "--preset", "smoke", "--seeds", "1", "--selection-seeds", "1", "--rounds", "1", "--salt-file", d + "/salt",
+                             "--threads", "1", "--jobs", "1", "--out", d + "/study"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let text = try String(contentsOfFile: d + "/study/study.json", encoding: .utf8)
+        #expect(!text.contains("\"inf\"") && !text.contains("\"-inf\""), "study.json holds an infinite number")
+        let j = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        let power = try #require((j["design"] as? [String: Any])?["power"] as? [String: Any])
+        #expect(power["prospective"] == nil && (power["prospective_unavailable"] as? String)?.contains("1 evaluation seed") == true, "\(power)")
+        #expect(power["after_round0"] == nil)
+        // The leakage verdict with one seed pair decides nothing, and says why.
+        let verdict = try #require((j["pretraining_leakage"] as? [String: Any])?["verdict"] as? [String: Any])
+        #expect(verdict["outcome"] as? String == "inconclusive" && verdict["seed_sd"] == nil)
+        let r = try shallot(["report", d + "/study/study.json", "--out", d + "/again.html"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: d + "/again.html", encoding: .utf8)
+        #expect(html.contains("Does the fine-tuned model still leak what its base memorised?"))
+        // A round's power note names the missing MDE (a run that stopped after round 0 has none).
+        if !((j["rounds"] as? [Any]) ?? []).isEmpty { #expect(html.contains("not computable before training")) }
+    }
+}

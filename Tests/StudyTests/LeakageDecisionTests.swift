@@ -61,6 +61,10 @@ import Testing
         let leaks = Self.verdict(kept: 0.8)
         #expect(leaks.outcome == .leaks && leaks.reasons.isEmpty, "\(leaks.summary)")
         #expect(abs(leaks.finetuned.estimate - 0.8) < 0.2 && leaks.perSeed.count == 3 && leaks.seedSD != nil)
+        #expect(!leaks.summary.contains("smaller than Δ"))
+        // `leaks` does not depend on Δ: a small, tightly measured leak leaks, and says it may be below Δ.
+        let small = Self.verdict(kept: 0.06, jitter: 0.02)
+        #expect(small.outcome == .leaks && small.finetuned.interval!.low < 0.1 && small.summary.contains("may be smaller than Δ"), "\(small.summary)")
         // Nothing kept, values tightly measured: a leak of Δ is ruled out.
         let none = Self.verdict(kept: 0, jitter: 0.05)
         #expect(none.outcome == .noLeakAboveDelta, "\(none.summary)")
@@ -154,5 +158,68 @@ import Testing
         }
         print("random splits of skewed differences: interval above 0 in \(Double(above) / Double(R))")
         #expect(Double(above) / Double(R) <= 0.035)
+    }
+
+    // MARK: Prospective power (issue 21 review, M2)
+
+    /// The prospective MDE by hand: 20 + 20 values of SD 0.6 give SE = 0.6·√(2/20), ν = 38
+    /// (published t₀.₉₇₅,₃₈ = 2.024394, t₀.₈₀,₃₈ = 0.851183); more values, a smaller MDE.
+    @Test func theProspectiveMDEByHand() throws {
+        let m = try #require(HalfContrast.prospectiveMDE(valuesA: 20, valuesB: 20, sd: 0.6))
+        #expect(abs(m - (2.024394 + 0.851183) * 0.6 * (2.0 / 20).squareRoot()) < 1e-5, "\(m)")
+        #expect(try #require(HalfContrast.prospectiveMDE(valuesA: 160, valuesB: 160, sd: 0.6)) < m)
+        #expect(try #require(HalfContrast.prospectiveMDE(valuesA: 20, valuesB: 20, sd: 0.3)) < m)
+        #expect(HalfContrast.prospectiveMDE(valuesA: 1, valuesB: 20, sd: 0.6) == nil)
+        // Δ = 0.1 at SD 0.6 needs about 2·(2.8·6)² ≈ 570 values per half.
+        #expect(try #require(HalfContrast.prospectiveMDE(valuesA: 560, valuesB: 560, sd: 0.6)) > 0.1)
+        #expect(try #require(HalfContrast.prospectiveMDE(valuesA: 600, valuesB: 600, sd: 0.6)) < 0.1)
+    }
+
+    /// It means what it says: values of SD σ with a true A − B of the prospective MDE give `leaks`
+    /// about 80% of the time (2,000 simulated runs, 20 values per half, 3 seed pairs).
+    @Test func theProspectiveMDEHasItsPower() throws {
+        var w = Draws(rng: SplitMix64(seed: 2121))
+        let n = 20, sd = 0.6, R = 2000
+        let mde = try #require(HalfContrast.prospectiveMDE(valuesA: n, valuesB: n, sd: sd))
+        var detected = 0
+        for _ in 0..<R {
+            let base = (main: (0..<(2 * n)).map { v in (v < n ? 2 : 0) + 0.3 * w.normal() }, null: Array(repeating: 0.0, count: 2 * n))
+            // d_v has SD σ after averaging over the 3 pairs: per pair σ·√3.
+            let pairs = (0..<3).map { _ in (main: (0..<(2 * n)).map { v in (v < n ? mde : 0) + sd * 3.0.squareRoot() * w.normal() }, null: Array(repeating: 0.0, count: 2 * n)) }
+            if LeakageStatistics.verdict(base: base, pairs: pairs, halves: Self.halves(n)).outcome == .leaks { detected += 1 }
+        }
+        let power = Double(detected) / Double(R)
+        print("prospective MDE \(mde) at SD \(sd), n = \(n): power \(power)")
+        #expect(power >= 0.76 && power <= 0.84)
+    }
+
+    /// The verdict says plainly when Δ cannot be ruled out at this size: as a reason when it is
+    /// inconclusive, in the summary when it leaks; never when the prospective MDE is at most Δ.
+    @Test func theVerdictSaysWhenDeltaCannotBeRuledOutAtThisSize() {
+        func run(kept: Double, jitter: Double, prospective: Double?) -> LeakageVerdict {
+            let n = 20
+            let base = (main: Self.scores(n: n, level: -3, shiftA: 2, jitter: 0.3, salt: 1), null: Self.scores(n: n, level: -3, shiftA: 0, jitter: 0.3, salt: 2))
+            let ps = (0..<3).map { s in (main: Self.scores(n: n, level: -4, shiftA: kept, jitter: jitter, salt: 10 + UInt64(s)),
+                                         null: Self.scores(n: n, level: -4, shiftA: 0, jitter: jitter, salt: 20 + UInt64(s))) }
+            return LeakageStatistics.verdict(base: base, pairs: ps, halves: Self.halves(n), prospectiveMDE: prospective)
+        }
+        let phrase = "cannot be ruled out at this size"
+        let open = run(kept: 0, jitter: 2, prospective: 0.5)
+        #expect(open.outcome == .inconclusive && open.reasons.contains { $0.contains(phrase) && $0.contains("20 + 20 values") && $0.contains("0.500") })
+        #expect(open.summary.contains(phrase))
+        let leaks = run(kept: 0.8, jitter: 0.3, prospective: 0.5)
+        #expect(leaks.outcome == .leaks && leaks.reasons.isEmpty && leaks.summary.contains(phrase))
+        #expect(!run(kept: 0, jitter: 2, prospective: 0.05).summary.contains(phrase) && !run(kept: 0, jitter: 2, prospective: nil).summary.contains(phrase))
+        // A run that did rule Δ out says so, not the prospective warning.
+        let none = run(kept: 0, jitter: 0.05, prospective: 0.5)
+        #expect(none.outcome == .noLeakAboveDelta && !none.summary.contains(phrase))
+    }
+
+    /// Every preset commits its prospective SD before any run (written into study.json's settings).
+    @Test func everyPresetCommitsAProspectiveSD() {
+        for name in StudySettings.presetNames {
+            let s = StudySettings.preset(name)!
+            #expect(s.leakage.prospectiveSD > 0 && s.leakage.prospectiveSD.isFinite, "\(name)")
+        }
     }
 }

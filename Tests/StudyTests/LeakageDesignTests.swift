@@ -55,8 +55,9 @@ import Testing
     @Test func aSyntheticDesign() throws {
         let p = try Self.synthetic(population: 0, seed: 1), f = try Self.synthetic(population: 1, seed: 2)
         let names = Set((p.people + f.people).map(\.name))
-        let d = LeakageDesign.build(P: p.records, F: f.records, generator: SynthSurrogates(people: p.people, population: 0), avoidNames: names,
-                                    seed: 7, exposurePerHalf: 5)
+        var d = LeakageDesign.build(P: p.records, F: f.records, generator: SynthSurrogates(people: p.people, population: 0), avoidNames: names,
+                                    seed: 7)
+        d.place(window: { $0.left.unicodeScalars.count / 4 }, seed: 7, exposurePerHalf: 5)
         // Populations 0 and 1 share no value: every value of a subject of P is a target.
         #expect(d.excludedInFinetuning == 0 && d.withoutSurrogate == 0 && d.targets.count >= 40)
         Self.checkCorpora(d, P: p.records, F: f.records)
@@ -73,7 +74,7 @@ import Testing
         #expect(d.exposureIndices.filter { d.halves[$0] == .a }.count == 5 && d.exposureIndices.filter { d.halves[$0] == .b }.count == 5)
         // The same inputs, the same design.
         let again = LeakageDesign.build(P: p.records, F: f.records, generator: SynthSurrogates(people: p.people, population: 0), avoidNames: names,
-                                        seed: 7, exposurePerHalf: 5)
+                                        seed: 7)
         #expect(again.halves == d.halves && again.mainCorpus == d.mainCorpus && again.nullCorpus == d.nullCorpus)
         // Exposure's candidates: drawn like the value, never the value, the same for every model.
         for i in d.exposureIndices {
@@ -86,7 +87,7 @@ import Testing
     @Test func aNullRunHidesBothHalvesFromBothBases() throws {
         let p = try Self.synthetic(population: 0, seed: 3), f = try Self.synthetic(population: 1, seed: 4)
         let d = LeakageDesign.build(P: p.records, F: f.records, generator: SynthSurrogates(people: p.people, population: 0),
-                                    avoidNames: Set((p.people + f.people).map(\.name)), seed: 7, null: true, exposurePerHalf: 5)
+                                    avoidNames: Set((p.people + f.people).map(\.name)), seed: 7, null: true)
         #expect(d.null && d.replacedMain.values == d.replacedNull.values)
         Self.checkCorpora(d, P: p.records, F: f.records)
     }
@@ -99,12 +100,69 @@ import Testing
         let subjects = Array(Set(c.records.map(\.subject))).sorted()
         let pre = Set(subjects.prefix(subjects.count / 2))
         let P = c.records.filter { pre.contains($0.subject) }, F = c.records.filter { !pre.contains($0.subject) }
-        let d = LeakageDesign.build(P: P, F: F, generator: FormatSurrogates(), seed: 7, exposurePerHalf: 8)
+        let d = LeakageDesign.build(P: P, F: F, generator: FormatSurrogates(), seed: 7)
         #expect(d.excludedInFinetuning > 0 && d.generator.kind == .formatMatched && d.replacedMain.names == 0)
         Self.checkCorpora(d, P: P, F: F)
         for e in d.targets where e.type == .email {
             let s = Self.surrogate(d.nullTable, e.key)
             #expect(s.value.split(separator: "@").last == e.value.split(separator: "@").last && s.value != e.value)
+        }
+    }
+
+    // MARK: Scoring places (issue 21 review, M1)
+
+    /// A known answer: five addresses in five records, scored after a 20-scalar prefix. a1 opens
+    /// r1 (clean); b1 follows a1 within 20 scalars in r1 but stands 40 scalars after its end in r2
+    /// (scored in r2); c1 always follows d1 (left out); d1 opens r3; e1 opens r5, then follows
+    /// itself (its first occurrence counts). A name replaced for another value in the prefix makes
+    /// it unclean; a name replaced for the value itself does not; a wider window reaches a1 in r2.
+    @Test func eachValueIsScoredAfterAPrefixWithoutAnyOtherTarget() throws {
+        let texts = ["r1": "Write to a1@x.com or b1@x.com today.", "r2": "a1@x.com is away; for the next forty days write b1@x.com please.",
+                     "r3": "d1@x.com c1@x.com", "r4": "ok d1@x.com c1@x.com", "r5": "e1@x.com e1@x.com"]
+        let owners = ["r1": "a1@x.com", "r2": "b1@x.com", "r3": "c1@x.com", "r4": "d1@x.com", "r5": "e1@x.com"]
+        let P = texts.keys.sorted().map { Record(id: $0, subject: owners[$0]!, text: texts[$0]!, source: "test") }
+        var d = LeakageDesign.build(P: P, F: [], generator: FormatSurrogates(), seed: 3)
+        #expect(d.targets.map(\.value) == ["a1@x.com", "b1@x.com", "c1@x.com", "d1@x.com", "e1@x.com"])
+        #expect(d.scored.isEmpty, "nothing is scored before the places are chosen")
+        d.place(window: { min($0.left.unicodeScalars.count, 20) }, seed: 3, exposurePerHalf: 1)
+        func place(_ v: String) -> String? { d.scoringPlaces[d.targets.firstIndex { $0.value == v }!].map { "\($0.record):\($0.start)" } }
+        #expect(place("a1@x.com") == "r1:9" && place("b1@x.com") == "r2:48" && place("c1@x.com") == nil)
+        #expect(place("d1@x.com") == "r3:0" && place("e1@x.com") == "r5:0")
+        let (scored, without) = d.scoredCounts
+        #expect(scored.a + scored.b == 4 && without.a + without.b == 1 && d.scored.count == 4)
+        #expect(d.exposureIndices.allSatisfy { d.scoringPlaces[$0] != nil } && d.exposureIndices.count == 2)
+        // A wider window reaches a1 in r2: b1 has no clean prefix left.
+        var wide = d
+        wide.place(window: { $0.left.unicodeScalars.count }, seed: 3, exposurePerHalf: 1)
+        #expect(wide.scoringPlaces[1] == nil && wide.scoringPlaces[0] != nil)
+        // A name replaced for a1 in b1's window in r2 (at "write"): b1 is left out; b1's
+        // own owner's name there is allowed.
+        let a1 = d.targets[0].key, b1 = d.targets[1].key
+        var named = d
+        named.nameSpans["r2"] = [NameSpan(start: 42, end: 47, key: a1, replacement: "Zed")]
+        named.place(window: { min($0.left.unicodeScalars.count, 20) }, seed: 3, exposurePerHalf: 1)
+        #expect(named.scoringPlaces[1] == nil)
+        named.nameSpans["r2"] = [NameSpan(start: 42, end: 47, key: b1, replacement: "Zed")]
+        named.place(window: { min($0.left.unicodeScalars.count, 20) }, seed: 3, exposurePerHalf: 1)
+        #expect(named.scoringPlaces[1]?.record == "r2")
+    }
+
+    /// On a synthetic design, checked without the positions `place` used: the text a scored value
+    /// is conditioned on holds no target as written anywhere in P, and no full name replaced for
+    /// another person's value; so for a value of half B both bases' corpora write that prefix alike.
+    @Test func scoredPrefixesHoldNoOtherTargetOrReplacedName() throws {
+        let p = try Self.synthetic(subjects: 20, records: 200, population: 0, seed: 11), f = try Self.synthetic(population: 1, seed: 12)
+        var d = LeakageDesign.build(P: p.records, F: f.records, generator: SynthSurrogates(people: p.people, population: 0),
+                                    avoidNames: Set((p.people + f.people).map(\.name)), seed: 5)
+        let window = 120
+        d.place(window: { min($0.left.unicodeScalars.count, window) }, seed: 5, exposurePerHalf: 4)
+        #expect(d.scored.count * 2 > d.targets.count, "most values have a clean prefix: \(d.scored.count) of \(d.targets.count)")
+        for i in d.scored {
+            let occ = d.scoringPlaces[i]!, prefix = String(String.UnicodeScalarView(occ.left.unicodeScalars.suffix(window)))
+            for (j, e) in d.targets.enumerated() {
+                for text in Set(e.places.map(\.text)) { #expect(!prefix.contains(text), "\(d.targets[i].value)'s prefix holds \(text)") }
+                if e.owner != d.targets[i].owner, let n = d.nullTable.entries[e.key]?.name { #expect(!prefix.contains(n.from), "\(d.targets[i].value)'s prefix holds \(n.from)") }
+            }
         }
     }
 }

@@ -30,6 +30,10 @@ import Testing
         print("planted: \(planted.verdict.summary)")
         #expect(planted.verdict.outcome == .leaks, "\(planted.verdict.summary)")
         #expect(planted.design.seedPairs == 3 && !planted.design.null && planted.design.targets.a >= 10 && planted.design.targets.b >= 10)
+        // The verdict compares the values scored after a clean prefix; the others are counted.
+        let d = planted.design
+        #expect(d.scored.a + d.withoutCleanPrefix.a == d.targets.a && d.scored.b + d.withoutCleanPrefix.b == d.targets.b)
+        #expect(planted.verdict.finetuned.valuesA == d.scored.a && planted.verdict.finetuned.valuesB == d.scored.b)
         #expect((planted.design.targetsByDuplication[">20"].map { $0.a + $0.b } ?? 0) * 2 > planted.design.targets.a + planted.design.targets.b)
         // The base memorised half A: greedy decoding reproduces some of it, and nothing of half B.
         let base = try #require(planted.models.first { $0.role == .mainBase })

@@ -265,21 +265,25 @@ import Testing
 
     // MARK: Prospective power
 
-    @Test func theProspectiveMDESolvesItsEquation() {
+    @Test func theProspectiveMDESolvesItsEquation() throws {
         let (S, n, p0, tau) = (5, 150, 0.08, 0.04)
-        let mde = OnionStatistics.prospectiveMDE(seeds: S, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau)
+        func mde(_ S: Int, _ n: Int, _ tau: Double) -> Double? { OnionStatistics.prospectiveMDE(seeds: S, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau) }
+        let m = try #require(mde(S, n, tau))
         let M = 2.776445 + 0.940965   // t₀.₉₇₅,₄ + t₀.₈₀,₄
         let a = M * M / Double(S * n), b = M * M * (tau * tau + 2 * p0 * (1 - p0) / Double(n)) / Double(S)
-        #expect(abs(mde - (a + (a * a + 4 * b).squareRoot()) / 2) < 1e-5)
+        #expect(abs(m - (a + (a * a + 4 * b).squareRoot()) / 2) < 1e-5)
         // More seeds, more subjects or less seed noise: a smaller MDE.
-        #expect(OnionStatistics.prospectiveMDE(seeds: 10, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau) < mde)
-        #expect(OnionStatistics.prospectiveMDE(seeds: S, subjects: 600, baselineNewlyRate: p0, betweenSeedSD: tau) < mde)
-        #expect(OnionStatistics.prospectiveMDE(seeds: S, subjects: n, baselineNewlyRate: p0, betweenSeedSD: 0.01) < mde)
-        #expect(OnionStatistics.prospectiveMDE(seeds: 1, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau) == .infinity)
+        #expect(try #require(mde(10, n, tau)) < m)
+        #expect(try #require(mde(S, 600, tau)) < m)
+        #expect(try #require(mde(S, n, 0.01)) < m)
+        // No test is possible with one seed or nobody to compare: no MDE, and a reason.
+        #expect(mde(1, n, tau) == nil && mde(S, 0, tau) == nil)
+        #expect(OnionStatistics.prospectiveUnavailable(seeds: 1, subjects: n)?.contains("1 evaluation seed") == true)
+        #expect(OnionStatistics.prospectiveUnavailable(seeds: S, subjects: 0) != nil && OnionStatistics.prospectiveUnavailable(seeds: S, subjects: n) == nil)
 
-        let need = OnionStatistics.seedsNeeded(delta: 0.05, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau)!
-        #expect(OnionStatistics.prospectiveMDE(seeds: need, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau) <= 0.05)
-        #expect(OnionStatistics.prospectiveMDE(seeds: need - 1, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau) > 0.05)
+        let need = try #require(OnionStatistics.seedsNeeded(delta: 0.05, subjects: n, baselineNewlyRate: p0, betweenSeedSD: tau))
+        #expect(try #require(mde(need, n, tau)) <= 0.05)
+        #expect(try #require(mde(need - 1, n, tau)) > 0.05)
         #expect(OnionStatistics.seedsNeeded(delta: 0.01, subjects: n, baselineNewlyRate: p0, betweenSeedSD: 0.2) == nil)
         #expect(OnionStatistics.seedsNeeded(delta: 0.5, subjects: 1000, baselineNewlyRate: 0.01, betweenSeedSD: 0) == 2)
     }
@@ -379,7 +383,7 @@ import Testing
         let alt = Self.simulate(seeds: S, replicates: reps, effect: mde, pBar: truth.mean, rngSeed: 0xA17 &+ UInt64(S))
         // The prospective MDE from the model's own parameters (τ = √2 · the arm's between-seed SD).
         let prospective = OnionStatistics.prospectiveMDE(seeds: S, subjects: World.subjects, baselineNewlyRate: truth.mean,
-                                                         betweenSeedSD: 2.0.squareRoot() * truth.seedSD)
+                                                         betweenSeedSD: 2.0.squareRoot() * truth.seedSD) ?? .nan
         print(String(format: "OnionDecision simulation S=%d (n=%d, p̄=%.3f, seed SD of a rate %.4f, %d replicates each): "
                      + "coverage null %.4f/%.4f, at MDE %.4f/%.4f (random/reseed); null exceeds %.4f/%.4f, fewer %.4f/%.4f, "
                      + "verdict exceeds %.4f, verdict fewer %.4f; mean MDE %.4f (prospective %.4f); power at MDE %.4f/%.4f, verdict %.4f",

@@ -34,7 +34,7 @@ import Testing
         #expect(d.evaluationSeeds.count == s.seeds && d.selectionSeeds.count == s.selectionSeeds)
         #expect(Set(d.evaluationSeeds).isDisjoint(with: d.selectionSeeds), "a selection seed is also an evaluation seed")
         #expect(d.testPrompts["record_window"] ?? 0 > 0 && d.testPrompts["10"] ?? 0 > 0, "the fixed test has k-token and aligned prompts: \(d.testPrompts)")
-        #expect(d.power.prospective > 0 && d.delta == 0.05)
+        #expect((d.power.prospective ?? 0) > 0 && d.power.prospectiveUnavailable == nil && d.delta == 0.05)
         #expect(r.baseline.models.filter { $0.role == "evaluation" }.count == s.seeds && r.baseline.models.filter { $0.role == "selection" }.count == s.selectionSeeds)
         #expect(r.rounds.count == s.rounds || d.stopped != nil)
         for rd in r.rounds {
