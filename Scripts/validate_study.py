@@ -84,6 +84,21 @@ def betainc(a, b, x):
     return math.exp(lbeta) * h / a
 
 
+def claim_run(out, path, used, wanted):
+    """A run directory holds one set of options (args.json): the study it finished (study.json) is
+    returned; a directory of other options is an error; otherwise the options are recorded
+    (atomically) and None says the run is to be done."""
+    if os.path.exists(used) and json.load(open(used)) != wanted:
+        sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
+    if os.path.exists(path):
+        return json.load(open(path))
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    with open(used + ".tmp", "w") as fh:
+        json.dump(wanted, fh)
+    os.replace(used + ".tmp", used)
+    return None
+
+
 def clopper_pearson(k, n, level=0.95):
     """Exact binomial interval by bisection on the beta CDF."""
     if n == 0:
@@ -160,14 +175,9 @@ def run_study(args, out, seed, groups, null):
     path, used = os.path.join(out, "study.json"), os.path.join(out, "args.json")
     wanted = {"preset": args.preset, "synth": args.synth, "pretrain_synth": args.pretrain_synth, "study": args.extra,
               "seed": seed, "groups": groups, "null": null}
-    if os.path.exists(used) and json.load(open(used)) != wanted:
-        sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
-    if os.path.exists(path):
-        return json.load(open(path)), 0.0
-    os.makedirs(out, mode=0o700, exist_ok=True)
-    with open(used + ".tmp", "w") as fh:
-        json.dump(wanted, fh)
-    os.replace(used + ".tmp", used)
+    done = claim_run(out, path, used, wanted)
+    if done is not None:
+        return done, 0.0
     p, f = corpora(args, out, seed, groups, null)
     cmd = ["study", "--preset", args.preset, "--seed", str(seed), "--corpus", f, "--pretrain-corpus", p,
            "--salt-file", os.path.join(args.out, "salt"), "--reveal-pii", "--jobs", str(args.jobs), "--out", out] + args.extra
@@ -260,14 +270,9 @@ def run_leakage(args, out, seed, null):
     path, used = os.path.join(out, "study.json"), os.path.join(out, "args.json")
     wanted = {"mode": "leakage", "preset": args.preset, "leakage_synth": args.leakage_synth, "user": args.leakage_user,
               "study": args.extra, "seed": seed, "null": null}
-    if os.path.exists(used) and json.load(open(used)) != wanted:
-        sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
-    if os.path.exists(path):
-        return json.load(open(path)), 0.0
-    os.makedirs(out, mode=0o700, exist_ok=True)
-    with open(used + ".tmp", "w") as fh:
-        json.dump(wanted, fh)
-    os.replace(used + ".tmp", used)
+    done = claim_run(out, path, used, wanted)
+    if done is not None:
+        return done, 0.0
     if args.leakage_user:
         p, f = os.path.join(out, "P.jsonl"), os.path.join(out, "F.jsonl")
         if not os.path.exists(p):
