@@ -127,11 +127,7 @@ final class Squatter: @unchecked Sendable {
         let squatter = try Squatter(model: dir)
         defer { squatter.stop() }
         let template = "echo \"INFO serving on http://127.0.0.1:\(squatter.port)/v1\" >&2; sleep 30 # {model}"
-        var message = "taken"
-        do {
-            let server = try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/server.log", timeout: 5)
-            server.stop(grace: 1)
-        } catch { message = "\(error)" }
+        let message = refusal { try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/server.log", timeout: 5) }
         #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
         #expect(!squatter.requests.contains { $0.lowercased().contains("authorization") }, "the squatter was sent the key")
         #expect(message.contains("127.0.0.1:\(squatter.port)") && message.contains("not the serve command"), "\(message)")
@@ -139,6 +135,12 @@ final class Squatter: @unchecked Sendable {
 }
 
 extension PortSquatTests {
+    /// The error a server start that must be refused threw ("taken" if it was not refused: the
+    /// server it started is stopped at once).
+    func refusal(_ start: () throws -> ModelServerProcess) -> String {
+        do { try start().stop(grace: 1); return "taken" } catch { return "\(error)" }
+    }
+
     /// A tiny model directory `shallot serve` can load.
     func modelDir(context: Int = 32) throws -> String {
         let dir = try tempDir() + "/model"
@@ -173,12 +175,10 @@ extension PortSquatTests {
         let squatter = try Squatter(model: dir)
         defer { squatter.stop() }
         let began = Date()
-        var message = "taken"
-        do {
-            let server = try ModelServerProcess.start(template: "sleep 30 # {model} {port}", model: dir, logPath: dir + "/server.log", timeout: 60,
-                                                      choosePort: { squatter.port })
-            server.stop(grace: 1)
-        } catch { message = "\(error)" }
+        let message = refusal {
+            try ModelServerProcess.start(template: "sleep 30 # {model} {port}", model: dir, logPath: dir + "/server.log", timeout: 60,
+                                         choosePort: { squatter.port })
+        }
         #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
         #expect(message.contains("127.0.0.1:\(squatter.port)") && message.contains("not the serve command") && message.contains("socket inode"), "\(message)")
         #expect(message.contains("process \(getpid())"), "the holder (this test process) is named: \(message)")
@@ -300,11 +300,7 @@ extension PortSquatTests {
         let bin = shallotBinary().path
         let template = "echo \"INFO serving on http://127.0.0.1:\(port)/v1\" >&2; sleep 4; exec '\(bin)' serve --model {model} --port \(port) "
             + "--served-model-name {model} --api-key-env SHALLOT_SERVE_API_KEY"
-        var message = "taken"
-        do {
-            let server = try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/../server.log", timeout: 25)
-            server.stop(grace: 1)
-        } catch { message = "\(error)" }
+        let message = refusal { try ModelServerProcess.start(template: template, model: dir, logPath: dir + "/../server.log", timeout: 25) }
         #expect(squatter.requests.isEmpty, "the squatter was sent: \(squatter.requests)")
         #expect(message.contains("did not serve") && message.contains("127.0.0.1:\(port)") && message.contains("not the serve command"), "\(message)")
     }
