@@ -90,6 +90,8 @@ def claim_run(out, path, used, wanted):
     (atomically) and None says the run is to be done."""
     if os.path.exists(used) and json.load(open(used)) != wanted:
         sys.exit(f"{out} holds a run with other options ({used}); choose another --out")
+    if os.path.exists(path) and not os.path.exists(used):
+        sys.exit(f"{out} holds a study.json without the options that made it ({used}); choose another --out")
     if os.path.exists(path):
         return json.load(open(path))
     os.makedirs(out, mode=0o700, exist_ok=True)

@@ -146,6 +146,9 @@ public enum SynthGenerator {
         guard p.subjects >= 2, p.records >= 1, p.population == 0 || p.population == 1 else {
             throw CorpusError.invalidArgument("synth needs at least 2 subjects and 1 record, population 0 or 1")
         }
+        guard p.verbosity.isFinite, (0...3).contains(p.verbosity) else {
+            throw CorpusError.invalidArgument("synth verbosity must be a spread between 0 and 3, not \(p.verbosity)")
+        }
         try NamesakePlant.validate(p)
         var rng = SynthRNG(synth: p.seed ^ (UInt64(p.population) << 56))
         var people = makePeople(p, &rng)

@@ -77,9 +77,11 @@ public struct LeakageVerdict: Codable, Sendable, Equatable {
 public enum LeakageStatistics {
     /// The smallest leak of interest, nats per token (docs/methods.md).
     public static let defaultDelta = 0.1
-    /// The SD of d_v the prospective power analysis assumes when a preset sets none: measured on
-    /// smoke-size planted and null runs (0.45–0.74 nats per token, BENCHMARKS.md), the upper
-    /// middle of that range; not yet measured on the larger presets.
+    /// The SD of d_v the prospective power analysis assumes when a preset sets none, committed
+    /// before the validation runs from five smoke-size planted and null runs (0.45–0.74 nats per
+    /// token). The validation runs since (BENCHMARKS.md, issue 21) realised a median of 0.54 (null)
+    /// and 0.75 (planted): the planted side exceeds it, so the prospective MDE is optimistic there;
+    /// kept, not refitted to the runs it is judged on; not yet measured on the larger presets.
     public static let defaultProspectiveSD = 0.6
     public static let minimumPerHalf = 10
     public static let minimumSeedPairs = 3

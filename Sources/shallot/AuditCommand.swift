@@ -136,7 +136,10 @@ struct AuditCommand: ParsableCommand {
     /// checkpoint at the end or on SIGINT/SIGTERM): the outputs never sit beside their salt.
     func auditSalt(checkpointDir: String) -> Data {
         if let s = salt.read() { return s }
-        if let d = FileManager.default.contents(atPath: checkpointDir + "/salt"), d.count == 32 { return d }
+        // The interrupted audit's salt only if it is still the user's private file (never through a
+        // link): a salt planted or exposed in OUT is not adopted — the audit starts afresh and its
+        // stages, keyed by the old salt, are recomputed.
+        if let d = try? PrivateFile.readSecret(checkpointDir + "/salt", what: "the interrupted audit's salt", bytes: 32...32) { return d }
         let fresh = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
         reporting {
             try PrivateFile.makeDirectory(out)

@@ -215,11 +215,4 @@ import Testing
         #expect(none.outcome == .noLeakAboveDelta && !none.summary.contains(phrase))
     }
 
-    /// Every preset commits its prospective SD before any run (written into study.json's settings).
-    @Test func everyPresetCommitsAProspectiveSD() {
-        for name in StudySettings.presetNames {
-            let s = StudySettings.preset(name)!
-            #expect(s.leakage.prospectiveSD > 0 && s.leakage.prospectiveSD.isFinite, "\(name)")
-        }
-    }
 }
