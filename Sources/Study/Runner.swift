@@ -31,7 +31,8 @@ public enum StudyError: Error, CustomStringConvertible {
 }
 
 public final class StudyRunner {
-    /// The PII types the study attacks: e-mail addresses and phone numbers.
+    /// The PII types of the pre-training leakage comparison (and the onion study's default):
+    /// e-mail addresses and phone numbers.
     static let types: Set<PIIType> = [.email, .phone]
     let s: StudySettings
     let dir: String
@@ -160,7 +161,7 @@ public final class StudyRunner {
         corpusInfo["pretrain_records"] = "\(P.count)"; corpusInfo["pretrain_subjects"] = "\(Set(P.map(\.subject)).count)"
         corpusInfo["finetune_records"] = "\(fTrain.count)"; corpusInfo["finetune_subjects"] = "\(recordsOf.count)"
         corpusInfo["held_out_records"] = "\(fHeldOut.count)"
-        ownership = Ownership(index: PIIIndex.build(records: F, scanner: PIIScanner(types: Self.types)))
+        ownership = Ownership(index: PIIIndex.build(records: F, scanner: PIIScanner(types: s.attackedTypes)))
     }
 
     /// The synthetic corpora P (population 0) and F (population 1, with the plant if asked), and
@@ -256,7 +257,7 @@ public final class StudyRunner {
     /// The fixed test of the fine-tuning members' corpus, and the activity strata.
     func prepareTest() {
         let stream = TrainingStream(records: fTrain, tokens: tokensOf, endOfText: tok.endOfText, context: s.model.context)
-        fixedTest = FixedTest.build(records: fTrain, stream: stream, tokenizer: tok, ownership: ownership, types: Self.types,
+        fixedTest = FixedTest.build(records: fTrain, stream: stream, tokenizer: tok, ownership: ownership, types: s.attackedTypes,
                                     prefixLengths: s.prefixLengths, occurrences: s.testOccurrences, seed: s.seed)
         strata = ActivityStrata(tokens: recordsOf.mapValues { $0.reduce(0) { $0 + tokensOf($1).count } }, strata: s.strata)
     }

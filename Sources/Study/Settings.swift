@@ -3,6 +3,7 @@
 
 import Audit
 import Foundation
+import PII
 import Training
 import Unlearning
 
@@ -60,6 +61,14 @@ public struct StudySettings: Codable, Sendable {
     /// of placed at their positions (what a server back end gets anyway): a local study then asks
     /// exactly what a study through `--serve-cmd` asks. nil: placed.
     public var padAlignedPrompts: Bool?
+    /// The PII types the onion study attacks (its ownership table, fixed test and counts); nil:
+    /// e-mail addresses and phone numbers. A corpus whose addresses follow from the names (first.last
+    /// at the company's domain, as the synthetic one) makes an address "extracted" by the pattern, a
+    /// non-member's as readily as a member's; `--types PHONE_NUMBER` then measures memorisation
+    /// only (docs/methods.md). The pre-training leakage comparison keeps both types.
+    public var types: [PIIType]?
+    /// The attacked types, resolved.
+    public var attackedTypes: Set<PIIType> { Set(types ?? [.email, .phone]) }
     /// The prospective variance the power analysis assumes before anything is trained: the
     /// reseed arm's newly-vulnerable rate and the between-seed sd of a paired difference,
     /// measured on this preset (BENCHMARKS.md).
@@ -84,7 +93,7 @@ public struct StudySettings: Codable, Sendable {
         case removePerRound = "remove_per_round", prefixLengths = "prefix_lengths", leakage
         case untargetedPrompts = "untargeted_prompts", unlearningMethods = "unlearning_methods"
         case selectionSeeds = "selection_seeds", delta, strata, testOccurrences = "test_occurrences", prospective, plant
-        case padAlignedPrompts = "pad_aligned_prompts"
+        case padAlignedPrompts = "pad_aligned_prompts", types
     }
 
     /// Namesake groups planted in the synthetic fine-tuning corpus, or their null twin.

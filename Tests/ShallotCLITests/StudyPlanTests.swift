@@ -253,4 +253,32 @@ import Testing
         let noModel = try shallot(args + ["--serve-cmd", "vllm serve --port {port}", "--out", d + "/nomodel"])
         #expect(noModel.status != 0 && noModel.stderr.contains("{model}"))
     }
+
+    /// --types restricts the onion study to the types asked for: its ownership table holds exactly
+    /// the default study's rows of that type, study.json records the choice (absent by default),
+    /// and a type the study cannot attack is refused before anything runs.
+    @Test func typesRestrictTheOnionStudy() throws {
+        let (d, args) = try salted()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let both = try shallot(args + ["--rounds", "0", "--out", d + "/both"])
+        let phones = try shallot(args + ["--rounds", "0", "--types", "PHONE_NUMBER", "--out", d + "/phones"])
+        #expect(both.status == 0 && phones.status == 0, "\(both.stderr)\n\(phones.stderr)")
+        guard both.status == 0, phones.status == 0 else { return }
+        func rows(_ dir: String) throws -> [[String: String]] {
+            let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ownership.json"))) as! [[String: Any]]
+            return rows.map { $0.compactMapValues { $0 as? String } }
+        }
+        let all = try rows(d + "/both"), onlyPhones = try rows(d + "/phones")
+        #expect(Set(all.compactMap { $0["type"] }) == ["EMAIL_ADDRESS", "PHONE_NUMBER"])
+        #expect(!onlyPhones.isEmpty && onlyPhones == all.filter { $0["type"] == "PHONE_NUMBER" })
+        func settings(_ dir: String) throws -> [String: Any] {
+            let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as! [String: Any]
+            return j["settings"] as! [String: Any]
+        }
+        #expect(try settings(d + "/phones")["types"] as? [String] == ["PHONE_NUMBER"])
+        #expect(try settings(d + "/both")["types"] == nil)
+        let refused = try shallot(args + ["--types", "US_SSN", "--out", d + "/ssn"])
+        #expect(refused.status != 0 && refused.stderr.contains("US_SSN"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/ssn"))
+    }
 }
