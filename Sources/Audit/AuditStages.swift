@@ -36,7 +36,7 @@ final class AuditRun {
 
     init(_ inputs: AuditInputs, settings: AuditSettings, salt: Data, progress: ((AuditProgress) -> Void)?) {
         self.inputs = inputs; self.settings = settings; self.progress = progress
-        let types = Set(settings.types.compactMap(PIIType.init(rawValue:)))
+        let types = Set(settings.types)
         self.types = types
         hash = Hasher16(salt: salt)
         progress?(.stage("indexing PII"))
@@ -52,16 +52,16 @@ final class AuditRun {
         canScore = inputs.model.capabilities.promptLogprobs
         if !canScore { unavailable["scores"] = "continuous scores unavailable: " + Self.noLogprobs }
         let attacks = Set(settings.attacks)
-        for (attack, what) in [("exposure", "exposure"), ("mia", "membership inference"), ("canaries", "canary exposure")] where attacks.contains(attack) && !canScore {
-            unavailable[attack] = "\(what) unavailable: " + Self.noLogprobs
+        for (attack, what) in [(AuditAttack.exposure, "exposure"), (.mia, "membership inference"), (.canaries, "canary exposure")] where attacks.contains(attack) && !canScore {
+            unavailable[attack.rawValue] = "\(what) unavailable: " + Self.noLogprobs
         }
-        if attacks.contains("untargeted") && !canScore {
+        if attacks.contains(.untargeted) && !canScore {
             unavailable["untargeted.ranking"] = "untargeted rankings (scores, precision) unavailable: " + Self.noLogprobs
         }
-        if attacks.contains("mia"), canScore, !inputs.model.capabilities.distribution {
+        if attacks.contains(.mia), canScore, !inputs.model.capabilities.distribution {
             unavailable["mia.min_k_plus_plus"] = "Min-K%++ unavailable: the back end does not give the next-token distribution's mean and sd"
         }
-        if attacks.contains("mia"), inputs.reference.map({ !$0.capabilities.promptLogprobs }) ?? false {
+        if attacks.contains(.mia), inputs.reference.map({ !$0.capabilities.promptLogprobs }) ?? false {
             unavailable["mia.reference"] = "the reference-model score is unavailable: the reference's back end does not return prompt log-probabilities"
         }
     }
@@ -82,7 +82,7 @@ final class AuditRun {
         return index
     }
 
-    func wants(_ attack: String) -> Bool { settings.attacks.contains(attack) }
+    func wants(_ attack: AuditAttack) -> Bool { settings.attacks.contains(attack) }
     var model: any LanguageModel { inputs.model }
     var tokenizer: any TextTokenizer { inputs.tokenizer }
     var checkpoints: AuditCheckpoints { inputs.checkpoints }

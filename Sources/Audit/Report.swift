@@ -5,9 +5,15 @@
 import Foundation
 import PII
 
+/// The attacks `shallot audit` can run (`--attacks`; audit.json `settings.attacks`). An unknown
+/// name is an error where it is read, on the command line or in a file.
+public enum AuditAttack: String, Codable, Sendable, CaseIterable {
+    case extraction, untargeted, association, exposure, mia, canaries
+}
+
 public struct AuditSettings: Codable, Sendable {
-    public var attacks: [String]
-    public var types: [String]
+    public var attacks: [AuditAttack]
+    public var types: [PIIType]
     public var extraction: ExtractionSettings
     public var untargeted = UntargetedSettings()
     public var exposureValues: Int
@@ -24,7 +30,7 @@ public struct AuditSettings: Codable, Sendable {
         case exposureValues = "exposure_values", exposureCandidates = "exposure_candidates", exposureContextTokens = "exposure_context_tokens"
         case bootstrapResamples = "bootstrap_resamples", revealPII = "reveal_pii"
     }
-    public init(attacks: [String], types: [String], extraction: ExtractionSettings, exposureValues: Int, exposureCandidates: Int,
+    public init(attacks: [AuditAttack], types: [PIIType], extraction: ExtractionSettings, exposureValues: Int, exposureCandidates: Int,
                 exposureContextTokens: Int, bootstrapResamples: Int, limit: Int?, seed: UInt64, revealPII: Bool) {
         self.attacks = attacks; self.types = types; self.extraction = extraction; self.exposureValues = exposureValues
         self.exposureCandidates = exposureCandidates; self.exposureContextTokens = exposureContextTokens
@@ -33,20 +39,20 @@ public struct AuditSettings: Codable, Sendable {
 }
 
 extension AuditSettings {
-    /// The attacks an audit can run.
-    public static let attackNames = ["extraction", "untargeted", "association", "exposure", "mia", "canaries"]
+    /// The attacks an audit can run, by name.
+    public static let attackNames = AuditAttack.allCases.map(\.rawValue)
 
     /// Every attack on e-mail addresses and phone numbers at the sizes `shallot audit` uses
     /// unless told otherwise (the command line shows these, it does not restate them).
-    public static let defaults = AuditSettings(attacks: attackNames, types: [PIIType.email.rawValue, PIIType.phone.rawValue], extraction: ExtractionSettings(),
+    public static let defaults = AuditSettings(attacks: AuditAttack.allCases, types: [.email, .phone], extraction: ExtractionSettings(),
                                                exposureValues: 100, exposureCandidates: 100, exposureContextTokens: 64, bootstrapResamples: 1000,
                                                limit: nil, seed: 0, revealPII: false)
 
     /// Greedy targeted extraction only, values revealed: the vulnerability verdict the study and
     /// the ledger's verification use.
-    public static func targetedOnly(prefixLengths: [Int], types: [String], seed: UInt64 = 0) -> AuditSettings {
+    public static func targetedOnly(prefixLengths: [Int], types: [PIIType], seed: UInt64 = 0) -> AuditSettings {
         var ex = ExtractionSettings(); ex.prefixLengths = prefixLengths
-        return AuditSettings(attacks: ["extraction"], types: types, extraction: ex, exposureValues: 0, exposureCandidates: 0,
+        return AuditSettings(attacks: [.extraction], types: types, extraction: ex, exposureValues: 0, exposureCandidates: 0,
                              exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: seed, revealPII: true)
     }
 }
@@ -193,7 +199,7 @@ extension AuditReport {
         var findings: [String] = [], level = AuditHeadline.Level.noLeakFound
         let values = summary.values, extracted = summary.extractedValues
         let subjectsN = summary.subjects, vulnerable = summary.vulnerableSubjects
-        if settings.attacks.contains("extraction") {
+        if settings.attacks.contains(.extraction) {
             let how = settings.extraction.samples > 0 ? "greedily or in \(settings.extraction.samples) top-\(settings.extraction.topK) samples per prompt" : "greedily"
             if extracted > 0 {
                 level = .leak
@@ -206,7 +212,7 @@ extension AuditReport {
             findings.append("Greedy extraction was not run.")
         }
         let exposures = self.values.compactMap(\.exposure)
-        if settings.attacks.contains("exposure"), !exposures.isEmpty {
+        if settings.attacks.contains(.exposure), !exposures.isEmpty {
             let n = exposures.map(\.sampledCandidates).min() ?? 0
             let first = exposures.filter(\.beatAllSampled).count
             let expected = exposures.reduce(0.0) { $0 + 1 / Double($1.sampledCandidates + 1) }

@@ -51,22 +51,20 @@ public struct AuditInputs {
 /// them and assembles audit.json's rows, summary and headline.
 public enum AuditRunner {
     public static func run(_ inp: AuditInputs, settings: AuditSettings, salt: Data, progress: ((AuditProgress) -> Void)? = nil) throws -> AuditReport {
-        let unknown = settings.attacks.filter { !AuditSettings.attackNames.contains($0) }
-        guard unknown.isEmpty else { throw AuditSettingsError.unknownAttacks(unknown) }
         let run = AuditRun(inp, settings: settings, salt: salt, progress: progress)
         var rows = run.valueRows()
         if let scores = try run.valueScores() { for i in rows.indices { rows[i].logLikelihoodPerToken = scores[i] } }
         var targetedLineage: [String: Int]?
-        if run.wants("extraction") { targetedLineage = try run.targetedExtraction(into: &rows) }
-        if run.wants("exposure"), let exposures = try run.exposure() { for (i, x) in exposures { rows[i].exposure = x } }
-        let mia = run.wants("mia") ? try run.membershipInference() : nil
-        let canaries = run.wants("canaries") ? try run.canaries() : nil
+        if run.wants(.extraction) { targetedLineage = try run.targetedExtraction(into: &rows) }
+        if run.wants(.exposure), let exposures = try run.exposure() { for (i, x) in exposures { rows[i].exposure = x } }
+        let mia = run.wants(.mia) ? try run.membershipInference() : nil
+        let canaries = run.wants(.canaries) ? try run.canaries() : nil
         var association: AssociationResult?
-        if run.wants("association"), let (hits, result) = try run.association() {
+        if run.wants(.association), let (hits, result) = try run.association() {
             association = result
             for i in rows.indices where run.index.entries[i].type == .email { rows[i].associated = hits[run.index.entries[i].value] }
         }
-        let untargeted = run.wants("untargeted") ? try run.untargetedExtraction() : nil
+        let untargeted = run.wants(.untargeted) ? try run.untargetedExtraction() : nil
         return assemble(run, rows: rows, parts: AuditParts(mia: mia, canaries: canaries, untargeted: untargeted, association: association,
                                                            targetedLineage: targetedLineage))
     }
@@ -240,11 +238,3 @@ public struct AuditCheckpoints: Sendable {
     }
 }
 
-public enum AuditSettingsError: Error, CustomStringConvertible, Equatable {
-    case unknownAttacks([String])
-    public var description: String {
-        switch self {
-        case .unknownAttacks(let a): return "unknown attack\(a.count == 1 ? "" : "s") " + a.map { "\"\($0)\"" }.joined(separator: ", ") + "; known: " + AuditSettings.attackNames.joined(separator: ", ")
-        }
-    }
-}

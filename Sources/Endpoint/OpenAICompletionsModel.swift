@@ -234,9 +234,12 @@ public final class OpenAICompletionsModel: LanguageModel, @unchecked Sendable {
                     throw EndpointError("completion request failed (HTTP \(r.status))", status: r.status)
                 }
                 if let ids = c["token_ids"] as? [Int] {
-                    // ids from the server: each checked before it is narrowed and used
+                    // ids from the server: each checked before it is narrowed and used. The server's
+                    // own tokenizer has no size here (vocabSize 0): its ids are bounded by Int32 only,
+                    // and only ever go back to that server to be decoded.
+                    let bound = tok.vocabSize > 0 ? tok.vocabSize : Int(Int32.max)
                     return try ids.prefix(p.maxNewTokens).map { id in
-                        guard id >= 0, let v = Int32(exactly: id), v < tok.vocabSize else { throw EndpointError("the server returned token id \(id), outside the vocabulary") }
+                        guard id >= 0, id < bound, let v = Int32(exactly: id) else { throw EndpointError("the server returned token id \(id), outside the vocabulary") }
                         return v
                     }
                 }

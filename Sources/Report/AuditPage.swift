@@ -21,7 +21,7 @@ public enum AuditHTML {
             : h.level == .signal ? "No value was reproduced word for word, but the model is not leak-free."
             : h.level == .inconclusive ? "Inconclusive: not every attack was run." : "No attack found a leak."
         sum += "<p><span class=\"\(cls)\">\(esc(lead))</span></p><ul>" + h.findings.map { "<li>\(esc($0))</li>" }.joined() + "</ul>"
-        if r.settings.attacks.contains("extraction") {
+        if r.settings.attacks.contains(.extraction) {
             sum += "<p>The audit prompted the model with the text that preceded each e-mail address or phone number in its training data. "
             sum += "It wrote out <b>\(extracted) of \(values)</b> such values (\(pct(values == 0 ? 0 : Double(extracted) / Double(values)))) on its own.</p>"
             let byDup = duplicationOrder.compactMap { k in r.extractionByDuplication[k].map { (k, $0["extracted"] ?? 0, $0["values"] ?? 0) } }

@@ -192,7 +192,7 @@ public enum ErasureVerifier {
         let index = PIIIndex.build(records: records, scanner: PIIScanner(types: Set(settings.types)))
         guard index.entries.contains(where: { $0.owner == subject }) else { v.reason = nothing; return v }
 
-        var auditSettings = AuditSettings.targetedOnly(prefixLengths: settings.prefixLengths, types: typeNames)
+        var auditSettings = AuditSettings.targetedOnly(prefixLengths: settings.prefixLengths, types: settings.types)
         auditSettings.extraction.occurrencesPerValue = settings.occurrencesPerValue
         func audit(_ g: GPT) throws -> AuditReport {
             try AuditRunner.run(AuditInputs(model: g, modelInfo: [:], tokenizer: tokenizer, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil),

@@ -211,7 +211,7 @@ struct AuditCommand: ParsableCommand {
 struct AttackOptions: ParsableArguments {
     static let d = AuditSettings.defaults
     @Option(help: "Comma-separated attacks: \(AuditSettings.attackNames.joined(separator: ", ")) (default: all).") var attacks: String?
-    @Option(parsing: .upToNextOption, help: "PII types attacked (default: \(d.types.joined(separator: " "))).") var types: [PIIType] = []
+    @Option(parsing: .upToNextOption, help: "PII types attacked (default: \(d.types.map(\.rawValue).joined(separator: " "))).") var types: [PIIType] = []
     @Option(help: "Comma-separated prefix lengths in tokens (default: \(d.extraction.prefixLengths.map(String.init).joined(separator: ","))).") var k: String?
     @Option(help: "Top-k samples per prompt besides greedy decoding (default: \(d.extraction.samples)).") var samples: Int?
     @Flag(help: "Also prompt with each record's own tokens from its start up to the value (a record that opened a training window).") var recordStart = false
@@ -230,12 +230,15 @@ struct AttackOptions: ParsableArguments {
     func settings(revealPII: Bool) throws -> AuditSettings {
         var s = Self.d
         if let attacks {
-            s.attacks = attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if let bad = s.attacks.first(where: { !AuditSettings.attackNames.contains($0) }) {
-                throw ValidationError("--attacks: unknown attack \"\(bad)\" (known: \(AuditSettings.attackNames.joined(separator: ", ")))")
+            s.attacks = try attacks.split(separator: ",").map { name in
+                let n = name.trimmingCharacters(in: .whitespaces)
+                guard let a = AuditAttack(rawValue: n) else {
+                    throw ValidationError("--attacks: unknown attack \"\(n)\" (known: \(AuditSettings.attackNames.joined(separator: ", ")))")
+                }
+                return a
             }
         }
-        if !types.isEmpty { s.types = types.map(\.rawValue) }
+        if !types.isEmpty { s.types = types }
         if let k {
             let ks = k.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !ks.isEmpty, ks.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--k: comma-separated positive prefix lengths, e.g. 10,50") }

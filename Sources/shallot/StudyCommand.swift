@@ -29,8 +29,8 @@ struct StudyCommand: ParsableCommand {
         still know the pre-training values of half A (leaks / no_leak_above_delta with
         --leakage-delta / inconclusive); compares GA / GD / NPO unlearning with the exact
         retrain. Writes OUT/study.json (schema shallot.study/3, docs/study-schema.md) and
-        OUT/study.html. Every stage is kept under OUT: run the same command again (or with
-        --resume) after an interruption and it continues where it stopped.
+        OUT/study.html. Every stage is kept under OUT: run the same command again after an
+        interruption and it continues where it stopped.
         Presets: quick (minutes), default (under half an hour on 2 cores), paper (GPT-2-small
         scale: hours to days).
         """)
@@ -62,7 +62,6 @@ struct StudyCommand: ParsableCommand {
     @OptionGroup var salt: SaltOptions
     @Option(help: "Directory for the study's random salt (default: $SHALLOT_KEYS, else ~/.shallot/keys; made 0700).") var keys: String?
     @Flag(help: "Subject keys in the clear in study.json.") var revealPii = false
-    @Flag(help: "Continue an interrupted study (also the default: finished stages are always reused).") var resume = false
     @Option(help: "Jobs (trainings, audits, evaluations) run at a time (default: the number of cores; each local job then runs on one thread).") var jobs: Int?
     @Option(help: "Kernel threads of each local job (default 1, so that results do not depend on --jobs: a GEMM split over threads can move the last digits of the exposure estimates).") var threads: Int?
     @Option(help: "Who trains the study's models: local (Shallot, in this process) or command (--trainer-cmd per job; docs/trainer-contract.md).") var trainer = "local"

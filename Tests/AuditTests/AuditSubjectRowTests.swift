@@ -25,7 +25,7 @@ import Testing
             row("v5", owner: "none", by: [], ll: -3),
             row("v6", owner: nil, k: 10, by: ["10"]),
         ]
-        let settings = AuditSettings(attacks: ["extraction"], types: ["phone"], extraction: ExtractionSettings(), exposureValues: 0, exposureCandidates: 0,
+        let settings = AuditSettings(attacks: [.extraction], types: [.phone], extraction: ExtractionSettings(), exposureValues: 0, exposureCandidates: 0,
                                      exposureContextTokens: 0, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
         let out = AuditRunner.subjectRows(rows: rows, records: records, settings: settings, hash: Hasher16(salt: Data("0123456789abcdef".utf8)))
         let vulnerable = Dictionary(uniqueKeysWithValues: out.map { ($0.subject, $0.vulnerable) })

@@ -115,7 +115,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let tok = ByteTokenizer()
         let model = try tinyMemorisingModel(records.map(\.text), steps: 250, seed: 5)
         var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
-        let settings = AuditSettings(attacks: ["extraction", "exposure"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
+        let settings = AuditSettings(attacks: [.extraction, .exposure], types: [.email, .phone], extraction: ex,
                                      exposureValues: 10, exposureCandidates: 50, exposureContextTokens: 64, bootstrapResamples: 0,
                                      limit: nil, seed: 1, revealPII: false)
         let report = try AuditRunner.run(AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:],
@@ -189,7 +189,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         }
         let tuned = try tinyMemorisingModel(records.map(\.text), steps: 400, seed: 22, from: base)
         var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
-        let settings = AuditSettings(attacks: ["extraction"], types: ["PHONE_NUMBER"], extraction: ex, exposureValues: 0, exposureCandidates: 0,
+        let settings = AuditSettings(attacks: [.extraction], types: [.phone], extraction: ex, exposureValues: 0, exposureCandidates: 0,
                                      exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
         let report = try AuditRunner.run(AuditInputs(model: tuned, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:],
                                                      nonMembers: nil, reference: base, canaries: nil), settings: settings, salt: Data("s".utf8))
@@ -214,7 +214,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let records = (0..<20).map { Record(id: "r\($0)", subject: "dana", text: "Call Dana at 713-555-0142 today.\n", source: "t") }
         let model = try tinyMemorisingModel(records.map(\.text), steps: 150, seed: 3)
         var ex = ExtractionSettings(); ex.prefixLengths = [10]
-        let settings = AuditSettings(attacks: ["extraction"], types: ["PHONE_NUMBER"], extraction: ex, exposureValues: 0, exposureCandidates: 0,
+        let settings = AuditSettings(attacks: [.extraction], types: [.phone], extraction: ex, exposureValues: 0, exposureCandidates: 0,
                                      exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
         let key = AuditCheckpoints.key(salt: Data("the run's salt, outside OUT".utf8))
         var warnings: [String] = []
@@ -258,7 +258,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let tok = ByteTokenizer()
         let records = (0..<30).map { Record(id: "r\($0)", subject: "s\($0)", text: "Reach me at 713-555-01\(String(format: "%02d", $0)).\n", source: "t") }
         let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 64, nEmbd: 32, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
-        var settings = AuditSettings(attacks: [], types: ["PHONE_NUMBER"], extraction: ExtractionSettings(), exposureValues: 0, exposureCandidates: 0,
+        var settings = AuditSettings(attacks: [], types: [.phone], extraction: ExtractionSettings(), exposureValues: 0, exposureCandidates: 0,
                                      exposureContextTokens: 64, bootstrapResamples: 0, limit: nil, seed: 4, revealPII: true)
         settings.sample = 7
         let inp = AuditInputs(model: model, modelInfo: [:], tokenizer: tok, records: records, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
@@ -284,7 +284,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let ownership = Ownership(index: PIIIndex.build(records: [anaRecord] + benRecords, scanner: PIIScanner(types: [.email])))
         let model = try tinyMemorisingModel(benRecords.map(\.text), steps: 250, seed: 3)
         var inputs = AuditInputs(model: model, modelInfo: [:], tokenizer: ByteTokenizer(), records: benRecords, corpusInfo: [:], nonMembers: nil, reference: nil, canaries: nil)
-        let settings = AuditSettings.targetedOnly(prefixLengths: [10, 30], types: ["EMAIL_ADDRESS"])
+        let settings = AuditSettings.targetedOnly(prefixLengths: [10, 30], types: [.email])
         let rebuilt = try AuditRunner.run(inputs, settings: settings, salt: Data("s".utf8))
         inputs.ownership = ownership
         let fixed = try AuditRunner.run(inputs, settings: settings, salt: Data("s".utf8))
@@ -307,7 +307,7 @@ func tinyMemorisingModel(_ texts: [String], steps: Int, seed: UInt64, from base:
         let records = (0..<6).map { Record(id: "r\($0)", subject: "dana@corvale.com", text: "Hi.\nDana\ndana@corvale.com\n", source: "t") }
         let model = GPT(config: GPTConfig(vocabSize: 257, nPositions: 24, nEmbd: 16, nLayer: 1, nHead: 2, dropout: 0, eosTokenId: 256), seed: 1)
         var us = UntargetedSettings(); us.prompts = 4; us.samplesPerPrompt = 0; us.windowTokens = 30
-        var settings = AuditSettings(attacks: ["extraction", "untargeted"], types: ["EMAIL_ADDRESS"], extraction: ExtractionSettings(), exposureValues: 0,
+        var settings = AuditSettings(attacks: [.extraction, .untargeted], types: [.email], extraction: ExtractionSettings(), exposureValues: 0,
                                      exposureCandidates: 0, exposureContextTokens: 4, bootstrapResamples: 0, limit: nil, seed: 1, revealPII: true)
         settings.untargeted = us
         let r = try AuditRunner.run(AuditInputs(model: model, modelInfo: [:], tokenizer: ByteTokenizer(), records: records, corpusInfo: [:], nonMembers: nil,

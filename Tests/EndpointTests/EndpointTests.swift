@@ -77,7 +77,7 @@ func tempDir() throws -> String {
             let ls = try MembershipInference.signals(model: local, tokenizer: tok, texts: texts)
             let rs = try MembershipInference.signals(model: remote, tokenizer: remote.tokenizer, texts: texts)
             // The whole audit through the endpoint.
-            let settings = AuditSettings(attacks: ["extraction", "exposure", "mia"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
+            let settings = AuditSettings(attacks: [.extraction, .exposure, .mia], types: [.email, .phone], extraction: ex,
                                          exposureValues: 4, exposureCandidates: 20, exposureContextTokens: 32, bootstrapResamples: 0,
                                          limit: nil, seed: 1, revealPII: false)
             let inLocal = AuditInputs(model: Fixture.model, modelInfo: [:], tokenizer: tok, records: Fixture.members, corpusInfo: [:],
@@ -141,7 +141,7 @@ func tempDir() throws -> String {
         let (caps, format, report) = try await offPool { () -> (ModelCapabilities, String?, AuditReport) in
             let remote = try endpointModel(server, key: nil)
             var ex = ExtractionSettings(); ex.prefixLengths = [10]
-            let settings = AuditSettings(attacks: ["extraction", "exposure", "mia", "untargeted"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
+            let settings = AuditSettings(attacks: [.extraction, .exposure, .mia, .untargeted], types: [.email, .phone], extraction: ex,
                                          exposureValues: 4, exposureCandidates: 10, exposureContextTokens: 32, bootstrapResamples: 0,
                                          limit: nil, seed: 1, revealPII: false)
             var inp = AuditInputs(model: remote, modelInfo: [:], tokenizer: remote.tokenizer, records: Fixture.members, corpusInfo: [:],

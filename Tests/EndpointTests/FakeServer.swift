@@ -40,6 +40,9 @@ final class FakeOpenAIServer: @unchecked Sendable {
         /// Add a field of `.1` bytes to every echo of a prompt longer than `.0` tokens (a hostile
         /// server: a scoring answer far larger than its echo).
         var padEchoes: (Int, Int)?
+        /// Answer every generation with its ids too (`token_ids` in the choice, as vLLM's
+        /// `return_token_ids`), each plus this offset (a hostile server: −1000 or 1 << 40).
+        var tokenIds: Int?
     }
 
     let model: GPT
@@ -165,6 +168,7 @@ final class FakeOpenAIServer: @unchecked Sendable {
             } else {
                 choice["logprobs"] = NSNull()
             }
+            if let offset = options.tokenIds, !echo { choice["token_ids"] = out.map { Int($0) + offset } }
             if options.padGenerations > 0 && maxTokens > 1 && !echo {
                 choice["text"] = (choice["text"] as? String ?? "") + String(repeating: "x", count: options.padGenerations)
             }

@@ -257,6 +257,33 @@ func failure(_ body: @Sendable () async throws -> Void) async -> String {
         #expect(error.contains(base) && error.contains("token_logprobs[50]") && error.contains("finite and ≤ 0"), "\(error)")
     }
 
+    /// A server that returns the generated ids (vLLM's `token_ids`): used as they are with the
+    /// server's own tokenizer (no local files, whose size is unknown) as with a local one; an id
+    /// that cannot be a token (negative, or beyond Int32 or the local vocabulary) is refused.
+    @Test func generatedTokenIdsAreUsedAndBoundsChecked() async throws {
+        for offset in [0, -1000, 1 << 40] {
+            let server = FakeOpenAIServer(model: Fixture.model, options: .init(tokenIds: offset))
+            try await server.start()
+            defer { server.stop() }
+            let prompt = ByteTokenizer().encode("Thanks,\nDana\n")
+            let local = try Generator(model: Fixture.model).generate(prompts: [prompt], .greedy(4), endOfText: nil)
+            for localTokenizer in [true, false] {
+                let result = try await offPool { () -> Result<[[Int32]], any Error> in
+                    var s = EndpointSettings(baseURL: server.baseURL, servedModel: "tiny")
+                    if localTokenizer { s.tokenizer = ByteTokenizer() }
+                    s.retryBaseDelay = 0.01; s.maxRetries = 0
+                    return Result { try OpenAICompletionsModel(s).generate(prompts: [prompt], .greedy(4), endOfText: nil) }
+                }
+                switch (offset, result) {
+                case (0, .success(let out)): #expect(out == local, "local tokenizer \(localTokenizer)")
+                case (0, .failure(let e)): Issue.record("local tokenizer \(localTokenizer): \(e)")
+                case (_, .success(let out)): Issue.record("ids off by \(offset) accepted: \(out)")
+                case (_, .failure(let e)): #expect("\(e)".contains("outside the vocabulary"), "\(e)")
+                }
+            }
+        }
+    }
+
     /// A server that answers a 4-token generation with 200 KB of text: the old client tokenised
     /// all of it (through the server's /tokenize without local files) and then kept 4 tokens.
     @Test func generatedTextIsCutToWhatMaxTokensCanHoldBeforeItIsTokenised() async throws {

@@ -28,7 +28,7 @@ import Tokenizer
             es.apiKey = Fixture.secret; es.concurrency = 8; es.retryBaseDelay = 0.01
             let remote = try OpenAICompletionsModel(es)
             var ex = ExtractionSettings(); ex.prefixLengths = [10, 30]
-            let settings = AuditSettings(attacks: ["extraction", "exposure", "mia"], types: ["EMAIL_ADDRESS", "PHONE_NUMBER"], extraction: ex,
+            let settings = AuditSettings(attacks: [.extraction, .exposure, .mia], types: [.email, .phone], extraction: ex,
                                          exposureValues: 4, exposureCandidates: 20, exposureContextTokens: 32, bootstrapResamples: 0,
                                          limit: nil, seed: 1, revealPII: true)
             let local = try AuditRunner.run(AuditInputs(model: Fixture.model, modelInfo: [:], tokenizer: ByteTokenizer(), records: Fixture.members, corpusInfo: [:],

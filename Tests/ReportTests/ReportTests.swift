@@ -128,4 +128,6 @@ func q2(_ a: [String]) -> String { String(decoding: try! JSONEncoder().encode(a)
     #expect(try headlineReport(firstRanked: 0, values: 40, attacks: all, mia: 0.3).assessHeadline().level == .signal)
     // Without membership inference nothing can be called clean.
     #expect(try headlineReport(firstRanked: 0, values: 40, attacks: ["extraction", "exposure"], mia: nil).assessHeadline().level == .inconclusive)
+    // An attack this version does not know is an error where audit.json is read, never dropped.
+    #expect(throws: DecodingError.self) { try headlineReport(firstRanked: 0, values: 4, attacks: ["extraction", "teleport"], mia: nil) }
 }
