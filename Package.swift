@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "PII", swiftSettings: checked),
         .target(name: "Corpus", dependencies: ["PII", "Support", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: checked),
         .target(name: "Audit", dependencies: ["GPT", "Tokenizer", "PII", "Corpus", "CZlib", "Support"], swiftSettings: checked),
-        .target(name: "Report", dependencies: ["Audit", "Study", "Support"]),
+        .target(name: "Report", dependencies: ["Audit", "PII", "Study", "Support"]),
         // The attacks' `LanguageModel` over an OpenAI-compatible completions API (vLLM, llama.cpp, TGI).
         .target(name: "Endpoint", dependencies: ["Audit", "GPT", "Tokenizer", "Support",
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client")]),

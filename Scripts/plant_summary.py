@@ -55,6 +55,9 @@ def study(corpus, out):
     heavy, light = plant(corpus)
     d = json.load(open(out + "/study.json"))
     r = d["rounds"][0]
+    targets = r["deletion_targets"]
+    if targets and all(len(t) == 16 and all(c in "0123456789abcdef" for c in t) for t in targets):
+        sys.exit(f"{out}/study.json names subjects by salted keys: run the study with --reveal-pii to name the plant's members")
     print(f"vulnerable at baseline {d['baseline']['vulnerable_share']:.0%}, churn {d['baseline']['seed_churn']:.3f}; "
           f"heavy members among the {len(r['deletion_targets'])} deletion targets: {len(heavy & set(r['deletion_targets']))}")
     for arm, v in r["arms"].items():

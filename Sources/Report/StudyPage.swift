@@ -4,6 +4,7 @@
 
 import Audit
 import Foundation
+import PII
 import Support
 import Study
 
@@ -11,11 +12,17 @@ public enum StudyHTML {
     static let arms = Arm.allCases
     static let armNames: [Arm: String] = [.deletion: "deletion (most vulnerable)", .randomRemoval: "random removal (matched)", .reseed: "reseed (same data)"]
 
+    /// What the onion study attacked, in words (`settings.types`; absent: both).
+    static func typesAttacked(_ s: StudySettings) -> String {
+        let names: [PIIType: String] = [.email: "e-mail addresses", .phone: "phone numbers"]
+        return s.attackedTypes.sorted().map { names[$0] ?? $0.rawValue }.joined(separator: " or ")
+    }
+
     public static func render(_ r: StudyReport) -> String {
         var p = Page(title: "Shallot study — the privacy onion and pre-training leakage")
         var sum = "<div class=\"summary\"><p><b>What this run found</b> (preset \(esc(r.settings.preset)), training-budget rule <code>\(esc(r.settings.budget.rawValue))</code>, \(r.settings.seeds) evaluation and \(r.settings.selectionSeeds) selection seeds, Δ = \(esc(num(r.settings.delta))), \(esc(String(format: "%.0f", r.seconds))) s):</p><ul>"
         for f in r.findings { sum += "<li>\(esc(f))</li>" }
-        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the fixed test — greedy decoding from the k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens before an occurrence of one of their e-mail addresses or phone numbers, and from the position-aligned prefix (the training window's tokens before it), built once from the original corpus and used for every model — reproduces the value. <i>Newly vulnerable</i>: vulnerable under a round's model and not under the same evaluation seed's baseline, among the subjects present in every arm (the analysis set). A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). The deletion targets are ranked on \(r.design.selectionSeeds.count) selection models, apart from the \(r.design.evaluationSeeds.count) evaluation seeds. Intervals: t over evaluation seeds of the paired per-seed difference (docs/methods.md).</p></div>"
+        sum += "</ul><p class=\"note\">A subject is <i>vulnerable</i> when the fixed test — greedy decoding from the k = \(esc(r.settings.prefixLengths.map(String.init).joined(separator: ", "))) tokens before an occurrence of one of their \(esc(typesAttacked(r.settings))), and from the position-aligned prefix (the training window's tokens before it), built once from the original corpus and used for every model — reproduces the value. <i>Newly vulnerable</i>: vulnerable under a round's model and not under the same evaluation seed's baseline, among the subjects present in every arm (the analysis set). A value belongs to the person it identifies, decided once from the full original corpus (\(r.ownership.owned) of \(r.ownership.values) values owned, \(r.ownership.unowned) unowned). The deletion targets are ranked on \(r.design.selectionSeeds.count) selection models, apart from the \(r.design.evaluationSeeds.count) evaluation seeds. Intervals: t over evaluation seeds of the paired per-seed difference (docs/methods.md).</p></div>"
         p.add(sum)
 
         // Rounds

@@ -83,6 +83,9 @@ public final class StudyRunner {
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, pretrainCorpus: [Record]? = nil,
                 corpusDescription: [String: String],
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
+        guard !settings.attackedTypes.isEmpty, settings.attackedTypes.isSubset(of: Self.types) else {
+            throw StudyError.corpus("the study attacks e-mail addresses and phone numbers; settings.types \(settings.types?.map(\.rawValue) ?? []) names none or another type")
+        }
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution
         verificationKey = VerifiedRecord.key(salt: salt)
         stageFilesKey = AuditCheckpoints.key(salt: salt)

@@ -62,10 +62,10 @@ public struct StudySettings: Codable, Sendable {
     /// exactly what a study through `--serve-cmd` asks. nil: placed.
     public var padAlignedPrompts: Bool?
     /// The PII types the onion study attacks (its ownership table, fixed test and counts); nil:
-    /// e-mail addresses and phone numbers. A corpus whose addresses follow from the names (first.last
-    /// at the company's domain, as the synthetic one) makes an address "extracted" by the pattern, a
-    /// non-member's as readily as a member's; `--types PHONE_NUMBER` then measures memorisation
-    /// only (docs/methods.md). The pre-training leakage comparison keeps both types.
+    /// e-mail addresses and phone numbers. An address occurs in everyone's headers and is mostly its
+    /// owner's name, so it is far easier to extract than a number (docs/methods.md, "Which types");
+    /// `--types PHONE_NUMBER` counts only values whose occurrences are their owner's own. The
+    /// pre-training leakage comparison keeps both types.
     public var types: [PIIType]?
     /// The attacked types, resolved.
     public var attackedTypes: Set<PIIType> { Set(types ?? [.email, .phone]) }

@@ -47,7 +47,7 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "Evaluation seeds: each has its own baseline and one model per arm and round (default: the preset's).") var seeds: Int?
     @Option(help: "Selection seeds: models the deletion targets are ranked on, apart from the evaluation seeds (default: the preset's).") var selectionSeeds: Int?
     @Flag(help: "Fill the positions before each record-window prompt with <|endoftext|> instead of placing the prompt at its trained position (what a --serve-cmd server gets): a local study then asks exactly what a served one asks.") var padAlignedPrompts = false
-    @Option(parsing: .upToNextOption, help: "PII types the onion study attacks (default: EMAIL_ADDRESS PHONE_NUMBER). PHONE_NUMBER alone where addresses follow from names, so that extraction measures memorisation (docs/methods.md); the pre-training leakage comparison keeps both.") var types: [PIIType] = []
+    @Option(parsing: .upToNextOption, help: "PII types the onion study attacks (default: EMAIL_ADDRESS PHONE_NUMBER). PHONE_NUMBER alone counts only values that occur in their owner's own mail (an address is in everyone's headers; docs/methods.md, "Which types"); the pre-training leakage comparison keeps both.") var types: [PIIType] = []
     @Option(help: "The smallest effect of interest Δ, an absolute difference of newly-vulnerable rates, fixed before the run (default 0.05).") var delta: Double?
     @Option(help: "The smallest pre-training leak of interest Δ in nats per token of a value, fixed before the run (default 0.1).") var leakageDelta: Double?
     @Option(help: "Seed pairs of the pre-training leakage comparison: the first evaluation seeds' baselines and as many fine-tunes of the control base (default 3; at most --seeds; fewer than 3 decide nothing).") var leakageSeeds: Int?
@@ -159,7 +159,8 @@ struct StudyCommand: ParsableCommand {
         if !types.isEmpty {
             let unsupported = types.filter { ![.email, .phone].contains($0) }
             guard unsupported.isEmpty else { throw ValidationError("--types: the study attacks EMAIL_ADDRESS and PHONE_NUMBER, not \(unsupported.map(\.rawValue).joined(separator: ", "))") }
-            settings.types = Array(Set(types)).sorted()
+            // Both types named are the default (nil): the same settings, fingerprint and stages.
+            settings.types = Set(types) == [.email, .phone] ? nil : Array(Set(types)).sorted()
         }
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }

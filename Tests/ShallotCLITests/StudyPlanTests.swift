@@ -277,6 +277,19 @@ import Testing
         }
         #expect(try settings(d + "/phones")["types"] as? [String] == ["PHONE_NUMBER"])
         #expect(try settings(d + "/both")["types"] == nil)
+        // The fixed test holds only numbers (fewer values than both types, no more than the numbers
+        // owned or not); the pre-training leakage comparison still scores both types.
+        func study(_ dir: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as! [String: Any]
+        }
+        let (sp, sb) = (try study(d + "/phones"), try study(d + "/both"))
+        let tested = { (j: [String: Any]) in (j["design"] as? [String: Any])?["test_values"] as? Int ?? -1 }
+        #expect(tested(sp) > 0 && tested(sp) < tested(sb) && tested(sp) <= onlyPhones.count, "\(tested(sp)) of \(tested(sb))")
+        let leakTypes = { (j: [String: Any]) in Set((((j["pretraining_leakage"] as? [String: Any])?["design"] as? [String: Any])?["targets_by_type"] as? [String: Any] ?? [:]).keys) }
+        #expect(leakTypes(sp) == ["EMAIL_ADDRESS", "PHONE_NUMBER"] && leakTypes(sp) == leakTypes(sb))
+        // Both types named explicitly are the default: the same settings, the same study.
+        let explicit = try shallot(args + ["--rounds", "0", "--types", "PHONE_NUMBER", "EMAIL_ADDRESS", "--out", d + "/explicit"])
+        #expect(explicit.status == 0 && (try settings(d + "/explicit"))["types"] == nil, "\(explicit.stderr)")
         let refused = try shallot(args + ["--types", "US_SSN", "--out", d + "/ssn"])
         #expect(refused.status != 0 && refused.stderr.contains("US_SSN"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: d + "/ssn"))
