@@ -289,7 +289,8 @@ import Testing
         #expect(leakTypes(sp) == ["EMAIL_ADDRESS", "PHONE_NUMBER"] && leakTypes(sp) == leakTypes(sb))
         // Both types named explicitly are the default: the same settings, the same study.
         let explicit = try shallot(args + ["--rounds", "0", "--types", "PHONE_NUMBER", "EMAIL_ADDRESS", "--out", d + "/explicit"])
-        #expect(explicit.status == 0 && (try settings(d + "/explicit"))["types"] == nil, "\(explicit.stderr)")
+        #expect(explicit.status == 0, "\(explicit.stderr)")
+        if explicit.status == 0 { #expect(try settings(d + "/explicit")["types"] == nil) }
         let refused = try shallot(args + ["--types", "US_SSN", "--out", d + "/ssn"])
         #expect(refused.status != 0 && refused.stderr.contains("US_SSN"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: d + "/ssn"))
