@@ -33,7 +33,7 @@ public enum StudyError: Error, CustomStringConvertible {
 public final class StudyRunner {
     /// The PII types of the pre-training leakage comparison (and the onion study's default):
     /// e-mail addresses and phone numbers.
-    static let types: Set<PIIType> = [.email, .phone]
+    static let types = StudySettings.studyTypes
     let s: StudySettings
     let dir: String
     let progress: (StudyProgress) -> Void

@@ -68,7 +68,9 @@ public struct StudySettings: Codable, Sendable {
     /// pre-training leakage comparison keeps both types.
     public var types: [PIIType]?
     /// The attacked types, resolved.
-    public var attackedTypes: Set<PIIType> { Set(types ?? [.email, .phone]) }
+    public var attackedTypes: Set<PIIType> { types.map(Set.init) ?? Self.studyTypes }
+    /// The types the study can attack (and the leakage comparison always does).
+    public static let studyTypes: Set<PIIType> = [.email, .phone]
     /// The prospective variance the power analysis assumes before anything is trained: the
     /// reseed arm's newly-vulnerable rate and the between-seed sd of a paired difference,
     /// measured on this preset (BENCHMARKS.md).

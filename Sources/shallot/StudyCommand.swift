@@ -157,10 +157,10 @@ struct StudyCommand: ParsableCommand {
         if let budget { settings.budget = budget }
         if padAlignedPrompts { settings.padAlignedPrompts = true }
         if !types.isEmpty {
-            let unsupported = types.filter { ![.email, .phone].contains($0) }
+            let unsupported = types.filter { !StudySettings.studyTypes.contains($0) }
             guard unsupported.isEmpty else { throw ValidationError("--types: the study attacks EMAIL_ADDRESS and PHONE_NUMBER, not \(unsupported.map(\.rawValue).joined(separator: ", "))") }
             // Both types named are the default (nil): the same settings, fingerprint and stages.
-            settings.types = Set(types) == [.email, .phone] ? nil : Array(Set(types)).sorted()
+            settings.types = Set(types) == StudySettings.studyTypes ? nil : Array(Set(types)).sorted()
         }
         if let rounds { settings.rounds = rounds }
         if let remove { settings.removePerRound = remove }
