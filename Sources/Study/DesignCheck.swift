@@ -19,7 +19,7 @@ extension StudyRunner {
     /// The design, checked on the corpus before anything is trained, with its prospective power.
     func checkDesign() throws -> StudyDesign {
         let (evaluation, selection) = seeds()
-        let testable = fixedTest.testable.intersection(members).count
+        let testable = fixedTest.testable.intersection(corpora.members).count
         let removedAtMost = 2 * s.removePerRound * s.rounds
         if s.rounds > 0 {
             guard s.seeds >= 1, s.selectionSeeds >= 1, s.removePerRound >= 1 else {
@@ -53,7 +53,7 @@ extension StudyRunner {
     /// Between evaluation baselines: the share of testable members not vulnerable under seed i
     /// that are vulnerable under seed j (i ≠ j), averaged over pairs — what retraining alone does.
     func seedChurn(_ baseline: [TestOutcome]) -> Double? {
-        let pool = fixedTest.testable.intersection(members)
+        let pool = fixedTest.testable.intersection(corpora.members)
         var rates: [Double] = []
         for i in baseline.indices {
             let free = pool.subtracting(baseline[i].vulnerable)
@@ -68,7 +68,7 @@ extension StudyRunner {
     /// The MDE re-estimated after round 0: the analysis sets' expected sizes and the churn.
     func powerAfterRound0(_ st: OnionState, churn: Double?) -> Double? {
         guard s.rounds > 0, let churn else { return nil }
-        let pool = fixedTest.testable.intersection(members)
+        let pool = fixedTest.testable.intersection(corpora.members)
         let n = mean(st.baseline.map { Double(pool.subtracting($0.vulnerable).count) }) - Double(2 * s.removePerRound)
         guard let mde = OnionStatistics.prospectiveMDE(seeds: st.evaluationSeeds.count, subjects: max(0, Int(n)), baselineNewlyRate: churn,
                                                        betweenSeedSD: s.prospective.betweenSeedSD) else { return nil }
@@ -80,7 +80,7 @@ extension StudyRunner {
     /// vulnerable subjects than a round would delete.
     func calibration(_ st: OnionState) -> String? {
         guard s.rounds > 0 else { return nil }
-        let found = TargetSelection.meanVulnerable(present: members, selection: st.selection)
+        let found = TargetSelection.meanVulnerable(present: corpora.members, selection: st.selection)
         guard found < Double(s.removePerRound) else { return nil }
         return String(format: "Stopped after round 0 — calibrate memorisation first: the selection models found %.1f vulnerable subjects on average, fewer than the %d a round deletes, so the deletion arm would remove people who are not vulnerable and test nothing (train longer, raise the learning rate, or lower --remove-per-round).", found, s.removePerRound)
     }
@@ -91,13 +91,13 @@ extension StudyRunner {
         let models = runs.enumerated().map { k, rr in
             let sel = k >= E
             return BaselineModel(role: sel ? "selection" : "evaluation", index: sel ? k - E : k, trainingSeed: sel ? design.selectionSeeds[k - E] : design.evaluationSeeds[k],
-                                 vulnerable: rr.outcome.vulnerable.filter(members.contains).map(key).sorted(), extractedValues: rr.outcome.extractedValues,
+                                 vulnerable: rr.outcome.vulnerable.filter(corpora.members.contains).map(key).sorted(), extractedValues: rr.outcome.extractedValues,
                                  values: rr.outcome.values, extractedByPrefix: rr.outcome.extractedByPrefix, unownedExtracted: rr.outcome.unownedExtracted,
                                  trainSteps: rr.steps, finalLoss: rr.loss)
         }
-        let pool = fixedTest.testable.intersection(members)
+        let pool = fixedTest.testable.intersection(corpora.members)
         let share = mean(runs.prefix(E).map { pool.isEmpty ? 0 : Double(pool.intersection($0.outcome.vulnerable).count) / Double(pool.count) })
-        return StudyBaseline(models: models, extractionByDuplication: runs[0].outcome.byDuplication, subjects: members.count, vulnerableShare: share,
+        return StudyBaseline(models: models, extractionByDuplication: runs[0].outcome.byDuplication, subjects: corpora.members.count, vulnerableShare: share,
                              seedChurn: seedChurn(runs.prefix(E).map(\.outcome)))
     }
 }

@@ -55,7 +55,7 @@ extension StudyRunner {
     /// The scored values' scores (at their scoring places), the exposure sample's exposure, and
     /// greedy extraction of every target from its true prefixes in P (`prefix_lengths`).
     func measure(_ m: any LanguageModel) throws -> LeakageMeasurement {
-        let d = leakage!
+        let d = leakage
         let scores = try ValueScores.score(model: m, occurrences: d.scored.map { d.scoringPlaces[$0]! }, contextTokens: s.leakage.contextTokens)
         var exposure: [Double] = []
         for i in d.exposureIndices {
@@ -68,7 +68,7 @@ extension StudyRunner {
             } catch is AttackContextError { exposure.append(.nan) }
         }
         var ex = ExtractionSettings(); ex.prefixLengths = s.prefixLengths
-        let extracted = try TargetedExtraction.run(model: m, tokenizer: tok, index: PIIIndex(entries: d.targets), records: pById, types: LeakageDesign.types,
+        let extracted = try TargetedExtraction.run(model: m, tokenizer: tok, index: PIIIndex(entries: d.targets), records: corpora.pById, types: LeakageDesign.types,
                                                    settings: ex).map(\.extracted)
         return LeakageMeasurement(scores: scores, exposure: exposure, extracted: extracted)
     }
@@ -81,7 +81,7 @@ extension StudyRunner {
             let attributionJob = scheduler.spawn { try self.store.stage("pretraining_leakage_attribution", warn: self.warnStage) { try self.attribution() } }
             let measured = try scheduler.run(models.map { m in { try self.measured(m.id) } })
             let attribution = try attributionJob.wait()
-            let d = leakage!
+            let d = leakage
             let pairs = (0..<leakagePairs).map { i in (main: measured[2 + 2 * i].scores, null: measured[3 + 2 * i].scores) }
             let verdict = LeakageStatistics.verdict(base: (measured[0].scores, measured[1].scores), pairs: pairs, halves: d.scored.map { d.halves[$0] },
                                                     delta: s.leakage.delta, prospectiveMDE: leakageProspectiveMDE())
@@ -94,7 +94,7 @@ extension StudyRunner {
 
     /// The secondary endpoint: the same contrast on exposure (bits), on the exposure sample.
     func exposureContrasts(_ x: [LeakageMeasurement]) -> LeakageExposure {
-        let d = leakage!
+        let d = leakage
         let halves = d.exposureIndices.map { d.halves[$0] }
         let pairs = (0..<leakagePairs).map { i in LeakageStatistics.differences(main: x[2 + 2 * i].exposure, null: x[3 + 2 * i].exposure) }
         var values = HalfCounts()
@@ -106,7 +106,7 @@ extension StudyRunner {
 
     /// One model's row: its mean scores and exposure per half, and what greedy decoding extracts.
     func leakageRow(_ id: JobID, role: LeakageRole, pair: Int?, _ x: LeakageMeasurement) -> LeakageModelRow {
-        let d = leakage!
+        let d = leakage
         func meanOf(_ xs: [Double], _ halves: [LeakageHalf], _ h: LeakageHalf) -> Double { mean(zip(xs, halves).filter { $0.1 == h && $0.0.isFinite }.map(\.0)) }
         var extracted = HalfCounts(), byDup: [String: HalfCounts] = [:]
         for (i, hit) in x.extracted.enumerated() where hit {
@@ -122,7 +122,7 @@ extension StudyRunner {
     }
 
     func leakageSummary() -> LeakageDesignSummary {
-        let d = leakage!
+        let d = leakage
         var exposure = HalfCounts()
         for i in d.exposureIndices { exposure.add(d.halves[i]) }
         let (scored, without) = d.scoredCounts
@@ -148,12 +148,12 @@ extension StudyRunner {
         let tuned = LocalModel(try saved(id), tokenizer: tok)
         let corpus = leakage.mainCorpus
         let scanner = PIIScanner(types: LeakageDesign.types)
-        let pIndex = PIIIndex.build(records: corpus, scanner: scanner), fKeys = keys(fTrain)
+        let pIndex = PIIIndex.build(records: corpus, scanner: scanner), fKeys = keys(corpora.fTrain)
         var us = UntargetedSettings(); us.prompts = s.untargetedPrompts; us.samplesPerPrompt = 4; us.seed = s.seed; us.newTokens = min(64, s.model.context / 2)
         let hasher = Hasher16(salt: Data("study-attribution".utf8))
         // Windows of pre-training mail with every line that holds PII left out: a prompt must not
         // carry a value's own prefix (that would be the targeted attack).
-        let promptText = seededShuffle(corpus.map(\.text), seed: s.seed ^ 0x7E).prefix(200).map { t in
+        let promptText = StudyCorpora.seededShuffle(corpus.map(\.text), seed: s.seed ^ 0x7E).prefix(200).map { t in
             t.split(separator: "\n", omittingEmptySubsequences: false).filter { scanner.scan(String($0)).isEmpty }.joined(separator: "\n")
         }.joined(separator: "\n\n")
         let un = try UntargetedExtraction.run(model: tuned, tokenizer: tok, trainingKeys: fKeys, pretrainingKeys: Set(pIndex.entries.map(\.key)), reference: nil,

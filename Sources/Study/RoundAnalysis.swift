@@ -10,18 +10,17 @@ import Support
 
 extension StudyRunner {
     /// Records of `subjects` among the fine-tuning members.
-    func records(of subjects: Set<String>) -> [Record] { subjects.sorted().flatMap { recordsOf[$0] ?? [] } }
 
-    func tokenCount(_ subjects: Set<String>) -> Int { records(of: subjects).reduce(0) { $0 + tokensOf($1).count } }
+    func tokenCount(_ subjects: Set<String>) -> Int { corpora.records(of: subjects).reduce(0) { $0 + tokensOf($1).count } }
 
     func roundResult(_ r: Int, targets: [String], draws: [ActivityStrata.Draw], runs: [Arm: [RunRecord]], state st: OnionState) -> StudyRound {
         let S = st.evaluationSeeds.count
         let analyses = (0..<S).map { i in
-            SeedAnalysis(testable: fixedTest.testable, members: members, removed: [.deletion: st.deleted, .randomRemoval: st.random[i], .reseed: []],
+            SeedAnalysis(testable: fixedTest.testable, members: corpora.members, removed: [.deletion: st.deleted, .randomRemoval: st.random[i], .reseed: []],
                          baseline: st.baseline[i], outcomes: runs.mapValues { $0[i].outcome })
         }
         let removedIds: [[Arm: Set<String>]] = (0..<S).map { i in
-            Dictionary(uniqueKeysWithValues: Arm.allCases.map { a in (a, Set(records(of: st.removed(a, seed: i)).map(\.id))) })
+            Dictionary(uniqueKeysWithValues: Arm.allCases.map { a in (a, Set(corpora.records(of: st.removed(a, seed: i)).map(\.id))) })
         }
         func collateral(_ x: String, _ a: Arm, _ i: Int) -> Int { fixedTest.collateral(of: x, removedRecords: removedIds[i][a]!) }
         let controls: [Arm] = [.randomRemoval, .reseed]
@@ -101,12 +100,12 @@ extension StudyRunner {
 
     func seedResult(_ a: Arm, _ i: Int, _ r: Int, _ st: OnionState, analysis: SeedAnalysis, run rr: RunRecord, collateral: (String, Arm, Int) -> Int) -> SeedResult {
         let removed = st.removed(a, seed: i)
-        let present = members.subtracting(removed)
+        let present = corpora.members.subtracting(removed)
         let o = rr.outcome
         let newly = analysis.newly[a]!
         let coll = analysis.analysisSet.map { collateral($0, a, i) }
         let removedOwners = o.extractedOwners.filter(removed.contains)
-        let recs = records(of: removed)
+        let recs = corpora.records(of: removed)
         return SeedResult(evaluationSeed: i, trainingSeed: trainingSeed(st.evaluationSeeds[i], round: r), vulnerable: o.vulnerable.filter(present.contains).map(key).sorted(),
                           newlyVulnerable: newly.map(key).sorted(), analysisSet: analysis.analysisSet.count,
                           newlyVulnerableRate: analysis.analysisSet.isEmpty ? nil : Double(newly.count) / Double(analysis.analysisSet.count),
@@ -114,7 +113,7 @@ extension StudyRunner {
                           collateralSubjects: coll.filter { $0 > 0 }.count, collateralOccurrences: coll.reduce(0, +),
                           extractedValues: o.extractedValues, values: o.values, extractedByPrefix: o.extractedByPrefix,
                           removedStillExtractable: Set(removedOwners).count, removedStillExtractableValues: removedOwners.count,
-                          unownedExtracted: o.unownedExtracted, heldOutOwnedExtracted: o.extractedOwners.filter { recordsOf[$0] == nil }.count,
+                          unownedExtracted: o.unownedExtracted, heldOutOwnedExtracted: o.extractedOwners.filter { corpora.recordsOf[$0] == nil }.count,
                           trainSteps: rr.steps, finalLoss: rr.loss)
     }
 

@@ -39,7 +39,6 @@ struct OnionState {
 }
 
 extension StudyRunner {
-    var members: Set<String> { Set(recordsOf.keys) }
 
     /// Every arm of round r retrains with the same fresh seed per evaluation seed (seed + 1000·r):
     /// within a seed the arms differ only in their data, so the comparison is paired.
@@ -72,9 +71,9 @@ extension StudyRunner {
     /// Round r's removals, decided from the selection models: the deletion targets and, per
     /// evaluation seed, the random control's draws.
     func planRemovals(_ st: OnionState, round r: Int) -> (targets: [String], draws: [ActivityStrata.Draw]) {
-        let targets = TargetSelection.rank(present: members.subtracting(st.deleted), selection: st.selection, k: s.removePerRound)
+        let targets = TargetSelection.rank(present: corpora.members.subtracting(st.deleted), selection: st.selection, k: s.removePerRound)
         let draws = st.evaluationSeeds.indices.map { i in
-            strata.draw(for: targets, pool: members.subtracting(st.random[i]), seed: s.seed ^ UInt64(r) &* 0x9E37_79B9 ^ UInt64(i) &* 0xC2B2_AE35)
+            strata.draw(for: targets, pool: corpora.members.subtracting(st.random[i]), seed: s.seed ^ UInt64(r) &* 0x9E37_79B9 ^ UInt64(i) &* 0xC2B2_AE35)
         }
         return (targets, draws)
     }

@@ -51,22 +51,15 @@ public final class StudyRunner {
     let t0 = Date()
     let infoLock = NSLock(), progressLock = NSLock()
 
-    // data
-    var P: [Record] = [], F: [Record] = []
+    /// The corpora, split once (Corpora.swift).
+    let corpora: StudyCorpora
     var tok: (any TextTokenizer)!
     var tokens: [String: [Int32]] = [:]
-    /// P's records by id (the true contexts of its values).
-    var pById: [String: Record] = [:]
     /// The pre-training leakage design (LeakageDesign.swift): target values, halves, the two bases' corpora.
-    var leakage: LeakageDesign!
+    var leakage: LeakageDesign
     /// The two bases' token streams' records, encoded once (their ids are P's: not in `tokens`).
     var baseTokens: (main: [[Int32]], null: [[Int32]]) = ([], [])
-    var fTrain: [Record] = [], fHeldOut: [Record] = []
-    var recordsOf: [String: [Record]] = [:]
-    var corpusInfo: [String: String] = [:]
     var modelInfo: [String: [String: String]] = [:]
-    /// Owners of F's values, decided from the full original F before anything is deleted.
-    var ownership: Ownership!
     /// The one test every model of the study answers (FixedTest.swift), built before any job.
     var fixedTest: FixedTest!
     /// The members' activity strata (tokens written), for the random control.
@@ -98,9 +91,12 @@ public final class StudyRunner {
         store = AuditCheckpoints(directory: directory + "/stages", fingerprint: fingerprint, key: stageFilesKey)
         planBook = PlanBook(path: directory + "/plan.json", fingerprint: fingerprint, execution: execution, rounds: settings.rounds)
         scheduler = JobScheduler(width: execution.jobs)
-        corpusInfo = corpusDescription
+        (corpora, leakage) = try StudyCorpora.prepare(settings, user: userCorpus, pretrain: pretrainCorpus, description: corpusDescription)
         try PrivateFile.makeDirectory(directory)
-        try prepareCorpora(userCorpus, pretrain: pretrainCorpus)
+        // The plant's groups, for scoring a validation run afterwards (the study never reads it).
+        if settings.plant != nil {
+            try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(corpora.namesakes), to: directory + "/namesakes.json")
+        }
     }
 
     /// Progress from any job thread, one event at a time.
@@ -116,7 +112,7 @@ public final class StudyRunner {
     // salt) is run again. A stage file is reused only when its MAC under the study's key verifies
     // (AuditCheckpoints): one planted or edited in OUT is reported and run again.
     func warnStage(_ why: String) { report(.stage("warning: " + why)) }
-    lazy var subjectOfStageKey: [String: String] = Dictionary(F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
+    lazy var subjectOfStageKey: [String: String] = Dictionary(corpora.F.map { (stageKey($0.subject), $0.subject) }, uniquingKeysWith: { a, _ in a })
     func stageKey(_ subject: String) -> String { hash("stage-subject", subject) }
     func subjectStage<T: Codable & SubjectKeyedStage>(_ name: String, store: AuditCheckpoints? = nil, _ body: () throws -> T) throws -> T {
         let store = store ?? self.store
@@ -126,82 +122,17 @@ public final class StudyRunner {
         return r
     }
 
-    // MARK: corpora
-
-    func prepareCorpora(_ user: [Record]?, pretrain: [Record]?) throws {
-        // The people of synthetic corpora: the surrogates are drawn from their generator.
-        var people: (P: [SynthPerson], F: [SynthPerson])?
-        if let user, let pretrain {
-            // Two corpora: the user's fine-tuning corpus and their pre-training corpus, as given.
-            guard Set(user.map(\.subject)).count >= 10, Set(pretrain.map(\.subject)).count >= 10 else {
-                throw StudyError.corpus("the fine-tuning and pre-training corpora need at least 10 subjects each")
-            }
-            let clash = Set(pretrain.map(\.id)).intersection(user.map(\.id))
-            guard clash.isEmpty else { throw StudyError.corpus("record id \"\(clash.sorted()[0])\" is in both corpora (\(clash.count) ids are): give the records distinct ids") }
-            P = pretrain; F = user
-        } else if let user {
-            // A user corpus: subjects split at random into a pre-training half and a fine-tuning half.
-            let subjects = Array(Set(user.map(\.subject))).sorted()
-            guard subjects.count >= 20 else { throw StudyError.corpus("the corpus has \(subjects.count) subjects; the study needs at least 20") }
-            let shuffled = seededShuffle(subjects, seed: s.seed ^ 0xC0)
-            let pre = Set(shuffled.prefix(subjects.count / 2))
-            P = user.filter { pre.contains($0.subject) }; F = user.filter { !pre.contains($0.subject) }
-        } else {
-            people = try synthesise()
-        }
-        // A user's corpus: NANP area codes drawn as the pre-training corpus's own numbers have them.
-        let generator: any SurrogateGenerator = people.map { SynthSurrogates(people: $0.P, population: 0) }
-            ?? FormatSurrogates(numbers: PIIIndex.build(records: P, scanner: PIIScanner(types: [.phone])).entries.map(\.value))
-        leakage = LeakageDesign.build(P: P, F: F, generator: generator, avoidNames: Set((people?.P ?? []).map(\.name) + (people?.F ?? []).map(\.name)),
-                                      seed: s.seed, null: s.leakage.null == true)
-        pById = Dictionary(uniqueKeysWithValues: P.map { ($0.id, $0) })
-        // F: held-out subjects (non-members for MIA and utility) and the fine-tuning members.
-        let fSubjects = seededShuffle(Array(Set(F.map(\.subject))).sorted(), seed: s.seed ^ 0x4F)
-        let held = Set(fSubjects.prefix(Int(Double(fSubjects.count) * s.heldOutFraction)))
-        fTrain = F.filter { !held.contains($0.subject) }
-        fHeldOut = F.filter { held.contains($0.subject) }
-        for r in fTrain { recordsOf[r.subject, default: []].append(r) }
-        corpusInfo["pretrain_records"] = "\(P.count)"; corpusInfo["pretrain_subjects"] = "\(Set(P.map(\.subject)).count)"
-        corpusInfo["finetune_records"] = "\(fTrain.count)"; corpusInfo["finetune_subjects"] = "\(recordsOf.count)"
-        corpusInfo["held_out_records"] = "\(fHeldOut.count)"
-        ownership = Ownership(index: PIIIndex.build(records: F, scanner: PIIScanner(types: s.attackedTypes)))
-    }
-
-    /// The synthetic corpora P (population 0) and F (population 1, with the plant if asked), and
-    /// their people.
-    func synthesise() throws -> (P: [SynthPerson], F: [SynthPerson]) {
-        var sp = SynthParameters(); sp.zipf = s.zipf; sp.subjects = s.pretrainSubjects; sp.records = s.pretrainRecords; sp.seed = s.seed; sp.population = 0
-        let p = try SynthGenerator.generate(sp)
-        P = p.records
-        sp.subjects = s.finetuneSubjects; sp.records = s.finetuneRecords; sp.seed = s.seed &+ 1; sp.population = 1
-        if let plant = s.plant {
-            sp.namesakeGroups = plant.groups; sp.namesakeLight = plant.light; sp.namesakeLightMessages = plant.lightMessages; sp.namesakeNull = plant.null
-        }
-        let f = try SynthGenerator.generate(sp)
-        F = f.records
-        // The plant's groups, for scoring a validation run afterwards (the study never reads it).
-        if s.plant != nil {
-            try PrivateFile.makeDirectory(dir)
-            try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(f.namesakes), to: dir + "/namesakes.json")
-        }
-        return (p.people, f.people)
-    }
-
-    func seededShuffle<T>(_ a: [T], seed: UInt64) -> [T] {
-        var rng = SplitMix64(seed: mix64(seed))
-        return a.seededShuffled(using: &rng)
-    }
-
     /// The ownership table of F (DIR/ownership.json, owner-only: value ids and owners are keys
     /// unless --reveal-pii) and its summary for study.json.
     func writeOwnership() throws -> OwnershipSummary {
         struct Row: Codable { var type: String; var value: String; var owner: String? }
+        let ownership = corpora.ownership
         let rows = ownership.values.sorted().map { k in Row(type: k.type.rawValue, value: reveal ? k.value : hash(k.string), owner: ownership.owner(of: k).map(key)) }
         let path = dir + "/ownership.json"
         try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(rows), to: path)
         var byType: [String: Int] = [:]
         for k in ownership.owners.keys { byType[k.type.rawValue, default: 0] += 1 }
-        let members = Set(recordsOf.keys)
+        let members = corpora.members
         return OwnershipSummary(values: ownership.values.count, owned: ownership.owners.count, unowned: ownership.values.count - ownership.owners.count,
                                 ownedByType: byType, subjectsWithValues: Set(ownership.owners.values).intersection(members).count)
     }
@@ -237,8 +168,8 @@ public final class StudyRunner {
     /// A fine-tune of `base` on F's members without the records of `removed` subjects.
     func finetuneSpec(_ id: JobID, base: TrainSpec.Base, removed: Set<String>, seed: UInt64, baselineSteps: Int?) -> TrainSpec {
         var p = s.finetune; p.seed = seed
-        let split = ForgetSplit(records: fTrain, subjects: removed)
-        let st = Retrainer.stream(records: fTrain, tokens: fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok)
+        let split = ForgetSplit(records: corpora.fTrain, subjects: removed)
+        let st = Retrainer.stream(records: corpora.fTrain, tokens: corpora.fTrain.map(tokensOf), removed: split.forgetIds, budget: s.budget, tokenizer: tok)
         p = Retrainer.parameters(p, budget: s.budget, originalSteps: baselineSteps)
         return TrainSpec(id: id, base: base, stream: st, records: split.retain, params: p, initSeed: nil,
                          budget: .init(rule: s.budget.rawValue, removedRecords: split.forget.count, originalSteps: s.budget == .steps ? baselineSteps : nil))
@@ -250,7 +181,7 @@ public final class StudyRunner {
 
     func encodeAll() {
         var seen = Set<String>(), recs: [Record] = []
-        for r in F where seen.insert(r.id).inserted { recs.append(r) }
+        for r in corpora.F where seen.insert(r.id).inserted { recs.append(r) }
         for (r, t) in zip(recs, tok.encodeBatch(recs.map(\.text))) { tokens[r.id] = t }
         baseTokens = (tok.encodeBatch(leakage.mainCorpus.map(\.text)), tok.encodeBatch(leakage.nullCorpus.map(\.text)))
     }
@@ -259,10 +190,10 @@ public final class StudyRunner {
 
     /// The fixed test of the fine-tuning members' corpus, and the activity strata.
     func prepareTest() {
-        let stream = TrainingStream(records: fTrain, tokens: tokensOf, endOfText: tok.endOfText, context: s.model.context)
-        fixedTest = FixedTest.build(records: fTrain, stream: stream, tokenizer: tok, ownership: ownership, types: s.attackedTypes,
+        let stream = TrainingStream(records: corpora.fTrain, tokens: tokensOf, endOfText: tok.endOfText, context: s.model.context)
+        fixedTest = FixedTest.build(records: corpora.fTrain, stream: stream, tokenizer: tok, ownership: corpora.ownership, types: s.attackedTypes,
                                     prefixLengths: s.prefixLengths, occurrences: s.testOccurrences, seed: s.seed)
-        strata = ActivityStrata(tokens: recordsOf.mapValues { $0.reduce(0) { $0 + tokensOf($1).count } }, strata: s.strata)
+        strata = ActivityStrata(tokens: corpora.recordsOf.mapValues { $0.reduce(0) { $0 + tokensOf($1).count } }, strata: s.strata)
     }
 
     func test(_ m: any LanguageModel) throws -> TestOutcome {
@@ -343,7 +274,7 @@ public final class StudyRunner {
             return
         }
         try? FileManager.default.removeItem(atPath: tokDir + "/study-fingerprint")
-        let t = try BPETrainer.train(texts: P.map(\.text), vocabSize: s.model.vocabulary).tokenizer
+        let t = try BPETrainer.train(texts: corpora.P.map(\.text), vocabSize: s.model.vocabulary).tokenizer
         try t.save(to: tokDir)
         try PrivateFile.write(Data(fingerprint.utf8), to: tokDir + "/study-fingerprint")
         tok = t
@@ -430,7 +361,7 @@ public final class StudyRunner {
         findings += unlearningFindings(unlearning)
         recordReportedModels()
         try? planBook.write()
-        return StudyReport(software: shallotSoftware, created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpusInfo,
+        return StudyReport(software: shallotSoftware, created: ISO8601DateFormatter().string(from: Date()), settings: s, corpus: corpora.description,
                            models: modelInfo, ownership: ownership, design: design, baseline: baseline,
                            rounds: rounds, pretrainingLeakage: leakage, unlearning: unlearning, findings: findings, seconds: Date().timeIntervalSince(t0))
     }

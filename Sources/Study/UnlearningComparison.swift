@@ -13,8 +13,8 @@ extension StudyRunner {
     func unlearningComparison(forget: Set<String>, seed: UInt64) throws -> [UnlearningRow] {
         guard !forget.isEmpty else { return [] }
         let original = try saved(.baseline(seed: 0))
-        let forgetRecords = fTrain.filter { forget.contains($0.subject) }
-        let retainRecords = fTrain.filter { !forget.contains($0.subject) }
+        let forgetRecords = corpora.fTrain.filter { forget.contains($0.subject) }
+        let retainRecords = corpora.fTrain.filter { !forget.contains($0.subject) }
         // The original's and the exact retrain's evaluations and every method are independent jobs.
         var tasks: [() throws -> (String, Evaluation)] = [{
             ("original", try self.subjectStage("unlearn_eval_original") { try self.evaluate(original, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil) })
@@ -31,7 +31,7 @@ extension StudyRunner {
                     self.report(.stage("unlearning: \(method.rawValue)"))
                     let m = original.copy()
                     var u = self.s.unlearning; u.method = method; u.seed = seed
-                    _ = try Unlearner.forget(model: m, tokenizer: self.tok, split: ForgetSplit(records: self.fTrain, subjects: forget), settings: u) { st in
+                    _ = try Unlearner.forget(model: m, tokenizer: self.tok, split: ForgetSplit(records: self.corpora.fTrain, subjects: forget), settings: u) { st in
                         if self.execution.jobs == 1 { self.report(.step(done: st.step, total: u.steps)) }
                     }
                     var ev = try self.evaluate(m, forget: forget, forgetRecords: forgetRecords, retain: retainRecords, reference: nil)
@@ -72,9 +72,9 @@ extension StudyRunner {
         func losses(_ rs: [Record]) throws -> [Double] {
             try scorer.score(rs.map { Array(tokensOf($0).prefix(ctx)) }.filter { $0.count >= 2 }).map { Double($0.loss) }
         }
-        let fl = try losses(forgetRecords), hl = try losses(Array(fHeldOut.prefix(300))), rl = try losses(Array(retain.prefix(300)))
+        let fl = try losses(forgetRecords), hl = try losses(Array(corpora.fHeldOut.prefix(300))), rl = try losses(Array(retain.prefix(300)))
         let scores = forget.sorted().compactMap { a.scores[$0] }   // in a fixed order: a Set's order changes from run to run, and so would the last bit of the mean
-        return Evaluation(vulnerable: a.vulnerable.filter { members.contains($0) && !forget.contains($0) },
+        return Evaluation(vulnerable: a.vulnerable.filter { corpora.members.contains($0) && !forget.contains($0) },
                           forgetVulnerable: a.vulnerable.filter { forget.contains($0) }.count,
                           forgetExtracted: a.extractedOwners.filter { forget.contains($0) }.count,
                           forgetValues: a.valueOwners.filter { forget.contains($0) }.count,

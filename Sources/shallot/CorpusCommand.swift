@@ -156,11 +156,15 @@ struct Synth: ParsableCommand {
     @Option(help: "Comma-separated canary repeat counts, e.g. 1,5,25 (none by default).") var canaryRepeats = ""
     @Option(help: "Canaries per repeat count.") var canariesPerRepeat = 5
     @Option(help: "Spread of message length between senders: each sender outside a namesake plant writes exp(σ·z) times the usual length (z standard normal per sender); 0 = all alike.") var verbosity = 0.0
+    @Option(help: "Probability that a message carries its sender's signature block (name, title, company, phone; group members of a plant: --namesake-signature-rate).") var signatureRate = SynthParameters().signatureRate
+    @Option(help: "Probability that a message mentions a colleague's phone number or address.") var referralRate = SynthParameters().referralRate
     @OptionGroup(title: "Namesake plant") var namesakes: NamesakeOptions
     @Option(help: "Output JSONL.") var out: String
 
     func run() throws {
         var p = SynthParameters()
+        guard (0...1).contains(signatureRate), (0...1).contains(referralRate) else { throw ValidationError("--signature-rate and --referral-rate are probabilities (0 to 1)") }
+        p.signatureRate = signatureRate; p.referralRate = referralRate
         p.subjects = subjects; p.records = records; p.seed = seed; p.population = population; p.zipf = zipf
         p.internationalPhones = internationalPhones; p.canariesPerRepeat = canariesPerRepeat
         guard verbosity >= 0, verbosity <= 3 else { throw ValidationError("--verbosity takes a spread between 0 and 3") }

@@ -64,4 +64,27 @@ import Testing
         #expect(r.status != 0 && r.stderr.contains("--namesakes must be 0 or more"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: d + "/c.jsonl"))
     }
+
+    /// --signature-rate and --referral-rate set how often a sender's own number and address
+    /// appear in their mail, and how often others' do: with both 0 no record holds a phone number;
+    /// with every message signed there is at least one per record.
+    @Test func signatureAndReferralRatesDecideWhereNumbersAppear() throws {
+        let d = try tmp()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        func phones(_ rates: [String]) throws -> (records: Int, phones: Int) {
+            var r = try shallot(["corpus", "synth", "--subjects", "20", "--records", "80", "--seed", "4"] + rates + ["--out", d + "/c.jsonl"])
+            #expect(r.status == 0, "\(r.stderr)")
+            r = try shallot(["corpus", "stats", d + "/c.jsonl", "--json"])
+            let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            return (j["records"] as! Int, (j["pii_occurrences"] as! [String: Int])["PHONE_NUMBER"] ?? 0)
+        }
+        #expect(try phones(["--signature-rate", "0", "--referral-rate", "0"]).phones == 0)
+        #expect(try phones([]).phones > 0)
+        let all = try phones(["--signature-rate", "1", "--referral-rate", "0"])
+        #expect(all.phones >= all.records, "\(all)")
+        for bad in [["--signature-rate", "1.5"], ["--referral-rate=-0.1"]] {
+            let r = try shallot(["corpus", "synth", "--subjects", "20", "--records", "80", "--out", d + "/x.jsonl"] + bad)
+            #expect(r.status != 0 && r.stderr.contains("are probabilities (0 to 1)"), "\(r.stderr)")
+        }
+    }
 }
