@@ -64,13 +64,19 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     public var namesakeHeavyExact = false
     /// Heavy member k sends H·(1 − k/(2(G − 1))) messages (H down to H/2) instead of H each.
     public var namesakeHeavySpread = false
+    /// Light members' messages are copies of their heavy namesake's signed notes (needs
+    /// `namesakeHeavyNotes`): the same date, subject and text, sent from the desk's address like
+    /// the heavy member's notes, signed with the light member's own number (and, in the null twin,
+    /// their own name and title). Nothing before the number then tells namesakes apart, so the
+    /// shadowing holds however strongly a model memorises records.
+    public var namesakeSharedNotes = false
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case subjects, records, seed, population, zipf, internationalPhones, signatureRate, referralRate, canaryRepeats, canariesPerRepeat
         case verbosity
         case namesakeGroups, namesakeLight, namesakeLightMessages, namesakeHeavyMessages, namesakeSignatureRate, namesakeNull
-        case namesakeVariants, namesakeHeavyNotes, namesakeHeavyExact, namesakeHeavySpread
+        case namesakeVariants, namesakeHeavyNotes, namesakeHeavyExact, namesakeHeavySpread, namesakeSharedNotes
     }
 
     public init(from decoder: Decoder) throws {
@@ -87,6 +93,7 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         namesakeSignatureRate = try get(.namesakeSignatureRate, namesakeSignatureRate); namesakeNull = try get(.namesakeNull, namesakeNull)
         namesakeVariants = try get(.namesakeVariants, namesakeVariants); namesakeHeavyNotes = try get(.namesakeHeavyNotes, namesakeHeavyNotes)
         namesakeHeavyExact = try get(.namesakeHeavyExact, namesakeHeavyExact); namesakeHeavySpread = try get(.namesakeHeavySpread, namesakeHeavySpread)
+        namesakeSharedNotes = try get(.namesakeSharedNotes, namesakeSharedNotes)
     }
 
     /// The namesake keys are written only when there is a plant, so that the settings a corpus
@@ -108,6 +115,7 @@ public struct SynthParameters: Codable, Sendable, Equatable {
         if namesakeHeavyNotes { try c.encode(true, forKey: .namesakeHeavyNotes) }
         if namesakeHeavyExact { try c.encode(true, forKey: .namesakeHeavyExact) }
         if namesakeHeavySpread { try c.encode(true, forKey: .namesakeHeavySpread) }
+        if namesakeSharedNotes { try c.encode(true, forKey: .namesakeSharedNotes) }
     }
 }
 
@@ -193,6 +201,7 @@ public enum SynthGenerator {
             }
             records.append(record)
         }
+        if let plant, p.namesakeSharedNotes { plant.shareNotes(&records, people: people, desk: style.deskList(of:)) }
         let canaries = insertCanaries(&records, p, &rng)
         return SynthCorpus(records: records, people: people, canaries: canaries, namesakes: plant?.groups(people: people, records: records) ?? [])
     }

@@ -115,6 +115,9 @@ struct NamesakePlant {
         if p.namesakeHeavyExact && members >= Double(p.subjects) && fixed < Double(p.records) {
             throw CorpusError.invalidArgument("with --namesake-heavy-exact the \(Self.count(Double(p.records) - fixed)) records beyond the plant's need senders outside it, but all \(p.subjects) subjects are in namesake groups")
         }
+        guard !p.namesakeSharedNotes || p.namesakeHeavyNotes else {
+            throw CorpusError.invalidArgument("shared notes are copies of the heavy members' notes: they need heavy notes (--namesake-heavy-notes)")
+        }
         let names = SynthVocabulary.firstNames.count * SynthVocabulary.lastNames.count
         guard p.subjects <= names / 2 else {
             throw CorpusError.invalidArgument("a namesake plant gives every other subject a name of their own: at most \(names / 2) subjects (got \(p.subjects))")
@@ -203,6 +206,38 @@ struct NamesakePlant {
         let h = p.namesakeHeavyMessages, g = p.namesakeGroups
         guard p.namesakeHeavySpread, g > 1 else { return h }
         return Int((Double(h) * (1 - 0.5 * Double(k) / Double(g - 1))).rounded())
+    }
+
+    /// Shared notes (`namesakeSharedNotes`): every heavy member's notes are sent from their desk's
+    /// address, and each light member's messages become copies of the heavy member's signed notes
+    /// of the light member's signature variant (drawn without replacement while there are enough,
+    /// from a stream of its own, so no other draw moves), signed with the light member's number,
+    /// name and title. In the planted twin the copy differs from its original only from the number
+    /// on; in the null twin also in the signature's name and title lines.
+    func shareNotes(_ records: inout [Record], people: [SynthPerson], desk: (Int) -> (name: String, email: String)) {
+        var rng = SynthRNG(synth: p.seed ^ 0x5A4E_D07E_5000_0001 ^ (UInt64(p.population) << 56))
+        for (k, h) in heavies.enumerated() {
+            let heavy = people[h], from = "From: \(heavy.name) <\(desk(h).email)>\n"
+            let own = records.indices.filter { records[$0].subject == SubjectID.normalize(heavy.email) }
+            for i in own { records[i].text = from + records[i].text.drop(while: { $0 != "\n" }).dropFirst() }
+            for (j, l) in lights[k].enumerated() {
+                let (title, department) = variants[h]?[j] ?? (heavy.title, heavy.department)
+                let block = "\n\(heavy.name)\n\(title), \(department)\n\(heavy.company)\n\(heavy.phone)"
+                let signed = own.filter { records[$0].text.contains(block) }
+                guard !signed.isEmpty else { continue }
+                let light = people[l], mine = "\n\(light.name)\n\(light.title), \(light.department)\n\(light.company)\n\(light.phone)"
+                var pool: [Int] = []
+                let lightFrom = "From: \(light.name) <\(desk(h).email)>\n"
+                for i in records.indices where records[i].subject == SubjectID.normalize(light.email) {
+                    if pool.isEmpty { pool = signed.seededShuffled(using: &rng) }
+                    let original = records[pool.removeLast()]
+                    records[i].text = lightFrom + original.text.drop(while: { $0 != "\n" }).dropFirst().replacingOccurrences(of: block, with: mine)
+                        .replacingOccurrences(of: "\(light.phone) | \(heavy.email)", with: "\(light.phone) | \(light.email)")
+                    records[i].meta["date"] = original.meta["date"]
+                    records[i].meta["recipients"] = original.meta["recipients"]
+                }
+            }
+        }
     }
 
     /// What OUT.namesakes.json lists: every group's members with their values and message counts.

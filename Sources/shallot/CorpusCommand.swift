@@ -211,6 +211,7 @@ struct NamesakeOptions: ParsableArguments {
     @Flag(name: .customLong("namesake-heavy-notes"), help: "Heavy members write short notes (one sentence and their signature).") var heavyNotes = false
     @Flag(name: .customLong("namesake-heavy-exact"), help: "Heavy members send exactly --namesake-heavy-messages (no share of the top activity ranks).") var heavyExact = false
     @Flag(name: .customLong("namesake-heavy-spread"), help: "Heavy members' message counts run from --namesake-heavy-messages down to half of it over the groups.") var heavySpread = false
+    @Flag(name: .customLong("namesake-shared-notes"), help: "Light members send copies of their heavy namesake's signed notes (same date, subject and text, from the desk's address) signed with their own number: nothing before the number tells namesakes apart (needs --namesake-heavy-notes).") var sharedNotes = false
 
     func apply(_ p: inout SynthParameters) throws {
         guard groups >= 0 else { throw ValidationError("--namesakes must be 0 or more (got \(groups))") }
@@ -218,13 +219,13 @@ struct NamesakeOptions: ParsableArguments {
             let stray = [("--namesake-light", light != nil), ("--namesake-light-messages", lightMessages != nil),
                          ("--namesake-heavy-messages", heavyMessages != nil), ("--namesake-signature-rate", signatureRate != nil), ("--namesake-null", null),
                          ("--namesake-variants", variants), ("--namesake-heavy-notes", heavyNotes),
-                         ("--namesake-heavy-exact", heavyExact), ("--namesake-heavy-spread", heavySpread)]
+                         ("--namesake-heavy-exact", heavyExact), ("--namesake-heavy-spread", heavySpread), ("--namesake-shared-notes", sharedNotes)]
                 .filter(\.1).map(\.0)
             if !stray.isEmpty { throw ValidationError("\(stray.joined(separator: ", ")) need(s) --namesakes G with G > 0") }
             return
         }
         p.namesakeGroups = groups; p.namesakeNull = null; p.namesakeVariants = variants; p.namesakeHeavyNotes = heavyNotes
-        p.namesakeHeavyExact = heavyExact; p.namesakeHeavySpread = heavySpread
+        p.namesakeHeavyExact = heavyExact; p.namesakeHeavySpread = heavySpread; p.namesakeSharedNotes = sharedNotes
         if let light { p.namesakeLight = light }
         if let lightMessages { p.namesakeLightMessages = lightMessages }
         if let heavyMessages { p.namesakeHeavyMessages = heavyMessages }

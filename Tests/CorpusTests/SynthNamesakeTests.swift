@@ -239,6 +239,39 @@ import PII
         #expect(ranked.namesakes.allSatisfy { $0.heavy.records > 25 })
     }
 
+    /// Shared notes: a light member's message is one of their heavy namesake's signed notes, sent
+    /// from the desk's address, identical up to the number in the planted twin (so the prefix of
+    /// every occurrence of the light member's number is the prefix of one of the heavy member's),
+    /// and with the light member's own name and title in the null twin; the heavy member's notes
+    /// name the desk, not their own address; the option needs heavy notes.
+    @Test(arguments: [false, true])
+    func sharedNotesDifferOnlyFromTheNumberOn(variants: Bool) throws {
+        var p = params(groups: 3, light: 2); p.namesakeHeavyNotes = true; p.namesakeHeavyExact = true; p.namesakeSharedNotes = true
+        p.namesakeVariants = variants; p.namesakeSignatureRate = 1
+        let c = try SynthGenerator.generate(p)
+        var q = p; q.namesakeNull = true
+        let null = try SynthGenerator.generate(q)
+        #expect(c.records.map(\.subject) == null.records.map(\.subject))
+        for (g, ng) in zip(c.namesakes, null.namesakes) {
+            let heavyTexts = c.records.filter { $0.subject == g.heavy.email }.map(\.text)
+            #expect(heavyTexts.count == 30 && heavyTexts.allSatisfy { $0.hasPrefix("From: \(g.name) <") && !$0.prefix { $0 != "\n" }.contains(g.heavy.email) })
+            for (l, nl) in zip(g.light, ng.light) {
+                let mine = c.records.filter { $0.subject == l.email }
+                #expect(mine.count == 8 && mine.allSatisfy { $0.text.contains(l.phone) })
+                for r in mine {
+                    let prefix = String(r.text[..<r.text.range(of: l.phone)!.lowerBound])
+                    #expect(heavyTexts.contains { $0.hasPrefix(prefix + g.heavy.phone) }, "\(r.id): no heavy note has its prefix")
+                }
+                for r in null.records where r.subject == nl.email {
+                    let prefix = String(r.text[..<r.text.range(of: nl.phone)!.lowerBound])
+                    #expect(prefix.contains(nl.name) && !heavyTexts.contains { $0.hasPrefix(prefix) }, "\(r.id)")
+                }
+            }
+        }
+        p.namesakeHeavyNotes = false
+        #expect(throws: CorpusError.self) { try SynthGenerator.generate(p) }
+    }
+
     /// Spread counts run from H down to about H/2 over the groups, in group order.
     @Test func spreadHeavyCountsRunFromHToHalfOfIt() throws {
         var p = params(groups: 5, light: 1); p.namesakeHeavyExact = true; p.namesakeHeavySpread = true; p.namesakeHeavyMessages = 40
