@@ -184,9 +184,12 @@ public struct StudySettings: Codable, Sendable {
                pretrain: (3, 2e-3), finetune: (4, 2e-3), rounds: 1, removePerRound: 5, seeds: 3, selectionSeeds: 3,
                prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 40,
                unlearning: (20, 5e-5), exposure: (32, 32)),
+        // default: 2 epochs at 1e-3 leave 35% of the testable subjects vulnerable at baseline with a
+        // churn of 0.079 (3 epochs: 73%, 0.175 — underpowered); its prospective values are that
+        // run's (docs/methods.md, "Presets"; BENCHMARKS.md).
         Preset(name: "default", people: (160, 1000, 190, 1100), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 2048), batch: 8,
-               pretrain: (3, 2e-3), finetune: (3, 1e-3), rounds: 1, removePerRound: 8, seeds: 10, selectionSeeds: 3,
-               prospective: Prospective(newlyRate: 0.06, betweenSeedSD: 0.03), prefixLengths: [10, 50], untargetedPrompts: 96,
+               pretrain: (3, 2e-3), finetune: (2, 1e-3), rounds: 1, removePerRound: 8, seeds: 10, selectionSeeds: 3,
+               prospective: Prospective(newlyRate: 0.077, betweenSeedSD: 0.01, vulnerableShare: 0.35), prefixLengths: [10, 50], untargetedPrompts: 96,
                unlearning: (40, 5e-5), exposure: (32, 32)),
         Preset(name: "validation", people: (60, 300, 90, 600), shape: ModelShape(layers: 2, heads: 4, width: 128, context: 128, vocabulary: 1024), batch: 8,
                pretrain: (2, 2e-3), finetune: (3, 1.5e-3), rounds: 1, removePerRound: 6, seeds: 5, selectionSeeds: 3,
