@@ -5,7 +5,7 @@ SWIFT ?= swift
 .PHONY: run demo test test-asan fuzz fuzz-build deps build bench bench-audit reference clean
 
 ## The main job: the onion-effect and pre-training-leakage study on the built-in synthetic
-## corpora (PRESET=default: about 18 minutes on 2 cores; PRESET=quick: about 2½ minutes; BENCHMARKS.md).
+## corpora (PRESET=default: about 18 minutes on 2 cores; PRESET=quick: about 4 minutes; BENCHMARKS.md).
 ## Re-running continues an interrupted study. Results: $(RUN_DIR)/study.json and study.html.
 PRESET ?= default
 RUN_DIR ?= runs/study-$(PRESET)

@@ -67,8 +67,8 @@ public struct SynthParameters: Codable, Sendable, Equatable {
     /// Light members' messages are copies of their heavy namesake's signed notes (needs
     /// `namesakeHeavyNotes`): the same date, subject and text, sent from the desk's address like
     /// the heavy member's notes, signed with the light member's own number (and, in the null twin,
-    /// their own name and title). Nothing before the number then tells namesakes apart, so the
-    /// shadowing holds however strongly a model memorises records.
+    /// their own name and title). Nothing of the text before the number then tells namesakes
+    /// apart — only where the packing puts each record in its training window.
     public var namesakeSharedNotes = false
     public init() {}
 
@@ -201,7 +201,7 @@ public enum SynthGenerator {
             }
             records.append(record)
         }
-        if let plant, p.namesakeSharedNotes { plant.shareNotes(&records, people: people, desk: style.deskList(of:)) }
+        if let plant, p.namesakeSharedNotes { try plant.shareNotes(&records, people: people, desk: style.deskList(of:)) }
         let canaries = insertCanaries(&records, p, &rng)
         return SynthCorpus(records: records, people: people, canaries: canaries, namesakes: plant?.groups(people: people, records: records) ?? [])
     }

@@ -214,7 +214,7 @@ struct NamesakePlant {
     /// from a stream of its own, so no other draw moves), signed with the light member's number,
     /// name and title. In the planted twin the copy differs from its original only from the number
     /// on; in the null twin also in the signature's name and title lines.
-    func shareNotes(_ records: inout [Record], people: [SynthPerson], desk: (Int) -> (name: String, email: String)) {
+    func shareNotes(_ records: inout [Record], people: [SynthPerson], desk: (Int) -> (name: String, email: String)) throws {
         var rng = SynthRNG(synth: p.seed ^ 0x5A4E_D07E_5000_0001 ^ (UInt64(p.population) << 56))
         for (k, h) in heavies.enumerated() {
             let heavy = people[h], from = "From: \(heavy.name) <\(desk(h).email)>\n"
@@ -224,7 +224,9 @@ struct NamesakePlant {
                 let (title, department) = variants[h]?[j] ?? (heavy.title, heavy.department)
                 let block = "\n\(heavy.name)\n\(title), \(department)\n\(heavy.company)\n\(heavy.phone)"
                 let signed = own.filter { records[$0].text.contains(block) }
-                guard !signed.isEmpty else { continue }
+                guard !signed.isEmpty else {
+                    throw CorpusError.invalidArgument("shared notes: heavy namesake \(heavy.email) signed no note of the variant \"\(title), \(department)\" to copy for a light member; raise --namesake-heavy-messages or --namesake-signature-rate")
+                }
                 let light = people[l], mine = "\n\(light.name)\n\(light.title), \(light.department)\n\(light.company)\n\(light.phone)"
                 var pool: [Int] = []
                 let lightFrom = "From: \(light.name) <\(desk(h).email)>\n"

@@ -9,8 +9,7 @@ import Foundation
 import Support
 
 extension StudyRunner {
-    /// Records of `subjects` among the fine-tuning members.
-
+    /// Tokens written by `subjects` (their records among the fine-tuning members).
     func tokenCount(_ subjects: Set<String>) -> Int { corpora.records(of: subjects).reduce(0) { $0 + tokensOf($1).count } }
 
     func roundResult(_ r: Int, targets: [String], draws: [ActivityStrata.Draw], runs: [Arm: [RunRecord]], state st: OnionState) -> StudyRound {

@@ -94,7 +94,7 @@ public final class StudyRunner {
         (corpora, leakage) = try StudyCorpora.prepare(settings, user: userCorpus, pretrain: pretrainCorpus, description: corpusDescription)
         try PrivateFile.makeDirectory(directory)
         // The plant's groups, for scoring a validation run afterwards (the study never reads it).
-        if settings.plant != nil {
+        if settings.plant != nil, userCorpus == nil {
             try PrivateFile.write(ResultsJSON.encoder(pretty: true).encode(corpora.namesakes), to: directory + "/namesakes.json")
         }
     }

@@ -266,9 +266,22 @@ import PII
                     let prefix = String(r.text[..<r.text.range(of: nl.phone)!.lowerBound])
                     #expect(prefix.contains(nl.name) && !heavyTexts.contains { $0.hasPrefix(prefix) }, "\(r.id)")
                 }
+                // The twins copy the same notes: the null copy is the planted one with the light
+                // member's own name, title and department in From: and the signature.
+                let nullMine = null.records.filter { $0.subject == nl.email }
+                #expect(nullMine.count == mine.count)
+                let plantedBlock = "\n\(g.name)\n\(l.signature[0])\n\(g.company)\n", nullBlock = "\n\(nl.name)\n\(nl.signature[0])\n\(g.company)\n"
+                for (r, nr) in zip(mine, nullMine) {
+                    #expect(r.meta["date"] == nr.meta["date"] && !r.text.contains(g.heavy.email))
+                    let asPlanted = nr.text.replacingOccurrences(of: "From: \(nl.name) <", with: "From: \(g.name) <").replacingOccurrences(of: nullBlock, with: plantedBlock)
+                    #expect(asPlanted == r.text, "\(r.id) and \(nr.id) copy different notes")
+                }
             }
         }
         p.namesakeHeavyNotes = false
+        #expect(throws: CorpusError.self) { try SynthGenerator.generate(p) }
+        // A heavy member who signs nothing leaves nothing to copy: an error, not unshadowed mail.
+        p.namesakeHeavyNotes = true; p.namesakeSignatureRate = 0
         #expect(throws: CorpusError.self) { try SynthGenerator.generate(p) }
     }
 

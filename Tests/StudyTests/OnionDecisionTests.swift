@@ -30,20 +30,18 @@ import Testing
 
     // MARK: One comparison, by hand
 
-    /// The default preset's committed prospective values promise Δ on its own synthetic corpus
-    /// (159 testable subjects, 35% of them vulnerable, 8 deletions and as many random draws), and
-    /// its measured run (BENCHMARKS.md: MDE 0.035) kept that promise; the quick preset does not
-    /// promise it. A change to a preset that breaks the promise fails here before a 20-minute run.
-    @Test func theDefaultPresetIsSizedForDelta() throws {
+    /// A guard on the committed constants only: the default preset's prospective values, on its
+    /// synthetic corpus as measured (159 testable subjects; 8 deletions and as many random draws
+    /// leave the analysis set), promise an MDE of at most Δ. It cannot see a change of training
+    /// (epochs, learning rate) that moves the real vulnerable share — only a measured run can
+    /// (BENCHMARKS.md: realised MDE 0.035) — but a change of the seeds, deletions or prospective
+    /// values that breaks the promise fails here.
+    @Test func theDefaultPresetsCommittedValuesPromiseDelta() throws {
         let s = try #require(StudySettings.preset("default"))
         let n = Int(159 * (1 - s.prospective.vulnerableShare)) - 2 * s.removePerRound
         let mde = try #require(OnionStatistics.prospectiveMDE(seeds: s.seeds, subjects: n, baselineNewlyRate: s.prospective.newlyRate,
                                                              betweenSeedSD: s.prospective.betweenSeedSD))
-        #expect(mde <= OnionStatistics.defaultDelta && mde > 0.03, "default: prospective MDE \(mde)")
-        let q = try #require(StudySettings.preset("quick"))
-        let quick = try #require(OnionStatistics.prospectiveMDE(seeds: q.seeds, subjects: 30, baselineNewlyRate: q.prospective.newlyRate,
-                                                               betweenSeedSD: q.prospective.betweenSeedSD))
-        #expect(quick > OnionStatistics.defaultDelta)
+        #expect(mde <= OnionStatistics.defaultDelta, "default: prospective MDE \(mde)")
     }
 
     @Test func theFloorSetsTheIntervalWhenTheSeedsAgreeTooWell() {
