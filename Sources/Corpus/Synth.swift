@@ -157,6 +157,9 @@ public enum SynthGenerator {
         guard p.verbosity.isFinite, (0...3).contains(p.verbosity) else {
             throw CorpusError.invalidArgument("synth verbosity must be a spread between 0 and 3, not \(p.verbosity)")
         }
+        guard (0...1).contains(p.signatureRate), (0...1).contains(p.referralRate) else {
+            throw CorpusError.invalidArgument("synth signature and referral rates are probabilities in [0, 1], not \(p.signatureRate) and \(p.referralRate)")
+        }
         try NamesakePlant.validate(p)
         var rng = SynthRNG(synth: p.seed ^ (UInt64(p.population) << 56))
         var people = makePeople(p, &rng)

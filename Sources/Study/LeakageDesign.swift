@@ -24,7 +24,7 @@ import PII
 import Support
 
 struct LeakageDesign {
-    static let types = StudyRunner.types
+    static let types = StudySettings.studyTypes
 
     /// The target values in key order (entries of P's index: occurrences, places, owner), and the
     /// half each was drawn into.

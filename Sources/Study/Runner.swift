@@ -31,9 +31,6 @@ public enum StudyError: Error, CustomStringConvertible {
 }
 
 public final class StudyRunner {
-    /// The PII types of the pre-training leakage comparison (and the onion study's default):
-    /// e-mail addresses and phone numbers.
-    static let types = StudySettings.studyTypes
     let s: StudySettings
     let dir: String
     let progress: (StudyProgress) -> Void
@@ -76,7 +73,7 @@ public final class StudyRunner {
     public init(settings: StudySettings, directory: String, salt: Data, revealPII: Bool, userCorpus: [Record]?, pretrainCorpus: [Record]? = nil,
                 corpusDescription: [String: String],
                 execution: StudyExecution = StudyExecution(), progress: @escaping (StudyProgress) -> Void) throws {
-        guard !settings.attackedTypes.isEmpty, settings.attackedTypes.isSubset(of: Self.types) else {
+        guard !settings.attackedTypes.isEmpty, settings.attackedTypes.isSubset(of: StudySettings.studyTypes) else {
             throw StudyError.corpus("the study attacks e-mail addresses and phone numbers; settings.types \(settings.types?.map(\.rawValue) ?? []) names none or another type")
         }
         s = settings; dir = directory; self.progress = progress; hash = Hasher16(salt: salt); reveal = revealPII; self.execution = execution

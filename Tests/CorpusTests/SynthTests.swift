@@ -46,6 +46,13 @@ import PII
             var x = p; x.verbosity = bad
             #expect(throws: CorpusError.self) { try SynthGenerator.generate(x) }
         }
+        // The library refuses rates that are not probabilities (the CLI checks them too).
+        for bad in [Double.nan, -0.1, 1.5] {
+            var x = p; x.signatureRate = bad
+            #expect(throws: CorpusError.self) { try SynthGenerator.generate(x) }
+            x = p; x.referralRate = bad
+            #expect(throws: CorpusError.self) { try SynthGenerator.generate(x) }
+        }
         // Mean characters per message, per sender of ≥ 5 messages: the spread across senders grows.
         func spread(_ c: SynthCorpus) -> Double {
             var chars: [String: (Int, Int)] = [:]
